@@ -1,0 +1,60 @@
+// bpfkit list [subsystem] | bpfkit doctor | bpfkit <tool> [args...] | bpfkit docs
+import { featureReport } from '../lib/attach/features.js';
+import { cannotRunHere, findTool, loadSpecs } from '../lib/cli/catalogue.js';
+import { formatTable } from '../lib/output/index.js';
+import { pathToFileURL } from 'node:url';
+import { writeToolDocs } from './docs.js';
+
+const usage = `Usage: bpfkit <command>
+
+  bpfkit list [subsystem]    the tools by subsystem, and whether each can run on this kernel
+  bpfkit doctor              what this kernel supports (probe kinds, BTF, ring buffers)
+  bpfkit <tool> [args...]    run a tool (same as tools/<subsystem>/<tool>.ts)
+  bpfkit docs                regenerate docs/tools/*.md from the tools' metadata
+`;
+
+const [cmd, ...rest] = process.argv.slice(2);
+const plain = !process.stdout.isTTY;
+
+async function list(subsystem?: string) {
+  const specs = (await loadSpecs()).filter(s => !subsystem || s.subsystem === subsystem);
+  if (subsystem && specs.length === 0) {
+    process.stderr.write(`bpfkit: no tools in subsystem '${subsystem}'\n`);
+    process.exit(2);
+  }
+  const rows = specs.map(s => {
+    const why = cannotRunHere(s);
+    return [s.subsystem, s.name, s.description, why ? `no: ${why}` : 'yes'];
+  });
+  process.stdout.write(formatTable(['SUBSYSTEM', 'TOOL', 'DESCRIPTION', 'RUNS HERE'], rows, { plain }));
+}
+
+function doctor() {
+  const rows = featureReport().map(f => [f.feature, f.ok ? 'yes' : 'no', f.why ?? '']);
+  process.stdout.write(formatTable(['FEATURE', 'AVAILABLE', 'WHY NOT'], rows, { plain }));
+}
+
+switch (cmd) {
+  case undefined: case '-h': case '--help': case 'help':
+    process.stdout.write(usage);
+    process.exit(cmd ? 0 : 2);
+    break;
+  case 'list':
+    await list(rest[0]);
+    break;
+  case 'doctor':
+    doctor();
+    break;
+  case 'docs':
+    await writeToolDocs(await loadSpecs());
+    break;
+  default: {
+    const tool = findTool(cmd);
+    if (!tool) {
+      process.stderr.write(`bpfkit: no tool or command named '${cmd}' (see: bpfkit list)\n`);
+      process.exit(2);
+    }
+    process.argv = [process.argv[0], tool.file, ...rest];
+    await import(pathToFileURL(tool.file).href);
+  }
+}

@@ -1,0 +1,191 @@
+// Kernel feature detection: which probe kinds work here. Cheap checks read sysfs/tracefs; the BTF
+// trampoline kinds (fentry/fexit/tp_btf) need a real load+attach of a tiny program, so their answers
+// are cached per boot in /run/bpfkit.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { compile } from '../compile/index.js';
+import { tracefsDir } from '../compile/tracepoints.js';
+import { libbpfFns as f, openOpts, takeLog } from '../libbpf/index.js';
+import type { ProbeKind } from './sections.js';
+
+const BPF_PROG_TYPE_KPROBE = 2, BPF_PROG_TYPE_TRACEPOINT = 5, BPF_PROG_TYPE_PERF_EVENT = 7, BPF_PROG_TYPE_RAW_TRACEPOINT = 17;
+const BPF_MAP_TYPE_RINGBUF = 27;
+
+export interface Feature {
+  ok: boolean;
+  /** Why not, in words a user can act on. */
+  why?: string;
+}
+
+const probeSource = `#include <bpfkit.h>
+SEC("fentry/vfs_read") int BPF_PROG(probe_fentry) { return 0; }
+SEC("fexit/vfs_read") int BPF_PROG(probe_fexit) { return 0; }
+SEC("tp_btf/sched_switch") int BPF_PROG(probe_tp_btf) { return 0; }
+`;
+
+const memo = new Map<string, Feature>();
+
+function bootCacheFile(): string | undefined {
+  try {
+    const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return path.join('/run/bpfkit', `features-${boot}.json`);
+  } catch {
+    return undefined;
+  }
+}
+
+function loadBootCache(): Record<string, Feature> {
+  const file = bootCacheFile();
+  if (!file) return {};
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+function saveBootCache(key: string, value: Feature): void {
+  const file = bootCacheFile();
+  if (!file) return;
+  try {
+    const all = { ...loadBootCache(), [key]: value };
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(all));
+    fs.renameSync(tmp, file);
+  } catch { /* not root or read-only /run: detect again next time */ }
+}
+
+/** Loads (and attaches) one of the probe programs; true when the kernel accepts it. */
+function trampolineWorks(progName: string): Feature {
+  if (!fs.existsSync('/sys/kernel/btf/vmlinux')) return { ok: false, why: 'this kernel has no BTF (/sys/kernel/btf/vmlinux)' };
+  const { elf } = compile({ text: probeSource, name: 'feature-probe.bpf.c' });
+  const obj = f.open_mem(elf, elf.length, openOpts('feature_probe'));
+  if (!obj) return { ok: false, why: 'cannot open the feature probe' };
+  let link = null;
+  try {
+    let target = null;
+    for (let p = f.next_program(obj, null); p; p = f.next_program(obj, p)) {
+      const keep = f.prog_name(p) === progName;
+      f.prog_set_autoload(p, keep);
+      if (keep) target = p;
+    }
+    const err = f.load(obj);
+    takeLog();
+    if (err < 0) return { ok: false, why: `the kernel refuses to load ${progName.replace('probe_', '')} programs (${os.constants.errno.EPERM === -err ? 'EPERM' : `errno ${-err}`})` };
+    link = f.attach(target);
+    takeLog();
+    if (!link) return { ok: false, why: `the kernel refuses to attach ${progName.replace('probe_', '')} programs` };
+    return { ok: true };
+  } finally {
+    if (link) f.link_destroy(link);
+    f.close(obj);
+  }
+}
+
+function check(key: string, detect: () => Feature, perBoot = false): Feature {
+  const m = memo.get(key);
+  if (m) return m;
+  let v: Feature | undefined;
+  if (perBoot) v = loadBootCache()[key];
+  if (!v) {
+    v = detect();
+    if (perBoot) saveBootCache(key, v);
+  }
+  memo.set(key, v);
+  return v;
+}
+
+const pmuExists = (name: string) => fs.existsSync(`/sys/bus/event_source/devices/${name}/type`);
+
+export const features = {
+  btf: () => check('btf', () => fs.existsSync('/sys/kernel/btf/vmlinux') ? { ok: true } : { ok: false, why: 'no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF is off)' }),
+  tracefs: () => check('tracefs', () => fs.existsSync(`${tracefsDir()}/events`) ? { ok: true } : { ok: false, why: 'tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)' }),
+  kprobes: () => check('kprobes', () => pmuExists('kprobe') || fs.existsSync(`${tracefsDir()}/kprobe_events`)
+    ? { ok: true } : { ok: false, why: 'this kernel was built without CONFIG_KPROBES' }),
+  uprobes: () => check('uprobes', () => pmuExists('uprobe') || fs.existsSync(`${tracefsDir()}/uprobe_events`)
+    ? { ok: true } : { ok: false, why: 'this kernel was built without CONFIG_UPROBES' }),
+  tracepoints: () => check('tracepoints', () => f.probe_prog_type(BPF_PROG_TYPE_TRACEPOINT, null) === 1 ? { ok: true } : { ok: false, why: 'BPF tracepoint programs are not supported' }),
+  rawTracepoints: () => check('raw_tp', () => f.probe_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, null) === 1 ? { ok: true } : { ok: false, why: 'raw tracepoints need Linux 4.17+' }),
+  perfEvent: () => check('perf_event', () => f.probe_prog_type(BPF_PROG_TYPE_PERF_EVENT, null) === 1 ? { ok: true } : { ok: false, why: 'BPF perf_event programs are not supported' }),
+  kprobeProgs: () => check('kprobe_progs', () => f.probe_prog_type(BPF_PROG_TYPE_KPROBE, null) === 1 ? { ok: true } : { ok: false, why: 'BPF kprobe programs are not supported' }),
+  ringbuf: () => check('ringbuf', () => f.probe_map_type(BPF_MAP_TYPE_RINGBUF, null) === 1 ? { ok: true } : { ok: false, why: 'BPF ring buffers need Linux 5.8+' }),
+  fentry: () => check('fentry', () => trampolineWorks('probe_fentry'), true),
+  fexit: () => check('fexit', () => trampolineWorks('probe_fexit'), true),
+  tpBtf: () => check('tp_btf', () => trampolineWorks('probe_tp_btf'), true),
+};
+
+/** Whether a probe kind can work on this kernel at all (the target may still be missing). */
+export function kindSupported(kind: ProbeKind): Feature {
+  switch (kind) {
+    case 'tracepoint': {
+      const t = features.tracefs();
+      return t.ok ? features.tracepoints() : t;
+    }
+    case 'raw_tp': return features.rawTracepoints();
+    case 'tp_btf': return features.btf().ok ? features.tpBtf() : features.btf();
+    case 'fentry': return features.btf().ok ? features.fentry() : features.btf();
+    case 'fexit': return features.btf().ok ? features.fexit() : features.btf();
+    case 'kprobe': case 'kretprobe': case 'ksyscall': case 'kretsyscall': case 'kprobe.multi': case 'kretprobe.multi':
+      return features.kprobes();
+    case 'uprobe': case 'uretprobe': case 'usdt': return features.uprobes();
+    case 'perf_event': return features.perfEvent();
+    default: return { ok: true };
+  }
+}
+
+/** Name of the kernel feature a kind needs, for error messages ("needs kprobes: ..."). */
+export function kindFeatureName(kind: ProbeKind): string {
+  switch (kind) {
+    case 'kprobe': case 'kretprobe': case 'ksyscall': case 'kretsyscall': case 'kprobe.multi': case 'kretprobe.multi': return 'kprobes';
+    case 'fentry': return 'fentry (BPF trampolines)';
+    case 'fexit': return 'fexit (BPF trampolines)';
+    case 'tp_btf': return 'BTF tracepoints (tp_btf)';
+    case 'raw_tp': return 'raw tracepoints';
+    case 'uprobe': case 'uretprobe': case 'usdt': return 'uprobes';
+    default: return kind;
+  }
+}
+
+let traceableFns: Set<string> | undefined;
+/** Functions kprobes can attach to (available_filter_functions; kallsyms where that is absent). */
+export function kprobeTargetExists(fn: string): boolean {
+  if (!traceableFns) {
+    traceableFns = new Set();
+    try {
+      const text = fs.readFileSync(`${tracefsDir()}/available_filter_functions`, 'utf8');
+      for (const line of text.split('\n')) {
+        const name = line.split(' ')[0];
+        if (name) traceableFns.add(name);
+      }
+    } catch {
+      try {
+        for (const line of fs.readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
+          const parts = line.split(' ');
+          if (parts[1] === 't' || parts[1] === 'T') traceableFns.add(parts[2]?.split('\t')[0]);
+        }
+      } catch { /* none */ }
+    }
+  }
+  return traceableFns.has(fn);
+}
+
+export function tracepointExists(category: string, event: string): boolean {
+  return fs.existsSync(`${tracefsDir()}/events/${category}/${event}`);
+}
+
+/** raw_tp/tp_btf name only the event: find it in any category. */
+export function rawTracepointExists(event: string): boolean {
+  const ev = `${tracefsDir()}/events`;
+  try {
+    for (const cat of fs.readdirSync(ev)) if (fs.existsSync(`${ev}/${cat}/${event}`)) return true;
+  } catch {
+    return true; // no tracefs: let the kernel decide
+  }
+  return false;
+}
+
+export function featureReport(): { feature: string; ok: boolean; why?: string }[] {
+  return Object.entries(features).map(([name, fn]) => ({ feature: name, ...fn() }));
+}

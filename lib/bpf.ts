@@ -1,0 +1,497 @@
+// The BPF object: compile (cached) -> open -> set const volatile globals -> pick probe kinds this kernel
+// supports -> load -> attach; typed maps, histograms and event streams on top; close() detaches all.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Btf, makeDecoder, makeEncoder, type DecodeOptions } from './btf/index.js';
+import { compile } from './compile/index.js';
+import { TracepointMissingError } from './compile/tracepoints.js';
+import {
+  kindFeatureName, kindSupported, kprobeTargetExists, rawTracepointExists, tracepointExists,
+} from './attach/features.js';
+import { fallbackGroup, parseSection, preference, type ProbeSpec } from './attach/sections.js';
+import {
+  BpfError, bpfError, checkPtr, closeFd, kprobeOpts, lastErrno, libbpfFns as f, mmapFd, munmap, openOpts,
+  perfEventEnable, perfEventOpen, PROT_READ, PROT_WRITE, takeLog, uprobeOpts, view, type Ptr,
+} from './libbpf/index.js';
+import { BpfMap, sumPerCpu } from './maps/index.js';
+import { Histogram } from './maps/histogram.js';
+import { RingBuffer, type RingOptions } from './events/ringbuf.js';
+import { PerfBuffer } from './events/perfbuf.js';
+import { resolveLibrary } from './syms/index.js';
+
+export interface LoadOptions {
+  /** C source text (BCC style, `#include <bpfkit.h>`). */
+  text?: string;
+  /** C source file. */
+  file?: string;
+  /** A prebuilt BPF ELF object. */
+  elf?: Buffer;
+  /** Object name: shown in errors and bpftool (defaults to the file name or "bpfkit"). */
+  name?: string;
+  /** `const volatile` globals to set before load, by variable name. */
+  rodata?: Record<string, unknown>;
+  cflags?: string[];
+  /** Resize maps before load (e.g. ring buffer bytes). */
+  maxEntries?: Record<string, number>;
+  /** Programs not to load. */
+  disable?: string[];
+  /** Programs that may be skipped when this kernel cannot run them (e.g. an optional syscall). */
+  optional?: string[];
+}
+
+export interface Program {
+  name: string;
+  section: string;
+  spec: ProbeSpec;
+  ptr: Ptr;
+  /** Whether it is loaded (not disabled nor replaced by a better alternative). */
+  loaded: boolean;
+  /** Why it was not loaded, if so. */
+  skipped?: string;
+}
+
+interface MapMeta {
+  name: string;
+  ptr: Ptr;
+}
+
+export interface UprobeOptions {
+  /** Library short name ("c"), path, or executable name. */
+  binary: string;
+  /** Function symbol (libbpf resolves it in the ELF). */
+  symbol?: string;
+  /** File offset to probe (when no symbol). */
+  offset?: number;
+  pid?: number;
+  retprobe?: boolean;
+}
+
+export interface PerfEventOptions {
+  /** perf type (PERF_TYPE_SOFTWARE=1, HARDWARE=0). */
+  type?: number;
+  /** perf config (PERF_COUNT_SW_CPU_CLOCK=0). */
+  config?: number;
+  /** Samples per second per CPU (default 99), or a sample period when `period` is set. */
+  frequency?: number;
+  period?: number;
+  pid?: number;
+  cpus?: number[];
+}
+
+const live = new Set<BPF>();
+process.on('exit', () => {
+  for (const b of live) b.close();
+});
+
+export function onlineCpus(): number[] {
+  const text = fs.readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
+  const cpus: number[] = [];
+  for (const part of text.split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    for (let c = a; c <= (b ?? a); c++) cpus.push(c);
+  }
+  return cpus;
+}
+
+export class BPF {
+  readonly name: string;
+  readonly programs = new Map<string, Program>();
+  private readonly mapMeta = new Map<string, MapMeta>();
+  private readonly mapCache = new Map<string, BpfMap>();
+  private readonly links: Ptr[] = [];
+  private readonly streams: { close(): void }[] = [];
+  private readonly mmaps: [Ptr, number][] = [];
+  private obj: Ptr | null;
+  private btfCache?: Btf;
+  /** Whether the object came from the compile cache. */
+  cached = false;
+
+  private constructor(obj: Ptr, name: string) {
+    this.obj = obj;
+    this.name = name;
+    live.add(this);
+  }
+
+  /** Compiles (cached), opens, configures and loads a BPF program. */
+  static load(opts: LoadOptions): BPF {
+    const bpf = BPF.open(opts);
+    try {
+      bpf.choosePrograms(new Set(opts.disable ?? []), new Set(opts.optional ?? []));
+      bpf.loadObject();
+    } catch (e) {
+      bpf.close();
+      throw e;
+    }
+    return bpf;
+  }
+
+  /** Why this program cannot run on this kernel (no probe kind in a fallback chain works), or undefined. */
+  static check(opts: LoadOptions): string | undefined {
+    const bpf = BPF.open(opts);
+    try {
+      bpf.choosePrograms(new Set(opts.disable ?? []), new Set(opts.optional ?? []));
+      return undefined;
+    } catch (e) {
+      return (e as Error).message.replace(`${bpf.name}: `, '');
+    } finally {
+      bpf.close();
+    }
+  }
+
+  /** Compiles (cached) and opens the object, and applies rodata and map sizes; not yet loaded. */
+  private static open(opts: LoadOptions): BPF {
+    const name = (opts.name ?? (opts.file ? path.basename(opts.file) : 'bpfkit')).replace(/\.bpf\.c$|\.c$|\.o$/, '');
+    let elf = opts.elf;
+    let cached = false;
+    if (!elf) {
+      const text = opts.text ?? fs.readFileSync(opts.file!, 'utf8');
+      const r = compile({ text, name: `${name}.bpf.c`, cflags: opts.cflags });
+      elf = r.elf;
+      cached = r.cached;
+    }
+    takeLog();
+    const obj = checkPtr(f.open_mem(elf, elf.length, openOpts(name.replace(/[^\w]/g, '_').slice(0, 15))) as Ptr | null, `opening BPF object ${name}`);
+    const bpf = new BPF(obj, name);
+    bpf.cached = cached;
+    try {
+      bpf.discover();
+      if (opts.rodata) bpf.setRodata(opts.rodata);
+      for (const [m, n] of Object.entries(opts.maxEntries ?? {})) {
+        const meta = bpf.mapMeta.get(m);
+        if (!meta) throw new Error(`${name}: no map named ${m}`);
+        const r = f.map_set_max_entries(meta.ptr, n);
+        if (r < 0) throw bpfError(`resizing map ${m} to ${n}`, r);
+      }
+    } catch (e) {
+      bpf.close();
+      throw e;
+    }
+    return bpf;
+  }
+
+  private discover(): void {
+    const obj = this.obj!;
+    for (let p = f.next_program(obj, null) as Ptr | null; p; p = f.next_program(obj, p) as Ptr | null) {
+      const section = f.prog_section(p) as string;
+      const name = f.prog_name(p) as string;
+      this.programs.set(name, { name, section, spec: parseSection(section), ptr: p, loaded: true });
+    }
+    for (let m = f.next_map(obj, null) as Ptr | null; m; m = f.next_map(obj, m) as Ptr | null) {
+      const name = f.map_name(m) as string;
+      this.mapMeta.set(name, { name, ptr: m });
+    }
+  }
+
+  /** The object's own BTF (types of maps, events and globals). */
+  get btf(): Btf {
+    if (!this.btfCache) {
+      const b = f.object_btf(this.obj!) as Ptr | null;
+      if (!b) throw new Error(`${this.name}: the object has no BTF (compile with -g)`);
+      const size = [0];
+      const raw = f.btf_raw_data(b, size) as Ptr;
+      this.btfCache = Btf.parse(new Uint8Array(view(raw, size[0]).slice(0)));
+    }
+    return this.btfCache;
+  }
+
+  /** Data section map (".rodata", ".bss", ".data") and its BTF variables. */
+  private dataSection(sec: string) {
+    const meta = [...this.mapMeta.values()].find(m => m.name.endsWith(sec) || m.name === sec);
+    const ds = this.btf.find(sec, 'datasec');
+    return { meta, vars: ds?.vars ?? [] };
+  }
+
+  private setRodata(values: Record<string, unknown>): void {
+    const { meta, vars } = this.dataSection('.rodata');
+    const want = new Map(Object.entries(values).filter(([, v]) => v !== undefined));
+    if (want.size === 0) return;
+    if (!meta) throw new Error(`${this.name}: no const volatile globals to set (${[...want.keys()].join(', ')})`);
+    const size = [0];
+    const p = f.map_initial_value(meta.ptr, size) as Ptr;
+    const dv = new DataView(view(p, size[0]));
+    for (const v of vars) {
+      const t = this.btf.type(v.type);
+      if (!want.has(t.name)) continue;
+      makeEncoder(this.btf, t.type!).encode(want.get(t.name), dv, v.offset);
+      want.delete(t.name);
+    }
+    if (want.size) throw new Error(`${this.name}: no const volatile global named ${[...want.keys()].join(', ')}`);
+  }
+
+  /** Keeps, for each group of alternatives, the best kind this kernel supports. */
+  private choosePrograms(disabled: Set<string>, optional: Set<string>): void {
+    const groups = new Map<string, Program[]>();
+    for (const p of this.programs.values()) {
+      if (disabled.has(p.name)) {
+        this.skip(p, 'disabled');
+        continue;
+      }
+      const g = fallbackGroup(p.spec) ?? `single:${p.name}`;
+      groups.set(g, [...(groups.get(g) ?? []), p]);
+    }
+    for (const members of groups.values()) {
+      members.sort((a, b) => rank(a) - rank(b));
+      const reasons: string[] = [];
+      let chosen: Program | undefined;
+      for (const p of members) {
+        const why = this.cannotRun(p);
+        if (!why) {
+          chosen = p;
+          break;
+        }
+        reasons.push(why);
+      }
+      for (const p of members) if (p !== chosen) this.skip(p, chosen ? `replaced by ${chosen.section}` : reasons.join('; '));
+      if (!chosen && !members.every(p => optional.has(p.name))) {
+        throw new BpfError(`${this.name}: cannot run ${members.map(p => p.section).join(' or ')}: ${reasons.join('; ')}`, 95);
+      }
+    }
+  }
+
+  private skip(p: Program, why: string): void {
+    p.loaded = false;
+    p.skipped = why;
+    f.prog_set_autoload(p.ptr, false);
+  }
+
+  /** Why this program cannot run on this kernel, or undefined. */
+  private cannotRun(p: Program): string | undefined {
+    const { kind, target } = p.spec;
+    const feat = kindSupported(kind);
+    if (!feat.ok) return `needs ${kindFeatureName(kind)}: ${feat.why}`;
+    if (!target) return undefined;
+    switch (kind) {
+      case 'tracepoint': {
+        const [cat, ev] = target.split('/');
+        return tracepointExists(cat, ev) ? undefined : `tracepoint ${cat}:${ev} does not exist on this kernel`;
+      }
+      case 'raw_tp':
+        return rawTracepointExists(target) ? undefined : `tracepoint ${target} does not exist on this kernel`;
+      case 'tp_btf':
+        return Btf.vmlinux().find(`btf_trace_${target}`) ? undefined : `tracepoint ${target} has no BTF on this kernel`;
+      case 'fentry': case 'fexit':
+        return Btf.vmlinux().find(target, 'func') ? undefined : `function ${target} is not in the kernel's BTF`;
+      case 'kprobe': case 'kretprobe':
+        return kprobeTargetExists(target) ? undefined : `function ${target} is not traceable on this kernel (missing, inlined or notrace)`;
+      default:
+        return undefined;
+    }
+  }
+
+  private loadObject(): void {
+    takeLog();
+    const r = f.load(this.obj!);
+    const log = takeLog();
+    if (r >= 0) return;
+    const failed = log.map(l => /prog '([^']+)': (?:BPF program )?(?:load|failed)/.exec(l)?.[1]).find(Boolean);
+    const prog = failed ? this.programs.get(failed) : undefined;
+    const what = prog ? `loading program ${prog.name} (${prog.section})` : `loading BPF object ${this.name}`;
+    const err = bpfError(what, r, log);
+    const verifier = verifierTail(log);
+    if (verifier) err.message += `\nverifier: ${verifier}`;
+    throw err;
+  }
+
+  // ------------------------------------------------------------ attach
+
+  private program(name: string): Program {
+    const p = this.programs.get(name);
+    if (!p) throw new Error(`${this.name}: no program named ${name} (have: ${[...this.programs.keys()].join(', ')})`);
+    if (!p.loaded) throw new Error(`${this.name}: program ${name} was not loaded (${p.skipped})`);
+    return p;
+  }
+
+  private addLink(link: Ptr | null, what: string): Ptr {
+    if (!link) {
+      const e = lastErrno();
+      throw bpfError(what, e, takeLog());
+    }
+    this.links.push(link);
+    return link;
+  }
+
+  /** Attaches every loaded program whose SEC() names its target; returns how many were attached. */
+  attachAll(): number {
+    let n = 0;
+    for (const p of this.programs.values()) {
+      if (!p.loaded || !p.spec.target || ['uprobe', 'uretprobe', 'usdt', 'perf_event', 'other'].includes(p.spec.kind)) continue;
+      this.attachProgram(p);
+      n++;
+    }
+    return n;
+  }
+
+  private attachProgram(p: Program): void {
+    const { kind, target } = p.spec;
+    if (kind === 'tracepoint') {
+      const [cat, ev] = target.split('/');
+      if (!tracepointExists(cat, ev)) throw new TracepointMissingError(cat, ev, 'does not exist on this kernel');
+    }
+    this.addLink(f.attach(p.ptr) as Ptr | null, `attaching ${p.name} to ${p.section}`);
+  }
+
+  attachTracepoint(program: string, category: string, event: string): void {
+    const p = this.program(program);
+    if (!tracepointExists(category, event)) throw new TracepointMissingError(category, event, 'does not exist on this kernel');
+    this.addLink(f.attach_tracepoint(p.ptr, category, event) as Ptr | null, `attaching ${program} to tracepoint ${category}:${event}`);
+  }
+
+  attachRawTracepoint(program: string, event: string): void {
+    const p = this.program(program);
+    this.addLink(f.attach_raw_tracepoint(p.ptr, event) as Ptr | null, `attaching ${program} to raw tracepoint ${event}`);
+  }
+
+  attachKprobe(program: string, fn: string, opts: { retprobe?: boolean; offset?: number } = {}): void {
+    const p = this.program(program);
+    const feat = kindSupported('kprobe');
+    if (!feat.ok) throw new BpfError(`${program}: needs kprobes: ${feat.why}`, 95);
+    this.addLink(f.attach_kprobe_opts(p.ptr, fn, kprobeOpts(!!opts.retprobe, opts.offset ?? 0)) as Ptr | null,
+      `attaching ${program} to ${opts.retprobe ? 'kretprobe' : 'kprobe'} ${fn}`);
+  }
+
+  attachUprobe(program: string, o: UprobeOptions): void {
+    const p = this.program(program);
+    const bin = resolveLibrary(o.binary, o.pid);
+    const what = `attaching ${program} to ${o.retprobe ? 'uretprobe' : 'uprobe'} ${bin}:${o.symbol ?? `0x${(o.offset ?? 0).toString(16)}`}`;
+    this.addLink(f.attach_uprobe_opts(p.ptr, o.pid ?? -1, bin, o.offset ?? 0, uprobeOpts(!!o.retprobe, o.symbol ?? null)) as Ptr | null, what);
+  }
+
+  /** Attaches a perf_event program to a sampling event on each CPU (BCC's attach_perf_event). */
+  attachPerfEvent(program: string, o: PerfEventOptions = {}): void {
+    const p = this.program(program);
+    const attr = Buffer.alloc(128);
+    attr.writeUInt32LE(o.type ?? 1, 0);
+    attr.writeUInt32LE(128, 4);
+    attr.writeBigUInt64LE(BigInt(o.config ?? 0), 8);
+    if (o.period) {
+      attr.writeBigUInt64LE(BigInt(o.period), 16);
+    } else {
+      attr.writeBigUInt64LE(BigInt(o.frequency ?? 99), 16);
+      attr.writeBigUInt64LE(1n << 10n, 40); // freq
+    }
+    for (const cpu of o.cpus ?? onlineCpus()) {
+      const fd = perfEventOpen(attr, o.pid ?? -1, cpu, `perf_event_open on CPU ${cpu}`);
+      const link = f.attach_perf_event(p.ptr, fd) as Ptr | null;
+      if (!link) {
+        const e = lastErrno();
+        closeFd(fd);
+        throw bpfError(`attaching ${program} to perf event on CPU ${cpu}`, e, takeLog());
+      }
+      perfEventEnable(fd);
+      this.links.push(link);
+    }
+  }
+
+  // ------------------------------------------------------------ maps and events
+
+  map<K = any, V = any>(name: string): BpfMap<K, V> {
+    let m = this.mapCache.get(name);
+    if (!m) {
+      const meta = this.mapMeta.get(name);
+      if (!meta) throw new Error(`${this.name}: no map named ${name} (have: ${[...this.mapMeta.keys()].join(', ')})`);
+      m = new BpfMap({
+        name, fd: f.map_fd(meta.ptr), type: f.map_type(meta.ptr),
+        keySize: f.map_key_size(meta.ptr), valueSize: f.map_value_size(meta.ptr), maxEntries: f.map_max_entries(meta.ptr),
+        btf: this.btf, keyTypeId: f.map_btf_key_type_id(meta.ptr), valueTypeId: f.map_btf_value_type_id(meta.ptr),
+      });
+      this.mapCache.set(name, m);
+    }
+    return m as BpfMap<K, V>;
+  }
+
+  hasMap(name: string): boolean {
+    return this.mapMeta.has(name);
+  }
+
+  histogram(name: string, slotField = 'slot'): Histogram {
+    return new Histogram(this.map(name), slotField);
+  }
+
+  /** Decoder of a struct by name in this object's BTF. */
+  decoder<T = any>(structName: string, opts?: DecodeOptions) {
+    const t = this.btf.find(structName, 'struct') ?? this.btf.find(structName);
+    if (!t) throw new Error(`${this.name}: no type named ${structName} in the object's BTF`);
+    return makeDecoder<T>(this.btf, t.id, opts);
+  }
+
+  /**
+   * Streams records of `structName` from a ring buffer (BPF_RINGBUF_OUTPUT) or a perf buffer
+   * (BPF_PERF_OUTPUT) map, decoded into plain objects. Consumption starts at once on the event loop.
+   */
+  events<T = any>(mapName: string, structName: string, onEvent: (e: T) => void,
+    opts: RingOptions & DecodeOptions & { pageCount?: number } = {}): RingBuffer | PerfBuffer {
+    const d = this.decoder<T>(structName, opts);
+    return this.rawEvents(mapName, (dv, off) => onEvent(d.decode(dv, off)), opts);
+  }
+
+  /** Like events(), with the raw record (a DataView, offset and length valid during the call). */
+  rawEvents(mapName: string, onRecord: (dv: DataView, off: number, len: number) => void,
+    opts: RingOptions & { pageCount?: number } = {}): RingBuffer | PerfBuffer {
+    const m = this.map(mapName);
+    let s: RingBuffer | PerfBuffer;
+    if (m.type === 27) s = new RingBuffer(m.fd, m.maxEntries, onRecord, opts, mapName);
+    else if (m.type === 4) s = new PerfBuffer(m.fd, onRecord, mapName, opts.pageCount ?? 64);
+    else throw new Error(`${this.name}: map ${mapName} is neither a ring buffer nor a perf event array`);
+    this.streams.push(s);
+    return s.start();
+  }
+
+  /** Records the BPF side could not store: the <map>__lost per-CPU counter plus perf's own count. */
+  lost(mapName: string): number {
+    let n = 0;
+    const counter = `${mapName}__lost`;
+    if (this.mapMeta.has(counter)) {
+      const v = this.map(counter).get(0);
+      if (v !== undefined) n += Number(sumPerCpu(v as any[]));
+    }
+    for (const s of this.streams) if (s instanceof PerfBuffer && s.fd === this.map(mapName).fd) n += s.lost;
+    return n;
+  }
+
+  /** Live read/write access to globals in .bss/.data (mmapped: libbpf's copy is stale after load). */
+  globals(section: '.bss' | '.data' = '.bss'): Record<string, any> {
+    const { meta, vars } = this.dataSection(section);
+    if (!meta) throw new Error(`${this.name}: no ${section} section`);
+    const size = f.map_value_size(meta.ptr);
+    const len = Math.ceil(size / 4096) * 4096;
+    const p = mmapFd(f.map_fd(meta.ptr), len, PROT_READ | PROT_WRITE, 0, `${section} of ${this.name}`);
+    this.mmaps.push([p, len]);
+    const dv = new DataView(view(p, len));
+    const out: Record<string, any> = {};
+    for (const v of vars) {
+      const t = this.btf.type(v.type);
+      const dec = makeDecoder(this.btf, t.type!);
+      const enc = makeEncoder(this.btf, t.type!);
+      Object.defineProperty(out, t.name, {
+        enumerable: true,
+        get: () => dec.decode(dv, v.offset),
+        set: (x: unknown) => enc.encode(x, dv, v.offset),
+      });
+    }
+    return out;
+  }
+
+  /** Detaches everything and frees the object. Idempotent. */
+  close(): void {
+    for (const s of this.streams.splice(0)) s.close();
+    for (const [p, len] of this.mmaps.splice(0)) munmap(p, len);
+    for (const l of this.links.splice(0)) f.link_destroy(l);
+    if (this.obj) f.close(this.obj);
+    this.obj = null;
+    live.delete(this);
+  }
+}
+
+function rank(p: Program): number {
+  const i = preference.indexOf(p.spec.kind);
+  return i < 0 ? preference.length : i;
+}
+
+/** The verifier's reason: the last lines of the program load log. */
+function verifierTail(log: string[]): string {
+  const start = log.findIndex(l => l.includes('BEGIN PROG LOAD LOG'));
+  const end = log.findIndex(l => l.includes('END PROG LOAD LOG'));
+  if (start < 0) return '';
+  const body = log.slice(start + 1, end > start ? end : undefined).filter(l => !/^processed \d+ insns|^verification time/.test(l));
+  return body.slice(-6).join('\n  ');
+}

@@ -1,0 +1,250 @@
+// defineTool(): the skeleton every tool shares — BCC-style flags through yargs, --json, the banner,
+// the interval/count loop, Ctrl-C/SIGTERM (final summary, detach, exit 0), and errors as one line
+// (usage: exit 2; runtime: exit 1; --debug shows the stack).
+import fs from 'node:fs';
+import yargs, { type Options } from 'yargs';
+import { BPF, type LoadOptions } from '../bpf.js';
+import { compile } from '../compile/index.js';
+import { OutputWriter } from '../output/index.js';
+import { setDebugLog } from '../libbpf/index.js';
+
+export type Subsystem = 'cpu' | 'mem' | 'disk' | 'fs' | 'net' | 'sched' | 'lang' | 'app' | 'kernel' | 'sec';
+
+export interface ToolSpec<O> {
+  name: string;
+  subsystem: Subsystem;
+  /** One line, shown by `bpfkit list` and -h. */
+  description: string;
+  /** The BPF C program (BCC style, `#include <bpfkit.h>`). */
+  program: string;
+  /** yargs options, BCC's letters (-p, -T, -t, -m, ...). */
+  options: Record<string, Options>;
+  /** Positionals after the options, e.g. "[interval] [count]". */
+  positional?: string;
+  examples?: [string, string][];
+  /** Extra validation after parsing: return a usage error message, or nothing. */
+  validate?: (opts: O) => string | undefined;
+  run(ctx: ToolContext<O>): Promise<void> | void;
+}
+
+export class UsageError extends Error {}
+
+/** Raised inside a tool to stop with one line and exit 1. */
+export class ToolError extends Error {}
+
+class PrecompileDone extends Error {}
+
+const registry: ToolSpec<any>[] = [];
+/** Tools defined so far when imported in catalogue mode (bpfkit list, docs, precompile). */
+export function definedTools(): ToolSpec<any>[] {
+  return registry;
+}
+
+export interface ToolContext<O> {
+  opts: O & { json: boolean; debug: boolean };
+  out: OutputWriter;
+  json: boolean;
+  spec: ToolSpec<O>;
+  /** Compiles (cached) and loads the tool's program; it is closed on exit. */
+  load(opts?: Omit<LoadOptions, 'text' | 'file' | 'elf' | 'name'>): BPF;
+  /** Prints "Tracing ... Hit Ctrl-C to end." (to stderr in JSON mode, so stdout stays JSON). */
+  banner(text: string): void;
+  /** Resolves on Ctrl-C, SIGTERM, or after `seconds` when given. */
+  untilExit(seconds?: number): Promise<void>;
+  /**
+   * BCC's [interval [count]] loop: calls tick every `interval` seconds, `count` times, and once more
+   * (as the last) on Ctrl-C/SIGTERM. tick(last) returns nothing.
+   */
+  intervals(interval: number, count: number, tick: (last: boolean) => void): Promise<void>;
+  /** Wall-clock ns of the monotonic clock (bpf_ktime_get_ns) now. */
+  monotonicNs(): bigint;
+  /** True once Ctrl-C or SIGTERM was received. */
+  readonly exiting: boolean;
+}
+
+let exitRequested = false;
+const exitWaiters: (() => void)[] = [];
+function requestExit() {
+  exitRequested = true;
+  for (const w of exitWaiters.splice(0)) w();
+}
+
+/** Whether this process may load BPF: root, or CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON. */
+export function hasBpfPrivileges(): boolean {
+  if (process.geteuid?.() === 0) return true;
+  try {
+    const m = /CapEff:\s*([0-9a-f]+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    const caps = BigInt('0x' + (m?.[1] ?? '0'));
+    const has = (bit: number) => (caps >> BigInt(bit)) & 1n;
+    return !!has(21) || (!!has(39) && !!has(38));
+  } catch {
+    return false;
+  }
+}
+
+/** Shared option definitions with BCC's letters and validation. */
+export const opt = {
+  pid: (describe = 'trace this PID only'): Options => ({ alias: 'p', type: 'string', describe, coerce: positiveInt('PID') }),
+  tid: (describe = 'trace this TID only'): Options => ({ alias: 't', type: 'string', describe, coerce: positiveInt('TID') }),
+  uid: (describe = 'trace this UID only'): Options => ({ alias: 'u', type: 'string', describe, coerce: nonNegativeInt('UID') }),
+  flag: (alias: string, describe: string): Options => ({ alias, type: 'boolean', describe, default: false }),
+  int: (alias: string | undefined, describe: string, what: string, def?: number): Options =>
+    ({ ...(alias ? { alias } : {}), type: 'string', describe, coerce: nonNegativeInt(what), ...(def !== undefined ? { default: def } : {}) }),
+  str: (alias: string | undefined, describe: string): Options => ({ ...(alias ? { alias } : {}), type: 'string', describe }),
+};
+
+export function positiveInt(what: string) {
+  return (v: unknown) => {
+    if (v === undefined) return undefined;
+    const s = String(Array.isArray(v) ? v[v.length - 1] : v);
+    if (!/^\d+$/.test(s) || Number(s) <= 0) throw new UsageError(`invalid ${what}: '${s}' (must be a positive integer)`);
+    return Number(s);
+  };
+}
+
+export function nonNegativeInt(what: string) {
+  return (v: unknown) => {
+    if (v === undefined) return undefined;
+    const s = String(Array.isArray(v) ? v[v.length - 1] : v);
+    if (!/^\d+$/.test(s)) throw new UsageError(`invalid ${what}: '${s}' (must be a non-negative integer)`);
+    return Number(s);
+  };
+}
+
+/** interval/count positionals as BCC: seconds > 0, count > 0; both default to "until Ctrl-C". */
+export function intervalCount(o: { interval?: unknown; count?: unknown }): { interval: number; count: number } {
+  const parse = (v: unknown, what: string) => {
+    if (v === undefined) return 99999999;
+    const s = String(v);
+    if (!/^\d+(\.\d+)?$/.test(s) || Number(s) <= 0) throw new UsageError(`invalid ${what}: '${s}' (must be a positive number)`);
+    return Number(s);
+  };
+  return { interval: parse(o.interval, 'interval'), count: parse(o.count, 'count') };
+}
+
+function fail(spec: ToolSpec<any>, e: unknown, debug: boolean): never {
+  const usage = e instanceof UsageError;
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`${spec.name}: ${msg}\n`);
+  if (usage) process.stderr.write(`Try '${spec.name} --help' for more information.\n`);
+  if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  process.exit(usage ? 2 : 1);
+}
+
+function parseArgs<O>(spec: ToolSpec<O>, argv: string[]): O & { json: boolean; debug: boolean } {
+  const y = yargs(argv)
+    .scriptName(spec.name)
+    .usage(`Usage: ${spec.name} [options]${spec.positional ? ' ' + spec.positional : ''}\n\n${spec.description}`)
+    .options({
+      ...spec.options,
+      json: { type: 'boolean', default: false, describe: 'print newline-delimited JSON instead of text' },
+      debug: { type: 'boolean', default: false, describe: 'show libbpf messages and stack traces' },
+    })
+    .help('h').alias('h', 'help')
+    .version(false)
+    .strict()
+    .parserConfiguration({ 'duplicate-arguments-array': false, 'camel-case-expansion': true })
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err instanceof UsageError ? err : new UsageError(msg || err?.message || 'invalid arguments');
+    });
+  if (spec.positional) y.command(`$0 ${spec.positional}`, false);
+  for (const [cmd, what] of spec.examples ?? []) y.example(cmd, what);
+  let helped = false;
+  y.showHelpOnFail(false);
+  const parsed = y.parseSync() as any;
+  if (parsed.help || parsed.h) helped = true;
+  if (helped) process.exit(0);
+  const positionals = spec.positional ? (spec.positional.match(/\w+/g) ?? []) : [];
+  if (parsed._.length > 0) throw new UsageError(`unexpected argument${parsed._.length > 1 ? 's' : ''}: ${parsed._.join(' ')}`);
+  for (const p of positionals) if (parsed[p] !== undefined && typeof parsed[p] !== 'string') parsed[p] = String(parsed[p]);
+  const msg = spec.validate?.(parsed);
+  if (msg) throw new UsageError(msg);
+  return parsed;
+}
+
+/** Defines a tool; runs it unless imported for the catalogue (bpfkit list/docs/precompile). */
+export function defineTool<O>(spec: ToolSpec<O>): ToolSpec<O> {
+  registry.push(spec);
+  if ((globalThis as any).__bpfkitCatalogue) return spec;
+  queueMicrotask(() => {
+    runTool(spec, process.argv.slice(2)).catch(e => fail(spec, e, process.argv.includes('--debug')));
+  });
+  return spec;
+}
+
+/** Compiles a tool's program into the cache (setup's prebuild). */
+export function precompile(spec: ToolSpec<any>): boolean {
+  return !compile({ text: spec.program, name: `${spec.name}.bpf.c` }).cached;
+}
+
+export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<void> {
+  let opts: O & { json: boolean; debug: boolean };
+  try {
+    opts = parseArgs(spec, argv);
+  } catch (e) {
+    fail(spec, e, argv.includes('--debug'));
+  }
+  if (opts.debug) setDebugLog(true);
+  if (!hasBpfPrivileges()) {
+    fail(spec, new ToolError('needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs'), opts.debug);
+  }
+  const out = new OutputWriter();
+  const objects: BPF[] = [];
+  const onSignal = () => requestExit();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  const ctx: ToolContext<O> = {
+    opts, out, json: opts.json, spec,
+    load(lo = {}) {
+      const b = BPF.load({ ...lo, text: spec.program, name: spec.name });
+      objects.push(b);
+      return b;
+    },
+    banner(text) {
+      if (opts.json) process.stderr.write(text + '\n');
+      else out.line(text);
+      out.flush();
+    },
+    untilExit(seconds) {
+      return new Promise<void>(resolve => {
+        if (exitRequested) return resolve();
+        exitWaiters.push(resolve);
+        if (seconds && seconds > 0) setTimeout(requestExit, seconds * 1000);
+      });
+    },
+    async intervals(interval, count, tick) {
+      for (let i = 0; i < count; i++) {
+        const interrupted = await new Promise<boolean>(resolve => {
+          if (exitRequested) return resolve(true);
+          const t = setTimeout(() => resolve(false), Math.min(interval * 1000, 2 ** 31 - 1));
+          exitWaiters.push(() => {
+            clearTimeout(t);
+            resolve(true);
+          });
+        });
+        const last = interrupted || i === count - 1;
+        tick(last);
+        out.flush();
+        if (last) break;
+      }
+    },
+    monotonicNs: () => process.hrtime.bigint(),
+    get exiting() {
+      return exitRequested;
+    },
+  };
+  try {
+    await spec.run(ctx);
+  } catch (e) {
+    out.flush();
+    for (const b of objects) b.close();
+    if (e instanceof PrecompileDone) process.exit(0);
+    fail(spec, e, opts.debug);
+  }
+  out.flush();
+  for (const b of objects) b.close();
+  process.exit(0);
+}
