@@ -8,6 +8,7 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/test/vm/'],
+  globalSetup: '<rootDir>/test/global-setup.js',
   globalTeardown: '<rootDir>/test/teardown.js',
   testTimeout: 60000,
 };

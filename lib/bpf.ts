@@ -8,9 +8,10 @@ import { TracepointMissingError } from './compile/tracepoints.js';
 import {
   kindFeatureName, kindSupported, kprobeTargetExists, rawTracepointExists, tracepointExists,
 } from './attach/features.js';
+import { expandKernelFunctions, resolveKernelFunction } from './attach/kprobes.js';
 import { fallbackGroup, parseSection, preference, type ProbeSpec } from './attach/sections.js';
 import {
-  BpfError, bpfError, checkPtr, closeFd, kprobeOpts, lastErrno, libbpfFns as f, mmapFd, munmap, openOpts,
+  BpfError, bpfError, checkPtr, closeFd, kprobeMultiOpts, kprobeOpts, lastErrno, libbpfFns as f, mmapFd, munmap, openOpts,
   perfEventEnable, perfEventOpen, PROT_READ, PROT_WRITE, takeLog, uprobeOpts, view, type Ptr,
 } from './libbpf/index.js';
 import { BpfMap, sumPerCpu } from './maps/index.js';
@@ -341,12 +342,41 @@ export class BPF {
     this.addLink(f.attach_raw_tracepoint(p.ptr, event) as Ptr | null, `attaching ${program} to raw tracepoint ${event}`);
   }
 
+  /** kprobe/kretprobe on a kernel function; BCC's name variants (syscall wrappers, .isra) are resolved. */
   attachKprobe(program: string, fn: string, opts: { retprobe?: boolean; offset?: number } = {}): void {
     const p = this.program(program);
     const feat = kindSupported('kprobe');
     if (!feat.ok) throw new BpfError(`${program}: needs kprobes: ${feat.why}`, 95);
-    this.addLink(f.attach_kprobe_opts(p.ptr, fn, kprobeOpts(!!opts.retprobe, opts.offset ?? 0)) as Ptr | null,
-      `attaching ${program} to ${opts.retprobe ? 'kretprobe' : 'kprobe'} ${fn}`);
+    const target = resolveKernelFunction(fn);
+    this.addLink(f.attach_kprobe_opts(p.ptr, target, kprobeOpts(!!opts.retprobe, opts.offset ?? 0)) as Ptr | null,
+      `attaching ${program} to ${opts.retprobe ? 'kretprobe' : 'kprobe'} ${target}`);
+  }
+
+  /** One program on every function matching a glob (`vfs_*`), as funccount does; returns the functions. */
+  attachKprobeMulti(program: string, pattern: string, opts: { retprobe?: boolean } = {}): string[] {
+    const p = this.program(program);
+    const feat = kindSupported('kprobe');
+    if (!feat.ok) throw new BpfError(`${program}: needs kprobes: ${feat.why}`, 95);
+    const fns = expandKernelFunctions(pattern);
+    if (fns.length === 0) throw new BpfError(`no traceable kernel function matches '${pattern}'`, 2);
+    // kprobe.multi (one link, fprobe-based) where the kernel has it; else one kprobe per function.
+    const multi = f.attach_kprobe_multi_opts(p.ptr, null, kprobeMultiOpts(!!opts.retprobe, fns)) as Ptr | null;
+    takeLog();
+    if (multi) {
+      this.links.push(multi);
+      return fns;
+    }
+    const attached: string[] = [];
+    for (const fn of fns) {
+      const l = f.attach_kprobe_opts(p.ptr, fn, kprobeOpts(!!opts.retprobe, 0)) as Ptr | null;
+      if (l) {
+        this.links.push(l);
+        attached.push(fn);
+      }
+    }
+    takeLog();
+    if (attached.length === 0) throw new BpfError(`cannot attach ${program} to any function matching '${pattern}'`, lastErrno());
+    return attached;
   }
 
   attachUprobe(program: string, o: UprobeOptions): void {

@@ -198,7 +198,7 @@ function formatOne(
   const { conv, alt } = spec;
   switch (conv) {
     case 's': {
-      let s = typeof arg === 'string' ? arg : arg === null || arg === undefined ? String(arg) : String(arg);
+      let s = typeof arg === 'string' ? arg : String(arg);
       if (prec !== null && s.length > prec) s = s.slice(0, prec);
       if (s.length >= width) return s;
       return minus ? s + ' '.repeat(width - s.length) : ' '.repeat(width - s.length) + s;

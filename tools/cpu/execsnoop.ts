@@ -3,7 +3,7 @@
 // gathered at sys_enter_execve, the result and the new comm at sys_exit_execve.
 import { defineTool, opt, UsageError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { userId, userName } from '../../lib/cli/users.js';
+import { userId, userName } from '../../lib/host/users.js';
 
 const program = `
 #include <bpfkit.h>

@@ -1,0 +1,15 @@
+// Records which BPF programs were loaded before the suite, so teardown can prove we left none behind.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+
+export const baselineFile = '/tmp/bpfkit-test-baseline.json';
+
+export function loadedPrograms() {
+  const r = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  return JSON.parse(r.stdout || '[]').map(p => ({ id: p.id, name: p.name, type: p.type }));
+}
+
+export default async function setup() {
+  fs.writeFileSync(baselineFile, JSON.stringify(loadedPrograms() ?? []));
+}

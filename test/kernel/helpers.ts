@@ -1,0 +1,146 @@
+// Shared helpers for kernel tests: run tools as child processes, wait for their output, cause work.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+const launcher = path.join(root, 'bin', 'bpfkit-node.mjs');
+
+export interface Running {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when stdout matches (or rejects after timeoutMs with what was seen). */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/** Starts tools/<sub>/<tool>.ts with args, the way a user does (through the launcher). */
+export function startTool(tool: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Running {
+  const file = findToolFile(tool);
+  const child = spawn(process.execPath, [launcher, file, ...args], {
+    cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const listeners: (() => void)[] = [];
+  child.stdout!.on('data', d => {
+    out += d;
+    for (const l of listeners.slice()) l();
+  });
+  child.stderr!.on('data', d => {
+    err += d;
+  });
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor(re, timeoutMs = 20000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = out.match(re);
+          if (m) {
+            listeners.splice(listeners.indexOf(check), 1);
+            clearTimeout(t);
+            resolve(m);
+          }
+        };
+        const t = setTimeout(() => {
+          listeners.splice(listeners.indexOf(check), 1);
+          reject(new Error(`timed out waiting for ${re} from ${tool}\n--- stdout:\n${out}\n--- stderr:\n${err}`));
+        }, timeoutMs);
+        listeners.push(check);
+        exited.then(() => setTimeout(() => {
+          if (listeners.includes(check)) {
+            check();
+            if (listeners.includes(check)) {
+              listeners.splice(listeners.indexOf(check), 1);
+              clearTimeout(t);
+              reject(new Error(`${tool} exited before printing ${re}\n--- stdout:\n${out}\n--- stderr:\n${err}`));
+            }
+          }
+        }, 50));
+        check();
+      });
+    },
+    async stop(signal = 'SIGINT') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs a tool to completion (for interval/count runs and bad input). */
+export function runTool(tool: string, args: string[], opts: { timeoutMs?: number; uid?: number } = {}) {
+  const r = spawnSync(process.execPath, [launcher, findToolFile(tool), ...args], {
+    cwd: root, encoding: 'utf8', timeout: opts.timeoutMs ?? 30000, uid: opts.uid, gid: opts.uid,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function findToolFile(tool: string): string {
+  for (const sub of fs.readdirSync(path.join(root, 'tools'))) {
+    const f = path.join(root, 'tools', sub, `${tool}.ts`);
+    if (fs.existsSync(f)) return f;
+  }
+  throw new Error(`no tool ${tool}`);
+}
+
+/** Waits until the tool printed its header/banner (it has attached by then). */
+export async function ready(r: Running, re = /Hit Ctrl-C|PID|COMM/): Promise<void> {
+  await r.waitFor(re);
+}
+
+export function tmpDir(prefix = 'bpfkit-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** IDs of BPF programs currently loaded (bpftool). */
+export function loadedProgramIds(): Set<number> {
+  const r = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
+  const list = JSON.parse(r.stdout || '[]') as { id: number; pids?: { pid: number }[] }[];
+  return new Set(list.map(p => p.id));
+}
+
+export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+/** Starts Debian's libbpf-tools reference (/usr/sbin/<tool>) for conformance runs. */
+export function startReference(tool: string, args: string[] = []): Running {
+  const child = spawn(`/usr/sbin/${tool}`, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const listeners: (() => void)[] = [];
+  child.stdout!.on('data', d => {
+    out += d;
+    for (const l of listeners.slice()) l();
+  });
+  child.stderr!.on('data', d => (err += d));
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
+  return {
+    child, exited, stdout: () => out, stderr: () => err,
+    waitFor(re, timeoutMs = 20000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = out.match(re);
+          if (m) {
+            listeners.splice(listeners.indexOf(check), 1);
+            clearTimeout(t);
+            resolve(m);
+          }
+        };
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} from ${tool}\n${out}\n${err}`)), timeoutMs);
+        listeners.push(check);
+        check();
+      });
+    },
+    async stop(signal = 'SIGINT') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
