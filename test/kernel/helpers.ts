@@ -20,10 +20,18 @@ export interface Running {
 
 /** Starts tools/<sub>/<tool>.ts with args, the way a user does (through the launcher). */
 export function startTool(tool: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Running {
-  const file = findToolFile(tool);
-  const child = spawn(process.execPath, [launcher, file, ...args], {
+  const child = spawn(process.execPath, [launcher, findToolFile(tool), ...args], {
     cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return track(child, tool);
+}
+
+/** Starts Debian's libbpf-tools reference (/usr/sbin/<tool>) for conformance runs. */
+export function startReference(tool: string, args: string[] = []): Running {
+  return track(spawn(`/usr/sbin/${tool}`, args, { stdio: ['ignore', 'pipe', 'pipe'] }), `libbpf-tools ${tool}`);
+}
+
+function track(child: ChildProcess, label: string): Running {
   let out = '';
   let err = '';
   const listeners: (() => void)[] = [];
@@ -42,28 +50,28 @@ export function startTool(tool: string, args: string[] = [], env: NodeJS.Process
     exited,
     waitFor(re, timeoutMs = 20000) {
       return new Promise((resolve, reject) => {
+        const done = () => {
+          listeners.splice(listeners.indexOf(check), 1);
+          clearTimeout(t);
+        };
         const check = () => {
           const m = out.match(re);
           if (m) {
-            listeners.splice(listeners.indexOf(check), 1);
-            clearTimeout(t);
+            done();
             resolve(m);
           }
         };
         const t = setTimeout(() => {
-          listeners.splice(listeners.indexOf(check), 1);
-          reject(new Error(`timed out waiting for ${re} from ${tool}\n--- stdout:\n${out}\n--- stderr:\n${err}`));
+          done();
+          reject(new Error(`timed out waiting for ${re} from ${label}\n--- stdout:\n${out}\n--- stderr:\n${err}`));
         }, timeoutMs);
         listeners.push(check);
         exited.then(() => setTimeout(() => {
-          if (listeners.includes(check)) {
-            check();
-            if (listeners.includes(check)) {
-              listeners.splice(listeners.indexOf(check), 1);
-              clearTimeout(t);
-              reject(new Error(`${tool} exited before printing ${re}\n--- stdout:\n${out}\n--- stderr:\n${err}`));
-            }
-          }
+          if (!listeners.includes(check)) return;
+          check();
+          if (!listeners.includes(check)) return;
+          done();
+          reject(new Error(`${label} exited before printing ${re}\n--- stdout:\n${out}\n--- stderr:\n${err}`));
         }, 50));
         check();
       });
@@ -108,39 +116,3 @@ export function loadedProgramIds(): Set<number> {
 }
 
 export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
-
-/** Starts Debian's libbpf-tools reference (/usr/sbin/<tool>) for conformance runs. */
-export function startReference(tool: string, args: string[] = []): Running {
-  const child = spawn(`/usr/sbin/${tool}`, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const listeners: (() => void)[] = [];
-  child.stdout!.on('data', d => {
-    out += d;
-    for (const l of listeners.slice()) l();
-  });
-  child.stderr!.on('data', d => (err += d));
-  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
-  return {
-    child, exited, stdout: () => out, stderr: () => err,
-    waitFor(re, timeoutMs = 20000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = out.match(re);
-          if (m) {
-            listeners.splice(listeners.indexOf(check), 1);
-            clearTimeout(t);
-            resolve(m);
-          }
-        };
-        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} from ${tool}\n${out}\n${err}`)), timeoutMs);
-        listeners.push(check);
-        check();
-      });
-    },
-    async stop(signal = 'SIGINT') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
-}
