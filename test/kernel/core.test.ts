@@ -100,9 +100,9 @@ SEC("tracepoint/nosuch/event_xyz") int t(void *ctx) { return 0; }`;
   test('typed map round trips through BTF', () => {
     const text = `#include <bpfkit.h>
 struct inner { u16 a; u8 b[3]; };
-struct value { u32 i; u64 big; char name[16]; struct inner in; u32 arr[4]; s32 neg; };
-struct key { u32 pid; char comm[16]; };
-BPF_HASH(h, struct key, struct value, 128);
+struct mvalue { u32 i; u64 big; char name[16]; struct inner in; u32 arr[4]; s32 neg; };
+struct mkey { u32 pid; char comm[16]; };
+BPF_HASH(h, struct mkey, struct mvalue, 128);
 BPF_PERCPU_ARRAY(pc, u64, 4);
 BPF_ARRAY(arr, u64, 8);
 SEC("tracepoint/syscalls/sys_enter_getpid") int t(void *ctx) { return 0; }`;

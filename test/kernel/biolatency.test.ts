@@ -1,0 +1,141 @@
+// biolatency on the real kernel: direct-I/O writes of known count land in the histogram, in BCC's
+// format; -D/-m/-e/-T/-F/-j/-d and interval/count; bad input; and a side-by-side run with
+// libbpf-tools' biolatency on the same workload.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ready, runTool, sleep, startReference, startTool, type Running } from './helpers.js';
+
+const N = 200;
+let dir: string;
+
+beforeAll(() => {
+  dir = fs.mkdtempSync('/var/tmp/bpfkit-biolatency-'); // on vda (/tmp may be elsewhere)
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** N direct-I/O writes of bs bytes: each is one request to the disk (no page cache, no merging). */
+function directWrites(count: number, bs = 4096) {
+  const r = spawnSync('dd', ['if=/dev/zero', `of=${path.join(dir, 'direct.dat')}`, `bs=${bs}`, `count=${count}`, 'oflag=direct'], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+}
+
+interface Row { low: number; high: number; count: number }
+
+/** Parses BCC's (and libbpf-tools') log2 histogram rows. */
+function rows(text: string): Row[] {
+  return [...text.matchAll(/^ *(\d+) -> (\d+) +: (\d+) +\|[*+ ]*\|$/gm)].map(m => ({ low: +m[1], high: +m[2], count: +m[3] }));
+}
+const total = (text: string) => rows(text).reduce((a, r) => a + r.count, 0);
+
+async function traced(args: string[], work: () => void): Promise<{ out: string; err: string; code: number | null }> {
+  const t = startTool('biolatency', args);
+  await ready(t, /Hit Ctrl-C to end/);
+  work();
+  await sleep(100);
+  const code = await t.stop('SIGINT');
+  return { out: t.stdout(), err: t.stderr(), code };
+}
+
+describe('biolatency', () => {
+  test('counts direct-I/O writes, prints BCC\'s histogram, exits 0 on Ctrl-C', async () => {
+    const { out, code } = await traced([], () => directWrites(N));
+    expect(code).toBe(0);
+    const lines = out.split('\n');
+    expect(lines[0]).toBe('Tracing block device I/O... Hit Ctrl-C to end.');
+    expect(lines[1]).toBe(''); // BCC prints a blank line before each histogram
+    expect(lines[2]).toBe('     usecs               : count     distribution');
+    const r = rows(out);
+    expect(r[0]).toEqual(expect.objectContaining({ low: 0, high: 1 })); // rows start at slot 1, as BCC's
+    for (let i = 1; i < r.length; i++) expect(r[i].low).toBe(r[i - 1].high + 1);
+    expect(total(out)).toBeGreaterThanOrEqual(N); // ours plus the journal's and anyone else's I/O
+    expect(out).toContain('|****************************************|'); // the fullest row
+  });
+
+  test('-D -m -e -T: a "disk = vda" section in msecs, a time stamp and the extension line', async () => {
+    const { out, code } = await traced(['-D', '-m', '-e', '-T'], () => directWrites(N));
+    expect(code).toBe(0);
+    expect(out).toMatch(/\n\n\d\d:\d\d:\d\d\n\ndisk = vda\n     msecs               : count     distribution\n/);
+    const vda = out.split('disk = vda\n')[1].split('\ndisk = ')[0];
+    expect(total(vda)).toBeGreaterThanOrEqual(N);
+    const ext = /\navg = (\d+) msecs, total: (\d+) msecs, count: (\d+)\n\n/.exec(out);
+    expect(ext).not.toBeNull();
+    // Every I/O is counted in both; the two maps are read a moment apart, so a late one may be in one only.
+    expect(Math.abs(+ext![3] - total(out))).toBeLessThanOrEqual(5);
+    expect(+ext![1]).toBe(Math.floor(+ext![2] / +ext![3]));
+  });
+
+  test('-F: sections named by BCC\'s flag names; our O_DIRECT writes are synchronous writes', async () => {
+    const { out } = await traced(['-F'], () => directWrites(N));
+    const names = [...out.matchAll(/^flags = (.*)$/gm)].map(m => m[1]);
+    expect(names.length).toBeGreaterThan(0);
+    for (const n of names) expect(n).toMatch(/^([A-Z][A-Za-z]*-)*(Read|Write|Flush|Discard|SecureErase|ZoneAppend|WriteZeros|Zone\w+|Drv\w+|Unknown)$/);
+    const syncWrites = names.filter(n => /Sync-Write$/.test(n));
+    const counted = syncWrites.reduce((a, n) => a + total(out.split(`flags = ${n}\n`)[1].split('\nflags = ')[0]), 0);
+    expect(counted).toBeGreaterThanOrEqual(N);
+  });
+
+  test('-j / --json: one JSON object per histogram, BCC\'s keys', async () => {
+    const { out, err } = await traced(['-j', '-D'], () => directWrites(N));
+    expect(err).toContain('Hit Ctrl-C'); // the banner goes to stderr: stdout is only JSON
+    const docs = out.trim().split('\n').map(l => JSON.parse(l));
+    const vda = docs.find(d => d.disk === 'vda');
+    expect(vda).toBeDefined();
+    expect(vda.val_type).toBe('usecs');
+    expect(vda.ts).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    expect(vda.data[0]).toEqual(expect.objectContaining({ 'interval-start': 0, 'interval-end': 1 }));
+    expect(vda.data.reduce((a: number, b: { count: number }) => a + b.count, 0)).toBeGreaterThanOrEqual(N);
+    const { out: out2 } = await traced(['--json'], () => directWrites(10));
+    const doc = JSON.parse(out2.trim().split('\n')[0]);
+    expect(Object.keys(doc)).toEqual(['ts', 'val_type', 'data']);
+  });
+
+  test('interval and count: "-d vda 1 2" prints two histograms and exits by itself', async () => {
+    // Direct writes all along, so that both intervals see some I/O.
+    const writer = spawn('sh', ['-c', `for i in 1 2 3 4 5 6 7 8 9 10 11 12; do dd if=/dev/zero of=${dir}/bg.dat bs=4096 count=20 oflag=direct 2>/dev/null; sleep 0.2; done`]);
+    try {
+      const started = Date.now();
+      const r = runTool('biolatency', ['-d', 'vda', '1', '2'], { timeoutMs: 20000 });
+      expect(r.code).toBe(0);
+      expect(r.stdout.match(/^     usecs {15}: count {5}distribution$/gm)?.length).toBe(2);
+      expect(Date.now() - started).toBeLessThan(15000);
+    } finally {
+      writer.kill();
+    }
+  });
+
+  test('bad input: one line on stderr (and the usual hint), exit 2', () => {
+    const cases: [string[], RegExp][] = [
+      [['--nosuch'], /Unknown argument/i],
+      [['abc'], /invalid interval: 'abc'/],
+      [['1', '2', '3'], /unexpected argument: 3/],
+      [['-D', '-F'], /ERROR: can only use -D or -F\. Exiting\./],
+      [['-d', 'nosuchdisk'], /no such disk 'nosuchdisk'/],
+      [['0'], /invalid interval: '0'/],
+    ];
+    for (const [args, re] of cases) {
+      const r = runTool('biolatency', args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr.split('\n')[0]).toMatch(re);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  test('conformance: same totals as libbpf-tools biolatency on the same workload', async () => {
+    // Both count every request completed on every disk while they run. They are started and stopped
+    // together, so other I/O (the ext4 journal, logs) mostly lands in both windows; the tolerance
+    // allows for what slips into one window only: 10 requests or 5 %, whichever is larger.
+    const ours = startTool('biolatency', []);
+    const ref: Running = startReference('biolatency', []);
+    await Promise.all([ready(ours, /Hit Ctrl-C to end/), ready(ref, /Hit Ctrl-C to end/)]);
+    const n = 500;
+    directWrites(n);
+    await sleep(200);
+    await Promise.all([ours.stop('SIGINT'), ref.stop('SIGINT')]);
+    const a = total(ours.stdout());
+    const b = total(ref.stdout());
+    expect(a).toBeGreaterThanOrEqual(n);
+    expect(b).toBeGreaterThanOrEqual(n);
+    expect(Math.abs(a - b)).toBeLessThanOrEqual(Math.max(10, 0.05 * b));
+  });
+});

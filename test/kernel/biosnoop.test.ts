@@ -1,0 +1,148 @@
+// biosnoop on the real kernel: N direct-I/O writes by one dd show as exactly N lines with dd's
+// COMM and PID, DISK vda, T W and BYTES = the block size; -Q, -P, -d, -c, --json; bad input.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ready, runTool, sleep, startTool } from './helpers.js';
+
+const N = 50;
+let dir: string;
+let file: string;
+
+beforeAll(() => {
+  dir = fs.mkdtempSync('/var/tmp/bpfkit-biosnoop-'); // on vda
+  file = path.join(dir, 'data');
+  // Allocate and write the blocks first: the traced writes then overwrite them in place, so each
+  // one is exactly one request from dd (no block allocation, no extent conversion).
+  const r = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', 'count=4', 'conv=fsync'], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** N direct-I/O overwrites of bs bytes by one dd; returns its PID. */
+function directWrites(count: number, bs = 4096, prefix: string[] = []): number {
+  const r = spawnSync(prefix[0] ?? 'dd', [...prefix.slice(1), ...(prefix.length ? ['dd'] : []),
+    'if=/dev/zero', `of=${file}`, `bs=${bs}`, `count=${count}`, 'oflag=direct', 'conv=notrunc'], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  return r.pid!;
+}
+
+interface Line { time: number; comm: string; pid: number; disk: string; t: string; sector: number; bytes: number; rest: string[] }
+
+function parse(out: string): { header: string; lines: Line[] } {
+  const all = out.split('\n').filter(Boolean);
+  const lines = all.slice(1).map(l => {
+    const f = l.trim().split(/\s+/);
+    return { time: +f[0], comm: f[1], pid: +f[2], disk: f[3], t: f[4], sector: +f[5], bytes: +f[6], rest: f.slice(7) };
+  });
+  return { header: all[0], lines };
+}
+
+async function traced(args: string[], work: () => number): Promise<{ out: string; err: string; code: number | null; pid: number }> {
+  const t = startTool('biosnoop', args);
+  if (args.includes('--json')) {
+    // No header in JSON mode: the banner on stderr says it is attached.
+    for (let i = 0; i < 200 && !t.stderr().includes('Hit Ctrl-C'); i++) await sleep(100);
+  } else {
+    await ready(t, /LAT\(ms\)/);
+  }
+  const pid = work();
+  await sleep(300);
+  const code = await t.stop('SIGINT');
+  return { out: t.stdout(), err: t.stderr(), code, pid };
+}
+
+describe('biosnoop', () => {
+  test('N direct writes by dd: N lines with its COMM and PID, vda, W, the block size', async () => {
+    const { out, code, pid } = await traced([], () => directWrites(N));
+    expect(code).toBe(0);
+    const { header, lines } = parse(out);
+    expect(header).toBe('TIME(s)     COMM           PID     DISK      T SECTOR     BYTES   LAT(ms)');
+    const ours = lines.filter(l => l.pid === pid);
+    expect(ours.length).toBe(N);
+    for (const l of ours) {
+      expect(l).toMatchObject({ comm: 'dd', disk: 'vda', t: 'W', bytes: 4096 });
+      expect(l.rest).toHaveLength(1);
+      expect(l.rest[0]).toMatch(/^\d+\.\d\d$/);
+    }
+    // Sequential overwrites: consecutive sectors, 8 apart.
+    for (let i = 1; i < ours.length; i++) expect(ours[i].sector).toBe(ours[i - 1].sector + 8);
+    // Columns are BCC's fixed widths.
+    const first = out.split('\n').find(l => / dd +\d+ /.test(l))!;
+    expect(first).toMatch(/^\d+\.\d{6} +dd {13}\d+ +vda {7}W \d+ +4096 {4}( *\d+\.\d\d)$/);
+    expect(lines[0].time).toBe(0); // TIME(s) counts from the first I/O seen
+  });
+
+  test('-Q -d vda with 64 KiB writes: a QUE(ms) column, BYTES 65536', async () => {
+    const { out, pid } = await traced(['-Q', '-d', 'vda'], () => directWrites(20, 65536));
+    const { header, lines } = parse(out);
+    expect(header).toBe('TIME(s)     COMM           PID     DISK      T SECTOR     BYTES   QUE(ms) LAT(ms)');
+    const ours = lines.filter(l => l.pid === pid);
+    expect(ours.length).toBe(20);
+    for (const l of ours) {
+      expect(l).toMatchObject({ comm: 'dd', disk: 'vda', t: 'W', bytes: 65536 });
+      expect(l.rest).toHaveLength(2);
+      expect(+l.rest[0]).toBeGreaterThanOrEqual(0);
+    }
+    expect(lines.every(l => l.disk === 'vda')).toBe(true);
+  });
+
+  test('-P: sequential overwrites show as S after the first', async () => {
+    const { out, pid } = await traced(['-P'], () => directWrites(N));
+    const { header, lines } = parse(out);
+    expect(header).toBe('TIME(s)     COMM           PID     DISK      T SECTOR     BYTES   P LAT(ms)');
+    const ours = lines.filter(l => l.pid === pid);
+    expect(ours.length).toBe(N);
+    // Other writers (the journal) may interleave on vda and make a few R(andom); most are S.
+    expect(ours.filter(l => l.rest[0] === 'S').length).toBeGreaterThanOrEqual(N - 5);
+  });
+
+  test('--json: one object per I/O', async () => {
+    const { out, pid } = await traced(['--json'], () => directWrites(N));
+    const docs = out.trim().split('\n').map(l => JSON.parse(l));
+    const ours = docs.filter(d => d.pid === pid);
+    expect(ours.length).toBe(N);
+    for (const d of ours) {
+      expect(d).toMatchObject({ comm: 'dd', disk: 'vda', t: 'W', bytes: 4096 });
+      expect(d.rwbs).toMatch(/^W/);
+      expect(typeof d.sector).toBe('number');
+      expect(d.latency_ms).toBeGreaterThan(0);
+    }
+  });
+
+  const cg = '/sys/fs/cgroup/unified';
+  (fs.existsSync(`${cg}/cgroup.procs`) ? test : test.skip)('-c CGROUP: only I/O from processes in that cgroup', async () => {
+    const mine = fs.mkdtempSync(`${cg}/bpfkit-biosnoop-`);
+    try {
+      // sh moves itself into the cgroup, then becomes dd.
+      const inCgroup = ['sh', '-c', `echo $$ > ${mine}/cgroup.procs && exec "$@"`, 'sh'];
+      const { out, pid } = await traced(['-c', mine], () => directWrites(N, 4096, inCgroup));
+      const { lines } = parse(out);
+      expect(lines.filter(l => l.pid === pid).length).toBe(N);
+      expect(lines.every(l => l.pid === pid)).toBe(true);
+    } finally {
+      for (let i = 0; i < 20 && fs.existsSync(mine); i++) {
+        try {
+          fs.rmdirSync(mine);
+        } catch {
+          await sleep(100); // the exited dd may take a moment to leave the cgroup
+        }
+      }
+    }
+  });
+
+  test('bad input: exit 2 with the reason on the first line', () => {
+    const cases: [string[], RegExp][] = [
+      [['--nosuch'], /Unknown argument/i],
+      [['5'], /unexpected argument: 5/],
+      [['-d', 'nosuchdisk'], /no such disk 'nosuchdisk'/],
+      [['-c', '/nonexistent/cgroup'], /no such cgroup directory/],
+    ];
+    for (const [args, re] of cases) {
+      const r = runTool('biosnoop', args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr.split('\n')[0]).toMatch(re);
+      expect(r.stdout).toBe('');
+    }
+  });
+});

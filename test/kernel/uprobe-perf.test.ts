@@ -1,0 +1,168 @@
+// uprobes on a binary the test builds, and perf_event sampling with kernel + user stacks, symbolised.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BPF } from '../../lib/bpf.js';
+import { KernelSymbols, ProcessSymbols, formatSymbol } from '../../lib/syms/index.js';
+import { sleep, tmpDir } from './helpers.js';
+
+const targetC = `
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+__attribute__((noinline)) int bpfkit_target(int x) { return x * 2 + 1; }
+__attribute__((noinline)) unsigned long burn(unsigned long n) {
+	volatile unsigned long acc = 0;
+	for (unsigned long i = 0; i < n; i++) acc += i ^ (acc >> 3);
+	return acc;
+}
+int main(int argc, char **argv) {
+	int calls = atoi(argv[1]);
+	getchar(); /* wait until the test attached */
+	int sum = 0;
+	for (int i = 0; i < calls; i++) sum += bpfkit_target(i);
+	if (argc > 2) { for (;;) burn(100000000UL); }
+	printf("%d\\n", sum);
+	return 0;
+}
+`;
+
+let dir: string;
+let bin: string;
+beforeAll(() => {
+  dir = tmpDir();
+  fs.writeFileSync(path.join(dir, 'target.c'), targetC);
+  bin = path.join(dir, 'target');
+  const r = spawnSync('gcc', ['-O1', '-g', '-fno-omit-frame-pointer', '-o', bin, path.join(dir, 'target.c')], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('a uprobe and a uretprobe on a function of a test binary count its calls and see its argument', async () => {
+  const bpf = BPF.load({
+    name: 'uprobe_test',
+    text: `#include <bpfkit.h>
+BPF_ARRAY(counts, u64, 2);
+BPF_HASH(args_seen, u32, u64, 1024);
+SEC("uprobe") int BPF_KPROBE(on_enter, int x) {
+	u32 k = 0; map_increment(counts, k);
+	u32 a = x; map_increment(args_seen, a);
+	return 0;
+}
+SEC("uretprobe") int BPF_KRETPROBE(on_return, int ret) {
+	u32 k = 1; map_increment(counts, k);
+	return 0;
+}`,
+  });
+  try {
+    const child = spawn(bin, ['500'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    bpf.attachUprobe('on_enter', { binary: bin, symbol: 'bpfkit_target', pid: child.pid });
+    bpf.attachUprobe('on_return', { binary: bin, symbol: 'bpfkit_target', retprobe: true, pid: child.pid });
+    child.stdin!.end('\n');
+    await new Promise(r => child.on('exit', r));
+    const counts = bpf.map('counts');
+    expect(counts.get(0)).toBe(500n);
+    expect(counts.get(1)).toBe(500n);
+    expect(bpf.map('args_seen').entries().length).toBe(500);
+  } finally {
+    bpf.close();
+  }
+});
+
+test('a uprobe on a libc function by library short name', async () => {
+  const bpf = BPF.load({
+    name: 'uprobe_libc',
+    text: `#include <bpfkit.h>
+const volatile u32 targ_tgid = 0;
+BPF_ARRAY(calls, u64, 1);
+SEC("uprobe") int BPF_KPROBE(on_getpid) { if (bpfkit_tgid() == targ_tgid) { u32 k = 0; map_increment(calls, k); } return 0; }`,
+    rodata: {},
+  });
+  try {
+    bpf.attachUprobe('on_getpid', { binary: 'c', symbol: 'getpid' });
+    const r = spawnSync('sh', ['-c', 'for i in 1 2 3; do :; done'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(bpf.map('calls').entries().length).toBe(1);
+  } finally {
+    bpf.close();
+  }
+});
+
+test('perf_event sampling collects kernel and user stacks, symbolised', async () => {
+  const child = spawn(bin, ['1', 'burn'], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const bpf = BPF.load({
+    name: 'profile_test',
+    text: `#include <bpfkit.h>
+const volatile u32 targ_tgid = 0;
+struct key { u32 pid; s32 user_stack; s32 kernel_stack; };
+BPF_HASH(counts, struct key, u64, 4096);
+BPF_STACK_TRACE(stacks, 4096);
+SEC("perf_event") int do_sample(struct bpf_perf_event_data *ctx) {
+	if (bpfkit_tgid() != targ_tgid) return 0;
+	struct key k = { .pid = bpfkit_tgid() };
+	k.user_stack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	k.kernel_stack = bpf_get_stackid(ctx, &stacks, 0);
+	map_increment(counts, k);
+	return 0;
+}`,
+    rodata: { targ_tgid: child.pid },
+  });
+  try {
+    bpf.attachPerfEvent('do_sample', { frequency: 199 });
+    child.stdin!.end('\n');
+    await sleep(1500);
+    const syms = new ProcessSymbols(child.pid!);
+    const entries = bpf.map('counts').entries();
+    const stacks = bpf.map('stacks');
+    let samples = 0;
+    const userFrames = new Set<string>();
+    for (const [k, v] of entries) {
+      samples += Number(v);
+      if (k.user_stack >= 0) {
+        const ips = stacks.get(k.user_stack) as bigint[] | undefined;
+        for (const ip of ips ?? []) if (ip) userFrames.add(formatSymbol(syms.resolve(ip), ip));
+      }
+    }
+    expect(samples).toBeGreaterThan(100); // ~199 Hz for 1.5 s on a busy CPU
+    expect([...userFrames].some(f => f.startsWith('burn'))).toBe(true);
+    expect([...userFrames].some(f => f.startsWith('main'))).toBe(true);
+
+    // A kernel stack: sample the whole system while this test makes syscalls.
+    const ks = KernelSymbols.load();
+    const addr = ks.address('schedule');
+    expect(addr).toBeDefined();
+    expect(formatSymbol(ks.resolve(addr! + 4n), addr! + 4n, { showOffset: true })).toBe('schedule+0x4');
+  } finally {
+    child.kill('SIGKILL');
+    bpf.close();
+  }
+});
+
+test('kernel stacks from a perf_event sampler resolve to kernel symbols', async () => {
+  const bpf = BPF.load({
+    name: 'kprofile_test',
+    text: `#include <bpfkit.h>
+BPF_HASH(counts, s32, u64, 4096);
+BPF_STACK_TRACE(stacks, 4096);
+SEC("perf_event") int do_sample(struct bpf_perf_event_data *ctx) {
+	s32 id = bpf_get_stackid(ctx, &stacks, 0);
+	if (id >= 0) map_increment(counts, id);
+	return 0;
+}`,
+  });
+  try {
+    bpf.attachPerfEvent('do_sample', { frequency: 499 });
+    // kernel work: many small syscalls in a child
+    spawnSync('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1', 'count=300000']);
+    const ks = KernelSymbols.load();
+    const stacks = bpf.map('stacks');
+    const names = new Set<string>();
+    for (const [id] of bpf.map('counts').entries()) {
+      for (const ip of (stacks.get(id) as bigint[] | undefined) ?? []) if (ip) names.add(ks.resolve(ip)?.name ?? '?');
+    }
+    expect(names.size).toBeGreaterThan(3);
+    expect([...names].filter(n => n === '?').length).toBeLessThan(names.size / 2);
+  } finally {
+    bpf.close();
+  }
+});
