@@ -30,6 +30,16 @@ char _bpfkit_license[] SEC("license") = "GPL";
 		__type(value, _value);                                                             \
 	} _name SEC(".maps")
 
+/* BPF_TABLE with map flags, e.g. BPF_F_NO_PREALLOC for big values that are rarely used at once. */
+#define BPF_TABLE_FLAGS(_type, _key, _value, _name, _max, _flags)                                   \
+	struct {                                                                                   \
+		__uint(type, _type);                                                               \
+		__uint(max_entries, _max);                                                         \
+		__type(key, _key);                                                                 \
+		__type(value, _value);                                                             \
+		__uint(map_flags, _flags);                                                         \
+	} _name SEC(".maps")
+
 #define BPF_HASH(...) __BPFKIT_DISPATCH(__BPF_HASH, __VA_ARGS__)
 #define __BPF_HASH1(n) BPF_TABLE(BPF_MAP_TYPE_HASH, u64, u64, n, 10240)
 #define __BPF_HASH2(n, k) BPF_TABLE(BPF_MAP_TYPE_HASH, k, u64, n, 10240)

@@ -3,6 +3,7 @@
 // from /proc/diskstats (BCC's source) and, where that is missing, /sys/class/block/*/dev.
 import fs from 'node:fs';
 import path from 'node:path';
+import { Btf } from '../btf/index.js';
 
 export interface BlockDevice {
   name: string;
@@ -137,66 +138,99 @@ export function resetDiskCache(): void {
 }
 
 // ---------------------------------------------------------------- request flags (cmd_flags)
-// A request's cmd_flags: the operation in the low REQ_OP_BITS (8) bits, REQ_* flag bits above.
-// Numbers are those of Linux 4.10 to 6.x (op numbers of 5.10+), BCC's table with the ops that moved.
+// A request's cmd_flags: the operation in the low REQ_OP_BITS (8) bits, REQ_* flag bits above. The
+// numbers move between kernel versions (zone ops were renumbered in 5.x, flag bits were added), so
+// they are read from the running kernel's BTF (enum req_op, enum req_flag_bits), with the numbers of
+// Linux 5.10-6.x as the fallback.
 
 export const REQ_OP_BITS = 8;
 const REQ_OP_MASK = (1 << REQ_OP_BITS) - 1;
 
-/** Operation names as BCC's biolatency prints them ("Unknown" for others). */
-const REQ_OPS: Record<number, string> = {
-  0: 'Read', 1: 'Write', 2: 'Flush', 3: 'Discard', 5: 'SecureErase', 7: 'ZoneAppend', 9: 'WriteZeros',
-  11: 'ZoneOpen', 13: 'ZoneClose', 15: 'ZoneFinish', 17: 'ZoneReset', 19: 'ZoneResetAll', 34: 'DrvIn', 35: 'DrvOut',
-};
+type FlagName = 'SYNC' | 'META' | 'PRIO' | 'NOMERGE' | 'IDLE' | 'FUA' | 'PREFLUSH' | 'RAHEAD' | 'BACKGROUND' | 'NOWAIT' | 'ATOMIC';
 
-/** REQ_* flag bits (enum req_flag_bits). */
-export const REQ_BITS = {
-  SYNC: 11, META: 12, PRIO: 13, NOMERGE: 14, IDLE: 15, INTEGRITY: 16, FUA: 17, PREFLUSH: 18, RAHEAD: 19,
-  BACKGROUND: 20, NOWAIT: 21, ATOMIC: 27,
-} as const;
+interface ReqLayout {
+  /** Operation number -> name as BCC prints it ("Read", "SecureErase"...). */
+  ops: Map<number, string>;
+  /** Flag -> bit number (absent when this kernel has no such flag). */
+  bits: Map<FlagName, number>;
+}
 
-const has = (flags: number, bit: number) => Math.floor(flags / 2 ** bit) % 2 === 1;
+const fallbackLayout = (): ReqLayout => ({
+  ops: new Map([[0, 'READ'], [1, 'WRITE'], [2, 'FLUSH'], [3, 'DISCARD'], [5, 'SECURE_ERASE'], [7, 'ZONE_APPEND'],
+    [9, 'WRITE_ZEROES'], [11, 'ZONE_OPEN'], [13, 'ZONE_CLOSE'], [15, 'ZONE_FINISH'], [17, 'ZONE_RESET'],
+    [19, 'ZONE_RESET_ALL'], [34, 'DRV_IN'], [35, 'DRV_OUT']].map(([n, op]) => [n as number, opDisplayName(op as string)])),
+  bits: new Map<FlagName, number>([['SYNC', 11], ['META', 12], ['PRIO', 13], ['NOMERGE', 14], ['IDLE', 15], ['FUA', 17],
+    ['PREFLUSH', 18], ['RAHEAD', 19], ['BACKGROUND', 20], ['NOWAIT', 21], ['ATOMIC', 27]]),
+});
 
-/** The operation's name: "Read", "Write", "Flush", ... */
+/** REQ_OP_SECURE_ERASE -> "SecureErase"; WRITE_ZEROES keeps BCC's spelling "WriteZeros". */
+function opDisplayName(op: string): string {
+  if (op === 'WRITE_ZEROES') return 'WriteZeros';
+  return op.toLowerCase().split('_').map(w => w[0].toUpperCase() + w.slice(1)).join('');
+}
+
+let layoutCache: ReqLayout | undefined;
+function reqLayout(): ReqLayout {
+  if (layoutCache) return layoutCache;
+  layoutCache = fallbackLayout();
+  try {
+    const btf = Btf.vmlinux();
+    const ops = btf.find('req_op', 'enum')?.values;
+    const bits = btf.find('req_flag_bits', 'enum')?.values;
+    if (ops?.length && bits?.length) {
+      layoutCache = {
+        ops: new Map(ops.filter(v => v.name !== 'REQ_OP_LAST').map(v => [Number(v.value), opDisplayName(v.name.replace(/^REQ_OP_/, ''))])),
+        bits: new Map(bits.map(v => [v.name.replace(/^__REQ_/, '') as FlagName, Number(v.value)])),
+      };
+    }
+  } catch { /* no kernel BTF: the fallback numbers */ }
+  return layoutCache;
+}
+
+function has(flags: number, name: FlagName): boolean {
+  const bit = reqLayout().bits.get(name);
+  return bit !== undefined && Math.floor(flags / 2 ** bit) % 2 === 1;
+}
+
+/** The operation's name: "Read", "Write", "Flush", ..., "Unknown". */
 export function reqOpName(flags: number): string {
-  return REQ_OPS[flags & REQ_OP_MASK] ?? 'Unknown';
+  return reqLayout().ops.get(flags & REQ_OP_MASK) ?? 'Unknown';
 }
 
 /**
  * BCC's flags_print(): the operation prefixed by its flags, innermost first, e.g. "Sync-Write",
- * "ReadAhead-Read", "NoMerge-ForcedUnitAccess-Metadata-Sync-Write".
+ * "ReadAhead-Read", "Idle-Sync-Write", "Priority-Metadata-Read".
  */
 export function reqFlagsName(flags: number): string {
   let desc = reqOpName(flags);
-  const prefixes: [number, string][] = [
-    [REQ_BITS.SYNC, 'Sync'], [REQ_BITS.META, 'Metadata'], [REQ_BITS.FUA, 'ForcedUnitAccess'],
-    [REQ_BITS.PRIO, 'Priority'], [REQ_BITS.NOMERGE, 'NoMerge'], [REQ_BITS.IDLE, 'Idle'],
-    [REQ_BITS.RAHEAD, 'ReadAhead'], [REQ_BITS.BACKGROUND, 'Background'], [REQ_BITS.NOWAIT, 'NoWait'],
+  const prefixes: [FlagName, string][] = [
+    ['SYNC', 'Sync'], ['META', 'Metadata'], ['FUA', 'ForcedUnitAccess'], ['PRIO', 'Priority'], ['NOMERGE', 'NoMerge'],
+    ['IDLE', 'Idle'], ['RAHEAD', 'ReadAhead'], ['BACKGROUND', 'Background'], ['NOWAIT', 'NoWait'],
   ];
-  for (const [bit, name] of prefixes) if (has(flags, bit)) desc = `${name}-${desc}`;
+  for (const [flag, name] of prefixes) if (has(flags, flag)) desc = `${name}-${desc}`;
   return desc;
 }
 
 /** The kernel's blk_fill_rwbs(): "W", "WS", "FWFS", "RA", "R", "F", "D", "N"... as blktrace shows. */
 export function reqRwbs(flags: number): string {
-  let s = has(flags, REQ_BITS.PREFLUSH) ? 'F' : '';
-  switch (flags & REQ_OP_MASK) {
-    case 1: s += 'W'; break;
-    case 3: s += 'D'; break;
-    case 5: s += 'DE'; break;
-    case 2: s += 'F'; break;
-    case 0: s += 'R'; break;
+  let s = has(flags, 'PREFLUSH') ? 'F' : '';
+  switch (reqOpName(flags)) {
+    case 'Write': s += 'W'; break;
+    case 'Discard': s += 'D'; break;
+    case 'SecureErase': s += 'DE'; break;
+    case 'Flush': s += 'F'; break;
+    case 'Read': s += 'R'; break;
     default: s += 'N';
   }
-  if (has(flags, REQ_BITS.FUA)) s += 'F';
-  if (has(flags, REQ_BITS.RAHEAD)) s += 'A';
-  if (has(flags, REQ_BITS.SYNC)) s += 'S';
-  if (has(flags, REQ_BITS.META)) s += 'M';
-  if (has(flags, REQ_BITS.ATOMIC)) s += 'U';
+  if (has(flags, 'FUA')) s += 'F';
+  if (has(flags, 'RAHEAD')) s += 'A';
+  if (has(flags, 'SYNC')) s += 'S';
+  if (has(flags, 'META')) s += 'M';
+  if (has(flags, 'ATOMIC')) s += 'U';
   return s;
 }
 
-/** Whether the request writes (BCC's biosnoop "T" column: W, else R). */
+/** Whether the request writes (BCC's biosnoop "T" column: W, else R). REQ_OP_WRITE is 1 everywhere. */
 export function reqIsWrite(flags: number): boolean {
   return (flags & REQ_OP_MASK) === 1;
 }

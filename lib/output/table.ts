@@ -1,6 +1,9 @@
 // Tables for `bpfkit list` / `bpfkit doctor`.
 
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+
+// cli-table3 (and string-width under it) costs ~20 ms to import: load it only when a table is drawn.
+const require = createRequire(import.meta.url);
 
 export interface TableOptions {
   /** Aligned columns separated by two spaces, no borders (for pipes and scripts). */
@@ -41,7 +44,7 @@ export function formatTable(
       })
       .join('\n');
   }
-  const t = new Table({
+  const t = new (require('cli-table3') as typeof import('cli-table3'))({
     head,
     style: { head: [], border: [], compact: true },
   });

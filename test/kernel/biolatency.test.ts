@@ -1,10 +1,10 @@
 // biolatency on the real kernel: direct-I/O writes of known count land in the histogram, in BCC's
 // format; -D/-m/-e/-T/-F/-j/-d and interval/count; bad input; and a side-by-side run with
 // libbpf-tools' biolatency on the same workload.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ready, runTool, sleep, startReference, startTool, type Running } from './helpers.js';
+import { runTool, sleep, startTool, type Running } from './helpers.js';
 
 const N = 200;
 let dir: string;
@@ -28,13 +28,42 @@ function rows(text: string): Row[] {
 }
 const total = (text: string) => rows(text).reduce((a, r) => a + r.count, 0);
 
+/** Polls until `cond` holds (the tools' banners may be on stdout or, in JSON mode, stderr). */
+async function until(cond: () => boolean, what: string, ms = 20000) {
+  for (const end = Date.now() + ms; !cond(); await sleep(50)) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+const attached = (r: Pick<Running, 'stdout' | 'stderr'>) => until(() => /Hit Ctrl-C to end/.test(r.stdout() + r.stderr()), 'the banner');
+
 async function traced(args: string[], work: () => void): Promise<{ out: string; err: string; code: number | null }> {
   const t = startTool('biolatency', args);
-  await ready(t, /Hit Ctrl-C to end/);
-  work();
-  await sleep(100);
-  const code = await t.stop('SIGINT');
-  return { out: t.stdout(), err: t.stderr(), code };
+  try {
+    await attached(t);
+    work();
+    await sleep(100);
+  } finally {
+    await t.stop('SIGINT');
+  }
+  return { out: t.stdout(), err: t.stderr(), code: await t.exited };
+}
+
+/** The parts of helpers' Running that these tests use, for a child started here. */
+function trackChild(child: ChildProcess): Pick<Running, 'stdout' | 'stderr' | 'stop'> {
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', d => (out += d));
+  child.stderr!.on('data', d => (err += d));
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
+  return {
+    stdout: () => out,
+    stderr: () => err,
+    stop: async (signal = 'SIGINT') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
 }
 
 describe('biolatency', () => {
@@ -108,7 +137,7 @@ describe('biolatency', () => {
     const cases: [string[], RegExp][] = [
       [['--nosuch'], /Unknown argument/i],
       [['abc'], /invalid interval: 'abc'/],
-      [['1', '2', '3'], /unexpected argument: 3/],
+      [['1', '2', '3'], /(Unknown|unexpected) argument: 3/],
       [['-D', '-F'], /ERROR: can only use -D or -F\. Exiting\./],
       [['-d', 'nosuchdisk'], /no such disk 'nosuchdisk'/],
       [['0'], /invalid interval: '0'/],
@@ -125,9 +154,15 @@ describe('biolatency', () => {
     // Both count every request completed on every disk while they run. They are started and stopped
     // together, so other I/O (the ext4 journal, logs) mostly lands in both windows; the tolerance
     // allows for what slips into one window only: 10 requests or 5 %, whichever is larger.
+    // libbpf-tools' stdout is a pipe here, so its banner is block-buffered: stdbuf makes it line-buffered.
     const ours = startTool('biolatency', []);
-    const ref: Running = startReference('biolatency', []);
-    await Promise.all([ready(ours, /Hit Ctrl-C to end/), ready(ref, /Hit Ctrl-C to end/)]);
+    const ref = trackChild(spawn('stdbuf', ['-oL', '/usr/sbin/biolatency'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    try {
+      await Promise.all([attached(ours), attached(ref)]);
+    } catch (e) {
+      await Promise.all([ours.stop('SIGINT'), ref.stop('SIGINT')]);
+      throw e;
+    }
     const n = 500;
     directWrites(n);
     await sleep(200);

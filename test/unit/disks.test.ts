@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  blockDeviceByDev, devMajor, devMinor, diskName, listBlockDevices, mkdev, parseDiskstats, resolveDisk,
+  blockDeviceByDev, devMajor, devMinor, diskName, listBlockDevices, mkdev, parseDiskstats, reqFlagsName, reqIsWrite,
+  reqOpName, reqRwbs, resolveDisk,
 } from '../../lib/host/disks.js';
 
 const diskstats = `
@@ -75,5 +76,35 @@ describe('lookups on this machine', () => {
     expect('error' in r && r.error).toMatch(/^no such disk 'nosuchdisk0'/);
     expect(diskName(mkdev(4000, 12345))).toBe('?');
     expect(diskName(mkdev(4000, 12345), '<unknown>')).toBe('<unknown>');
+  });
+});
+
+describe('request cmd_flags (bit numbers of Linux 5.10-6.x, from BTF where available)', () => {
+  const SYNC = 1 << 11, META = 1 << 12, PRIO = 1 << 13, IDLE = 1 << 15, FUA = 1 << 17, PREFLUSH = 1 << 18, RAHEAD = 1 << 19;
+  test('BCC\'s flags_print names', () => {
+    expect(reqFlagsName(1 | SYNC)).toBe('Sync-Write');
+    expect(reqFlagsName(0 | RAHEAD)).toBe('ReadAhead-Read');
+    expect(reqFlagsName(1 | SYNC | IDLE)).toBe('Idle-Sync-Write'); // an O_DIRECT write
+    expect(reqFlagsName(0 | META | PRIO)).toBe('Priority-Metadata-Read');
+    expect(reqFlagsName(1 | SYNC | META | FUA)).toBe('ForcedUnitAccess-Metadata-Sync-Write');
+    expect(reqFlagsName(2)).toBe('Flush');
+    expect(reqFlagsName(9)).toBe('WriteZeros');
+    expect(reqFlagsName(5)).toBe('SecureErase');
+    expect(reqFlagsName(200)).toBe('Unknown');
+    expect(reqOpName(3)).toBe('Discard');
+  });
+
+  test('blk_fill_rwbs letters and the R/W column', () => {
+    expect(reqRwbs(1)).toBe('W');
+    expect(reqRwbs(1 | SYNC)).toBe('WS');
+    expect(reqRwbs(1 | PREFLUSH | FUA | SYNC)).toBe('FWFS');
+    expect(reqRwbs(0 | RAHEAD)).toBe('RA');
+    expect(reqRwbs(0 | META | SYNC)).toBe('RSM');
+    expect(reqRwbs(2)).toBe('F');
+    expect(reqRwbs(3)).toBe('D');
+    expect(reqRwbs(5)).toBe('DE');
+    expect(reqRwbs(9)).toBe('N');
+    expect(reqIsWrite(1 | SYNC)).toBe(true);
+    expect(reqIsWrite(2)).toBe(false); // BCC's T column: a flush shows as R
   });
 });

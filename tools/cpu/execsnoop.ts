@@ -29,7 +29,7 @@ struct event {
 	char args[FULL_MAX_ARGS_ARR];
 };
 
-BPF_HASH(execs, u32, struct event, 10240);
+BPF_TABLE_FLAGS(BPF_MAP_TYPE_HASH, u32, struct event, execs, 10240, BPF_F_NO_PREALLOC);
 BPF_RINGBUF_OUTPUT(events, 256);
 
 static const struct event empty_event = {};
