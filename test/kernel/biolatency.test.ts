@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runTool, sleep, startTool, type Running } from './helpers.js';
+import { root, runTool, sleep, startTool, type Running } from './helpers.js';
 
 const N = 200;
 let dir: string;
@@ -21,6 +21,13 @@ function directWrites(count: number, bs = 4096) {
 }
 
 interface Row { low: number; high: number; count: number }
+
+/** Runs a TypeScript module (ESM, top-level await) in its own node process. */
+function runScript(code: string) {
+  const file = path.join(dir, `script-${process.hrtime.bigint()}.mts`);
+  fs.writeFileSync(file, code);
+  return spawnSync(process.execPath, [path.join(root, 'bin', 'bpfkit-node.mjs'), file], { encoding: 'utf8', timeout: 30000 });
+}
 
 /** Parses BCC's (and libbpf-tools') log2 histogram rows. */
 function rows(text: string): Row[] {
@@ -172,5 +179,34 @@ describe('biolatency', () => {
     expect(a).toBeGreaterThanOrEqual(n);
     expect(b).toBeGreaterThanOrEqual(n);
     expect(Math.abs(a - b)).toBeLessThanOrEqual(Math.max(10, 0.05 * b));
+  });
+
+  test('the raw tracepoint fallback (kernels refusing tp_btf) counts the same I/O', () => {
+    // The tool's program loaded with its tp_btf programs disabled, in a child process (lib/libbpf's
+    // koffi types are per process, and Jest gives each test file fresh modules in one process).
+    const r = runScript(`
+      (globalThis as { __bpfkitCatalogue?: boolean }).__bpfkitCatalogue = true; // define the tool, don't run it
+      const { spawnSync } = await import('node:child_process');
+      const { BPF } = await import('${root}/lib/bpf.ts');
+      const { definedTools } = await import('${root}/lib/cli/index.ts');
+      const { blockDeviceByName } = await import('${root}/lib/host/disks.ts');
+      await import('${root}/tools/disk/biolatency.ts');
+      const spec = definedTools().find(t => t.name === 'biolatency')!;
+      const btfProgs = [...spec.program.matchAll(/BPF_PROG\\((\\w+_btf)/g)].map(m => m[1]);
+      const bpf = BPF.load({
+        text: spec.program, name: 'biolatency', rodata: { targ_per_disk: true },
+        disable: [...btfProgs, 'io_start_raw', 'rq_insert_raw'],
+      });
+      bpf.attachAll();
+      spawnSync('dd', ['if=/dev/zero', 'of=${dir}/raw.dat', 'bs=4096', 'count=${N}', 'oflag=direct']);
+      const vda = bpf.histogram('dist_disk').read().sections.find(s => s.raw === blockDeviceByName('vda')!.dev);
+      const sections = [...bpf.programs.values()].filter(p => p.loaded).map(p => p.section).sort();
+      bpf.close();
+      console.log(JSON.stringify({ sections, vda: vda ? vda.slots.reduce((a, b) => a + b, 0) : -1 }));
+    `);
+    if (r.status !== 0) throw new Error(`the script failed (${r.status}):\n${r.stderr}`);
+    const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    expect(res.sections).toEqual(['raw_tp/block_rq_complete', 'raw_tp/block_rq_issue']);
+    expect(res.vda).toBeGreaterThanOrEqual(N);
   });
 });

@@ -28,10 +28,20 @@ export function startTool(tool: string, args: string[] = [], env: NodeJS.Process
 
 /** Starts Debian's libbpf-tools reference (/usr/sbin/<tool>) for conformance runs. */
 export function startReference(tool: string, args: string[] = []): Running {
-  return track(spawn(`/usr/sbin/${tool}`, args, { stdio: ['ignore', 'pipe', 'pipe'] }), `libbpf-tools ${tool}`);
+  // stdbuf: libbpf-tools print with stdio, fully buffered on a pipe
+  return track(spawn('stdbuf', ['-oL', `/usr/sbin/${tool}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), `libbpf-tools ${tool}`);
 }
 
+const running = new Set<ChildProcess>();
+/** Kills whatever a failed test left running (call from afterEach). */
+export function killAll(): void {
+  for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  running.clear();
+}
+if (typeof afterEach === 'function') afterEach(killAll);
+
 function track(child: ChildProcess, label: string): Running {
+  running.add(child);
   let out = '';
   let err = '';
   const listeners: (() => void)[] = [];

@@ -57,6 +57,8 @@ BPF_HASH(whoby, struct request *, struct who);
 BPF_HASH(start, struct request *, struct stage);
 BPF_HASH(last_sector, u32, u64, 256);
 BPF_RINGBUF_OUTPUT(events, 256);
+/* Puts struct event in the object's BTF (only a pointer to it is used), for user space to decode. */
+struct event *__event_btf_anchor __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
@@ -113,6 +115,8 @@ static __always_inline int rq_issue(struct request *rq)
 		return 0;
 	stage.issue = bpf_ktime_get_ns();
 	stage.sector = BPF_CORE_READ(rq, __sector);
+	if (stage.sector == (u64)-1)
+		stage.sector = 0; /* no sector (flushes): 0, as the block tracepoints show it */
 	stage.len = BPF_CORE_READ(rq, __data_len);
 	stage.cmd_flags = BPF_CORE_READ(rq, cmd_flags);
 	bpf_map_update_elem(&start, &rq, &stage, BPF_ANY);
