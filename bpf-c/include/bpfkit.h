@@ -99,6 +99,12 @@ char _bpfkit_license[] SEC("license") = "GPL";
 	} n SEC(".maps");                                                                          \
 	BPF_TABLE(BPF_MAP_TYPE_PERCPU_ARRAY, u32, u64, n##__lost, 1)
 
+/* Keeps a type's BTF in the object even when only pointers from bpf_ringbuf_reserve() use it, so user
+ * space can decode events by struct name: BPFKIT_EXPORT_TYPE(struct event); at file scope. */
+#define BPFKIT_EXPORT_TYPE(type) __BPFKIT_EXPORT_TYPE(type, __COUNTER__)
+#define __BPFKIT_EXPORT_TYPE(type, n) __BPFKIT_EXPORT_TYPE_(type, n)
+#define __BPFKIT_EXPORT_TYPE_(type, n) type *__bpfkit_export_##n __attribute__((unused))
+
 /* ------------------------------------------------------------------ map methods */
 /* lookup-or-init then atomic add: BCC's table.increment(key[, n]) for hash and array maps. */
 #define map_add(map, key, n)                                                                       \

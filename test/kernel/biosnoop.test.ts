@@ -172,7 +172,7 @@ describe('biosnoop', () => {
       const bpf = BPF.load({ text: spec.program, name: 'biosnoop', disable: [...btfProgs, 'rq_insert_raw'] });
       bpf.attachAll();
       const seen: { pid: number; comm: string; len: number }[] = [];
-      bpf.events<{ pid: number; comm: string; len: number }>('events', 'event', e => seen.push(e));
+      bpf.events<{ pid: number; comm: string; len: number }>('events', 'event', e => seen.push({ pid: e.pid, comm: e.comm, len: e.len }));
       const dd = spawnSync('dd', ['if=/dev/zero', 'of=${file}', 'bs=4096', 'count=${N}', 'oflag=direct', 'conv=notrunc']);
       await new Promise(res => setTimeout(res, 300));
       const sections = [...bpf.programs.values()].filter(p => p.loaded).map(p => p.section).sort();
