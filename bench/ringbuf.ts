@@ -71,7 +71,7 @@ function buildGenerator(): string {
   return path.join(dir, 'gen');
 }
 
-export async function ringbufBench(burst: number): Promise<{ produced: number; consumed: number; lost: number; gaps: number; seconds: number }> {
+export async function ringbufBench(burst: number): Promise<{ produced: number; stored: number; consumed: number; lost: number; gaps: number; seconds: number }> {
   const gen = buildGenerator();
   const cpus = os.cpus().length;
   // Producer on the last CPU, consumer (this process) elsewhere when there is more than one.
@@ -95,11 +95,12 @@ export async function ringbufBench(burst: number): Promise<{ produced: number; c
   // let the consumer finish the backlog: records stored = the BPF side's sequence counter
   const bss = bpf.globals('.bss');
   for (let i = 0; i < 100 && consumed < Number(bss.seq); i++) await new Promise(r => setTimeout(r, 20));
-  const produced = Number(bss.seq) + bpf.lost('events');
-  const lost = produced - consumed;
+  const stored = Number(bss.seq);
+  const lost = bpf.lost('events'); // reserve failures, counted by the BPF side
+  const produced = stored + lost;
   bpf.close();
   fs.rmSync(path.dirname(gen), { recursive: true, force: true });
-  return { produced, consumed, lost, gaps, seconds: elapsed };
+  return { produced, stored, consumed, lost, gaps, seconds: elapsed };
 }
 
 /** A fresh node process: import the library, load a cached object, attach; ms since process start. */

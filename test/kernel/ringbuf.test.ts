@@ -15,5 +15,7 @@ test('bursts of 8 records per syscall: at least 1 M decoded events/s', async () 
   process.stdout.write(`ringbuf: ${(rate / 1e6).toFixed(2)} M decoded events/s, lost ${r.lost} of ${r.produced}\n`);
   // The producer outruns one consumer core here (~4 M/s): losses are possible and must be counted.
   expect(rate).toBeGreaterThan(1e6);
-  expect(r.consumed + r.lost).toBe(r.produced);
+  // Every record the BPF side stored reached JS, in order; the rest were counted as lost.
+  expect(r.consumed).toBe(r.stored);
+  expect(r.gaps).toBe(0);
 });
