@@ -26,12 +26,12 @@ async function list(subsystem?: string) {
     const why = cannotRunHere(s);
     return [s.subsystem, s.name, s.description, why ? `no: ${why}` : 'yes'];
   });
-  process.stdout.write(formatTable(['SUBSYSTEM', 'TOOL', 'DESCRIPTION', 'RUNS HERE'], rows, { plain }));
+  process.stdout.write(formatTable(['SUBSYSTEM', 'TOOL', 'DESCRIPTION', 'RUNS HERE'], rows, { plain }) + '\n');
 }
 
 function doctor() {
   const rows = featureReport().map(f => [f.feature, f.ok ? 'yes' : 'no', f.why ?? '']);
-  process.stdout.write(formatTable(['FEATURE', 'AVAILABLE', 'WHY NOT'], rows, { plain }));
+  process.stdout.write(formatTable(['FEATURE', 'AVAILABLE', 'WHY NOT'], rows, { plain }) + '\n');
 }
 
 switch (cmd) {
