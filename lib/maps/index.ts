@@ -48,6 +48,25 @@ function codec(btf: Btf | undefined, typeId: number, size: number): Codec {
   }
 }
 
+/** Stack-trace map values: the instruction pointers, up to the first zero. */
+function stackCodec(size: number): Codec {
+  return {
+    size,
+    decode(dv, off) {
+      const ips: bigint[] = [];
+      for (let i = 0; i < size / 8; i++) {
+        const ip = dv.getBigUint64(off + i * 8, true);
+        if (ip === 0n) break;
+        ips.push(ip);
+      }
+      return ips;
+    },
+    encode() {
+      throw new Error('stack trace maps are written by the kernel only');
+    },
+  };
+}
+
 export class BpfMap<K = any, V = any> {
   readonly name: string;
   readonly fd: number;
@@ -77,7 +96,7 @@ export class BpfMap<K = any, V = any> {
     this.ncpus = this.percpu ? f.num_possible_cpus() : 1;
     this.slot = this.percpu ? Math.ceil(info.valueSize / 8) * 8 : info.valueSize;
     this.key = codec(info.btf, info.keyTypeId, info.keySize);
-    this.value = codec(info.btf, info.valueTypeId, info.valueSize);
+    this.value = info.type === MapType.STACK_TRACE ? stackCodec(info.valueSize) : codec(info.btf, info.valueTypeId, info.valueSize);
     this.keyBuf = Buffer.alloc(Math.max(info.keySize, 8));
     this.keyView = new DataView(this.keyBuf.buffer, this.keyBuf.byteOffset, this.keyBuf.length);
     this.valBuf = Buffer.alloc(this.slot * this.ncpus);

@@ -94,12 +94,12 @@ test('perf_event sampling collects kernel and user stacks, symbolised', async ()
     name: 'profile_test',
     text: `#include <bpfkit.h>
 const volatile u32 targ_tgid = 0;
-struct key { u32 pid; s32 user_stack; s32 kernel_stack; };
-BPF_HASH(counts, struct key, u64, 4096);
+struct skey { u32 pid; s32 user_stack; s32 kernel_stack; };
+BPF_HASH(counts, struct skey, u64, 4096);
 BPF_STACK_TRACE(stacks, 4096);
 SEC("perf_event") int do_sample(struct bpf_perf_event_data *ctx) {
 	if (bpfkit_tgid() != targ_tgid) return 0;
-	struct key k = { .pid = bpfkit_tgid() };
+	struct skey k = { .pid = bpfkit_tgid() };
 	k.user_stack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 	k.kernel_stack = bpf_get_stackid(ctx, &stacks, 0);
 	map_increment(counts, k);
@@ -153,7 +153,7 @@ SEC("perf_event") int do_sample(struct bpf_perf_event_data *ctx) {
   try {
     bpf.attachPerfEvent('do_sample', { frequency: 499 });
     // kernel work: many small syscalls in a child
-    spawnSync('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1', 'count=300000']);
+    spawnSync('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1', 'count=100000']);
     const ks = KernelSymbols.load();
     const stacks = bpf.map('stacks');
     const names = new Set<string>();
