@@ -125,7 +125,8 @@ export function intervalCount(o: { interval?: unknown; count?: unknown }): { int
 
 function fail(spec: ToolSpec<any>, e: unknown, debug: boolean): never {
   const usage = e instanceof UsageError;
-  const msg = e instanceof Error ? e.message : String(e);
+  // library errors name the object, which is the tool itself: don't say it twice
+  const msg = (e instanceof Error ? e.message : String(e)).replace(new RegExp(`^${spec.name}: `), '');
   process.stderr.write(`${spec.name}: ${msg}\n`);
   if (usage) process.stderr.write(`Try '${spec.name} --help' for more information.\n`);
   if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');

@@ -159,6 +159,7 @@ function clipDiagnostics(diag: string): string {
   const keep: string[] = [];
   let errors = 0;
   for (const l of lines) {
+    if (/^(PLEASE submit a bug report|Stack dump:)/.test(l)) break; // clang crash: its backtrace helps nobody
     if (/: error:/.test(l) && ++errors > 5) break;
     if (/^\d+ errors? generated/.test(l)) continue;
     keep.push(l);

@@ -100,7 +100,6 @@ function declare() {
     map_lookup_and_delete_batch: libbpf.func('int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const bpf_map_batch_opts *opts)'),
     // perf buffers (fallback for kernels without ring buffers)
     perf_buffer_new: libbpf.func('perf_buffer *perf_buffer__new(int map_fd, size_t page_cnt, perf_buffer_sample_fn *sample_cb, perf_buffer_lost_fn *lost_cb, void *ctx, const void *opts)'),
-    perf_buffer_epoll_fd: libbpf.func('int perf_buffer__epoll_fd(const perf_buffer *pb)'),
     perf_buffer_consume: libbpf.func('int perf_buffer__consume(perf_buffer *pb)'),
     perf_buffer_free: libbpf.func('void perf_buffer__free(perf_buffer *pb)'),
     // misc

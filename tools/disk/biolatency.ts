@@ -48,7 +48,7 @@ BPF_HISTOGRAM(dist_disk, struct disk_key);
 BPF_HISTOGRAM(dist_flags, struct flag_key);
 BPF_ARRAY(extension, struct ext_val, 1);
 
-/* Kernels before 5.17 had request->rq_disk; later ones reach the disk through the queue. */
+/* Older kernels (before 5.16) had request->rq_disk; later ones reach the disk through the queue. */
 struct request___rq_disk {
 	struct gendisk *rq_disk;
 } __attribute__((preserve_access_index));

@@ -67,7 +67,7 @@ struct {
 	__type(value, u32);
 } cgroup SEC(".maps");
 
-/* Kernels before 5.17 had request->rq_disk; later ones reach the disk through the queue. */
+/* Older kernels (before 5.16) had request->rq_disk; later ones reach the disk through the queue. */
 struct request___rq_disk {
 	struct gendisk *rq_disk;
 } __attribute__((preserve_access_index));
