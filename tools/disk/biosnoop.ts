@@ -58,7 +58,7 @@ BPF_HASH(start, struct request *, struct stage);
 BPF_HASH(last_sector, u32, u64, 256);
 BPF_RINGBUF_OUTPUT(events, 256);
 /* Puts struct event in the object's BTF (only a pointer to it is used), for user space to decode. */
-struct event *__event_btf_anchor __attribute__((unused));
+BPFKIT_EXPORT_TYPE(struct event);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
