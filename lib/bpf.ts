@@ -6,9 +6,9 @@ import { Btf, makeDecoder, makeEncoder, type DecodeOptions } from './btf/index.j
 import { compile } from './compile/index.js';
 import { TracepointMissingError } from './compile/tracepoints.js';
 import {
-  kindFeatureName, kindSupported, kprobeTargetExists, rawTracepointExists, tracepointExists,
+  kindFeatureName, kindSupported, rawTracepointExists, tracepointExists,
 } from './attach/features.js';
-import { expandKernelFunctions, resolveKernelFunction } from './attach/kprobes.js';
+import { expandKernelFunctions, pickKernelFunction, resolveKernelFunction, traceableFunctions } from './attach/kprobes.js';
 import { fallbackGroup, parseSection, preference, type ProbeSpec } from './attach/sections.js';
 import {
   BpfError, bpfError, checkPtr, closeFd, kprobeMultiOpts, kprobeOpts, lastErrno, libbpfFns as f, mmapFd, munmap, openOpts,
@@ -273,7 +273,7 @@ export class BPF {
       case 'fentry': case 'fexit':
         return Btf.vmlinux().find(target, 'func') ? undefined : `function ${target} is not in the kernel's BTF`;
       case 'kprobe': case 'kretprobe':
-        return kprobeTargetExists(target) ? undefined : `function ${target} is not traceable on this kernel (missing, inlined or notrace)`;
+        return pickKernelFunction(target, traceableFunctions()) ? undefined : `function ${target} is not traceable on this kernel (missing, inlined or notrace)`;
       default:
         return undefined;
     }
@@ -327,6 +327,11 @@ export class BPF {
     if (kind === 'tracepoint') {
       const [cat, ev] = target.split('/');
       if (!tracepointExists(cat, ev)) throw new TracepointMissingError(cat, ev, 'does not exist on this kernel');
+    }
+    if (kind === 'kprobe' || kind === 'kretprobe') {
+      // by resolved name: "sys_openat" -> "__x64_sys_openat", "finish_task_switch" -> its .isra clone
+      this.attachKprobe(p.name, target, { retprobe: kind === 'kretprobe', offset: p.spec.offset });
+      return;
     }
     this.addLink(f.attach(p.ptr) as Ptr | null, `attaching ${p.name} to ${p.section}`);
   }

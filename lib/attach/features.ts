@@ -18,7 +18,7 @@ export interface Feature {
   why?: string;
 }
 
-const probeSource = `#include <bpfkit.h>
+export const featureProbeSource = `#include <bpfkit.h>
 SEC("fentry/vfs_read") int BPF_PROG(probe_fentry) { return 0; }
 SEC("fexit/vfs_read") int BPF_PROG(probe_fexit) { return 0; }
 SEC("tp_btf/sched_switch") int BPF_PROG(probe_tp_btf) { return 0; }
@@ -60,7 +60,7 @@ function saveBootCache(key: string, value: Feature): void {
 /** Loads (and attaches) one of the probe programs; true when the kernel accepts it. */
 function trampolineWorks(progName: string): Feature {
   if (!fs.existsSync('/sys/kernel/btf/vmlinux')) return { ok: false, why: 'this kernel has no BTF (/sys/kernel/btf/vmlinux)' };
-  const { elf } = compile({ text: probeSource, name: 'feature-probe.bpf.c' });
+  const { elf } = compile({ text: featureProbeSource, name: 'feature-probe.bpf.c' });
   const obj = f.open_mem(elf, elf.length, openOpts('feature_probe'));
   if (!obj) return { ok: false, why: 'cannot open the feature probe' };
   let link = null;
@@ -146,29 +146,6 @@ export function kindFeatureName(kind: ProbeKind): string {
     case 'uprobe': case 'uretprobe': case 'usdt': return 'uprobes';
     default: return kind;
   }
-}
-
-let traceableFns: Set<string> | undefined;
-/** Functions kprobes can attach to (available_filter_functions; kallsyms where that is absent). */
-export function kprobeTargetExists(fn: string): boolean {
-  if (!traceableFns) {
-    traceableFns = new Set();
-    try {
-      const text = fs.readFileSync(`${tracefsDir()}/available_filter_functions`, 'utf8');
-      for (const line of text.split('\n')) {
-        const name = line.split(' ')[0];
-        if (name) traceableFns.add(name);
-      }
-    } catch {
-      try {
-        for (const line of fs.readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
-          const parts = line.split(' ');
-          if (parts[1] === 't' || parts[1] === 'T') traceableFns.add(parts[2]?.split('\t')[0]);
-        }
-      } catch { /* none */ }
-    }
-  }
-  return traceableFns.has(fn);
 }
 
 export function tracepointExists(category: string, event: string): boolean {

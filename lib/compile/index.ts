@@ -87,7 +87,9 @@ function memoFingerprint(name: string, statPaths: string[], compute: () => strin
     if (savedStamp === stamp && value) return value;
   } catch { /* first run */ }
   const value = compute();
-  writeAtomic(memo, Buffer.from(`${stamp}\n=\n${value}`));
+  try {
+    writeAtomic(memo, Buffer.from(`${stamp}\n=\n${value}`));
+  } catch { /* read-only cache (e.g. shared into a VM): compute again next time */ }
   return value;
 }
 
