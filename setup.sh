@@ -43,3 +43,6 @@ if [ ! -f "$stamp" ] || [ -n "$(find lib tools bin bpf-c package.json -newer "$s
   npm run -s build
   touch "$stamp"
 fi
+
+# The kprobe/fentry VM lane: Debian's stock kernel and an initramfs, cached in /var/cache/bpfkit-vm
+test/vm/vm.sh --setup 2>&1 | grep -v '^vm: ready' || true

@@ -122,6 +122,15 @@ await check('kprobe by hand on a syscall wrapper, and a multi-function pattern',
   }
 });
 
+await check('vfsstat (a tool with fentry and kprobe alternatives) reports VFS calls', () => {
+  const launcher = path.join(process.cwd(), 'bin', 'bpfkit-node.mjs');
+  const r = spawnSync(process.execPath, [launcher, 'tools/fs/vfsstat.ts', '1', '2'], { encoding: 'utf8', timeout: 120000 });
+  expect(r.status === 0, `exit ${r.status}: ${r.stderr}`);
+  const lines = r.stdout.trim().split('\n');
+  expect(/^TIME +READ\/s +WRITE\/s +FSYNC\/s +OPEN\/s +CREATE\/s$/.test(lines[0]), lines[0]);
+  expect(lines.length === 3 && lines.slice(1).every(l => /^\d\d:\d\d:\d\d: +\d+ +\d+ +\d+ +\d+ +\d+$/.test(l)), r.stdout);
+});
+
 await check('nothing stays attached after close', () => {
   const r = spawnSync('sh', ['-c', 'cat /sys/kernel/tracing/kprobe_events; ls /sys/kernel/debug/tracing/events/kprobes 2>/dev/null | wc -l'], { encoding: 'utf8' });
   expect(!/vfs_read|openat/.test(r.stdout), r.stdout);

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/../.."
 export BPFKIT_CACHE=${BPFKIT_CACHE:-/var/cache/bpfkit-vm/objects}
 node_modules/.bin/tsc -p tsconfig.build.json
 node dist/test/vm/lane.js --precompile
+node bin/bpfkit-node.mjs bin/precompile.ts >/dev/null   # the tools, into the same cache
 test/vm/vm.sh --setup
 start=$(date +%s)
 VM_ENV=BPFKIT_CACHE VM_TIMEOUT=${VM_TIMEOUT:-900} test/vm/vm.sh 'node dist/test/vm/lane.js'
