@@ -169,6 +169,14 @@ static __always_inline void __bpfkit_count_lost(void *lost_map)
 	SEC("raw_tp/" #event)                                                                      \
 	int raw_tracepoint__##event(struct bpf_raw_tracepoint_args *ctx)
 
+/* The same handler as a tp_btf program and its raw_tp fallback: bpfkit loads the best the kernel has.
+ * BTF_TRACEPOINT_PROBE(block_rq_issue, rq_issue, rq_start(rq, true), struct request *rq)
+ * defines rq_issue_btf and rq_issue_raw, each returning rq_start(rq, true). The call must read
+ * kernel memory with BPF_CORE_READ (raw_tp has no BTF-typed pointers). */
+#define BTF_TRACEPOINT_PROBE(event, name, call, args...)                                            \
+	SEC("tp_btf/" #event) int BPF_PROG(name##_btf, ##args) { return call; }                    \
+	SEC("raw_tp/" #event) int BPF_PROG(name##_raw, ##args) { return call; }
+
 #define KFUNC_PROBE(event, args...) SEC("fentry/" #event) int BPF_PROG(kfunc__##event, ##args)
 #define KRETFUNC_PROBE(event, args...) SEC("fexit/" #event) int BPF_PROG(kretfunc__##event, ##args)
 

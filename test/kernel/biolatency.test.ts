@@ -209,7 +209,7 @@ describe('biolatency', () => {
       const { blockDeviceByName } = await import('${root}/lib/host/disks.ts');
       await import('${root}/tools/disk/biolatency.ts');
       const spec = definedTools().find(t => t.name === 'biolatency')!;
-      const btfProgs = [...spec.program.matchAll(/BPF_PROG\\((\\w+_btf)/g)].map(m => m[1]);
+      const btfProgs = [...spec.program.matchAll(/BTF_TRACEPOINT_PROBE\\(\\w+, (\\w+),/g)].map(m => m[1] + '_btf');
       const bpf = BPF.load({
         text: spec.program, name: 'biolatency', rodata: { targ_per_disk: true },
         disable: [...btfProgs, 'io_start_raw', 'rq_insert_raw'],

@@ -181,7 +181,7 @@ describe('biosnoop', () => {
       const { definedTools } = await import('${root}/lib/cli/index.ts');
       await import('${root}/tools/disk/biosnoop.ts');
       const spec = definedTools().find(t => t.name === 'biosnoop')!;
-      const btfProgs = [...spec.program.matchAll(/BPF_PROG\\((\\w+_btf)/g)].map(m => m[1]);
+      const btfProgs = [...spec.program.matchAll(/BTF_TRACEPOINT_PROBE\\(\\w+, (\\w+),/g)].map(m => m[1] + '_btf');
       const bpf = BPF.load({ text: spec.program, name: 'biosnoop', disable: [...btfProgs, 'rq_insert_raw'] });
       bpf.attachAll();
       let seen: { pid: number; comm: string; len: number }[] = [];

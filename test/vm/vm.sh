@@ -81,7 +81,7 @@ mount -t overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w overlay /
 mkdir -p /root/run/vm; mount -t 9p -o $O,cache=none run /root/run/vm
 mount --move /dev /root/dev; mount --move /proc /root/proc; mount --move /sys /root/sys
 mount -t tracefs tracefs /root/sys/kernel/tracing; mount -t debugfs debugfs /root/sys/kernel/debug
-mount -t bpf bpf /root/sys/fs/bpf; mount -t tmpfs tmpfs /root/tmp
+mount -t bpf bpf /root/sys/fs/bpf;
 mkdir -p /root/dev/pts /root/dev/shm; mount -t devpts devpts /root/dev/pts; mount -t tmpfs tmpfs /root/dev/shm
 cp /bin/busybox /root/run/busybox
 exec switch_root /root /run/busybox sh /run/vm/stage2
@@ -97,11 +97,10 @@ setup
 
 RUN=$(mktemp -d "$VM_CACHE/run.XXXXXX")
 trap 'rm -rf "$RUN"' EXIT
-printf '%s\n' "$*" > "$RUN/cmd"
+printf 'cd %q || exit 125\n%s\n' "$PWD" "$*" > "$RUN/cmd"
 {
   echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8"
   for v in ${VM_ENV:-}; do [ -n "${!v+x}" ] && printf 'export %s=%q\n' "$v" "${!v}"; done
-  printf 'cd %q\n' "$PWD"
 } > "$RUN/env"
 cat > "$RUN/stage2" <<'EOF'
 . /run/vm/env

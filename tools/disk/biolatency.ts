@@ -111,25 +111,10 @@ static __always_inline int rq_done(struct request *rq)
 }
 
 /* One program per probe kind and event: the library keeps tp_btf where the kernel allows it. */
-SEC("tp_btf/block_io_start")
-int BPF_PROG(io_start_btf, struct request *rq) { return rq_start(rq, false); }
-SEC("raw_tp/block_io_start")
-int BPF_PROG(io_start_raw, struct request *rq) { return rq_start(rq, false); }
-
-SEC("tp_btf/block_rq_insert")
-int BPF_PROG(rq_insert_btf, struct request *rq) { return rq_start(rq, false); }
-SEC("raw_tp/block_rq_insert")
-int BPF_PROG(rq_insert_raw, struct request *rq) { return rq_start(rq, false); }
-
-SEC("tp_btf/block_rq_issue")
-int BPF_PROG(rq_issue_btf, struct request *rq) { return rq_start(rq, true); }
-SEC("raw_tp/block_rq_issue")
-int BPF_PROG(rq_issue_raw, struct request *rq) { return rq_start(rq, true); }
-
-SEC("tp_btf/block_rq_complete")
-int BPF_PROG(rq_complete_btf, struct request *rq) { return rq_done(rq); }
-SEC("raw_tp/block_rq_complete")
-int BPF_PROG(rq_complete_raw, struct request *rq) { return rq_done(rq); }
+BTF_TRACEPOINT_PROBE(block_io_start, io_start, rq_start(rq, false), struct request *rq)
+BTF_TRACEPOINT_PROBE(block_rq_insert, rq_insert, rq_start(rq, false), struct request *rq)
+BTF_TRACEPOINT_PROBE(block_rq_issue, rq_issue, rq_start(rq, true), struct request *rq)
+BTF_TRACEPOINT_PROBE(block_rq_complete, rq_complete, rq_done(rq), struct request *rq)
 `;
 
 interface Options {

@@ -170,25 +170,10 @@ cleanup:
 }
 
 /* One program per probe kind and event: the library keeps tp_btf where the kernel allows it. */
-SEC("tp_btf/block_io_start")
-int BPF_PROG(io_start_btf, struct request *rq) { return remember_who(rq, BPF_ANY); }
-SEC("raw_tp/block_io_start")
-int BPF_PROG(io_start_raw, struct request *rq) { return remember_who(rq, BPF_ANY); }
-
-SEC("tp_btf/block_rq_insert")
-int BPF_PROG(rq_insert_btf, struct request *rq) { return remember_who(rq, BPF_NOEXIST); }
-SEC("raw_tp/block_rq_insert")
-int BPF_PROG(rq_insert_raw, struct request *rq) { return remember_who(rq, BPF_NOEXIST); }
-
-SEC("tp_btf/block_rq_issue")
-int BPF_PROG(rq_issue_btf, struct request *rq) { return rq_issue(rq); }
-SEC("raw_tp/block_rq_issue")
-int BPF_PROG(rq_issue_raw, struct request *rq) { return rq_issue(rq); }
-
-SEC("tp_btf/block_rq_complete")
-int BPF_PROG(rq_complete_btf, struct request *rq) { return rq_complete(rq); }
-SEC("raw_tp/block_rq_complete")
-int BPF_PROG(rq_complete_raw, struct request *rq) { return rq_complete(rq); }
+BTF_TRACEPOINT_PROBE(block_io_start, io_start, remember_who(rq, BPF_ANY), struct request *rq)
+BTF_TRACEPOINT_PROBE(block_rq_insert, rq_insert, remember_who(rq, BPF_NOEXIST), struct request *rq)
+BTF_TRACEPOINT_PROBE(block_rq_issue, rq_issue, rq_issue(rq), struct request *rq)
+BTF_TRACEPOINT_PROBE(block_rq_complete, rq_complete, rq_complete(rq), struct request *rq)
 `;
 
 interface Options {
