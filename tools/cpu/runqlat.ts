@@ -1,0 +1,149 @@
+#!/usr/bin/env bpfkit-node
+// runqlat: run queue (scheduler) latency as a histogram — the time from a task being woken (or
+// preempted while runnable) to it running on a CPU. Port of BCC's runqlat on sched tracepoints.
+import { defineTool, intervalCount, opt } from '../../lib/cli/index.js';
+import { strftimeHMS } from '../../lib/output/index.js';
+import fs from 'node:fs';
+
+const program = `
+#include <bpfkit.h>
+
+#define TASK_RUNNING 0
+enum { PER_NONE, PER_PROCESS, PER_THREAD, PER_PIDNS };
+
+const volatile u32 targ_tgid = 0;
+const volatile u32 targ_per = PER_NONE;
+const volatile bool targ_ms = false;
+
+struct hist_key { u32 id; u32 slot; };
+
+BPF_HASH(start, u32, u64, 10240);
+BPF_HISTOGRAM(dist);                          /* all tasks */
+BPF_HISTOGRAM(dist_by, struct hist_key);      /* -P / -L / --pidnss sections */
+
+/* task_struct's state was renamed __state in 5.14 */
+struct task_struct___pre514 { long state; } __attribute__((preserve_access_index));
+
+static __always_inline long task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+static __always_inline int enqueue(struct task_struct *p)
+{
+	u32 tgid = BPF_CORE_READ(p, tgid), pid = BPF_CORE_READ(p, pid);
+	if (!pid || (targ_tgid && tgid != targ_tgid))
+		return 0;
+	u64 ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&start, &pid, &ts, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int on_switch(struct task_struct *prev, struct task_struct *next)
+{
+	if (task_state(prev) == TASK_RUNNING)
+		enqueue(prev);                /* preempted: back on the run queue */
+
+	u32 pid = BPF_CORE_READ(next, pid);
+	u64 *tsp = bpf_map_lookup_elem(&start, &pid);
+	if (!tsp)
+		return 0;
+	u64 delta = bpf_ktime_get_ns() - *tsp;
+	bpf_map_delete_elem(&start, &pid);
+	delta /= targ_ms ? 1000000 : 1000;
+	u32 slot = bpf_log2l(delta);
+	if (slot >= 65)
+		slot = 64;
+	if (targ_per == PER_NONE) {
+		map_increment(dist, slot);
+		return 0;
+	}
+	struct hist_key key = { .slot = slot };
+	if (targ_per == PER_PROCESS)
+		key.id = BPF_CORE_READ(next, tgid);
+	else if (targ_per == PER_THREAD)
+		key.id = pid;
+	else
+		key.id = BPF_CORE_READ(next, nsproxy, pid_ns_for_children, ns.inum);
+	map_increment(dist_by, key);
+	return 0;
+}
+
+BTF_TRACEPOINT_PROBE(sched_wakeup, wakeup, enqueue(p), struct task_struct *p)
+BTF_TRACEPOINT_PROBE(sched_wakeup_new, wakeup_new, enqueue(p), struct task_struct *p)
+BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(prev, next), bool preempt, struct task_struct *prev, struct task_struct *next)
+`;
+
+interface Options {
+  timestamp: boolean;
+  milliseconds: boolean;
+  pids: boolean;
+  tids: boolean;
+  pidnss: boolean;
+  pid?: number;
+  interval?: string;
+  count?: string;
+}
+
+/** BCC prints "pid = 1234 comm" for -P/-L sections (comm while the task still exists). */
+function withComm(id: number): string {
+  try {
+    return `${id} ${fs.readFileSync(`/proc/${id}/comm`, 'utf8').trim()}`;
+  } catch {
+    return String(id);
+  }
+}
+
+defineTool<Options>({
+  name: 'runqlat',
+  subsystem: 'cpu',
+  description: 'Summarize run queue (scheduler) latency as a histogram',
+  program,
+  options: {
+    timestamp: opt.flag('T', 'include timestamp on output'),
+    milliseconds: opt.flag('m', 'millisecond histogram'),
+    pids: opt.flag('P', 'print a histogram per process ID'),
+    tids: opt.flag('L', 'print a histogram per thread ID'),
+    pidnss: { type: 'boolean', default: false, describe: 'print a histogram per PID namespace' },
+    pid: opt.pid(),
+  },
+  positional: '[interval] [count]',
+  examples: [
+    ['runqlat', 'summarize run queue latency as a histogram'],
+    ['runqlat 1 10', 'print 1 second summaries, 10 times'],
+    ['runqlat -mT 1', '1s summaries, milliseconds, and timestamps'],
+    ['runqlat -P', 'show each PID separately'],
+    ['runqlat -p 185', 'trace PID 185 only'],
+    ['runqlat --pidnss', 'show each PID namespace separately'],
+  ],
+  validate(o) {
+    intervalCount(o);
+    if ([o.pids, o.tids, o.pidnss].filter(Boolean).length > 1) return 'use only one of -P, -L and --pidnss';
+    return undefined;
+  },
+
+  async run({ opts, load, out, json, banner, intervals }) {
+    const { interval, count } = intervalCount(opts);
+    const per = opts.pids ? 1 : opts.tids ? 2 : opts.pidnss ? 3 : 0;
+    const bpf = load({ rodata: { targ_tgid: opts.pid ?? 0, targ_per: per, targ_ms: opts.milliseconds } });
+    bpf.attachAll();
+    const unit = opts.milliseconds ? 'msecs' : 'usecs';
+    const hist = bpf.histogram(per ? 'dist_by' : 'dist');
+    const sectionHeader = ['', 'pid', 'tid', 'pidns'][per];
+    const sectionFormat = per === 1 || per === 2 ? (id: number) => withComm(id) : undefined;
+    banner('Tracing run queue latency... Hit Ctrl-C to end.');
+
+    await intervals(interval, count, () => {
+      const data = hist.read(true);
+      if (json) {
+        out.json({ time: new Date().toISOString(), ...hist.json(unit, { sectionHeader, sectionFormat }, data) });
+        return;
+      }
+      out.write('\n');
+      if (opts.timestamp) out.write(`${strftimeHMS()}\n`);
+      out.write(hist.format(unit, { sectionHeader, sectionFormat }, data));
+    });
+  },
+});
