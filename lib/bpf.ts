@@ -6,7 +6,7 @@ import { Btf, makeDecoder, makeEncoder, type DecodeOptions } from './btf/index.j
 import { compile } from './compile/index.js';
 import { TracepointMissingError } from './compile/tracepoints.js';
 import {
-  kindFeatureName, kindSupported, rawTracepointExists, tracepointExists,
+  features, kindFeatureName, kindSupported, rawTracepointExists, tracepointExists,
 } from './attach/features.js';
 import { expandKernelFunctions, pickKernelFunction, resolveKernelFunction, traceableFunctions } from './attach/kprobes.js';
 import { fallbackGroup, parseSection, preference, type ProbeSpec } from './attach/sections.js';
@@ -269,6 +269,8 @@ export class BPF {
       case 'raw_tp':
         return rawTracepointExists(target) ? undefined : `tracepoint ${target} does not exist on this kernel`;
       case 'tp_btf':
+        // tracefs answers in microseconds; the kernel's BTF (~35 ms to read) only when tracefs is absent
+        if (features.tracefs().ok) return rawTracepointExists(target) ? undefined : `tracepoint ${target} does not exist on this kernel`;
         return Btf.vmlinux().find(`btf_trace_${target}`) ? undefined : `tracepoint ${target} has no BTF on this kernel`;
       case 'fentry': case 'fexit':
         return Btf.vmlinux().find(target, 'func') ? undefined : `function ${target} is not in the kernel's BTF`;

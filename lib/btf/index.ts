@@ -34,7 +34,7 @@ export class Btf {
   private readonly dv: DataView;
   private readonly strings: Uint8Array;
   /** Byte offset (within the type section) of each own type, index = id - firstId. */
-  private readonly offsets: number[] = [];
+  private readonly offsets: Uint32Array;
   private readonly firstId: number;
   private readonly cache = new Map<number, BtfType>();
   private names?: Map<string, number[]>;
@@ -48,15 +48,18 @@ export class Btf {
     const hdrLen = dv.getUint32(4, true);
     const typeOff = dv.getUint32(8, true), typeLen = dv.getUint32(12, true);
     const strOff = dv.getUint32(16, true), strLen = dv.getUint32(20, true);
-    const types = raw.slice(hdrLen + typeOff, hdrLen + typeOff + typeLen);
+    let types = raw.subarray(hdrLen + typeOff, hdrLen + typeOff + typeLen);
+    if (types.byteOffset & 3) types = types.slice(); // Uint32Array views need 4-byte alignment
     this.words = new Uint32Array(types.buffer, types.byteOffset, types.byteLength >>> 2);
     this.dv = new DataView(types.buffer, types.byteOffset, types.byteLength);
     this.strings = raw.subarray(hdrLen + strOff, hdrLen + strOff + strLen);
     this.firstId = base ? base.count : 1;
     // Index: walk records once (each record's length depends on its kind and vlen).
     const w = this.words;
+    const offsets = new Uint32Array(Math.ceil(w.length / 3));
+    let count = 0;
     for (let i = 0; i < w.length;) {
-      this.offsets.push(i * 4);
+      offsets[count++] = i * 4;
       const info = w[i + 1];
       const kind = (info >>> 24) & 0x1f;
       const vlen = info & 0xffff;
@@ -69,6 +72,7 @@ export class Btf {
         default: break;
       }
     }
+    this.offsets = offsets.subarray(0, count);
   }
 
   static parse(raw: Uint8Array, base?: Btf): Btf {
@@ -172,6 +176,14 @@ export class Btf {
 
   /** First type with this name (and kind, when given). */
   find(name: string, kind?: BtfKind): BtfType | undefined {
+    // A few look-ups scan the raw names (vmlinux: ~5 ms each); many build the full index (~130 ms).
+    if (!this.names && ++this.lookups <= 8) {
+      for (const id of this.scan(name)) {
+        const t = this.type(id);
+        if (!kind || t.kind === kind) return t;
+      }
+      return this.base?.find(name, kind);
+    }
     if (!this.names) {
       this.names = new Map();
       for (let k = 0; k < this.offsets.length; k++) {
@@ -188,6 +200,24 @@ export class Btf {
       if (!kind || t.kind === kind) return t;
     }
     return this.base?.find(name, kind);
+  }
+
+  private lookups = 0;
+
+  /** Ids of own types named `name`, comparing bytes in the string section without decoding. */
+  private *scan(name: string): Generator<number> {
+    const want = new TextEncoder().encode(name);
+    const strs = this.strings;
+    const shift = this.base ? this.base.strings.length : 0;
+    for (let k = 0; k < this.offsets.length; k++) {
+      let off = this.words[this.offsets[k] >>> 2];
+      if (!off || off < shift) continue;
+      off -= shift;
+      if (strs[off] !== want[0] || strs[off + want.length] !== 0) continue;
+      let i = 1;
+      while (i < want.length && strs[off + i] === want[i]) i++;
+      if (i === want.length) yield this.firstId + k;
+    }
   }
 
   /** Skips typedef/const/volatile/restrict/type_tag. */
