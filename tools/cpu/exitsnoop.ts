@@ -1,0 +1,140 @@
+#!/usr/bin/env bpfkit-node
+// exitsnoop: trace process termination — age, exit code or fatal signal (BCC's exitsnoop), from the
+// sched:sched_process_exit tracepoint, which fires after the task's exit code is set.
+import os from 'node:os';
+import { defineTool, opt } from '../../lib/cli/index.js';
+import { sprintf } from '../../lib/output/index.js';
+
+const program = `
+#include <bpfkit.h>
+
+const volatile u32 targ_tgid = 0;
+const volatile bool trace_failed_only = false;
+const volatile bool trace_by_process = true;
+
+struct event {
+	u64 start_time;
+	u64 exit_time;
+	u32 pid;
+	u32 tid;
+	u32 ppid;
+	u32 sig;       /* low 7 bits of the exit status: the fatal signal, 0 for a normal exit */
+	s32 exit_code; /* the status as wait(2) reports it */
+	char comm[16];
+};
+
+BPF_RINGBUF_OUTPUT(events, 64);
+BPFKIT_EXPORT_TYPE(struct event);
+
+TRACEPOINT_PROBE(sched, sched_process_exit)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	u32 tgid = id >> 32, tid = (u32)id;
+	if (targ_tgid && tgid != targ_tgid)
+		return 0;
+	if (trace_by_process && tgid != tid)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	int code = BPF_CORE_READ(task, exit_code);
+	if (trace_failed_only && code == 0)
+		return 0;
+	struct event *e = ringbuf_reserve(events, struct event);
+	if (!e)
+		return 0;
+	e->start_time = BPF_CORE_READ(task, start_time);
+	e->exit_time = bpf_ktime_get_ns();
+	e->pid = tgid;
+	e->tid = tid;
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->sig = code & 0x7f;
+	e->exit_code = code;
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	ringbuf_submit(e);
+	return 0;
+}
+`;
+
+interface Options {
+  timestamp: boolean;
+  failed: boolean;
+  pid?: number;
+  perThread: boolean;
+  utc: boolean;
+}
+
+interface ExitEvent {
+  start_time: bigint;
+  exit_time: bigint;
+  pid: number;
+  tid: number;
+  ppid: number;
+  sig: number;
+  exit_code: number;
+  comm: string;
+}
+
+const signalNames = Object.fromEntries(Object.entries(os.constants.signals).map(([name, n]) => [n, name.replace(/^SIG/, '')]));
+
+/** BCC's wording: "0", "code 3", "signal 9 (KILL)", "signal 11 (SEGV), core dumped". */
+function exitText(status: number): string {
+  if (status === 0) return '0';
+  const sig = status & 0x7f;
+  if (sig) return `signal ${sig} (${signalNames[sig] ?? '?'})${status & 0x80 ? ', core dumped' : ''}`;
+  return `code ${(status >> 8) & 0xff}`;
+}
+
+function clock(utc: boolean): string {
+  const d = new Date();
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return utc
+    ? `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}`
+    : `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+defineTool<Options>({
+  name: 'exitsnoop',
+  subsystem: 'cpu',
+  description: 'Trace process termination (exit and fatal signals)',
+  program,
+  options: {
+    timestamp: opt.flag('t', 'include timestamp (local time default)'),
+    utc: { type: 'boolean', default: false, describe: 'include timestamp in UTC (-t implied)' },
+    failed: opt.flag('x', 'trace only fails, exclude exit(0)'),
+    pid: opt.pid('trace this PID only'),
+    perThread: { type: 'boolean', default: false, describe: 'trace per thread termination' },
+  },
+  examples: [
+    ['exitsnoop', 'trace all process termination'],
+    ['exitsnoop -x', 'trace only fails, exclude exit(0)'],
+    ['exitsnoop -t', 'include timestamp (local time default)'],
+    ['exitsnoop --utc', 'include timestamp in UTC'],
+    ['exitsnoop -p 181', 'only trace PID 181'],
+    ['exitsnoop --per-thread', 'trace per thread termination'],
+  ],
+
+  async run({ opts, load, out, json, untilExit }) {
+    const showTime = opts.timestamp || opts.utc;
+    const bpf = load({
+      rodata: { targ_tgid: opts.pid ?? 0, trace_failed_only: opts.failed, trace_by_process: !opts.perThread },
+    });
+    bpf.attachAll();
+    if (!json) {
+      const tz = opts.utc ? 'UTC' : Intl.DateTimeFormat('en', { timeZoneName: 'short' }).formatToParts(new Date()).find(p => p.type === 'timeZoneName')?.value ?? '';
+      out.line((showTime ? sprintf('%-13s', `TIME-${tz}`) : '') + sprintf('%-16s %-6s %-6s %-6s %-7s %-10s', 'PCOMM', 'PID', 'PPID', 'TID', 'AGE(s)', 'EXIT_CODE'));
+    }
+    bpf.events<ExitEvent>('events', 'event', e => {
+      const age = Number(e.exit_time - e.start_time) / 1e9;
+      if (json) {
+        out.json({ time: new Date().toISOString(), comm: e.comm, pid: e.pid, ppid: e.ppid, tid: e.tid, age: Number(age.toFixed(3)),
+          exit_code: e.sig ? null : (e.exit_code >> 8) & 0xff, signal: e.sig ? signalNames[e.sig] ?? e.sig : null,
+          core_dumped: !!(e.exit_code & 0x80), text: exitText(e.exit_code) });
+        return;
+      }
+      out.line((showTime ? sprintf('%-13s', clock(opts.utc)) : '') +
+        sprintf('%-16s %-6d %-6d %-6d %-7.2f %s', e.comm, e.pid, e.ppid, e.tid, age, exitText(e.exit_code)));
+    });
+    await untilExit();
+    const lost = bpf.lost('events');
+    if (lost) process.stderr.write(`exitsnoop: lost ${lost} events\n`);
+  },
+});
