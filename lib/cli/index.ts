@@ -147,7 +147,7 @@ function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, any> | u
   if (argv.some(a => a === '-h' || a === '--help')) return undefined;
   const options = { ...spec.options, ...commonOptions };
   const cfg = { alias: {} as Record<string, string[]>, boolean: [] as string[], string: [] as string[], number: [] as string[],
-    default: {} as Record<string, unknown>, coerce: {} as Record<string, (v: any) => any> };
+    array: [] as string[], default: {} as Record<string, unknown>, coerce: {} as Record<string, (v: any) => any> };
   const known = new Set<string>(['_', '$0']);
   for (const [name, o] of Object.entries(options)) {
     const aliases = o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias];
@@ -155,6 +155,7 @@ function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, any> | u
     const kebab = name.replace(/[A-Z]/g, c => '-' + c.toLowerCase());
     for (const k of [name, kebab, ...aliases]) known.add(k);
     if (o.type === 'boolean' || o.type === 'string' || o.type === 'number') cfg[o.type].push(name);
+    if (o.array) cfg.array.push(name);
     if (o.default !== undefined) cfg.default[name] = o.default;
   }
   let r;
