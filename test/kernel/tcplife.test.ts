@@ -1,0 +1,73 @@
+// tcplife on the real kernel: loopback TCP sessions (IPv4 and IPv6) with known bytes each way.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { root, runTool, sleep, startReference, startTool } from './helpers.js';
+
+/** Runs one session; returns the server port and the PID of the process that owns both ends. */
+function session(host = '127.0.0.1'): { port: number; pid: number } {
+  const r = spawnSync(process.execPath, [path.join(root, 'test', 'fixtures', 'tcp-session.mjs'), host], { encoding: 'utf8' });
+  const m = /port (\d+) pid (\d+) got 51200/.exec(r.stdout);
+  if (!m) throw new Error(`session failed: ${r.stdout}${r.stderr}`);
+  return { port: Number(m[1]), pid: Number(m[2]) };
+}
+
+test('IPv4 and IPv6 sessions: both ends with ports, KB each way and PID; Ctrl-C exits 0', async () => {
+  const t = startTool('tcplife', ['-w']);
+  await t.waitFor(/RADDR/);
+  const v4 = session('127.0.0.1');
+  const v6 = session('::1');
+  // server side: local port = listening port, sent 50 KiB, received 100 KiB
+  await t.waitFor(new RegExp(`^${v4.pid} +node +4 +127\\.0\\.0\\.1 +${v4.port} +127\\.0\\.0\\.1 +\\d+ +50 +100 +[\\d.]+$`, 'm'));
+  await t.waitFor(new RegExp(`^${v4.pid} +node +4 +127\\.0\\.0\\.1 +\\d+ +127\\.0\\.0\\.1 +${v4.port} +100 +50 +[\\d.]+$`, 'm'));
+  await t.waitFor(new RegExp(`^${v6.pid} +node +6 +::1 +${v6.port} +::1 +\\d+ +50 +100 `, 'm'));
+  await t.waitFor(new RegExp(`^${v6.pid} +node +6 +::1 +\\d+ +::1 +${v6.port} +100 +50 `, 'm'));
+  expect(t.stdout().split('\n')[0]).toMatch(/^PID +COMM +IP LADDR +LPORT RADDR +RPORT +TX_KB +RX_KB MS$/);
+  expect(await t.stop()).toBe(0);
+});
+
+test('-4 / -6 / -L / -D filter; -s prints CSV; --json', async () => {
+  const only6 = startTool('tcplife', ['-6', '-s']);
+  const json = startTool('tcplife', ['--json', '-4']);
+  await only6.waitFor(/^PID,COMM,IP,LADDR/m);
+  await sleep(1500);
+  const v4 = session('127.0.0.1');
+  const v6 = session('::1');
+  await only6.waitFor(new RegExp(`^${v6.pid},node,6,::1,${v6.port},::1,\\d+,50,100,[\\d.]+$`, 'm'));
+  const m = await json.waitFor(new RegExp(`^\\{.*"lport":${v4.port}.*\\}$`, 'm'));
+  const e = JSON.parse(m[0]);
+  expect(e).toMatchObject({ pid: v4.pid, comm: 'node', ip: 4, laddr: '127.0.0.1' });
+  // tcp_sock's counters are sequence space: the FIN counts one byte when it was acked
+  expect([51200, 51201]).toContain(e.tx_bytes);
+  expect([102400, 102401]).toContain(e.rx_bytes);
+  await Promise.all([only6.stop(), json.stop()]);
+  expect(only6.stdout()).not.toContain('127.0.0.1');
+  expect(json.stdout()).not.toContain('::1');
+
+  const byPort = startTool('tcplife', ['-D', '1,2,3']);
+  await byPort.waitFor(/RADDR/);
+  session();
+  await sleep(500);
+  await byPort.stop();
+  expect(byPort.stdout().trim().split('\n')).toHaveLength(1); // header only: no session to ports 1-3
+});
+
+test('conformance: libbpf-tools tcplife sees the same session, ports and bytes', async () => {
+  const ours = startTool('tcplife', []);
+  const ref = startReference('tcplife', []);
+  await Promise.all([ours.waitFor(/RADDR/), ref.waitFor(/RADDR/)]);
+  const s = session();
+  const serverRow = new RegExp(`^${s.pid} +\\S+ +127\\.0\\.0\\.1 +${s.port} +127\\.0\\.0\\.1 +\\d+ +([\\d.]+) +([\\d.]+) `, 'm');
+  const [a, b] = await Promise.all([ours.waitFor(serverRow), ref.waitFor(serverRow)]);
+  await Promise.all([ours.stop(), ref.stop()]);
+  expect([a[1], a[2]]).toEqual(['50', '100']);
+  // libbpf-tools prints KB with two decimals (50.00): the same bytes
+  expect([Math.floor(Number(b[1])), Math.floor(Number(b[2]))]).toEqual([50, 100]);
+});
+
+test('bad input: one line and exit 2', () => {
+  for (const args of [['--bogus'], ['-p', 'x'], ['-4', '-6'], ['-L', '80,abc'], ['extra']]) {
+    const r = runTool('tcplife', args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toMatch(/^tcplife: /);
+  }
+});

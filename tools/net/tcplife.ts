@@ -1,0 +1,213 @@
+#!/usr/bin/env bpfkit-node
+// tcplife: TCP sessions with their lifespan and bytes (BCC's tcplife) from sock:inet_sock_set_state.
+// A socket is born at its first state below FIN_WAIT1, the process is remembered at SYN_SENT (client)
+// or LAST_ACK (server closing), and the session is reported at CLOSE with tcp_sock's byte counters.
+import { defineTool, opt, UsageError } from '../../lib/cli/index.js';
+import { sprintf, strftimeHMS } from '../../lib/output/index.js';
+import { AF_INET, formatIp } from '../../lib/host/net.js';
+
+const program = `
+#include <bpfkit.h>
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_FIN_WAIT1 4
+#define TCP_CLOSE 7
+#define TCP_LAST_ACK 9
+
+const volatile u32 targ_tgid = 0;
+const volatile u16 targ_family = 0;
+
+struct who { u32 pid; char comm[16]; };
+struct event {
+	u64 span_us;
+	u64 rx_b;
+	u64 tx_b;
+	u32 pid;
+	u16 family;
+	u16 lport;
+	u16 dport;
+	u8 saddr[16];
+	u8 daddr[16];
+	char comm[16];
+};
+
+BPF_HASH(birth, u64, u64, 10240);
+BPF_HASH(whoami, u64, struct who, 10240);
+BPF_RINGBUF_OUTPUT(events, 64);
+BPFKIT_EXPORT_TYPE(struct event);
+
+TRACEPOINT_PROBE(sock, inet_sock_set_state)
+{
+	if (args->protocol != IPPROTO_TCP)
+		return 0;
+	u64 sk = args->skaddr;
+	int state = args->newstate;
+	u32 pid = bpfkit_tgid();
+
+	if (state < TCP_FIN_WAIT1) {
+		u64 ts = bpf_ktime_get_ns();
+		bpf_map_update_elem(&birth, &sk, &ts, BPF_ANY);
+	}
+	if (state == TCP_SYN_SENT || state == TCP_LAST_ACK) {
+		if (targ_tgid && pid != targ_tgid)
+			return 0;
+		struct who me = { .pid = pid };
+		bpf_get_current_comm(&me.comm, sizeof(me.comm));
+		bpf_map_update_elem(&whoami, &sk, &me, BPF_ANY);
+	}
+	if (state != TCP_CLOSE)
+		return 0;
+
+	u64 *tsp = bpf_map_lookup_elem(&birth, &sk);
+	if (!tsp) {
+		bpf_map_delete_elem(&whoami, &sk);
+		return 0;
+	}
+	u64 span = (bpf_ktime_get_ns() - *tsp) / 1000;
+	bpf_map_delete_elem(&birth, &sk);
+	struct who *w = bpf_map_lookup_elem(&whoami, &sk);
+	if (w)
+		pid = w->pid;
+	if ((targ_tgid && pid != targ_tgid) || (targ_family && args->family != targ_family))
+		goto cleanup;
+
+	struct event *e = ringbuf_reserve(events, struct event);
+	if (!e)
+		goto cleanup;
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	e->span_us = span;
+	e->rx_b = BPF_CORE_READ(tp, bytes_received);
+	e->tx_b = BPF_CORE_READ(tp, bytes_acked);
+	e->pid = pid;
+	e->family = args->family;
+	e->lport = args->sport;
+	e->dport = args->dport;
+	if (args->family == AF_INET) {
+		__builtin_memcpy(e->saddr, args->saddr, 4);
+		__builtin_memcpy(e->daddr, args->daddr, 4);
+	} else {
+		__builtin_memcpy(e->saddr, args->saddr_v6, 16);
+		__builtin_memcpy(e->daddr, args->daddr_v6, 16);
+	}
+	if (w)
+		__builtin_memcpy(e->comm, w->comm, sizeof(e->comm));
+	else
+		bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	ringbuf_submit(e);
+cleanup:
+	bpf_map_delete_elem(&whoami, &sk);
+	return 0;
+}
+`;
+
+interface Options {
+  time: boolean;
+  timestamp: boolean;
+  wide: boolean;
+  csv: boolean;
+  pid?: number;
+  localport?: string;
+  remoteport?: string;
+  ipv4: boolean;
+  ipv6: boolean;
+}
+
+interface TcpEvent {
+  span_us: bigint; rx_b: bigint; tx_b: bigint; pid: number; family: number; lport: number; dport: number;
+  saddr: number[]; daddr: number[]; comm: string;
+}
+
+function ports(list: string | undefined, what: string): Set<number> | undefined {
+  if (list === undefined) return undefined;
+  const out = new Set<number>();
+  for (const p of list.split(',')) {
+    if (!/^\d+$/.test(p.trim()) || Number(p) > 65535) throw new UsageError(`invalid ${what}: '${p}'`);
+    out.add(Number(p));
+  }
+  return out;
+}
+
+defineTool<Options>({
+  name: 'tcplife',
+  subsystem: 'net',
+  description: 'Trace the lifespan of TCP sessions and summarize',
+  program,
+  options: {
+    time: opt.flag('T', 'include time column on output (HH:MM:SS)'),
+    timestamp: opt.flag('t', 'include timestamp on output (seconds)'),
+    wide: opt.flag('w', 'wide column output (fits IPv6 addresses)'),
+    csv: opt.flag('s', 'comma separated values output'),
+    pid: opt.pid(),
+    localport: opt.str('L', 'comma-separated list of local ports to trace'),
+    remoteport: opt.str('D', 'comma-separated list of remote ports to trace'),
+    ipv4: opt.flag('4', 'trace IPv4 family only'),
+    ipv6: opt.flag('6', 'trace IPv6 family only'),
+  },
+  examples: [
+    ['tcplife', 'trace all TCP connect()s'],
+    ['tcplife -T', 'include time column (HH:MM:SS)'],
+    ['tcplife -w', 'wider columns (fit IPv6)'],
+    ['tcplife -stT', 'csv output, with times & timestamps'],
+    ['tcplife -p 181', 'only trace PID 181'],
+    ['tcplife -L 80', 'only trace local port 80'],
+    ['tcplife -L 80,81', 'only trace local ports 80 and 81'],
+    ['tcplife -D 80', 'only trace remote port 80'],
+    ['tcplife -4', 'only trace IPv4 family'],
+    ['tcplife -6', 'only trace IPv6 family'],
+  ],
+  validate(o) {
+    if (o.ipv4 && o.ipv6) return 'use only one of -4 and -6';
+    ports(o.localport, 'local port');
+    ports(o.remoteport, 'remote port');
+    return undefined;
+  },
+
+  async run({ opts, load, out, json, untilExit, monotonicNs }) {
+    const lports = ports(opts.localport, 'local port');
+    const dports = ports(opts.remoteport, 'remote port');
+    const bpf = load({ rodata: { targ_tgid: opts.pid ?? 0, targ_family: opts.ipv4 ? 2 : opts.ipv6 ? 10 : 0 } });
+    bpf.attachAll();
+    const start = monotonicNs();
+    const wide = opts.wide;
+    if (!json) {
+      if (opts.csv) {
+        out.line((opts.time ? 'TIME,' : '') + (opts.timestamp ? 'TIME(s),' : '') + 'PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS');
+      } else {
+        const hdr = wide ? '%-5s %-16.16s %-2s %-26s %-5s %-26s %-5s %6s %6s %s' : '%-5s %-10.10s %s%-15s %-5s %-15s %-5s %5s %5s %s';
+        out.line((opts.time ? sprintf('%-8s ', 'TIME') : '') + (opts.timestamp ? sprintf('%-9s ', 'TIME(s)') : '') +
+          sprintf(hdr, 'PID', 'COMM', wide ? 'IP' : '', 'LADDR', 'LPORT', 'RADDR', 'RPORT', 'TX_KB', 'RX_KB', 'MS'));
+      }
+    }
+    bpf.events<TcpEvent>('events', 'event', e => {
+      if (lports && !lports.has(e.lport)) return;
+      if (dports && !dports.has(e.dport)) return;
+      const laddr = formatIp(e.family, e.saddr);
+      const raddr = formatIp(e.family, e.daddr);
+      const ip = e.family === AF_INET ? '4' : '6';
+      const txKb = Math.floor(Number(e.tx_b) / 1024);
+      const rxKb = Math.floor(Number(e.rx_b) / 1024);
+      const ms = Number(e.span_us) / 1000;
+      const secs = Number(monotonicNs() - start) / 1e9;
+      if (json) {
+        out.json({ time: new Date().toISOString(), pid: e.pid, comm: e.comm, ip: Number(ip), laddr, lport: e.lport, raddr, rport: e.dport,
+          tx_bytes: e.tx_b, rx_bytes: e.rx_b, ms });
+        return;
+      }
+      if (opts.csv) {
+        out.line((opts.time ? `${strftimeHMS()},` : '') + (opts.timestamp ? sprintf('%.6f,', secs) : '') +
+          sprintf('%d,%s,%s,%s,%s,%s,%d,%d,%d,%.2f', e.pid, e.comm, ip, laddr, e.lport, raddr, e.dport, txKb, rxKb, ms));
+        return;
+      }
+      const row = wide ? '%-5d %-16.16s %-2s %-26s %-5d %-26s %-5d %6d %6d %.2f' : '%-5d %-10.10s %s%-15s %-5d %-15s %-5d %5d %5d %.2f';
+      out.line((opts.time ? sprintf('%-8s ', strftimeHMS()) : '') + (opts.timestamp ? sprintf('%-9.6f ', secs) : '') +
+        sprintf(row, e.pid, e.comm, wide ? ip : '', laddr, e.lport, raddr, e.dport, txKb, rxKb, ms));
+    });
+    await untilExit();
+    const lost = bpf.lost('events');
+    if (lost) process.stderr.write(`tcplife: lost ${lost} events\n`);
+  },
+});
