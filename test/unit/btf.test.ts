@@ -1,0 +1,93 @@
+// BTF: the kernel's own types, and a small object's types decoded/encoded by generated code.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Btf, makeDecoder, makeEncoder } from '../../lib/btf/index.js';
+import { ElfFile } from '../../lib/syms/index.js';
+import { includeDir } from '../../lib/compile/index.js';
+
+test('the kernel BTF: task_struct and its fields, sizes, names', () => {
+  const t0 = performance.now();
+  const btf = Btf.vmlinux();
+  const ms = performance.now() - t0;
+  expect(ms).toBeLessThan(500);
+  const task = btf.find('task_struct', 'struct')!;
+  expect(task.kind).toBe('struct');
+  const pid = task.members!.find(m => m.name === 'pid')!;
+  expect(btf.typeName(pid.type)).toBe('pid_t');
+  expect(btf.sizeof(pid.type)).toBe(4);
+  expect(btf.structHasField('task_struct', '__state')).toBe(true);
+  expect(btf.structHasField('task_struct', 'no_such_field')).toBe(false);
+  expect(btf.sizeof(btf.find('u64')!.id)).toBe(8);
+  expect(btf.find('vfs_read', 'func')?.kind).toBe('func');
+  expect(btf.find('btf_trace_sched_switch')?.kind).toBe('typedef');
+});
+
+test('bad data is refused with a clear message', () => {
+  expect(() => Btf.parse(new Uint8Array(32))).toThrow('not BTF data: bad magic 0x0');
+});
+
+const source = `#include "vmlinux.h"
+enum bk_color { BK_RED = 1, BK_GREEN = 7 };
+struct bk_inner { u16 a; s8 b; };
+union bk_either { u32 word; u8 bytes[4]; };
+struct bk_sample {
+	u8 small; u16 mid; s32 neg; u64 big; char comm[16];
+	struct bk_inner in; u32 arr[3];
+	unsigned int flag_a : 1, level : 3, rest : 12;
+	union bk_either u; enum bk_color c; bool ok; void *ptr; s64 sbig;
+};
+struct bk_sample sample_var;
+`;
+
+let btf: Btf;
+beforeAll(() => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpfkit-btf-'));
+  fs.writeFileSync(path.join(dir, 'x.c'), source);
+  const r = spawnSync('clang', ['-g', '-O2', '-target', 'bpf', '-I', includeDir, '-c', path.join(dir, 'x.c'), '-o', path.join(dir, 'x.o')], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  btf = Btf.parse(ElfFile.open(path.join(dir, 'x.o')).section('.BTF')!);
+  fs.rmSync(dir, { recursive: true });
+});
+
+const value = {
+  small: 200, mid: 65000, neg: -5, big: 2n ** 63n + 9n, comm: 'bpfkit',
+  in: { a: 513, b: -2 }, arr: [1, 2, 3], flag_a: 1, level: 5, rest: 4000,
+  u: { word: 0x04030201, bytes: [1, 2, 3, 4] }, c: 7, ok: true, ptr: 0xffff888000001000n, sbig: -(2n ** 40n),
+};
+
+test('encode then decode round-trips every kind', () => {
+  const t = btf.find('bk_sample', 'struct')!;
+  const buf = new DataView(new ArrayBuffer(btf.sizeof(t.id)));
+  makeEncoder(btf, t.id).encode(value, buf, 0);
+  expect(makeDecoder(btf, t.id).decode(buf, 0)).toEqual(value);
+  expect(btf.typeName(t.members!.find(m => m.name === 'comm')!.type)).toBe('char[16]');
+});
+
+test('decoding bytes laid out by hand (the C layout), and decode options', () => {
+  const t = btf.find('bk_sample', 'struct')!;
+  const off = (name: string) => t.members!.find(m => m.name === name)!.bitOffset / 8;
+  const dv = new DataView(new ArrayBuffer(btf.sizeof(t.id)));
+  dv.setUint8(off('small'), 9);
+  dv.setBigUint64(off('big'), 12345n, true);
+  new Uint8Array(dv.buffer, off('comm'), 16).set(Buffer.from('abc\0junk'));
+  dv.setUint32(off('arr') + 8, 77, true);
+  const d = makeDecoder(btf, t.id).decode(dv, 0);
+  expect([d.small, d.big, d.comm, d.arr[2]]).toEqual([9, 12345n, 'abc', 77]);
+  const asNumbers = makeDecoder(btf, t.id, { int64: 'number', bytesFields: ['comm'] }).decode(dv, 0);
+  expect(asNumbers.big).toBe(12345);
+  expect(Array.from(asNumbers.comm.slice(0, 4))).toEqual([97, 98, 99, 0]);
+});
+
+test('generated decoders are fast: 100 000 events well under 200 ms', () => {
+  const t = btf.find('bk_sample', 'struct')!;
+  const dec = makeDecoder(btf, t.id);
+  const dv = new DataView(new ArrayBuffer(btf.sizeof(t.id) * 16));
+  for (let i = 0; i < 2000; i++) dec.decode(dv, (i & 15) * btf.sizeof(t.id)); // warm up
+  const t0 = performance.now();
+  for (let i = 0; i < 100000; i++) dec.decode(dv, (i & 15) * btf.sizeof(t.id));
+  const ms = performance.now() - t0;
+  process.stdout.write(`btf decode: ${((ms * 1e6) / 100000).toFixed(0)} ns/event\n`);
+  expect(ms).toBeLessThan(200);
+});
