@@ -18,7 +18,7 @@ import { BpfMap, sumPerCpu } from './maps/index.js';
 import { Histogram } from './maps/histogram.js';
 import { RingBuffer, type RingOptions } from './events/ringbuf.js';
 import { PerfBuffer } from './events/perfbuf.js';
-import { resolveLibrary } from './syms/index.js';
+import { resolveLibrary, symbolizeStack } from './syms/index.js';
 
 export interface LoadOptions {
   /** C source text (BCC style, `#include <bpfkit.h>`). */
@@ -471,6 +471,16 @@ export class BPF {
     else throw new Error(`${this.name}: map ${mapName} is neither a ring buffer nor a perf event array`);
     this.streams.push(s);
     return s.start();
+  }
+
+  /**
+   * A stack from a BPF_STACK_TRACE map as symbolised frames, innermost first: kernel stacks by default,
+   * user stacks of `pid` when given. Negative ids (bpf_get_stackid failures, e.g. EFAULT) give [].
+   */
+  stackTrace(mapName: string, stackId: number, opts: { pid?: number; showOffset?: boolean; showModule?: boolean } = {}): string[] {
+    if (stackId < 0) return [];
+    const ips = this.map<number, bigint[]>(mapName).get(stackId) ?? [];
+    return symbolizeStack(ips, opts.pid === undefined ? 'kernel' : 'user', opts.pid, opts);
   }
 
   /** Records the BPF side could not store: the <map>__lost per-CPU counter plus perf's own count. */

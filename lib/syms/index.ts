@@ -303,10 +303,17 @@ export function formatSymbol(s: ResolvedSymbol | undefined, addr: bigint, opts: 
   return out;
 }
 
+const processSymbols = new Map<number, ProcessSymbols>();
+
+/** Frames for a stack's instruction pointers; a process's maps are read once and kept (it may exit). */
 export function symbolizeStack(ips: bigint[], kind: 'kernel' | 'user', pid?: number, opts: { showOffset?: boolean; showModule?: boolean } = {}): string[] {
   const out: string[] = [];
   const ks = kind === 'kernel' ? KernelSymbols.load() : undefined;
-  const ps = kind === 'user' && pid !== undefined ? new ProcessSymbols(pid) : undefined;
+  let ps: ProcessSymbols | undefined;
+  if (kind === 'user' && pid !== undefined) {
+    ps = processSymbols.get(pid) ?? new ProcessSymbols(pid);
+    processSymbols.set(pid, ps);
+  }
   for (const ip of ips) {
     if (!ip) break;
     out.push(formatSymbol(ks ? ks.resolve(ip) : ps?.resolve(ip), ip, opts));

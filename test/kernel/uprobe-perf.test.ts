@@ -161,6 +161,11 @@ SEC("perf_event") int do_sample(struct bpf_perf_event_data *ctx) {
       for (const ip of (stacks.get(id) as bigint[] | undefined) ?? []) if (ip) names.add(ks.resolve(ip)?.name ?? '?');
     }
     expect(names.size).toBeGreaterThan(3);
+    const [anyId] = bpf.map('counts').keys();
+    const frames = bpf.stackTrace('stacks', anyId as number, { showOffset: true });
+    expect(frames.length).toBeGreaterThan(1);
+    expect(frames.every(f => /^\S+\+0x[0-9a-f]+$|^\[unknown\]$/.test(f))).toBe(true);
+    expect(bpf.stackTrace('stacks', -14)).toEqual([]);
     expect([...names].filter(n => n === '?').length).toBeLessThan(names.size / 2);
   } finally {
     bpf.close();
