@@ -33,8 +33,6 @@ export class UsageError extends Error {}
 /** Raised inside a tool to stop with one line and exit 1. */
 export class ToolError extends Error {}
 
-class PrecompileDone extends Error {}
-
 const registry: ToolSpec<any>[] = [];
 /** Tools defined so far when imported in catalogue mode (bpfkit list, docs, precompile). */
 export function definedTools(): ToolSpec<any>[] {
@@ -207,11 +205,9 @@ async function parseArgs<O>(spec: ToolSpec<O>, argv: string[]): Promise<O & { js
     });
   if (spec.positional) y.command(`$0 ${spec.positional}`, false);
   for (const [cmd, what] of spec.examples ?? []) y.example(cmd, what);
-  let helped = false;
   y.showHelpOnFail(false);
   const parsed = y.parseSync() as any;
-  if (parsed.help || parsed.h) helped = true;
-  if (helped) process.exit(0);
+  if (parsed.help || parsed.h) process.exit(0); // yargs printed it
   const positionals = spec.positional ? (spec.positional.match(/\w+/g) ?? []) : [];
   if (parsed._.length > 0) throw new UsageError(`unexpected argument${parsed._.length > 1 ? 's' : ''}: ${parsed._.join(' ')}`);
   for (const p of positionals) if (parsed[p] !== undefined && typeof parsed[p] !== 'string') parsed[p] = String(parsed[p]);
@@ -297,7 +293,6 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
   } catch (e) {
     out.flush();
     for (const b of objects) b.close();
-    if (e instanceof PrecompileDone) process.exit(0);
     fail(spec, e, opts.debug);
   }
   out.flush();
