@@ -66,6 +66,29 @@ describe('BPF on the running kernel', () => {
     }
   });
 
+  test('RAW_TRACEPOINT_PROBE and BPF_PERCPU_ARRAY: context switches are counted', async () => {
+    const bpf = BPF.load({
+      name: 'rawtp_test',
+      text: `#include <bpfkit.h>
+BPF_PERCPU_ARRAY(switches, u64, 1);
+RAW_TRACEPOINT_PROBE(sched_switch) {
+	u32 zero = 0;
+	u64 *c = bpf_map_lookup_elem(&switches, &zero);
+	if (c) (*c)++;
+	return 0;
+}`,
+    });
+    try {
+      expect(bpf.programs.get('raw_tracepoint__sched_switch')!.section).toBe('raw_tp/sched_switch');
+      expect(bpf.attachAll()).toBe(1);
+      await new Promise(r => setTimeout(r, 300));
+      const perCpu = bpf.map('switches').get(0) as bigint[];
+      expect(perCpu.reduce((a, b) => a + b, 0n)).toBeGreaterThan(0n);
+    } finally {
+      bpf.close();
+    }
+  });
+
   test('invalid C quotes clang with the user\'s line', () => {
     const text = '#include <bpfkit.h>\n\nSEC("tracepoint/syscalls/sys_enter_getpid")\nint f(void *ctx) {\n\treturn undefined_thing;\n}\n';
     let err: unknown;

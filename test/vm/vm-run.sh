@@ -68,7 +68,7 @@ find_busybox() {
     if [ -x "$b" ] && ! ldd "$b" >/dev/null 2>&1; then BUSYBOX=$b; return; fi
   done
   note "fetching busybox-static (apt-get download)"
-  local dl=$VM_CACHE/dl; rm -rf "$dl"; mkdir -p "$dl"
+  local dl=$VM_CACHE/dl; rm -rf "$dl"; mkdir -p "$dl"; chown _apt "$dl" 2>/dev/null || true
   (cd "$dl" && apt-get download -q busybox-static >/dev/null 2>&1) \
     || { apt-get update -qq >/dev/null 2>&1; (cd "$dl" && apt-get download -q busybox-static >/dev/null); } \
     || die "cannot download busybox-static"
@@ -86,7 +86,7 @@ find_kernel() {
     if [ -z "$pkg" ]; then apt-get update -qq >/dev/null 2>&1 || true; pkg=$(kernel_package); fi
     [ -n "$pkg" ] || die "apt knows no linux-image-amd64 (is this Debian, with its sources configured?)"
     note "fetching $pkg (apt-get download, ~100 MB, ~400 MB unpacked into $VM_CACHE/kernel)"
-    local dl=$VM_CACHE/dl; rm -rf "$dl" "$VM_CACHE/kernel.tmp"; mkdir -p "$dl"
+    local dl=$VM_CACHE/dl; rm -rf "$dl" "$VM_CACHE/kernel.tmp"; mkdir -p "$dl"; chown _apt "$dl" 2>/dev/null || true
     (cd "$dl" && apt-get download -q "$pkg" >/dev/null) || die "cannot download $pkg"
     dpkg-deb -x "$dl"/"$pkg"_*.deb "$VM_CACHE/kernel.tmp" || die "cannot unpack $pkg"
     local ver; ver=$(ls "$VM_CACHE/kernel.tmp/lib/modules" | head -1)
