@@ -56,7 +56,7 @@ export class KernelSymbols {
     // A 64-bit kallsyms line: 16 hex digits, ' ', type, ' ', name ['\t[module]'] '\n'.
     if (n > 0 && (n < 20 || raw[16] !== 32 || raw[18] !== 32)) throw new Error(`${KALLSYMS}: unexpected format (only 64-bit kernels are supported)`);
     this.hi16 = n > 0 ? (HEX[raw[0]] << 12) | (HEX[raw[1]] << 8) | (HEX[raw[2]] << 4) | HEX[raw[3]] : 0xffff;
-    this.restricted = n === 0 || this.lineAddr(0) === 0 && this.hi16 === 0;
+    this.restricted = n === 0 || (this.lineAddr(0) === 0 && this.hi16 === 0);
     const firstMod = raw.indexOf(']\n', 0, 'latin1');
     this.coreEnd = firstMod < 0 ? n : this.lineStart(firstMod);
 
