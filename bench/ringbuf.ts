@@ -35,7 +35,7 @@ int on_getppid(void *ctx)
 		e->tid = (u32)id;
 		e->seq = __sync_fetch_and_add(&seq, 1);
 		bpf_get_current_comm(&e->comm, sizeof(e->comm));
-		ringbuf_submit(e);
+		ringbuf_submit(events, e);
 	}
 	return 0;
 }

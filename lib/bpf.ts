@@ -156,7 +156,8 @@ export class BPF {
     bpf.cached = cached;
     try {
       bpf.discover();
-      if (opts.rodata) bpf.setRodata(opts.rodata);
+      const rodata = { ...opts.rodata, ...bpf.chooseEventBuffers() };
+      if (Object.keys(rodata).length) bpf.setRodata(rodata);
       for (const [m, n] of Object.entries(opts.maxEntries ?? {})) {
         const meta = bpf.mapMeta.get(m);
         if (!meta) throw new Error(`${name}: no map named ${m}`);
@@ -181,6 +182,24 @@ export class BPF {
       const name = f.map_name(m) as string;
       this.mapMeta.set(name, { name, ptr: m });
     }
+  }
+
+  /** Ring buffers (BPF_RINGBUF_OUTPUT) fall back to perf buffers on kernels without them. */
+  private perfFallback = false;
+
+  /**
+   * Creates only the event buffers this kernel can have: the ring buffer, or (kernel < 5.8, or
+   * BPFKIT_NO_RINGBUF=1) its perf buffer twin; returns the rodata switch for the BPF side.
+   */
+  private chooseEventBuffers(): Record<string, unknown> {
+    const rings = [...this.mapMeta.values()].filter(m => f.map_type(m.ptr) === 27 && this.mapMeta.has(`${m.name}__perf`));
+    if (rings.length === 0) return {};
+    this.perfFallback = process.env.BPFKIT_NO_RINGBUF === '1' || !features.ringbuf().ok;
+    for (const r of rings) {
+      const unused = this.perfFallback ? [r.name] : [`${r.name}__perf`, `${r.name}__heap`];
+      for (const name of unused) f.map_set_autocreate(this.mapMeta.get(name)!.ptr, false);
+    }
+    return this.perfFallback ? { __bpfkit_ringbuf: false } : {};
   }
 
   /** The object's own BTF (types of maps, events and globals). */
@@ -458,13 +477,22 @@ export class BPF {
   events<T = any>(mapName: string, structName: string, onEvent: (e: T) => void,
     opts: RingOptions & DecodeOptions & { pageCount?: number } = {}): RingBuffer | PerfBuffer {
     const d = this.decoder<T>(structName, opts);
-    return this.rawEvents(mapName, (dv, off) => onEvent(d.decode(dv, off)), opts);
+    // Variable-length records (shorter than the struct, e.g. execsnoop's argv) are decoded from a
+    // zero-filled copy, so no field reads past the record.
+    const scratch = new Uint8Array(d.size);
+    const scratchView = new DataView(scratch.buffer);
+    return this.rawEvents(mapName, (dv, off, len) => {
+      if (len >= d.size) return onEvent(d.decode(dv, off));
+      scratch.fill(0);
+      scratch.set(new Uint8Array(dv.buffer, dv.byteOffset + off, len));
+      onEvent(d.decode(scratchView, 0));
+    }, opts);
   }
 
   /** Like events(), with the raw record (a DataView, offset and length valid during the call). */
   rawEvents(mapName: string, onRecord: (dv: DataView, off: number, len: number) => void,
     opts: RingOptions & { pageCount?: number } = {}): RingBuffer | PerfBuffer {
-    const m = this.map(mapName);
+    const m = this.perfFallback && this.mapMeta.has(`${mapName}__perf`) ? this.map(`${mapName}__perf`) : this.map(mapName);
     let s: RingBuffer | PerfBuffer;
     if (m.type === 27) s = new RingBuffer(m.fd, m.maxEntries, onRecord, opts, mapName);
     else if (m.type === 4) s = new PerfBuffer(m.fd, onRecord, mapName, opts.pageCount ?? 64);
@@ -491,7 +519,8 @@ export class BPF {
       const v = this.map(counter).get(0);
       if (v !== undefined) n += Number(sumPerCpu(v as any[]));
     }
-    for (const s of this.streams) if (s instanceof PerfBuffer && s.fd === this.map(mapName).fd) n += s.lost;
+    const perfName = this.mapMeta.has(`${mapName}__perf`) ? `${mapName}__perf` : mapName;
+    for (const s of this.streams) if (s instanceof PerfBuffer && s.fd === this.map(perfName).fd) n += s.lost;
     return n;
   }
 

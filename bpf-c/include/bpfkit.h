@@ -91,12 +91,28 @@ char _bpfkit_license[] SEC("license") = "GPL";
 	} n SEC(".maps")
 
 /* A ring buffer plus a per-CPU counter of records that did not fit: the library reads
- * <name>__lost and reports it, so a full buffer is never silent (BCC's ringbuf is, #3476). */
+ * <name>__lost and reports it, so a full buffer is never silent (BCC's ringbuf is, #3476).
+ * For kernels without ring buffers (< 5.8) the same macros fall back to a perf buffer
+ * (<name>__perf, records built in a per-CPU <name>__heap): the library turns
+ * __bpfkit_ringbuf off before load and does not create the maps the kernel cannot have;
+ * the verifier skips the branch that is dead. Records are at most BPFKIT_HEAP_SIZE bytes. */
+#ifndef BPFKIT_HEAP_SIZE
+#define BPFKIT_HEAP_SIZE 8192
+#endif
+const volatile bool __bpfkit_ringbuf = true;
+struct __bpfkit_heap { u8 data[BPFKIT_HEAP_SIZE]; };
+
 #define BPF_RINGBUF_OUTPUT(n, pages)                                                               \
 	struct {                                                                                   \
 		__uint(type, BPF_MAP_TYPE_RINGBUF);                                                \
 		__uint(max_entries, (pages) * 4096);                                               \
 	} n SEC(".maps");                                                                          \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);                                       \
+		__uint(key_size, sizeof(u32));                                                     \
+		__uint(value_size, sizeof(u32));                                                   \
+	} n##__perf SEC(".maps");                                                                  \
+	BPF_TABLE(BPF_MAP_TYPE_PERCPU_ARRAY, u32, struct __bpfkit_heap, n##__heap, 1);             \
 	BPF_TABLE(BPF_MAP_TYPE_PERCPU_ARRAY, u32, u64, n##__lost, 1)
 
 /* Keeps a type's BTF in the object even when only pointers from bpf_ringbuf_reserve() use it, so user
@@ -141,17 +157,36 @@ static __always_inline void __bpfkit_count_lost(void *lost_map)
 /* Reserve a record of `type` in ring buffer `rb`; counts the loss and yields NULL when full. */
 #define ringbuf_reserve(rb, type)                                                                  \
 	({                                                                                         \
-		type *__p = bpf_ringbuf_reserve(&(rb), sizeof(type), 0);                           \
+		_Static_assert(sizeof(type) <= BPFKIT_HEAP_SIZE, "record larger than BPFKIT_HEAP_SIZE"); \
+		type *__p;                                                                         \
+		if (__bpfkit_ringbuf) {                                                            \
+			__p = bpf_ringbuf_reserve(&(rb), sizeof(type), 0);                         \
+		} else {                                                                           \
+			u32 __zero = 0;                                                            \
+			__p = (type *)bpf_map_lookup_elem(&(rb##__heap), &__zero);                 \
+		}                                                                                  \
 		if (!__p)                                                                          \
 			__bpfkit_count_lost(&(rb##__lost));                                        \
 		__p;                                                                               \
 	})
-#define ringbuf_submit(p) bpf_ringbuf_submit((p), 0)
-#define ringbuf_discard(p) bpf_ringbuf_discard((p), 0)
+/* Publish a reserved record; `ctx` (the probe's context) must be in scope, as in every probe macro. */
+#define ringbuf_submit(rb, p)                                                                      \
+	({                                                                                         \
+		if (__bpfkit_ringbuf)                                                              \
+			bpf_ringbuf_submit((p), 0);                                                \
+		else if (bpf_perf_event_output(ctx, &(rb##__perf), BPF_F_CURRENT_CPU, (p), sizeof(*(p)))) \
+			__bpfkit_count_lost(&(rb##__lost));                                        \
+	})
+#define ringbuf_discard(rb, p)                                                                     \
+	({                                                                                         \
+		if (__bpfkit_ringbuf)                                                              \
+			bpf_ringbuf_discard((p), 0);                                               \
+	})
 /* Copy `size` bytes from `data` into ring buffer `rb`, counting a loss when full. */
 #define ringbuf_output(rb, data, size)                                                             \
 	({                                                                                         \
-		long __r = bpf_ringbuf_output(&(rb), (data), (size), 0);                          \
+		long __r = __bpfkit_ringbuf ? bpf_ringbuf_output(&(rb), (data), (size), 0)          \
+					    : bpf_perf_event_output(ctx, &(rb##__perf), BPF_F_CURRENT_CPU, (data), (size)); \
 		if (__r)                                                                           \
 			__bpfkit_count_lost(&(rb##__lost));                                        \
 		__r;                                                                               \
@@ -159,11 +194,19 @@ static __always_inline void __bpfkit_count_lost(void *lost_map)
 #define perf_submit(map, ctx, data, size) bpf_perf_event_output((ctx), &(map), BPF_F_CURRENT_CPU, (data), (size))
 
 /* ------------------------------------------------------------------ probes */
-/* TRACEPOINT_PROBE(category, event): `args` points at the event's fields; bpfkit generates
- * struct tracepoint__category__event from tracefs' format file when it compiles the program. */
+/* TRACEPOINT_PROBE(category, event): `args` points at the event's fields (and `ctx` is the same
+ * context, for helpers that want it); bpfkit generates struct tracepoint__category__event from
+ * tracefs' format file when it compiles the program. */
 #define TRACEPOINT_PROBE(category, event)                                                          \
+	static __always_inline int ____##category##__##event(void *ctx,                            \
+		struct tracepoint__##category##__##event *args);                                   \
 	SEC("tracepoint/" #category "/" #event)                                                    \
-	int tracepoint__##category##__##event(struct tracepoint__##category##__##event *args)
+	int tracepoint__##category##__##event(struct tracepoint__##category##__##event *args)      \
+	{                                                                                          \
+		return ____##category##__##event(args, args);                                      \
+	}                                                                                          \
+	static __always_inline int ____##category##__##event(void *ctx,                            \
+		struct tracepoint__##category##__##event *args)
 
 #define RAW_TRACEPOINT_PROBE(event)                                                                \
 	SEC("raw_tp/" #event)                                                                      \

@@ -138,6 +138,7 @@ export class ClangCompiler implements Compiler {
       const src = `${preamble}#line 1 "${req.name}"\n${req.text}`;
       const args = ['-O2', '-g', '-target', 'bpf', `-D__TARGET_ARCH_${targetArch}`, '-I', includeDir,
         '-Wall', '-Wno-unused-variable', '-Wno-unused-function', '-Wno-unused-but-set-variable',
+        '-Werror=implicit-int', '-Werror=implicit-function-declaration',
         '-fno-color-diagnostics', ...(req.cflags ?? []), '-c', '-x', 'c', '-', '-o', out];
       const r = run(this.clang, args, src);
       if (r.status !== 0) {

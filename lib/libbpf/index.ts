@@ -88,6 +88,7 @@ function declare() {
     map_value_size: libbpf.func('uint32_t bpf_map__value_size(const bpf_map *map)'),
     map_max_entries: libbpf.func('uint32_t bpf_map__max_entries(const bpf_map *map)'),
     map_set_max_entries: libbpf.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max)'),
+    map_set_autocreate: libbpf.func('int bpf_map__set_autocreate(bpf_map *map, bool autocreate)'),
     map_btf_key_type_id: libbpf.func('uint32_t bpf_map__btf_key_type_id(const bpf_map *map)'),
     map_btf_value_type_id: libbpf.func('uint32_t bpf_map__btf_value_type_id(const bpf_map *map)'),
     map_initial_value: libbpf.func('void *bpf_map__initial_value(bpf_map *map, _Out_ size_t *psize)'),

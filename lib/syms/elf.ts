@@ -128,10 +128,13 @@ export class ElfFile {
   }
 
   private static cache = new Map<string, ElfFile>();
-  /** open() through a small process-wide cache keyed by path, inode, size and mtime. */
+  /**
+   * open() through a small process-wide cache keyed by device, inode, size and mtime, so one
+   * file seen through several paths (/proc/PID/root/..., map_files) is read once.
+   */
   static cached(file: string): ElfFile {
     const st = fs.statSync(file);
-    const key = `${file}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
     let e = ElfFile.cache.get(key);
     if (e) {
       ElfFile.cache.delete(key); // LRU: move to the end

@@ -16,6 +16,8 @@ const KALLSYMS = '/proc/kallsyms';
 const MAX_OFFSET = 1 << 20;
 /** Lookups by name answered by a byte search before a hash index is built. */
 const SEARCHES_BEFORE_INDEX = 8;
+/** Address lookups answered by searching the raw text before an address index is built. */
+const RESOLVES_BEFORE_INDEX = 2000;
 
 const HEX = new Int8Array(256).fill(-16);
 for (let i = 0; i < 10; i++) HEX[48 + i] = i;
@@ -47,6 +49,8 @@ export class KernelSymbols {
   private index?: LineIndex;
   private hash?: Int32Array;
   private searches = 0;
+  private resolves = 0;
+  private core?: { addrs: Float64Array; start: Uint32Array };
   private textNames?: string[];
   private readonly memo = new Map<bigint, KernelSymbol | undefined>();
 
@@ -197,8 +201,24 @@ export class KernelSymbols {
     return r;
   }
 
-  private lookupAddr(a: number): KernelSymbol | undefined {
-    // vmlinux: binary search over byte positions of the sorted part
+  /** vmlinux part: the start of the last line whose address is <= a (-1: none), and that address. */
+  private coreLookup(a: number): [number, number] {
+    const core = this.core;
+    if (core) {
+      const addrs = core.addrs;
+      let lo = 0, hi = addrs.length - 1, best = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        if (addrs[mid] <= a) {
+          best = mid;
+          lo = mid + 1;
+        } else {
+          hi = mid - 1;
+        }
+      }
+      return best < 0 ? [-1, -1] : [core.start[best], addrs[best]];
+    }
+    // no index yet: binary search over byte positions of the raw, sorted text
     let lo = 0, hi = this.coreEnd, best = -1, bestAddr = -1;
     while (lo < hi) {
       const mid = this.lineStart((lo + hi) >>> 1);
@@ -211,6 +231,22 @@ export class KernelSymbols {
         hi = mid;
       }
     }
+    return [best, bestAddr];
+  }
+
+  /** After many lookups (stack-heavy tools), an index of vmlinux's line addresses makes each one cheap. */
+  private buildCoreIndex(): void {
+    const { start, count } = this.lines();
+    let n = 0;
+    while (n < count && start[n] < this.coreEnd) n++;
+    const addrs = new Float64Array(n);
+    for (let i = 0; i < n; i++) addrs[i] = this.lineAddr(start[i]);
+    this.core = { addrs, start: start.subarray(0, n) };
+  }
+
+  private lookupAddr(a: number): KernelSymbol | undefined {
+    if (!this.core && ++this.resolves > RESOLVES_BEFORE_INDEX) this.buildCoreIndex();
+    const [best, bestAddr] = this.coreLookup(a);
     // the module tail
     const ta = this.tailAddr;
     let tl = 0, th = ta.length - 1, tbest = -1;

@@ -56,7 +56,7 @@ SEC("tracepoint/syscalls/sys_enter_getppid") int on_getppid(void *ctx) {
 	struct big *e = ringbuf_reserve(events, struct big);
 	if (!e) return 0;
 	e->seq = __sync_fetch_and_add(&seq, 1);
-	ringbuf_submit(e);
+	ringbuf_submit(events, e);
 	return 0;
 }`,
   });
@@ -71,6 +71,43 @@ SEC("tracepoint/syscalls/sys_enter_getppid") int on_getppid(void *ctx) {
     expect(got).toBe(stored);
     expect(stored).toBeLessThan(50);
     expect(bpf.lost('events')).toBe(50 - stored);
+  } finally {
+    bpf.close();
+  }
+});
+
+test('kernels without ring buffers: BPF_RINGBUF_OUTPUT programs fall back to a perf buffer', async () => {
+  process.env.BPFKIT_NO_RINGBUF = '1'; // what a < 5.8 kernel looks like to the library
+  const bpf = BPF.load({
+    name: 'ringcompat_test',
+    rodata: { targ_tgid: process.pid },
+    text: `#include <bpfkit.h>
+const volatile u32 targ_tgid = 0;
+struct event { u64 n; char comm[16]; };
+BPF_RINGBUF_OUTPUT(events, 16);
+BPFKIT_EXPORT_TYPE(struct event);
+u64 n = 0;
+SEC("tracepoint/syscalls/sys_enter_getppid") int on_getppid(void *ctx) {
+	if (bpfkit_tgid() != targ_tgid) return 0;
+	struct event *e = ringbuf_reserve(events, struct event);
+	if (!e) return 0;
+	e->n = __sync_fetch_and_add(&n, 1);
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	ringbuf_submit(events, e);
+	return 0;
+}`,
+  });
+  delete process.env.BPFKIT_NO_RINGBUF;
+  try {
+    const seen: bigint[] = [];
+    const stream = bpf.events<{ n: bigint }>('events', 'event', e => seen.push(e.n));
+    expect(stream.constructor.name).toBe('PerfBuffer');
+    expect(bpf.map('events').fd).toBeLessThan(0); // the ring buffer was never created
+    bpf.attachAll();
+    for (let i = 0; i < 200; i++) getppid();
+    await waitUntil(() => seen.length >= 200);
+    expect(seen).toEqual([...Array(200).keys()].map(BigInt));
+    expect(bpf.lost('events')).toBe(0);
   } finally {
     bpf.close();
   }

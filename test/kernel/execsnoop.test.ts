@@ -81,6 +81,14 @@ test('conformance: sees the same execs as libbpf-tools execsnoop', async () => {
   expect(seen(ref.stdout())).toEqual([true, true, true, true, true]);
 });
 
+test('on a kernel without ring buffers the same tool runs over a perf buffer', async () => {
+  const t = startTool('execsnoop', [], { BPFKIT_NO_RINGBUF: '1' });
+  await t.waitFor(/PCOMM/);
+  const pid = execMarker('perfmark');
+  await t.waitFor(new RegExp(`^echo +${pid} +\\d+ +0 /bin/echo perfmark alpha beta gamma$`, 'm'));
+  expect(await t.stop()).toBe(0);
+});
+
 test('bad input: one line and exit 2', () => {
   for (const args of [['--bogus'], ['-P', 'abc'], ['-P', '-5'], ['extra'], ['--max-args', 'x'], ['-n', '(']]) {
     const r = runTool('execsnoop', args);

@@ -49,7 +49,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 	e->sig = code & 0x7f;
 	e->exit_code = code;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
-	ringbuf_submit(e);
+	ringbuf_submit(events, e);
 	return 0;
 }
 `;
@@ -60,6 +60,7 @@ interface Options {
   pid?: number;
   perThread: boolean;
   utc: boolean;
+  label?: string;
 }
 
 interface ExitEvent {
@@ -75,12 +76,11 @@ interface ExitEvent {
 
 const signalNames = Object.fromEntries(Object.entries(os.constants.signals).map(([name, n]) => [n, name.replace(/^SIG/, '')]));
 
-/** BCC's wording: "0", "code 3", "signal 9 (KILL)", "signal 11 (SEGV), core dumped". */
+/** BCC's wording: "0", "code 3", "signal 9 (KILL)", "signal 11 (SEGV), core dumped " (BCC's trailing space). */
 function exitText(status: number): string {
-  if (status === 0) return '0';
+  if ((status & 0xff) === 0) return status === 0 ? '0' : `code ${status >> 8}`;
   const sig = status & 0x7f;
-  if (sig) return `signal ${sig} (${signalNames[sig] ?? '?'})${status & 0x80 ? ', core dumped' : ''}`;
-  return `code ${(status >> 8) & 0xff}`;
+  return (sig ? `signal ${sig} (${signalNames[sig] ?? 'unknown'})` : '') + (status & 0x80 ? ', core dumped ' : '');
 }
 
 function clock(utc: boolean): string {
@@ -101,6 +101,7 @@ defineTool<Options>({
     utc: { type: 'boolean', default: false, describe: 'include timestamp in UTC (-t implied)' },
     failed: opt.flag('x', 'trace only fails, exclude exit(0)'),
     pid: opt.pid('trace this PID only'),
+    label: opt.str(undefined, "label each line (--label= labels it 'exit')"),
     perThread: { type: 'boolean', default: false, describe: 'trace per thread termination' },
   },
   examples: [
@@ -108,32 +109,39 @@ defineTool<Options>({
     ['exitsnoop -x', 'trace only fails, exclude exit(0)'],
     ['exitsnoop -t', 'include timestamp (local time default)'],
     ['exitsnoop --utc', 'include timestamp in UTC'],
-    ['exitsnoop -p 181', 'only trace PID 181'],
+    ['exitsnoop -p 181', 'only trace PID 181 (ends when it exits)'],
+    ['exitsnoop --label=exit', "label each output line with 'exit'"],
     ['exitsnoop --per-thread', 'trace per thread termination'],
   ],
 
   async run({ opts, load, out, json, untilExit }) {
     const showTime = opts.timestamp || opts.utc;
+    const label = opts.label === undefined ? undefined : opts.label || 'exit';
     const bpf = load({
       rodata: { targ_tgid: opts.pid ?? 0, trace_failed_only: opts.failed, trace_by_process: !opts.perThread },
     });
     bpf.attachAll();
     if (!json) {
       const tz = opts.utc ? 'UTC' : Intl.DateTimeFormat('en', { timeZoneName: 'short' }).formatToParts(new Date()).find(p => p.type === 'timeZoneName')?.value ?? '';
-      out.line((showTime ? sprintf('%-13s', `TIME-${tz}`) : '') + sprintf('%-16s %-6s %-6s %-6s %-7s %-10s', 'PCOMM', 'PID', 'PPID', 'TID', 'AGE(s)', 'EXIT_CODE'));
+      out.line((showTime ? sprintf('%-13s', `TIME-${tz}`) : '') + (label !== undefined ? sprintf('%-6s', 'LABEL') : '') +
+        sprintf('%-16s %-7s %-7s %-7s %-7s %-10s', 'PCOMM', 'PID', 'PPID', 'TID', 'AGE(s)', 'EXIT_CODE'));
     }
+    // As BCC: with -p (and not --per-thread) the tool ends once that process has exited.
+    let processExited!: () => void;
+    const targetGone = new Promise<void>(resolve => (processExited = resolve));
     bpf.events<ExitEvent>('events', 'event', e => {
       const age = Number(e.exit_time - e.start_time) / 1e9;
       if (json) {
-        out.json({ time: new Date().toISOString(), comm: e.comm, pid: e.pid, ppid: e.ppid, tid: e.tid, age: Number(age.toFixed(3)),
-          exit_code: e.sig ? null : (e.exit_code >> 8) & 0xff, signal: e.sig ? signalNames[e.sig] ?? e.sig : null,
-          core_dumped: !!(e.exit_code & 0x80), text: exitText(e.exit_code) });
-        return;
+        out.json({ time: new Date().toISOString(), ...(label !== undefined ? { label } : {}), comm: e.comm, pid: e.pid, ppid: e.ppid, tid: e.tid,
+          age: Number(age.toFixed(3)), exit_code: e.sig ? null : e.exit_code >> 8, signal: e.sig ? signalNames[e.sig] ?? e.sig : null,
+          core_dumped: !!(e.exit_code & 0x80), text: exitText(e.exit_code).trimEnd() });
+      } else {
+        out.line((showTime ? sprintf('%-13s', clock(opts.utc)) : '') + (label !== undefined ? sprintf('%-6s', label) : '') +
+          sprintf('%-16s %-7d %-7d %-7d %-7.2f %s', e.comm, e.pid, e.ppid, e.tid, age, exitText(e.exit_code)));
       }
-      out.line((showTime ? sprintf('%-13s', clock(opts.utc)) : '') +
-        sprintf('%-16s %-6d %-6d %-6d %-7.2f %s', e.comm, e.pid, e.ppid, e.tid, age, exitText(e.exit_code)));
+      if (opts.pid && !opts.perThread) processExited();
     });
-    await untilExit();
+    await Promise.race([untilExit(), targetGone]);
     const lost = bpf.lost('events');
     if (lost) process.stderr.write(`exitsnoop: lost ${lost} events\n`);
   },

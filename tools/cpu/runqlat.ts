@@ -3,7 +3,6 @@
 // preempted while runnable) to it running on a CPU. Port of BCC's runqlat on sched tracepoints.
 import { defineTool, intervalCount, opt } from '../../lib/cli/index.js';
 import { strftimeHMS } from '../../lib/output/index.js';
-import fs from 'node:fs';
 
 const program = `
 #include <bpfkit.h>
@@ -29,6 +28,15 @@ static __always_inline long task_state(struct task_struct *t)
 	if (bpf_core_field_exists(t->__state))
 		return BPF_CORE_READ(t, __state);
 	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+/* The task's active PID namespace, as task_active_pid_ns(): thread_pid->numbers[level].ns */
+static __always_inline u32 pid_namespace(struct task_struct *t)
+{
+	struct pid *pid = BPF_CORE_READ(t, thread_pid);
+	u32 level = BPF_CORE_READ(pid, level);
+	struct upid *up = (void *)pid + bpf_core_field_offset(struct pid, numbers) + level * bpf_core_type_size(struct upid);
+	return BPF_CORE_READ(up, ns, ns.inum);
 }
 
 static __always_inline int enqueue(struct task_struct *p)
@@ -66,7 +74,7 @@ static __always_inline int on_switch(struct task_struct *prev, struct task_struc
 	else if (targ_per == PER_THREAD)
 		key.id = pid;
 	else
-		key.id = BPF_CORE_READ(next, nsproxy, pid_ns_for_children, ns.inum);
+		key.id = pid_namespace(next);
 	map_increment(dist_by, key);
 	return 0;
 }
@@ -85,15 +93,6 @@ interface Options {
   pid?: number;
   interval?: string;
   count?: string;
-}
-
-/** BCC prints "pid = 1234 comm" for -P/-L sections (comm while the task still exists). */
-function withComm(id: number): string {
-  try {
-    return `${id} ${fs.readFileSync(`/proc/${id}/comm`, 'utf8').trim()}`;
-  } catch {
-    return String(id);
-  }
 }
 
 defineTool<Options>({
@@ -132,18 +131,17 @@ defineTool<Options>({
     const unit = opts.milliseconds ? 'msecs' : 'usecs';
     const hist = bpf.histogram(per ? 'dist_by' : 'dist');
     const sectionHeader = ['', 'pid', 'tid', 'pidns'][per];
-    const sectionFormat = per === 1 || per === 2 ? (id: number) => withComm(id) : undefined;
     banner('Tracing run queue latency... Hit Ctrl-C to end.');
 
     await intervals(interval, count, () => {
       const data = hist.read(true);
       if (json) {
-        out.json({ time: new Date().toISOString(), ...hist.json(unit, { sectionHeader, sectionFormat }, data) });
+        out.json({ time: new Date().toISOString(), ...hist.json(unit, { sectionHeader }, data) });
         return;
       }
       out.write('\n');
       if (opts.timestamp) out.write(`${strftimeHMS()}\n`);
-      out.write(hist.format(unit, { sectionHeader, sectionFormat }, data));
+      out.write(hist.format(unit, { sectionHeader }, data));
     });
   },
 });

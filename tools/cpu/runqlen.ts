@@ -1,8 +1,10 @@
 #!/usr/bin/env bpfkit-node
 // runqlen: scheduler run queue length as a histogram, sampled on every CPU at 99 Hz (BCC's runqlen).
-// Each sample reads the CPU's CFS run queue through the current task; the field was renamed
-// nr_running -> nr_queued in 6.15, which is why libbpf-tools' runqlen fails to load there: CO-RE
-// picks whichever this kernel has.
+// Each sample reads the run queue of the task on the CPU: task->se.cfs_rq, the CFS queue of its task
+// group (BCC's semantics; -H reads the whole CPU's rq->nr_running instead, as libbpf-tools' -H).
+// Linux 6.14 renamed cfs_rq->nr_running to nr_queued, which is why Debian's libbpf-tools runqlen
+// fails to load here ("failed to resolve CO-RE relocation ... struct cfs_rq.nr_running"): this one
+// asks CO-RE which of the two the kernel has.
 import { defineTool, intervalCount, opt } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 
@@ -10,6 +12,7 @@ const program = `
 #include <bpfkit.h>
 
 const volatile bool targ_per_cpu = false;
+const volatile bool targ_host = false;
 
 struct cpu_key { u32 cpu; u32 slot; };
 BPF_HISTOGRAM(dist, u32, 128);               /* linear: queue length -> samples */
@@ -23,7 +26,9 @@ int do_sample(struct bpf_perf_event_data *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct cfs_rq *q = BPF_CORE_READ(task, se.cfs_rq);
 	u32 len;
-	if (bpf_core_field_exists(q->nr_queued))
+	if (targ_host && bpf_core_field_exists(q->rq))  /* cfs_rq->rq: CONFIG_FAIR_GROUP_SCHED */
+		len = BPF_CORE_READ(q, rq, nr_running);
+	else if (bpf_core_field_exists(q->nr_queued))
 		len = BPF_CORE_READ(q, nr_queued);
 	else
 		len = BPF_CORE_READ((struct cfs_rq___pre615 *)q, nr_running);
@@ -46,6 +51,7 @@ interface Options {
   timestamp: boolean;
   runqocc: boolean;
   cpus: boolean;
+  host: boolean;
   interval?: string;
   count?: string;
 }
@@ -59,6 +65,7 @@ defineTool<Options>({
     timestamp: opt.flag('T', 'include timestamp on output'),
     runqocc: opt.flag('O', 'report run queue occupancy'),
     cpus: opt.flag('C', 'print output for each CPU separately'),
+    host: opt.flag('H', "report the CPU's whole run queue (rq->nr_running), not the task group's CFS queue"),
   },
   positional: '[interval] [count]',
   examples: [
@@ -67,6 +74,7 @@ defineTool<Options>({
     ['runqlen -T 1', '1s summaries and timestamps'],
     ['runqlen -O', 'report run queue occupancy'],
     ['runqlen -C', 'show each CPU separately'],
+    ['runqlen -H', "count every task queued on the CPU, whatever its cgroup"],
   ],
   validate(o) {
     intervalCount(o);
@@ -76,7 +84,7 @@ defineTool<Options>({
   async run({ opts, load, out, json, banner, intervals }) {
     const { interval, count } = intervalCount(opts);
     const perCpu = opts.cpus;
-    const bpf = load({ rodata: { targ_per_cpu: perCpu } });
+    const bpf = load({ rodata: { targ_per_cpu: perCpu, targ_host: opts.host } });
     bpf.attachPerfEvent('do_sample', { frequency: 99 });
     const hist = bpf.histogram(perCpu ? 'dist_cpu' : 'dist');
     banner('Sampling run queue length... Hit Ctrl-C to end.');

@@ -123,7 +123,7 @@ static __always_inline int rq_issue(struct request *rq)
 	return 0;
 }
 
-static __always_inline int rq_complete(struct request *rq)
+static __always_inline int rq_complete(void *ctx, struct request *rq)
 {
 	struct stage *stage = bpf_map_lookup_elem(&start, &rq);
 	struct who *who;
@@ -162,7 +162,7 @@ static __always_inline int rq_complete(struct request *rq)
 		u64 next = stage->sector + stage->len / 512;
 		bpf_map_update_elem(&last_sector, &dev, &next, BPF_ANY);
 	}
-	ringbuf_submit(e);
+	ringbuf_submit(events, e);
 cleanup:
 	bpf_map_delete_elem(&start, &rq);
 	bpf_map_delete_elem(&whoby, &rq);
@@ -173,7 +173,7 @@ cleanup:
 BTF_TRACEPOINT_PROBE(block_io_start, io_start, remember_who(rq, BPF_ANY), struct request *rq)
 BTF_TRACEPOINT_PROBE(block_rq_insert, rq_insert, remember_who(rq, BPF_NOEXIST), struct request *rq)
 BTF_TRACEPOINT_PROBE(block_rq_issue, rq_issue, rq_issue(rq), struct request *rq)
-BTF_TRACEPOINT_PROBE(block_rq_complete, rq_complete, rq_complete(rq), struct request *rq)
+BTF_TRACEPOINT_PROBE(block_rq_complete, rq_complete, rq_complete(ctx, rq), struct request *rq)
 `;
 
 interface Options {

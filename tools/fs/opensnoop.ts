@@ -50,7 +50,7 @@ static __always_inline int enter(const char *fname, u32 flags, u32 mode)
 	return 0;
 }
 
-static __always_inline int leave(long ret)
+static __always_inline int leave(void *ctx, long ret)
 {
 	u64 id = bpf_get_current_pid_tgid();
 	u32 tid = (u32)id;
@@ -71,7 +71,7 @@ static __always_inline int leave(long ret)
 	e->mode = a->mode;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	bpf_probe_read_user_str(e->fname, sizeof(e->fname), a->fname);
-	ringbuf_submit(e);
+	ringbuf_submit(events, e);
 cleanup:
 	bpf_map_delete_elem(&start, &tid);
 	return 0;
@@ -85,9 +85,9 @@ TRACEPOINT_PROBE(syscalls, sys_enter_openat2)
 	bpf_probe_read_user(&how, sizeof(how), (void *)args->how);
 	return enter((const char *)args->filename, how.flags, how.mode);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_open) { return leave(args->ret); }
-TRACEPOINT_PROBE(syscalls, sys_exit_openat) { return leave(args->ret); }
-TRACEPOINT_PROBE(syscalls, sys_exit_openat2) { return leave(args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_open) { return leave(ctx, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_openat) { return leave(ctx, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_openat2) { return leave(ctx, args->ret); }
 `;
 
 /** open(2) flags by name, for -f (x86-64/arm64 values). */

@@ -97,7 +97,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 		__builtin_memcpy(e->comm, w->comm, sizeof(e->comm));
 	else
 		bpf_get_current_comm(&e->comm, sizeof(e->comm));
-	ringbuf_submit(e);
+	ringbuf_submit(events, e);
 cleanup:
 	bpf_map_delete_elem(&whoami, &sk);
 	return 0;
