@@ -369,11 +369,11 @@ export class BPF {
   }
 
   /** kprobe/kretprobe on a kernel function; BCC's name variants (syscall wrappers, .isra) are resolved. */
-  attachKprobe(program: string, fn: string, opts: { retprobe?: boolean; offset?: number } = {}): void {
+  attachKprobe(program: string, fn: string, opts: { retprobe?: boolean; offset?: number; syscall?: boolean } = {}): void {
     const p = this.program(program);
     const feat = kindSupported('kprobe');
     if (!feat.ok) throw new BpfError(`${program}: needs kprobes: ${feat.why}`, 95);
-    const target = resolveKernelFunction(fn);
+    const target = resolveKernelFunction(fn, { syscall: opts.syscall });
     this.addLink(f.attach_kprobe_opts(p.ptr, target, kprobeOpts(!!opts.retprobe, opts.offset ?? 0)) as Ptr | null,
       `attaching ${program} to ${opts.retprobe ? 'kretprobe' : 'kprobe'} ${target}`);
   }

@@ -18,6 +18,7 @@ export interface Feature {
   why?: string;
 }
 
+export const featureProbeName = 'feature-probe.bpf.c';
 export const featureProbeSource = `#include <bpfkit.h>
 SEC("fentry/vfs_read") int BPF_PROG(probe_fentry) { return 0; }
 SEC("fexit/vfs_read") int BPF_PROG(probe_fexit) { return 0; }
@@ -60,7 +61,7 @@ function saveBootCache(key: string, value: Feature): void {
 /** Loads (and attaches) one of the probe programs; true when the kernel accepts it. */
 function trampolineWorks(progName: string): Feature {
   if (!fs.existsSync('/sys/kernel/btf/vmlinux')) return { ok: false, why: 'this kernel has no BTF (/sys/kernel/btf/vmlinux)' };
-  const { elf } = compile({ text: featureProbeSource, name: 'feature-probe.bpf.c' });
+  const { elf } = compile({ text: featureProbeSource, name: featureProbeName });
   const obj = f.open_mem(elf, elf.length, openOpts('feature_probe'));
   if (!obj) return { ok: false, why: 'cannot open the feature probe' };
   let link = null;

@@ -14,6 +14,7 @@ test('SEC names parse into probe kinds and targets', () => {
   expect(parseSection('fexit.s/vfs_read')).toMatchObject({ kind: 'fexit', target: 'vfs_read' });
   expect(parseSection('kprobe.multi/vfs_*')).toMatchObject({ kind: 'kprobe.multi', target: 'vfs_*' });
   expect(parseSection('uprobe')).toMatchObject({ kind: 'uprobe', target: '' });
+  expect(parseSection('kprobe')).toMatchObject({ kind: 'kprobe', target: '' }); // attached by hand
   expect(parseSection('uretprobe//lib/x86_64-linux-gnu/libc.so.6:getpid')).toMatchObject({ kind: 'uretprobe' });
   expect(parseSection('perf_event')).toMatchObject({ kind: 'perf_event', target: '' });
   expect(parseSection('xdp')).toEqual({ kind: 'other', target: '' });

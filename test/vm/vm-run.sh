@@ -163,7 +163,9 @@ for p in $(echo "$RW" | tr , ' '); do
   i=$((i + 1))
 done
 mount -t tmpfs -o mode=755 tmpfs $R/run
-mkdir -p $R/run/vm; cp /bin/busybox $R/run/vm/busybox
+mkdir -p $R/run/vm/bin; cp /bin/busybox $R/run/vm/busybox
+for a in modprobe insmod rmmod lsmod modinfo; do ln -s ../busybox $R/run/vm/bin/$a; done   # where the host has no kmod
+[ -x $R/sbin/modprobe ] || echo /run/vm/bin/modprobe > /proc/sys/kernel/modprobe
 kv=$(uname -r)
 if [ -n "$MOD" ] && [ -d $R$MOD ]; then mkdir -p $R/lib/modules/$kv; mount --bind $R$MOD $R/lib/modules/$kv; fi
 for p in /sys/class/virtio-ports/*; do [ -r $p/name ] && ln -sf /dev/${p##*/} /dev/vm-$(cat $p/name); done
@@ -215,7 +217,7 @@ trap 'exit 129' HUP
 
 # Stage 2 runs as PID 1 on the final root: environment, clock, the command, its exit code, power off.
 {
-  echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb"
+  echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/run/vm/bin HOME=/root LANG=C.UTF-8 TERM=dumb"
   for v in ${VM_PASSENV:-}; do [ -z "${!v+x}" ] || printf 'export %s=%q\n' "$v" "${!v}"; done
 } > "$RUN/env"
 printf 'cd %q || exit 125\n%s\n' "$PWD" "$*" > "$RUN/cmd"

@@ -1,0 +1,107 @@
+// BPF programs of the kprobe/fentry lane, shared by the lane (run inside Debian's 6.1 kernel) and the
+// host-side test of the clean errors (test/kernel/kprobe-errors.test.ts): the same objects, two kernels.
+
+/**
+ * vfs_read observed four ways, as two fallback chains: entry (fentry -> kprobe) and return
+ * (fexit -> kretprobe). Only reads by `targ_tgid` of the file with inode `targ_ino` count, so a test
+ * knows the exact number: one per read() of that file.
+ */
+export const READS = `#include <bpfkit.h>
+const volatile u32 targ_tgid = 0;
+const volatile u64 targ_ino = 0;
+
+enum { FENTRY_CALLS, FEXIT_CALLS, FEXIT_BYTES, KPROBE_CALLS, KRETPROBE_CALLS, KRETPROBE_BYTES, NSLOTS };
+BPF_ARRAY(counts, u64, NSLOTS);
+BPF_HASH(inflight, u32, u8, 1024);   /* kprobe -> kretprobe: this thread is reading our file */
+
+static __always_inline bool ours(struct file *file)
+{
+	return bpfkit_tgid() == targ_tgid && BPF_CORE_READ(file, f_inode, i_ino) == targ_ino;
+}
+
+SEC("fentry/vfs_read")
+int BPF_PROG(read_fentry, struct file *file)
+{
+	if (ours(file))
+		map_increment(counts, (u32)FENTRY_CALLS);
+	return 0;
+}
+
+SEC("fexit/vfs_read")
+int BPF_PROG(read_fexit, struct file *file, char *buf, size_t count, loff_t *pos, ssize_t ret)
+{
+	if (!ours(file))
+		return 0;
+	map_increment(counts, (u32)FEXIT_CALLS);
+	if (ret > 0)
+		map_add(counts, (u32)FEXIT_BYTES, ret);
+	return 0;
+}
+
+SEC("kprobe/vfs_read")
+int BPF_KPROBE(read_kprobe, struct file *file)
+{
+	if (!ours(file))
+		return 0;
+	u32 tid = bpfkit_tid();
+	u8 one = 1;
+	map_increment(counts, (u32)KPROBE_CALLS);
+	bpf_map_update_elem(&inflight, &tid, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("kretprobe/vfs_read")
+int BPF_KRETPROBE(read_kretprobe, ssize_t ret)
+{
+	u32 tid = bpfkit_tid();
+	if (!bpf_map_lookup_elem(&inflight, &tid))
+		return 0;
+	bpf_map_delete_elem(&inflight, &tid);
+	map_increment(counts, (u32)KRETPROBE_CALLS);
+	if (ret > 0)
+		map_add(counts, (u32)KRETPROBE_BYTES, ret);
+	return 0;
+}
+`;
+
+export const Slot = { FENTRY_CALLS: 0, FEXIT_CALLS: 1, FEXIT_BYTES: 2, KPROBE_CALLS: 3, KRETPROBE_CALLS: 4, KRETPROBE_BYTES: 5 } as const;
+
+/**
+ * kprobes attached by hand (SEC("kprobe") names no function): one program on every function of a glob,
+ * counting calls by function address, and one on a syscall given by its BCC-style name. Only the
+ * thread `targ_tid` counts, and only once armed (attaching reads sysfs files: vfs_read too).
+ */
+export const BY_HAND = `#include <bpfkit.h>
+const volatile u32 targ_tid = 0;
+
+BPF_ARRAY(armed, u32, 1);
+BPF_HASH(calls, u64, u64, 256);      /* function address -> calls */
+BPF_ARRAY(syscalls, u64, 1);
+
+static __always_inline bool ours(void)
+{
+	u32 zero = 0, *on = bpf_map_lookup_elem(&armed, &zero);
+	return on && *on && bpfkit_tid() == targ_tid;
+}
+
+SEC("kprobe")
+int BPF_KPROBE(multi_entry)
+{
+	if (!ours())
+		return 0;
+	u64 ip = bpf_get_func_ip(ctx);
+	map_increment(calls, ip);
+	return 0;
+}
+
+SEC("kprobe")
+int BPF_KPROBE(syscall_entry)
+{
+	if (ours())
+		map_increment(syscalls, (u32)0);
+	return 0;
+}
+`;
+
+/** Name -> text of every lane object: the host compiles them before the VM boots (clang is slow there). */
+export const LANE_OBJECTS: Record<string, string> = { lane_reads: READS, lane_by_hand: BY_HAND };
