@@ -23,6 +23,8 @@ class Out {
   /** While a pack expansion prints one element per round: which element, and how many a pack had. */
   packIndex?: number;
   packMax = -1;
+  /** Template arguments of the functions being printed, innermost last. */
+  tstack: Node[][] = [];
   fakeLast?: string;
   add(t: string): void {
     if (t) this.fakeLast = undefined;
@@ -73,6 +75,11 @@ class Nested extends Node {
 
 class TemplateArgs extends Node {
   constructor(readonly args: Node[]) { super(); }
+  private params?: Node[];
+  /** The arguments as template parameter values (a J...E pack becomes an expandable pack). */
+  asParams(): Node[] {
+    return (this.params ??= this.args.map(a => (a instanceof ArgPack ? new ParamPack(a.items) : a)));
+  }
   printLeft(o: Out): void {
     o.add('<');
     printList(o, this.args);
@@ -261,22 +268,45 @@ class ArrayType extends Node {
 }
 
 /** A function: [return type] name(params) [cv] [ref]. */
+/** The template arguments of a function's own name (what T_ in its signature refers to). */
+function ownTemplateArgs(n: Node): TemplateArgs | undefined {
+  if (n instanceof WithTemplateArgs) return n.args;
+  if (n instanceof Nested) return ownTemplateArgs(n.name);
+  if (n instanceof LocalName) return ownTemplateArgs(n.entity);
+  if (n instanceof AbiTagged) return ownTemplateArgs(n.inner);
+  return undefined;
+}
+
+/** A function: [return type] name(params) [cv] [ref]. */
 class Encoding extends Node {
   constructor(readonly name: Node, readonly ret: Node | undefined, readonly params: Node[], readonly cv: string, readonly ref: string) { super(); }
-  printLeft(o: Out): void {
-    if (this.ret) {
-      this.ret.printLeft(o);
-      if (!this.ret.hasRight(o)) o.add(' ');
+  private scoped(o: Out, f: () => void): void {
+    const args = ownTemplateArgs(this.name);
+    if (args) o.tstack.push(args.asParams());
+    try {
+      f();
+    } finally {
+      if (args) o.tstack.pop();
     }
-    this.name.print(o);
+  }
+  printLeft(o: Out): void {
+    this.scoped(o, () => {
+      if (this.ret) {
+        this.ret.printLeft(o);
+        if (!this.ret.hasRight(o)) o.add(' ');
+      }
+      this.name.print(o);
+    });
   }
   override printRight(o: Out): void {
-    o.add('(');
-    printList(o, this.params);
-    o.add(')');
-    if (this.ret) this.ret.printRight(o);
-    o.add(this.cv);
-    o.add(this.ref);
+    this.scoped(o, () => {
+      o.add('(');
+      printList(o, this.params);
+      o.add(')');
+      if (this.ret) this.ret.printRight(o);
+      o.add(this.cv);
+      o.add(this.ref);
+    });
   }
   override baseName(): string { return this.name.baseName(); }
 }
@@ -328,12 +358,35 @@ class AbiTagged extends Node {
   override baseName(): string { return this.inner.baseName(); }
 }
 
-/** A template parameter or a forward reference resolved when printed. */
-class ParamRef extends Node {
-  constructor(readonly get: () => Node) { super(); }
-  override resolve(o: Out): Node { return this.get().resolve(o); }
-  printLeft(o: Out): void { this.get().printLeft(o); }
-  override printRight(o: Out): void { this.get().printRight(o); }
+/**
+ * T_, T0_, ...: resolved when printed against the template whose signature is being printed (as
+ * c++filt does: a substitution of "T_" used in another function means that function's T_), else
+ * against what it meant where it was parsed.
+ */
+class TemplateParam extends Node {
+  constructor(readonly idx: number, readonly fallback: () => Node | undefined) { super(); }
+  private target(o: Out): [Node, Node[] | undefined] {
+    const top = o.tstack.length ? o.tstack[o.tstack.length - 1] : undefined;
+    const n = top ? top[this.idx] : this.fallback();
+    if (!n) fail();
+    return [n, top];
+  }
+  /** Runs f on the parameter's value with that template popped (its value may mention outer parameters). */
+  private within<T>(o: Out, f: (n: Node) => T): T {
+    const [n, top] = this.target(o);
+    if (top) o.tstack.pop();
+    try {
+      return f(n);
+    } finally {
+      if (top) o.tstack.push(top);
+    }
+  }
+  printLeft(o: Out): void { this.within(o, n => n.printLeft(o)); }
+  override printRight(o: Out): void { this.within(o, n => n.printRight(o)); }
+  override resolve(o: Out): Node { return this.within(o, n => n.resolve(o)); }
+  override hasFunction(o: Out): boolean { return this.within(o, n => n.hasFunction(o)); }
+  override hasArray(o: Out): boolean { return this.within(o, n => n.hasArray(o)); }
+  override hasRight(o: Out): boolean { return this.within(o, n => n.hasRight(o)); }
 }
 
 // ------------------------------------------------------------------ parser
@@ -371,6 +424,7 @@ class Parser {
   private subs: Node[] = [];
   private templateParams: Node[] = [];
   private depth = 0;
+  private inLambda = false;
 
   constructor(private readonly s: string) {}
 
@@ -583,7 +637,9 @@ class Parser {
   // Z <function encoding> E <entity name> [<discriminator>] | Z <encoding> E s [<discriminator>]
   private localName(st?: NameState): Node {
     this.expect('Z');
+    const saved = this.templateParams;
     const fn = this.encoding();
+    if (!st) this.templateParams = saved; // a local name inside a type or argument
     this.expect('E');
     if (this.eat('s')) {
       this.discriminator();
@@ -665,11 +721,17 @@ class Parser {
     }
     if (this.eat('Ul')) {
       const params: Node[] = [];
-      if (!this.eat('vE')) {
-        while (!this.eat('E')) {
-          if (this.atEnd()) fail();
-          params.push(this.type());
+      const saved = this.inLambda;
+      this.inLambda = true; // T_ in a generic lambda's signature is its own "auto" parameter
+      try {
+        if (!this.eat('vE')) {
+          while (!this.eat('E')) {
+            if (this.atEnd()) fail();
+            params.push(this.type());
+          }
         }
+      } finally {
+        this.inLambda = saved;
       }
       const n = this.look() === '_' ? 1 : this.number() + 2;
       this.expect('_');
@@ -722,12 +784,11 @@ class Parser {
   private templateParam(): Node {
     this.expect('T');
     const idx = this.seqId();
-    const params = this.templateParams;
-    if (idx >= params.length) {
-      // a forward reference (conversion operators): resolve when printing
-      return new ParamRef(() => this.templateParams[idx] ?? fail());
-    }
-    return params[idx];
+    // in a generic lambda's signature T_ is its own "auto" parameter (printed now, with no template in scope)
+    if (this.inLambda) return new TemplateParam(idx, () => new Name(`auto:${idx + 1}`));
+    const now = this.templateParams;
+    // a forward reference (conversion operators) is looked up when printing
+    return new TemplateParam(idx, () => (idx < now.length ? now[idx] : this.templateParams[idx]));
   }
 
   private templateArgs(tag: boolean): TemplateArgs {
@@ -762,7 +823,9 @@ class Parser {
   private exprPrimary(): Node {
     this.expect('L');
     if (this.eat('_Z') || this.eat('Z')) {
+      const saved = this.templateParams;
       const e = this.encoding();
+      this.templateParams = saved;
       this.expect('E');
       return e;
     }
@@ -784,6 +847,29 @@ class Parser {
     const v = (m[1] ? '-' : '') + m[2];
     if (t instanceof Builtin && (t.s === 'float' || t.s === 'double' || t.s === 'long double')) return new Name(`(${t.s})[${v}]`);
     return new Name(`(${t.text()})${v}`);
+  }
+
+  private functionType(): FunctionType {
+    this.expect('F');
+    this.eat('Y');
+    const ret = this.type();
+    const params: Node[] = [];
+    let ref = '';
+    for (;;) {
+      if (this.eat('E')) break;
+      if (this.look() === 'v' && this.look(1) === 'E') {
+        this.p++;
+        continue;
+      }
+      if ((this.look() === 'R' || this.look() === 'O') && this.look(1) === 'E') {
+        ref = this.look() === 'R' ? ' &' : ' &&';
+        this.p++;
+        continue;
+      }
+      if (this.atEnd()) fail();
+      params.push(this.type());
+    }
+    return new FunctionType(ret, params, ref);
   }
 
   type(): Node {
@@ -810,7 +896,8 @@ class Parser {
           this.p++;
           quals = (q === 'K' ? ' const' : q === 'V' ? ' volatile' : ' restrict') + quals;
         }
-        t = new Qualified(this.type(), quals);
+        // cv-qualifiers on a function type belong to it: one substitution candidate, not two
+        t = new Qualified(this.look() === 'F' ? this.functionType() : this.type(), quals);
         break;
       }
       case 'u':
@@ -833,39 +920,11 @@ class Parser {
           t = new PackExpansion(this.type());
           break;
         }
-        if (d === 'x' || d === 'o' || d === 'O' || d === 'w') { // exception specs before F
-          fail();
-        }
-        fail(); // decltype, vector types, ...
+        fail(); // decltype, vector types, exception specifications, ...
       }
-      case 'F': {
-        this.p++;
-        this.eat('Y');
-        const ret = this.type();
-        const params: Node[] = [];
-        let ref = '';
-        for (;;) {
-          if (this.eat('E')) break;
-          if (this.look() === 'v' && this.look(1) === 'E') {
-            this.p++;
-            continue;
-          }
-          if (this.look() === 'R' && this.look(1) === 'E') {
-            this.p++;
-            ref = ' &';
-            continue;
-          }
-          if (this.look() === 'O' && this.look(1) === 'E') {
-            this.p++;
-            ref = ' &&';
-            continue;
-          }
-          if (this.atEnd()) fail();
-          params.push(this.type());
-        }
-        t = new FunctionType(ret, params, ref);
+      case 'F':
+        t = this.functionType();
         break;
-      }
       case 'A': {
         this.p++;
         let dim = '';

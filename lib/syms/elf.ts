@@ -85,8 +85,17 @@ function bigToNum(v: bigint): number {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : Number.MAX_SAFE_INTEGER;
 }
 
-/** A function symbol table sorted by address, for address -> name lookups. */
-interface SortedSymbols { addrs: Float64Array; syms: ElfSymbol[] }
+/** One symbol table as read from the file: entries are decoded on demand, names are slices of strs. */
+interface RawSymtab { data: Buffer; strs: Buffer; text?: string; ent: number; count: number; versym?: Buffer; secs: ElfSection[]; dynamic: boolean }
+
+/**
+ * Functions sorted by address, for address -> name lookups, kept in typed arrays (a big binary
+ * such as node has >100k symbols: no object per symbol). A symbol is (table, entry) or, for
+ * synthetic PLT names, an index into plt.
+ */
+interface SortedSymbols { addrs: Float64Array; ends: Float64Array; table: Int8Array; entry: Uint32Array; plt: ElfSymbol[] }
+
+const TWO32 = 4294967296;
 
 export class ElfFile {
   readonly type: 'EXEC' | 'DYN' | 'REL' | 'CORE' | string;
@@ -96,9 +105,10 @@ export class ElfFile {
   private secs?: ElfSection[];
   private phdrs?: ElfSegment[];
   private syms?: ElfSymbol[];
-  private byName?: Map<string, ElfSymbol[]>;
+  private raw?: RawSymtab[];
+  private byName?: Map<string, number[]>; // name -> (table << 24 | entry) candidates
+  private lookups = 0;
   private sorted?: SortedSymbols;
-  private readonly sectionCache = new Map<string, Buffer>();
   private debug?: ElfFile | null;
 
   private constructor(private readonly src: Source, readonly path: string) {
@@ -181,16 +191,22 @@ export class ElfFile {
 
   /** The contents of a section (decompressed if SHF_COMPRESSED with zlib); undefined if absent. */
   section(name: string): Buffer | undefined {
-    const cached = this.sectionCache.get(name);
-    if (cached) return cached;
     const s = this.sections().find(x => x.name === name);
-    if (!s) return undefined;
-    const data = this.sectionData(s);
-    this.sectionCache.set(name, data);
-    return data;
+    return s && this.sectionData(s);
   }
 
+  private readonly dataCache = new Map<ElfSection, Buffer>();
+
   private sectionData(s: ElfSection): Buffer {
+    let d = this.dataCache.get(s);
+    if (!d) {
+      d = this.readSection(s);
+      this.dataCache.set(s, d);
+    }
+    return d;
+  }
+
+  private readSection(s: ElfSection): Buffer {
     if (s.type === SHT_NOBITS || s.size === 0) return Buffer.alloc(0);
     if (s.offset + s.size > this.src.size) throw new Error(`${this.path}: section ${s.name} lies past the end of the file`);
     const raw = this.src.read(s.offset, s.size);
@@ -225,62 +241,111 @@ export class ElfFile {
     return (this.phdrs = out);
   }
 
-  private readSymtab(s: ElfSection, secs: ElfSection[], out: ElfSymbol[], seen: Set<string>): void {
-    const strsec = secs[s.link];
-    if (!strsec || s.size === 0) return;
-    const data = this.sectionData(s);
-    const strs = this.sectionData(strsec);
-    const ent = s.entsize >= 24 ? s.entsize : 24;
-    let versym: Buffer | undefined;
-    if (s.type === SHT_DYNSYM) {
-      const vs = secs.find(x => x.type === SHT_GNU_VERSYM && x.link === secs.indexOf(s));
-      if (vs) versym = this.sectionData(vs);
+  /** The symbol tables: .symtab (this file's, or its separate debug file's when stripped), then .dynsym. */
+  private rawTables(): RawSymtab[] {
+    if (this.raw) return this.raw;
+    const load = (f: ElfFile, sec: ElfSection): RawSymtab | undefined => {
+      const secs = f.sections();
+      const strsec = secs[sec.link];
+      if (!strsec || sec.size === 0) return undefined;
+      const data = f.sectionData(sec);
+      const ent = sec.entsize >= 24 ? sec.entsize : 24;
+      const t: RawSymtab = { data, strs: f.sectionData(strsec), ent, count: Math.floor(data.length / ent), secs, dynamic: sec.type === SHT_DYNSYM };
+      if (sec.type === SHT_DYNSYM) {
+        const vs = secs.find(x => x.type === SHT_GNU_VERSYM && x.link === secs.indexOf(sec));
+        if (vs) t.versym = f.sectionData(vs);
+      }
+      return t;
+    };
+    const secs = this.sections();
+    let src: ElfFile = this;
+    if (!secs.some(x => x.type === SHT_SYMTAB)) src = this.debugFile() ?? this; // stripped: debug info, if installed
+    const out: RawSymtab[] = [];
+    for (const sec of src.sections()) if (sec.type === SHT_SYMTAB) { const t = load(src, sec); if (t) out.push(t); }
+    for (const sec of secs) if (sec.type === SHT_DYNSYM) { const t = load(this, sec); if (t) out.push(t); }
+    return (this.raw = out);
+  }
+
+  /** Entry i's name: one decode per name, or (bulk) slices of the whole string table decoded once. */
+  private rawName(t: RawSymtab, i: number, bulk = false): string {
+    const off = t.data.readUInt32LE(i * t.ent);
+    if (off === 0 || off >= t.strs.length) return '';
+    if (bulk) t.text ??= t.strs.toString('latin1');
+    if (t.text !== undefined) {
+      const end = t.text.indexOf('\0', off);
+      return t.text.slice(off, end < 0 ? t.text.length : end);
     }
-    for (let o = ent, i = 1; o + 24 <= data.length; o += ent, i++) { // entry 0 is the null symbol
-      const nameOff = data.readUInt32LE(o);
-      if (nameOff === 0) continue;
-      const info = data[o + 4];
-      const name = cstr(strs, nameOff);
-      const value = data.readBigUInt64LE(o + 8);
-      const key = `${name}\0${value}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const sym: ElfSymbol = { name, value, size: data.readBigUInt64LE(o + 16), type: info & 0xf, bind: info >> 4, shndx: data.readUInt16LE(o + 6) };
-      if (versym && i * 2 + 2 <= versym.length && (versym.readUInt16LE(i * 2) & 0x8000) !== 0) sym.hidden = true;
-      out.push(sym);
-    }
+    const end = t.strs.indexOf(0, off);
+    return t.strs.toString('latin1', off, end < 0 ? t.strs.length : end);
+  }
+
+  private rawSymbol(t: RawSymtab, i: number, bulk = false): ElfSymbol {
+    const o = i * t.ent, info = t.data[o + 4];
+    const sym: ElfSymbol = {
+      name: this.rawName(t, i, bulk), value: t.data.readBigUInt64LE(o + 8), size: t.data.readBigUInt64LE(o + 16),
+      type: info & 0xf, bind: info >> 4, shndx: t.data.readUInt16LE(o + 6),
+    };
+    if (t.versym && i * 2 + 2 <= t.versym.length && (t.versym.readUInt16LE(i * 2) & 0x8000) !== 0) sym.hidden = true;
+    return sym;
   }
 
   /** .symtab and .dynsym merged, deduplicated by name and value (.symtab entries first). */
   symbols(): ElfSymbol[] {
     if (this.syms) return this.syms;
-    const secs = this.sections();
     const out: ElfSymbol[] = [];
-    const seen = new Set<string>();
-    for (const s of secs) if (s.type === SHT_SYMTAB) this.readSymtab(s, secs, out, seen);
-    for (const s of secs) if (s.type === SHT_DYNSYM) this.readSymtab(s, secs, out, seen);
-    if (!secs.some(s => s.type === SHT_SYMTAB)) {
-      // Stripped: symbols from separate debug info (/usr/lib/debug), when installed.
-      const dbg = this.debugFile();
-      if (dbg) for (const s of dbg.sections()) if (s.type === SHT_SYMTAB) dbg.readSymtab(s, dbg.sections(), out, seen);
+    const known = new Map<string, bigint[]>(); // global symbols seen: .dynsym repeats them
+    for (const t of this.rawTables()) {
+      for (let i = 1; i < t.count; i++) { // entry 0 is the null symbol
+        if (t.data.readUInt32LE(i * t.ent) === 0) continue;
+        const sym = this.rawSymbol(t, i, true);
+        const vals = known.get(sym.name);
+        if (t.dynamic && vals?.includes(sym.value)) continue;
+        if (sym.bind !== STB_LOCAL) {
+          if (vals) vals.push(sym.value);
+          else known.set(sym.name, [sym.value]);
+        }
+        out.push(sym);
+      }
     }
     return (this.syms = out);
   }
 
-  /** The symbol named so, defined in this file (not an import), preferring global, then a default version. */
+  /** The defined symbol named so (not an import), preferring global, then a default version. */
   private lookup(name: string, accept: (s: ElfSymbol) => boolean): ElfSymbol | undefined {
-    if (!this.byName) {
-      this.byName = new Map();
-      for (const s of this.symbols()) {
-        if (s.shndx === SHN_UNDEF) continue;
-        const l = this.byName.get(s.name);
-        if (l) l.push(s);
-        else this.byName.set(s.name, [s]);
+    const tables = this.rawTables();
+    let cands: number[];
+    if (this.byName || ++this.lookups > 8) {
+      if (!this.byName) { // many lookups: index every name once
+        const m = new Map<string, number[]>();
+        tables.forEach((t, ti) => {
+          for (let i = 1; i < t.count; i++) {
+            const nm = this.rawName(t, i, true);
+            if (!nm) continue;
+            const l = m.get(nm);
+            if (l) l.push(ti * 16777216 + i);
+            else m.set(nm, [ti * 16777216 + i]);
+          }
+        });
+        this.byName = m;
       }
+      cands = this.byName.get(name) ?? [];
+    } else { // a few lookups: scan the string tables without creating strings
+      cands = [];
+      const want = Buffer.from(name, 'latin1'), len = want.length;
+      if (!len) return undefined;
+      tables.forEach((t, ti) => {
+        const strs = t.strs;
+        for (let i = 1; i < t.count; i++) {
+          const off = t.data.readUInt32LE(i * t.ent);
+          if (off && strs[off + len] === 0 && strs[off] === want[0] && strs[off + len - 1] === want[len - 1] &&
+              want.compare(strs, off, off + len) === 0) cands.push(ti * 16777216 + i);
+        }
+      });
     }
     let best: ElfSymbol | undefined, bestScore = -1;
-    for (const s of this.byName.get(name) ?? []) {
-      if (!accept(s)) continue;
+    for (const c of cands) {
+      const s = this.rawSymbol(tables[Math.floor(c / 16777216)], c % 16777216);
+      if (s.shndx === SHN_UNDEF || !accept(s)) continue;
       const score = (s.hidden ? 0 : 4) + (s.bind === STB_GLOBAL ? 2 : s.bind === STB_WEAK ? 1 : 0);
       if (score > bestScore) {
         best = s;
@@ -335,33 +400,173 @@ export class ElfFile {
     return 0n;
   }
 
+  /**
+   * "name@plt" for each PLT stub: a non-PIE executable's calls and function pointers to shared-
+   * library functions land on these. x86-64: each stub in .plt, .plt.sec or .plt.got jumps through
+   * a GOT slot (ff 25 rel32) whose relocation names the function, as objdump finds them. aarch64:
+   * the stubs after the 32-byte PLT0 follow .rela.plt in order.
+   */
+  pltSymbols(): ElfSymbol[] {
+    const secs = this.sections();
+    const names = new Map<bigint, string>(); // GOT slot -> function
+    const ordered: string[] = [];            // .rela.plt order
+    for (const rs of secs) {
+      if (rs.type !== 4 /* SHT_RELA */ || !rs.name.startsWith('.rela')) continue;
+      const dynsym = secs[rs.link], strsec = dynsym ? secs[dynsym.link] : undefined;
+      if (!dynsym || !strsec || dynsym.type !== SHT_DYNSYM) continue;
+      const relocs = this.sectionData(rs), syms = this.sectionData(dynsym), strs = this.sectionData(strsec);
+      for (let o = 0; o + 24 <= relocs.length; o += 24) {
+        const symIdx = Number(relocs.readBigUInt64LE(o + 8) >> 32n), so = symIdx * 24;
+        const name = symIdx && so + 24 <= syms.length ? cstr(strs, syms.readUInt32LE(so)) : '';
+        if (name) names.set(relocs.readBigUInt64LE(o), name);
+        if (rs.name === '.rela.plt') ordered.push(name);
+      }
+    }
+    const out: ElfSymbol[] = [];
+    const add = (sec: ElfSection, at: number, size: number, name: string) =>
+      out.push({ name: `${name}@plt`, value: sec.addr + BigInt(at), size: BigInt(size), type: STT_FUNC, bind: STB_LOCAL, shndx: secs.indexOf(sec) });
+    if (this.machine === 62) { // EM_X86_64
+      for (const sec of secs) {
+        if (!['.plt', '.plt.sec', '.plt.got'].includes(sec.name) || sec.type === SHT_NOBITS) continue;
+        const data = this.sectionData(sec);
+        const ent = sec.entsize >= 8 ? sec.entsize : 16;
+        for (let o = 0; o + ent <= data.length; o += ent) {
+          for (let k = o; k + 6 <= o + ent; k++) {
+            if (data[k] !== 0xff || data[k + 1] !== 0x25) continue;
+            const got = sec.addr + BigInt(k + 6 + data.readInt32LE(k + 2));
+            const name = names.get(got);
+            if (name) add(sec, o, ent, name);
+            break;
+          }
+        }
+      }
+    } else if (this.machine === 183) { // EM_AARCH64
+      const plt = secs.find(x => x.name === '.plt');
+      if (plt) ordered.forEach((name, i) => { if (name && 32 + (i + 1) * 16 <= plt.size) add(plt, 32 + i * 16, 16, name); });
+    }
+    return out;
+  }
+
+  /** Preference among names at one address: global, typed, sized, fewest leading underscores, shortest. */
+  private static rank(bind: number, type: number, size: number, name: string): number {
+    let under = 0;
+    while (name.charCodeAt(under) === 95) under++;
+    return ((bind === STB_GLOBAL ? 8 : bind === STB_WEAK ? 4 : 0) + (type === STT_FUNC ? 2 : 0) + (size > 0 ? 1 : 0)) * 65536
+      - under * 1024 - Math.min(name.length, 1023);
+  }
+
   private sortedSymbols(): SortedSymbols {
     if (this.sorted) return this.sorted;
-    const secs = this.sections();
-    const execSec = (i: number) => { const s = secs[i]; return !!s && (s.flags & SHF_EXECINSTR) !== 0n; };
-    const cand = this.symbols().filter(s => {
-      if (s.shndx === SHN_UNDEF || s.value === 0n || !s.name) return false;
-      if (s.type === STT_FUNC || s.type === STT_GNU_IFUNC) return true;
-      // hand-written assembly often leaves labels untyped
-      return s.type === STT_NOTYPE && s.size > 0n && s.shndx < 0xff00 && execSec(s.shndx) && !s.name.startsWith('.L') && !s.name.startsWith('$');
+    // .dynsym repeats what a .symtab lists: with a .symtab, .dynsym only doubles the work
+    const all = this.rawTables();
+    const tables = all.some(t => !t.dynamic) ? all.map(t => (t.dynamic ? { ...t, count: 0 } : t)) : all;
+    const plt = this.pltSymbols();
+    let total = plt.length;
+    for (const t of tables) total += t.count;
+    const val = new Float64Array(total), size = new Float64Array(total);
+    const table = new Int8Array(total), entry = new Uint32Array(total);
+    const isExec = (shndx: number, tsecs: ElfSection[]) => { const x = tsecs[shndx]; return !!x && (x.flags & SHF_EXECINSTR) !== 0n; };
+    let n = 0, maxVal = 0;
+    tables.forEach((t, ti) => {
+      const d = t.data;
+      const dv = new DataView(d.buffer, d.byteOffset, d.length);
+      for (let i = 1; i < t.count; i++) {
+        const o = i * t.ent;
+        const info = d[o + 4], type = info & 0xf, shndx = dv.getUint16(o + 6, true);
+        if (shndx === SHN_UNDEF) continue;
+        const v = dv.getUint32(o + 8, true) + dv.getUint32(o + 12, true) * TWO32;
+        const sz = dv.getUint32(o + 16, true) + dv.getUint32(o + 20, true) * TWO32;
+        const nameOff = dv.getUint32(o, true);
+        if (v === 0 || nameOff === 0) continue;
+        if (type !== STT_FUNC && type !== STT_GNU_IFUNC) {
+          // hand-written assembly often leaves labels untyped (but not local labels ".L..", "$x")
+          if (type !== STT_NOTYPE || sz === 0 || shndx >= 0xff00 || !isExec(shndx, t.secs)) continue;
+          const c0 = t.strs[nameOff], c1 = t.strs[nameOff + 1];
+          if (c0 === 36 /* $ */ || (c0 === 46 /* . */ && c1 === 76 /* L */)) continue;
+        }
+        val[n] = v;
+        size[n] = sz;
+        table[n] = ti;
+        entry[n++] = i;
+        if (v > maxVal) maxVal = v;
+      }
     });
-    const rank = (s: ElfSymbol) => (s.bind === STB_GLOBAL ? 8 : s.bind === STB_WEAK ? 4 : 0) + (s.type === STT_FUNC ? 2 : 0) + (s.size > 0n ? 1 : 0);
-    const under = (n: string) => { let i = 0; while (n.charCodeAt(i) === 95) i++; return i; };
-    cand.sort((a, b) => {
-      if (a.value !== b.value) return a.value < b.value ? -1 : 1;
-      // at one address, the preferred name first: global, typed, sized, fewest leading underscores
-      return rank(b) - rank(a) || under(a.name) - under(b.name) || a.name.length - b.name.length;
+    plt.forEach((p, i) => {
+      val[n] = Number(p.value);
+      size[n] = Number(p.size);
+      table[n] = -1;
+      entry[n++] = i;
     });
-    const syms: ElfSymbol[] = [];
-    for (const s of cand) if (!syms.length || syms[syms.length - 1].value !== s.value) syms.push(s);
-    const addrs = new Float64Array(syms.length);
-    for (let i = 0; i < syms.length; i++) addrs[i] = Number(syms[i].value);
-    return (this.sorted = { addrs, syms });
+    // sort by address: natively as packed (address * 2^k + index) doubles when that is exact
+    const bits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+    let order: ArrayLike<number>;
+    if ((maxVal + 1) * 2 ** bits < 2 ** 53) {
+      const keys = new Float64Array(n);
+      const scale = 2 ** bits;
+      for (let i = 0; i < n; i++) keys[i] = val[i] * scale + i;
+      keys.sort();
+      const o = new Uint32Array(n);
+      for (let i = 0; i < n; i++) o[i] = keys[i] % scale;
+      order = o;
+    } else {
+      order = Array.from({ length: n }, (_, i) => i).sort((a, b) => val[a] - val[b] || a - b);
+    }
+    // one symbol per address: where several share it (aliases), the preferred name
+    const rankOf = (i: number): number => {
+      if (table[i] < 0) return ElfFile.rank(STB_LOCAL, STT_FUNC, size[i], plt[entry[i]].name);
+      const t = tables[table[i]], o = entry[i] * t.ent, info = t.data[o + 4];
+      const off = t.data.readUInt32LE(o), strs = t.strs; // underscores and length from the bytes: no string
+      let under = 0;
+      while (strs[off + under] === 95) under++;
+      const end = strs.indexOf(0, off);
+      const len = (end < 0 ? strs.length : end) - off;
+      const bind = info >> 4, type = info & 0xf;
+      return ((bind === STB_GLOBAL ? 8 : bind === STB_WEAK ? 4 : 0) + (type === STT_FUNC ? 2 : 0) + (size[i] > 0 ? 1 : 0)) * 65536
+        - under * 1024 - Math.min(len, 1023);
+    };
+    const keep = new Uint32Array(n);
+    let m = 0;
+    for (let k = 0; k < n;) {
+      const v = val[order[k]];
+      let j = k + 1;
+      while (j < n && val[order[j]] === v) j++;
+      let best = order[k];
+      if (j - k > 1) {
+        let bestRank = -Infinity;
+        for (let q = k; q < j; q++) {
+          const r = rankOf(order[q]);
+          if (r > bestRank) {
+            bestRank = r;
+            best = order[q];
+          }
+        }
+      }
+      keep[m++] = best;
+      k = j;
+    }
+    const out: SortedSymbols = {
+      addrs: new Float64Array(m), ends: new Float64Array(m), table: new Int8Array(m), entry: new Uint32Array(m), plt,
+    };
+    keep.subarray(0, m).forEach((i, k) => {
+      out.addrs[k] = val[i];
+      out.table[k] = table[i];
+      out.entry[k] = entry[i];
+      if (size[i] > 0) {
+        out.ends[k] = val[i] + size[i];
+      } else { // no size: up to the end of its section
+        const t = table[i] >= 0 ? tables[table[i]] : undefined;
+        const shndx = t ? t.data.readUInt16LE(entry[i] * t.ent + 6) : -1;
+        const sec = t && shndx < 0xff00 ? t.secs[shndx] : undefined;
+        out.ends[k] = sec && sec.addr !== 0n ? Number(sec.addr) + sec.size : Infinity;
+      }
+    });
+    return (this.sorted = out);
   }
 
   /** The function containing vaddr: within its size, or (size 0) before the next function. */
   symbolAt(vaddr: bigint): SymbolAt | undefined {
-    const { addrs, syms } = this.sortedSymbols();
+    const st = this.sortedSymbols();
+    const addrs = st.addrs;
     const a = Number(vaddr);
     let lo = 0, hi = addrs.length - 1, best = -1;
     while (lo <= hi) {
@@ -373,11 +578,10 @@ export class ElfFile {
         hi = mid - 1;
       }
     }
-    if (best < 0) return undefined;
-    const s = syms[best];
-    if (vaddr < s.value) return undefined; // above 2^53, Number rounding
-    if (s.size > 0n && vaddr >= s.value + s.size) return undefined;
-    return { name: s.name, offset: Number(vaddr - s.value), value: s.value, size: s.size };
+    if (best < 0 || a >= st.ends[best]) return undefined;
+    const sym = st.table[best] < 0 ? st.plt[st.entry[best]] : this.rawSymbol(this.rawTables()[st.table[best]], st.entry[best]);
+    if (vaddr < sym.value) return undefined; // above 2^53, Number rounding
+    return { name: sym.name, offset: Number(vaddr - sym.value), value: sym.value, size: sym.size };
   }
 
   /** Kept for callers of the earlier API: symbolAt without value/size. */

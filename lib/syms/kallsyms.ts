@@ -380,9 +380,10 @@ export class KernelSymbols {
     if (!this.textNames) {
       const { start, nameLen, count } = this.lines();
       const names: string[] = [];
+      const text = this.raw.toString('latin1'); // one decode, then slices: far cheaper than a decode per name
       for (let i = 0; i < count; i++) {
         const p = start[i];
-        if (isText(this.raw[p + 17])) names.push(this.raw.toString('latin1', p + 19, p + 19 + nameLen[i]));
+        if (isText(this.raw[p + 17])) names.push(text.slice(p + 19, p + 19 + nameLen[i]));
       }
       this.textNames = names;
     }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ElfFile } from './elf.js';
 
-export interface ProcessSymbol { name: string; offset: number; module: string; path?: string }
+export interface ProcessSymbol { name: string; offset: number; module: string }
 
 export interface MapEntry {
   start: bigint; end: bigint; perms: string; offset: bigint; dev: string; inode: number;
@@ -279,7 +279,7 @@ export class ProcessSymbols {
   }
 
   /**
-   * The function containing addr: { name, offset, module: file basename, path }. For files the
+   * The function containing addr: { name, offset, module: file basename } (mapping(addr) has the path). For files the
    * symbol's address is addr - map.start + map.offset (a file offset) turned into a virtual address
    * through the PT_LOAD segment that holds it (p_vaddr - p_offset): this covers non-PIE executables,
    * PIE and shared libraries alike.
@@ -303,7 +303,7 @@ export class ProcessSymbols {
       if (e) {
         const vaddr = e.vaddrOf(addr - m.start + m.offset, m.perms[2] === 'x');
         const s = vaddr !== undefined ? e.symbolAt(vaddr) : undefined;
-        if (s) return { name: s.name, offset: s.offset, module: m.path.startsWith('/') ? path.basename(m.path) : m.path, path: m.path };
+        if (s) return { name: s.name, offset: s.offset, module: m.path.startsWith('/') ? path.basename(m.path) : m.path };
       }
       if (m.path !== '[vdso]' && !m.path.startsWith('/memfd:')) return undefined;
     }
@@ -311,7 +311,7 @@ export class ProcessSymbols {
     for (const pm of this.perfMaps) {
       if (!pm.update(250)) continue;
       const s = pm.lookup(addr);
-      if (s) return { ...s, module: path.basename(pm.file), path: pm.file };
+      if (s) return { ...s, module: path.basename(pm.file) };
     }
     return undefined;
   }
