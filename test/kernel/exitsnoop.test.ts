@@ -1,41 +1,86 @@
-// exitsnoop on the real kernel: a process exiting with code 3 and one killed by a signal.
-import { spawnSync } from 'node:child_process';
-import { runTool, sleep, startReference, startTool } from './helpers.js';
+// exitsnoop on the real kernel: processes exiting with code 3, killed by SIGKILL and SIGTERM, dumping
+// core on SIGSEGV; filters; BCC's -p behaviour; a conformance run beside libbpf-tools' exitsnoop.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { loadedProgramIds, runTool, sleep, startReference, startTool, tmpDir } from './helpers.js';
 
 /** Runs `sh -c script` and returns the shell's PID (printed first). */
-function sh(script: string): number {
-  return Number(spawnSync('sh', ['-c', `echo $$; ${script}`], { encoding: 'utf8' }).stdout.split('\n')[0]);
+function sh(script: string, cwd?: string): number {
+  return Number(spawnSync('sh', ['-c', `echo $$; ${script}`], { encoding: 'utf8', cwd }).stdout.split('\n')[0]);
 }
 
-test('reports exit code 3 and SIGKILL with PID, PPID and age; Ctrl-C exits 0', async () => {
+/** IDs of the BPF programs a process holds (from its fds), to check they are gone after it exits. */
+function programsOf(pid: number): number[] {
+  const ids = new Set<number>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
+    const m = /^prog_id:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+    if (m) ids.add(Number(m[1]));
+  }
+  return [...ids];
+}
+
+/** One line of the default output: PCOMM PID PPID TID AGE(s) EXIT_CODE. */
+const line = (pid: number, code: string) => new RegExp(`^sh +${pid} +(\\d+) +${pid} +(\\d+\\.\\d\\d) +${code}$`, 'm');
+
+test('exit code 3, SIGKILL, SIGTERM and a core dump with PID, PPID and age; Ctrl-C exits 0, unloaded', async () => {
   const t = startTool('exitsnoop', []);
   await t.waitFor(/PCOMM/);
+  const progs = programsOf(t.child.pid!);
+  expect(progs.length).toBe(1);
+  const dir = tmpDir();
   const code3 = sh('sleep 0.1; exit 3');
-  const killed = sh('kill -9 $$');
-  const m3 = await t.waitFor(new RegExp(`^sh +${code3} +(\\d+) +${code3} +(\\d+\\.\\d\\d) +code 3$`, 'm'));
+  const killed = sh('kill -KILL $$');
+  const termed = sh('kill -TERM $$');
+  const dumped = sh('ulimit -c unlimited; kill -SEGV $$', dir);
+  const m3 = await t.waitFor(line(code3, 'code 3'));
   expect(Number(m3[1])).toBe(process.pid); // the test spawned it
   expect(Number(m3[2])).toBeGreaterThanOrEqual(0.1);
-  await t.waitFor(new RegExp(`^sh +${killed} +${process.pid} +${killed} +[\\d.]+ +signal 9 \\(KILL\\)$`, 'm'));
-  expect(t.stdout().split('\n')[0]).toBe('PCOMM            PID    PPID   TID    AGE(s)  EXIT_CODE ');
+  expect(Number(m3[2])).toBeLessThan(2);
+  expect(Number((await t.waitFor(line(killed, 'signal 9 \\(KILL\\)')))[1])).toBe(process.pid);
+  await t.waitFor(line(termed, 'signal 15 \\(TERM\\)'));
+  // a core file is written only where core_pattern is a plain file name (here: "core")
+  const cores = !fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8').startsWith('|');
+  await t.waitFor(line(dumped, `signal 11 \\(SEGV\\)${cores ? ', core dumped ' : ''}`));
+  fs.rmSync(dir, { recursive: true, force: true });
+  // BCC's header, columns %-16s %-7s %-7s %-7s %-7s %-10s
+  expect(t.stdout().split('\n')[0]).toBe('PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE ');
   expect(await t.stop()).toBe(0);
+  const loaded = loadedProgramIds();
+  expect(progs.filter(id => loaded.has(id))).toEqual([]);
 });
 
-test('-x shows only failures; -p filters; --json has structured fields', async () => {
+test('-x shows only failures; --json has structured fields; -t --label add columns', async () => {
   const failed = startTool('exitsnoop', ['-x']);
   const json = startTool('exitsnoop', ['--json']);
-  await failed.waitFor(/PCOMM/);
-  await sleep(1500); // JSON mode prints no header: let it attach
+  const labelled = startTool('exitsnoop', ['-t', '--utc', '--label=']);
+  await Promise.all([failed.waitFor(/PCOMM/), labelled.waitFor(/PCOMM/)]);
+  await sleep(1000); // JSON mode prints no header: let it attach too
   const ok = sh('exit 0');
   const bad = sh('exit 7');
   const m = await json.waitFor(new RegExp(`^\\{.*"pid":${bad},.*\\}$`, 'm'));
-  expect(JSON.parse(m[0])).toMatchObject({ comm: 'sh', pid: bad, ppid: process.pid, exit_code: 7, signal: null, text: 'code 7' });
+  expect(JSON.parse(m[0])).toMatchObject({ comm: 'sh', pid: bad, ppid: process.pid, tid: bad, exit_code: 7, signal: null, core_dumped: false, text: 'code 7' });
   await failed.waitFor(new RegExp(`^sh +${bad} .* code 7$`, 'm'));
-  await Promise.all([failed.stop(), json.stop()]);
+  await labelled.waitFor(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} exit  sh +${bad} +${process.pid} +${bad} +[\\d.]+ +code 7$`, 'm'));
+  await Promise.all([failed.stop(), json.stop(), labelled.stop()]);
   expect(failed.stdout()).not.toMatch(new RegExp(`^sh +${ok} `, 'm'));
   expect(json.stdout()).toContain(`"pid":${ok},`);
+  expect(labelled.stdout().split('\n')[0]).toBe('TIME-UTC     LABEL PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE ');
+});
+
+test('-p PID: only that process, and (as BCC) the tool ends once it has exited', async () => {
+  // a shell that waits for a line on stdin, then exits 5; a thread-free process, so one event
+  const target = spawn('sh', ['-c', 'read x; exit 5'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const t = startTool('exitsnoop', ['-p', String(target.pid)]);
+  await t.waitFor(/PCOMM/);
+  sh('exit 4'); // someone else
+  target.stdin!.end('go\n');
+  await t.waitFor(line(target.pid!, 'code 5'));
+  expect(await t.exited).toBe(0);
+  expect(t.stdout()).not.toMatch(/ code 4$/m);
 });
 
 test('conformance: libbpf-tools exitsnoop sees the same exits and codes', async () => {
+  // Both run side by side over the same three exits; libbpf-tools words signals with strsignal().
   const ours = startTool('exitsnoop', []);
   const ref = startReference('exitsnoop', []);
   await Promise.all([ours.waitFor(/PCOMM/), ref.waitFor(/PCOMM/)]);
@@ -43,16 +88,20 @@ test('conformance: libbpf-tools exitsnoop sees the same exits and codes', async 
   const last = pids[pids.length - 1];
   await Promise.all([ours.waitFor(new RegExp(`^sh +${last} `, 'm')), ref.waitFor(new RegExp(`^sh +${last} `, 'm'))]);
   await Promise.all([ours.stop(), ref.stop()]);
-  const codes = (out: string) => pids.map(pid => new RegExp(`^sh +${pid} +\\d+ +\\d+ +[\\d.]+ +(.*?) *$`, 'm').exec(out)?.[1]);
-  expect(codes(ours.stdout())).toEqual(['code 3', '0', 'signal 9 (KILL)']);
-  // libbpf-tools words the signal with strsignal(): same exits and codes
-  expect(codes(ref.stdout())).toEqual(['code 3', '0', 'signal 9 (Killed)']);
+  const seen = (out: string) => pids.map(pid => new RegExp(`^sh +${pid} +(\\d+) +(\\d+) +[\\d.]+ +(.*?) *$`, 'm').exec(out)?.slice(1));
+  const p = String(process.pid);
+  expect(seen(ours.stdout())).toEqual([[p, String(pids[0]), 'code 3'], [p, String(pids[1]), '0'], [p, String(pids[2]), 'signal 9 (KILL)']]);
+  expect(seen(ref.stdout())).toEqual([[p, String(pids[0]), 'code 3'], [p, String(pids[1]), '0'], [p, String(pids[2]), 'signal 9 (Killed)']]);
 });
 
-test('bad input: one line and exit 2', () => {
-  for (const args of [['--bogus'], ['-p', 'x'], ['-p', '0'], ['extra']]) {
+test('bad input: one line and exit 2; unprivileged: one line and exit 1', () => {
+  for (const args of [['--bogus'], ['-p', 'x'], ['-p', '0'], ['-p', '-5'], ['extra']]) {
     const r = runTool('exitsnoop', args);
     expect(r.code).toBe(2);
     expect(r.stderr.split('\n')[0]).toMatch(/^exitsnoop: /);
+    expect(r.stderr).not.toMatch(/at .*\.(ts|js):\d+/); // no stack trace
   }
+  const unprivileged = runTool('exitsnoop', [], { uid: 65534 });
+  expect(unprivileged.code).toBe(1);
+  expect(unprivileged.stderr.trim()).toBe('exitsnoop: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs');
 });

@@ -1,49 +1,83 @@
 // runqlen on the real kernel: 99 Hz samples on every CPU while more tasks than CPUs want to run.
+// (Debian's libbpf-tools runqlen cannot load on this kernel — cfs_rq.nr_running is now nr_queued —
+// so there is no conformance run; the sample count is checked against 99 Hz x CPUs x seconds.)
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
-import { runTool } from './helpers.js';
+import { loadedProgramIds, runTool, startTool } from './helpers.js';
 
-describe('with more busy tasks than CPUs', () => {
-let hogs: ChildProcess[] = [];
-beforeEach(async () => {
-  hogs = Array.from({ length: os.cpus().length * 3 }, () => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
-  await new Promise(r => setTimeout(r, 300));
-});
-afterEach(() => hogs.forEach(h => h.kill('SIGKILL')));
-
+const ncpu = os.cpus().length;
 const rows = (text: string) => [...text.matchAll(/^ {8}(\d+) +: (\d+) +\|[*+ ]*\|$/gm)].map(m => ({ len: +m[1], count: +m[2] }));
+const sum = (r: { count: number }[]) => r.reduce((a, x) => a + x.count, 0);
 
-test('a linear histogram of queue lengths: busy CPUs sampled at 99 Hz, tasks found waiting', () => {
-  const r = runTool('runqlen', ['2', '1']);
-  expect(r.code).toBe(0);
-  expect(r.stdout.split('\n').slice(0, 3)).toEqual(['Sampling run queue length... Hit Ctrl-C to end.', '', '     runqlen       : count     distribution']);
-  const hist = rows(r.stdout);
-  const samples = hist.reduce((a, x) => a + x.count, 0);
-  // 2 s x 99 Hz x CPUs, less the frequency ramp-up at the start; at least one CPU's worth
-  expect(samples).toBeGreaterThan(150);
-  expect(samples).toBeLessThanOrEqual(2 * 99 * os.cpus().length + 20);
-  expect(hist.filter(x => x.len >= 1).reduce((a, x) => a + x.count, 0)).toBeGreaterThan(samples / 2);
+describe('with three busy tasks per CPU', () => {
+  // at nice 19: they queue behind each other, while the tool itself (nice 0) runs on time, so its
+  // intervals are not stretched by waiting for a CPU
+  let hogs: ChildProcess[] = [];
+  beforeEach(async () => {
+    hogs = Array.from({ length: ncpu * 3 }, () => spawn('nice', ['-n', '19', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
+    await new Promise(r => setTimeout(r, 300));
+  });
+  afterEach(() => hogs.forEach(h => h.kill('SIGKILL')));
+
+  test('a linear histogram of queue lengths: 99 Hz x CPUs x 2 s samples, most finding tasks waiting', () => {
+    const r = runTool('runqlen', ['2', '1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').slice(0, 4)).toEqual(['Sampling run queue length... Hit Ctrl-C to end.', '', '     runqlen       : count     distribution', expect.stringMatching(/^ {8}0 {10}: \d+ +\|/)]);
+    const hist = rows(r.stdout);
+    expect(hist.map(x => x.len)).toEqual(hist.map((_, i) => i)); // every length from 0 up, zeros included
+    const samples = sum(hist);
+    console.log(`runqlen: ${samples} samples in 2 s on ${ncpu} CPUs (99 Hz: ${2 * 99 * ncpu})`);
+    // the perf events are attached just before the interval starts: a few ms more, never less
+    expect(samples).toBeGreaterThanOrEqual(Math.floor(0.97 * 2 * 99 * ncpu));
+    expect(samples).toBeLessThanOrEqual(Math.ceil(1.05 * 2 * 99 * ncpu));
+    expect(sum(hist.filter(x => x.len >= 1))).toBeGreaterThan(samples / 2);
+  });
+
+  test('-C: a section per CPU of ~99 samples a second; -T prints the time; Ctrl-C prints, exits 0, unloads', async () => {
+    const t = startTool('runqlen', ['-C', '-T']);
+    await t.waitFor(/Hit Ctrl-C/);
+    const progs = new Set(fs.readdirSync(`/proc/${t.child.pid}/fdinfo`)
+      .map(fd => /^prog_id:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${t.child.pid}/fdinfo/${fd}`, 'utf8'))?.[1])
+      .filter(Boolean).map(Number));
+    expect(progs.size).toBe(1);
+    await new Promise(r => setTimeout(r, 1000));
+    expect(await t.stop()).toBe(0);
+    const out = t.stdout();
+    expect(out).toMatch(/^Sampling run queue length\.\.\. Hit Ctrl-C to end\.\n\n\d\d:\d\d:\d\d\n\ncpu = 0\n {5}runqlen {7}: count {5}distribution\n/);
+    const perCpu = out.split(/^cpu = /m).slice(1).map(part => ({ cpu: parseInt(part, 10), samples: sum(rows(part)) }));
+    expect(perCpu.map(c => c.cpu)).toEqual(os.cpus().map((_, i) => i));
+    for (const c of perCpu) expect(c.samples).toBeGreaterThan(90);
+    const loaded = loadedProgramIds();
+    expect([...progs].filter(id => loaded.has(id))).toEqual([]);
+  });
+
+  test('-O reports occupancy (also per CPU with -C); -H counts the whole CPU queue; --json', () => {
+    const o = runTool('runqlen', ['-O', '1', '1']);
+    expect(Number(/^runqocc: (\d+\.\d\d)%$/m.exec(o.stdout)?.[1])).toBeGreaterThan(50);
+    const oc = runTool('runqlen', ['-O', '-C', '1', '1']);
+    const occ = [...oc.stdout.matchAll(/^runqocc, CPU (\d+) +(\d+\.\d\d)%$/gm)].map(m => ({ cpu: +m[1], pct: +m[2] }));
+    expect(occ.map(x => x.cpu)).toEqual(os.cpus().map((_, i) => i));
+    expect(oc.stdout).toMatch(/^runqocc, CPU 0   [ \d]{3}\.\d\d%$/m); // BCC's "%-3d %6.2f%%"
+    const h = runTool('runqlen', ['-H', '1', '1']);
+    expect(sum(rows(h.stdout).filter(x => x.len >= 1))).toBeGreaterThan(sum(rows(h.stdout)) / 2);
+    const j = runTool('runqlen', ['--json', '1', '1']);
+    const obj = JSON.parse(j.stdout.trim());
+    expect(obj).toMatchObject({ valType: 'runqlen', buckets: expect.arrayContaining([{ start: 0, end: 0, count: expect.any(Number) }]) });
+    expect(obj.total).toBeGreaterThan(0.9 * 99 * ncpu);
+    const jo = JSON.parse(runTool('runqlen', ['--json', '-O', '-C', '1', '1']).stdout.trim());
+    expect(jo.runqocc.map((x: { cpu: number }) => x.cpu)).toEqual(os.cpus().map((_, i) => i));
+  });
 });
 
-test('-C gives a section per CPU; -O reports occupancy; --json', () => {
-  const c = runTool('runqlen', ['-C', '1', '1']);
-  expect(c.code).toBe(0);
-  expect([...c.stdout.matchAll(/^cpu = (\d+)$/gm)].map(m => +m[1]).sort()).toEqual(os.cpus().map((_, i) => i));
-  const o = runTool('runqlen', ['-O', '1', '1']);
-  const occ = Number(/^runqocc: (\d+\.\d\d)%$/m.exec(o.stdout)?.[1]);
-  expect(occ).toBeGreaterThan(50);
-  const j = runTool('runqlen', ['--json', '1', '1']);
-  const obj = JSON.parse(j.stdout.trim());
-  expect(obj.valType).toBe('runqlen');
-  expect(obj.total).toBeGreaterThan(50);
-});
-
-});
-
-test('bad input: one line and exit 2', () => {
-  for (const args of [['--bogus'], ['0'], ['1', 'x'], ['1', '2', '3']]) {
+test('bad input: one line and exit 2; unprivileged: one line and exit 1', () => {
+  for (const args of [['--bogus'], ['0'], ['-1'], ['1', 'x'], ['1', '2', '3'], ['-p', '1']]) {
     const r = runTool('runqlen', args);
-    expect(r.code).toBe(2);
+    expect([args, r.code]).toEqual([args, 2]);
     expect(r.stderr.split('\n')[0]).toMatch(/^runqlen: /);
+    expect(r.stderr).not.toMatch(/at .*\.(ts|js):\d+/); // no stack trace
   }
+  const unprivileged = runTool('runqlen', [], { uid: 65534 });
+  expect(unprivileged.code).toBe(1);
+  expect(unprivileged.stderr.trim()).toBe('runqlen: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs');
 });

@@ -18,7 +18,7 @@ struct cpu_key { u32 cpu; u32 slot; };
 BPF_HISTOGRAM(dist, u32, 128);               /* linear: queue length -> samples */
 BPF_HISTOGRAM(dist_cpu, struct cpu_key, 4096);
 
-struct cfs_rq___pre615 { unsigned int nr_running; } __attribute__((preserve_access_index));
+struct cfs_rq___pre614 { unsigned int nr_running; } __attribute__((preserve_access_index));
 
 SEC("perf_event")
 int do_sample(struct bpf_perf_event_data *ctx)
@@ -31,7 +31,7 @@ int do_sample(struct bpf_perf_event_data *ctx)
 	else if (bpf_core_field_exists(q->nr_queued))
 		len = BPF_CORE_READ(q, nr_queued);
 	else
-		len = BPF_CORE_READ((struct cfs_rq___pre615 *)q, nr_running);
+		len = BPF_CORE_READ((struct cfs_rq___pre614 *)q, nr_running);
 	/* BCC's convention: don't count the running task (0 = idle or one runnable task) */
 	if (len > 0)
 		len--;
@@ -65,7 +65,7 @@ defineTool<Options>({
     timestamp: opt.flag('T', 'include timestamp on output'),
     runqocc: opt.flag('O', 'report run queue occupancy'),
     cpus: opt.flag('C', 'print output for each CPU separately'),
-    host: opt.flag('H', "report the CPU's whole run queue (rq->nr_running), not the task group's CFS queue"),
+    host: opt.flag('H', "report the CPU's whole run queue (rq->nr_running)"),
   },
   positional: '[interval] [count]',
   examples: [
@@ -91,25 +91,21 @@ defineTool<Options>({
 
     await intervals(interval, count, () => {
       const data = hist.read(true);
-      const sections = perCpu ? data.sections : [{ key: '', raw: undefined, slots: data.slots }];
+      // -O: per CPU 0..highest CPU sampled (as BCC, CPUs without samples show 0.00%), or system-wide
+      const occ = (slots: number[] | undefined) => occupancy(slots ?? []);
+      const cpuMax = Math.max(-1, ...data.sections.map(s => Number(s.key)));
+      const byCpu = Array.from({ length: cpuMax + 1 }, (_, c) => occ(data.sections.find(s => Number(s.key) === c)?.slots));
       if (json) {
-        out.json({
-          time: new Date().toISOString(),
-          ...(opts.runqocc
-            ? { runqocc: sections.map(s => ({ ...(perCpu ? { cpu: s.key } : {}), percent: occupancy(s.slots) })) }
-            : hist.json('runqlen', { linear: true, sectionHeader: 'cpu' }, data)),
-        });
+        const body = !opts.runqocc ? hist.json('runqlen', { linear: true, sectionHeader: 'cpu' }, data)
+          : perCpu ? { runqocc: byCpu.map((percent, cpu) => ({ cpu, percent })) } : { runqocc: occ(data.slots) };
+        out.json({ time: new Date().toISOString(), ...body });
         return;
       }
       out.write('\n');
       if (opts.timestamp) out.write(`${strftimeHMS()}\n`);
-      if (opts.runqocc) {
-        for (const s of [...sections].sort((a, b) => Number(a.key) - Number(b.key))) {
-          out.line(sprintf(perCpu ? 'runqocc, CPU %-3s %6.2f%%' : 'runqocc: %0.2f%%', ...(perCpu ? [s.key, occupancy(s.slots)] : [occupancy(s.slots)])));
-        }
-        return;
-      }
-      out.write(hist.format('runqlen', { linear: true, sectionHeader: 'cpu' }, data));
+      if (!opts.runqocc) out.write(hist.format('runqlen', { linear: true, sectionHeader: 'cpu' }, data));
+      else if (perCpu) byCpu.forEach((percent, cpu) => out.line(sprintf('runqocc, CPU %-3d %6.2f%%', cpu, percent)));
+      else out.line(sprintf('runqocc: %0.2f%%', occ(data.slots)));
     });
   },
 });
