@@ -17,6 +17,7 @@ import { log2HistJson, sprintf, strftime, strftimeHMS } from '../../lib/output/i
 
 const program = `
 #include <bpfkit.h>
+#include <bpfkit_block.h>   /* rq_dev() */
 
 const volatile bool targ_queued = false;   /* -Q: from insertion into the I/O scheduler */
 const volatile bool targ_ms = false;       /* -m */
@@ -47,25 +48,6 @@ BPF_HISTOGRAM(dist);
 BPF_HISTOGRAM(dist_disk, struct disk_key);
 BPF_HISTOGRAM(dist_flags, struct flag_key);
 BPF_ARRAY(extension, struct ext_val, 1);
-
-/* Older kernels (before 5.16) had request->rq_disk; later ones reach the disk through the queue. */
-struct request___rq_disk {
-	struct gendisk *rq_disk;
-} __attribute__((preserve_access_index));
-
-static __always_inline u32 rq_dev(struct request *rq)
-{
-	struct request___rq_disk *old = (void *)rq;
-	struct gendisk *disk;
-
-	if (bpf_core_field_exists(old->rq_disk))
-		disk = BPF_CORE_READ(old, rq_disk);
-	else
-		disk = BPF_CORE_READ(rq, q, disk);
-	if (!disk)
-		return 0;
-	return (BPF_CORE_READ(disk, major) << 20) | BPF_CORE_READ(disk, first_minor);
-}
 
 static __always_inline int rq_start(struct request *rq, bool issue)
 {

@@ -17,6 +17,7 @@ import { sprintf } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
+#include <bpfkit_block.h>   /* rq_dev() */
 
 const volatile bool targ_queued = false;  /* -Q */
 const volatile bool targ_pattern = false; /* -P */
@@ -66,25 +67,6 @@ struct {
 	__type(key, u32);
 	__type(value, u32);
 } cgroup SEC(".maps");
-
-/* Older kernels (before 5.16) had request->rq_disk; later ones reach the disk through the queue. */
-struct request___rq_disk {
-	struct gendisk *rq_disk;
-} __attribute__((preserve_access_index));
-
-static __always_inline u32 rq_dev(struct request *rq)
-{
-	struct request___rq_disk *old = (void *)rq;
-	struct gendisk *disk;
-
-	if (bpf_core_field_exists(old->rq_disk))
-		disk = BPF_CORE_READ(old, rq_disk);
-	else
-		disk = BPF_CORE_READ(rq, q, disk);
-	if (!disk)
-		return 0;
-	return (BPF_CORE_READ(disk, major) << 20) | BPF_CORE_READ(disk, first_minor);
-}
 
 /* The submitting process: set when the request is created (BPF_ANY: a new life of the struct);
  * insert and issue only fill in what was not seen (BPF_NOEXIST). */
