@@ -100,6 +100,7 @@ export class RingBuffer {
     let cons = Number(Atomics.load(this.consPos, 0));
     const prod = Number(Atomics.load(this.prodPos, 0));
     let n = 0;
+    let seen = 0;
     while (cons < prod && n < budget) {
       const off = cons & this.mask;
       const len = Atomics.load(this.words, off >>> 2);
@@ -110,7 +111,7 @@ export class RingBuffer {
         n++;
         this.onRecord(this.data, off + HDR, size);
       }
-      if ((n & 511) === 0) Atomics.store(this.consPos, 0, BigInt(cons)); // free space early
+      if ((++seen & 511) === 0) Atomics.store(this.consPos, 0, BigInt(cons)); // free space early
     }
     Atomics.store(this.consPos, 0, BigInt(cons));
     this.received += n;
