@@ -412,6 +412,17 @@ export class BPF {
     this.addLink(f.attach_uprobe_opts(p.ptr, o.pid ?? -1, bin, o.offset ?? 0, uprobeOpts(!!o.retprobe, o.symbol ?? null)) as Ptr | null, what);
   }
 
+  /**
+   * A USDT probe (`provider:name`, from the binary's .note.stapsdt) through libbpf's USDT support: the
+   * program is `SEC("usdt") int BPF_USDT(fn, args...)` with `#include <bpf/usdt.bpf.h>`.
+   */
+  attachUsdt(program: string, o: { binary: string; provider: string; name: string; pid?: number }): void {
+    const p = this.program(program);
+    const bin = resolveLibrary(o.binary, o.pid);
+    this.addLink(f.attach_usdt(p.ptr, o.pid ?? -1, bin, o.provider, o.name, null) as Ptr | null,
+      `attaching ${program} to USDT ${o.provider}:${o.name} in ${bin}`);
+  }
+
   /** Attaches a perf_event program to a sampling event on each CPU (BCC's attach_perf_event). */
   attachPerfEvent(program: string, o: PerfEventOptions = {}): void {
     const p = this.program(program);

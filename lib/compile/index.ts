@@ -48,6 +48,9 @@ export function cacheDir(): string {
   return process.env.BPFKIT_CACHE || path.join(os.homedir(), '.cache', 'bpfkit');
 }
 
+/** Bump when the clang flags or preamble rules change: cached objects must not be reused then. */
+const COMPILE_FLAGS_VERSION = 'flags-2';
+
 const targetArch = process.arch === 'arm64' ? 'arm64' : process.arch === 'x64' ? 'x86' : process.arch;
 
 /** Runs a command; a missing binary gets an install hint instead of ENOENT. */
@@ -110,6 +113,12 @@ function headerFiles(): string[] {
   return files;
 }
 
+/** libbpf's usdt.bpf.h reaches <asm/errno.h>, which lives in the host's multiarch include dir. */
+function multiarchIncludes(): string[] {
+  const dir = `/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
+  return fs.existsSync(dir) ? ['-idirafter', dir] : [];
+}
+
 export class ClangCompiler implements Compiler {
   private fp?: string;
   constructor(readonly clang = 'clang', readonly strip = 'llvm-strip') {}
@@ -136,7 +145,7 @@ export class ClangCompiler implements Compiler {
       // The preamble (vmlinux types + generated tracepoint structs) comes first; #line makes
       // diagnostics point at the user's own lines.
       const src = `${preamble}#line 1 "${req.name}"\n${req.text}`;
-      const args = ['-O2', '-g', '-target', 'bpf', `-D__TARGET_ARCH_${targetArch}`, '-I', includeDir,
+      const args = ['-O2', '-g', '-target', 'bpf', `-D__TARGET_ARCH_${targetArch}`, '-I', includeDir, ...multiarchIncludes(),
         '-Wall', '-Wno-unused-variable', '-Wno-unused-function', '-Wno-unused-but-set-variable',
         '-Werror=implicit-int', '-Werror=implicit-function-declaration',
         '-fno-color-diagnostics', ...(req.cflags ?? []), '-c', '-x', 'c', '-', '-o', out];
@@ -188,6 +197,7 @@ export function compile(req: CompileRequest, compiler: Compiler = defaultCompile
     .update(compiler.fingerprint()).update('\0')
     .update(JSON.stringify(req.cflags ?? [])).update('\0')
     .update(targetArch).update('\0')
+    .update(COMPILE_FLAGS_VERSION).update('\0')
     .update(preamble).update('\0')
     .update(req.name).update('\0')
     .update(req.text)

@@ -171,3 +171,38 @@ SEC("perf_event") int do_sample(struct bpf_perf_event_data *ctx) {
     bpf.close();
   }
 });
+
+test('a USDT probe in a test binary: every firing seen, with its arguments', async () => {
+  const src = path.join(dir, 'usdt.c');
+  fs.writeFileSync(src, `#include <stdio.h>
+#include <sys/sdt.h>
+int main(void) {
+	getchar();
+	for (long i = 1; i <= 100; i++) DTRACE_PROBE2(bpfkit, tick, i, i * 2);
+	return 0;
+}
+`);
+  const bin2 = path.join(dir, 'usdt');
+  expect(spawnSync('gcc', ['-O1', '-o', bin2, src], { encoding: 'utf8' }).status).toBe(0);
+  const bpf = BPF.load({
+    name: 'usdt_test',
+    text: `#include <bpfkit.h>
+#include <bpf/usdt.bpf.h>
+BPF_ARRAY(stats, u64, 2);   /* 0: firings, 1: sum of both arguments */
+SEC("usdt") int BPF_USDT(on_tick, long i, long twice) {
+	u32 k = 0; map_increment(stats, k);
+	k = 1; map_add(stats, k, i + twice);
+	return 0;
+}`,
+  });
+  try {
+    const child = spawn(bin2, [], { stdio: ['pipe', 'ignore', 'inherit'] });
+    bpf.attachUsdt('on_tick', { binary: bin2, provider: 'bpfkit', name: 'tick', pid: child.pid });
+    child.stdin!.end('\n');
+    await new Promise(r => child.on('exit', r));
+    expect(bpf.map('stats').get(0)).toBe(100n);
+    expect(bpf.map('stats').get(1)).toBe(BigInt(3 * 5050)); // sum of i + 2i for i = 1..100
+  } finally {
+    bpf.close();
+  }
+});
