@@ -14,7 +14,7 @@ import { BPF } from '../../lib/bpf.js';
 import { featureProbeName, featureProbeSource } from '../../lib/attach/features.js';
 import { expandKernelFunctions, kernelFunctionSource, kprobeBlacklist, resolveKernelFunction } from '../../lib/attach/kprobes.js';
 import { compile } from '../../lib/compile/index.js';
-import { BY_HAND, LANE_OBJECTS, READS, Slot } from './programs.js';
+import { BY_HAND, Hit, LANE_OBJECTS, READS, Slot } from './programs.js';
 
 if (process.argv.includes('--precompile')) {
   for (const [name, text] of Object.entries(LANE_OBJECTS)) compile({ text, name: `${name}.bpf.c` });
@@ -137,8 +137,10 @@ await check('syscall names resolve to this kernel\'s wrappers', () => {
   expectEqual(err, 'kernel function bpfkit_no_such_function is not traceable on this kernel (missing, inlined or notrace)', 'error');
 });
 
-// (d)+(e): a glob on one program, and a kprobe on a syscall by its BCC name; this thread does the work.
-await check('attachKprobeMulti(vfs_read*) hits each function; attachKprobe(sys_openat) sees openat', async () => {
+// (d)+(e): a glob on one program, a kprobe on a syscall by its BCC name, and one at an offset inside
+// vfs_read; this thread does the work. The offset is the second instruction: Debian's 6.1 is built
+// without CONFIG_X86_KERNEL_IBT, so functions open with the 5-byte ftrace call (no endbr64 before it).
+await check('attachKprobeMulti(vfs_read*) hits each function; sys_openat sees openat; vfs_read+5 sees the reads', async () => {
   const fns = expandKernelFunctions('vfs_read*');
   expectTrue(fns.length > 1 && fns.includes('vfs_read') && fns.includes('vfs_readv'), `vfs_read* expanded to ${fns}`);
   expectEqual(expandKernelFunctions('perf_*'), [], 'perf_* (excluded)');
@@ -153,6 +155,7 @@ await check('attachKprobeMulti(vfs_read*) hits each function; attachKprobe(sys_o
     const attached = bpf.attachKprobeMulti('multi_entry', 'vfs_read*');
     expectEqual(attached, fns, 'functions attached');
     bpf.attachKprobe('syscall_entry', 'sys_openat');
+    bpf.attachKprobe('offset_entry', 'vfs_read', { offset: 5 });
     bpf.map<number, number>('armed').set(0, 1);
     // on this (main) thread: 1 openat(), 3 read(), 1 readv() (two buffers: one would be a read()), 1 readlink()
     const fd = fs.openSync(file, 'r');
@@ -162,34 +165,45 @@ await check('attachKprobeMulti(vfs_read*) hits each function; attachKprobe(sys_o
     fs.closeSync(fd);
     fs.readlinkSync(link);
     const calls = bpf.map<bigint, bigint>('calls').entries();
-    const openats = Number(bpf.map<number, bigint>('syscalls').get(0));
+    const hits = bpf.map<number, bigint>('hits');
+    const openats = Number(hits.get(Hit.SYSCALL));
+    const offsetHits = Number(hits.get(Hit.OFFSET));
     const addr = kernelAddresses(['vfs_read', 'vfs_readv', 'vfs_readlink']);
     // bpf_get_func_ip gives the function's address (past an endbr64 when IBT is on: allow a few bytes)
-    const hits = (fn: string) => calls.filter(([ip]) => ip >= addr.get(fn)! && ip < addr.get(fn)! + 16n).reduce((a, [, n]) => a + Number(n), 0);
-    expectEqual({ vfs_read: hits('vfs_read'), vfs_readv: hits('vfs_readv'), vfs_readlink: hits('vfs_readlink') },
+    const callsOf = (fn: string) => calls.filter(([ip]) => ip >= addr.get(fn)! && ip < addr.get(fn)! + 16n).reduce((a, [, n]) => a + Number(n), 0);
+    expectEqual({ vfs_read: callsOf('vfs_read'), vfs_readv: callsOf('vfs_readv'), vfs_readlink: callsOf('vfs_readlink') },
       { vfs_read: 3, vfs_readv: 1, vfs_readlink: 1 }, 'calls per function');
     expectEqual(openats, 1, 'openat calls');
+    expectEqual(offsetHits, 3, 'hits at vfs_read+5');
   } finally {
     bpf.close();
     fs.rmSync(link, { force: true });
   }
 });
 
-// A tool whose programs are fentry with kprobe alternatives, run as a user runs it.
-await check('vfsstat runs (fentry path) and counts reads', () => {
-  // the built JS, as bpfkit-node runs it when dist/ is current (the tsx loader costs ~15 s more here)
-  const r = spawnSync(process.execPath, [path.join(root, 'dist', 'tools', 'fs', 'vfsstat.js'), '1', '1'],
-    { encoding: 'utf8', timeout: 240_000, cwd: root });
-  expectEqual(r.status, 0, `vfsstat exit status (stderr: ${r.stderr.trim()})`);
-  const lines = r.stdout.trim().split('\n');
-  expectTrue(/^TIME +READ\/s +WRITE\/s +FSYNC\/s +OPEN\/s +CREATE\/s$/.test(lines[0]), `header: ${lines[0]}`);
-  const m = /^\d\d:\d\d:\d\d: +(\d+) +(\d+) +(\d+) +(\d+) +(\d+)$/.exec(lines[1] ?? '');
-  expectTrue(lines.length === 2 && !!m, `output:\n${r.stdout}`);
+// A tool whose programs are fentry with kprobe alternatives, run as a user runs it, while a shell loop
+// reads the lane's file over and over: the second interval must count at least one dd's worth of reads.
+await check('vfsstat runs (fentry path) and counts a reader\'s reads', () => {
+  const reader = spawn('sh', ['-c', `while :; do dd if=${file} of=/dev/null bs=${BLOCK} status=none; done`],
+    { stdio: 'ignore', detached: true });
+  try {
+    // the built JS, as bpfkit-node runs it when dist/ is current (the tsx loader costs ~15 s more here)
+    const r = spawnSync(process.execPath, [path.join(root, 'dist', 'tools', 'fs', 'vfsstat.js'), '1', '2'],
+      { encoding: 'utf8', timeout: 240_000, cwd: root });
+    expectEqual(r.status, 0, `vfsstat exit status (stderr: ${r.stderr.trim()})`);
+    const lines = r.stdout.trim().split('\n');
+    expectTrue(/^TIME +READ\/s +WRITE\/s +FSYNC\/s +OPEN\/s +CREATE\/s$/.test(lines[0]), `header: ${lines[0]}`);
+    const rows = lines.slice(1).map(l => /^\d\d:\d\d:\d\d: +(\d+) +(\d+) +(\d+) +(\d+) +(\d+)$/.exec(l));
+    expectTrue(rows.length === 2 && rows.every(Boolean), `output:\n${r.stdout}`);
+    expectTrue(Number(rows[1]![1]) >= BLOCKS && Number(rows[1]![4]) >= 1, `reads and opens of the second interval:\n${r.stdout}`);
+  } finally {
+    process.kill(-reader.pid!, 'SIGKILL');
+  }
 });
 
 await check('nothing of the lane stays loaded or attached', () => {
   const progs = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
-  const ours = ['read_fentry', 'read_fexit', 'read_kprobe', 'read_kretprobe', 'multi_entry', 'syscall_entry', 'probe_fentry', 'probe_fexit', 'probe_tp_btf'];
+  const ours = ['read_fentry', 'read_fexit', 'read_kprobe', 'read_kretprobe', 'multi_entry', 'syscall_entry', 'offset_entry', 'probe_fentry', 'probe_fexit', 'probe_tp_btf'];
   if (progs.status === 0) {
     const left = (JSON.parse(progs.stdout || '[]') as { name?: string }[]).map(p => p.name ?? '').filter(n => ours.some(o => o.startsWith(n) && n.length > 0));
     expectEqual(left, [], 'programs still loaded');

@@ -68,15 +68,17 @@ export const Slot = { FENTRY_CALLS: 0, FEXIT_CALLS: 1, FEXIT_BYTES: 2, KPROBE_CA
 
 /**
  * kprobes attached by hand (SEC("kprobe") names no function): one program on every function of a glob,
- * counting calls by function address, and one on a syscall given by its BCC-style name. Only the
- * thread `targ_tid` counts, and only once armed (attaching reads sysfs files: vfs_read too).
+ * counting calls by function address, one on a syscall given by its BCC-style name, and one at an
+ * offset inside a function. Only the thread `targ_tid` counts, and only once armed (attaching reads
+ * sysfs files: vfs_read too).
  */
 export const BY_HAND = `#include <bpfkit.h>
 const volatile u32 targ_tid = 0;
 
 BPF_ARRAY(armed, u32, 1);
 BPF_HASH(calls, u64, u64, 256);      /* function address -> calls */
-BPF_ARRAY(syscalls, u64, 1);
+enum { SYSCALL_HITS, OFFSET_HITS, NHITS };
+BPF_ARRAY(hits, u64, NHITS);
 
 static __always_inline bool ours(void)
 {
@@ -98,10 +100,20 @@ SEC("kprobe")
 int BPF_KPROBE(syscall_entry)
 {
 	if (ours())
-		map_increment(syscalls, (u32)0);
+		map_increment(hits, (u32)SYSCALL_HITS);
+	return 0;
+}
+
+SEC("kprobe")
+int BPF_KPROBE(offset_entry)
+{
+	if (ours())
+		map_increment(hits, (u32)OFFSET_HITS);
 	return 0;
 }
 `;
+
+export const Hit = { SYSCALL: 0, OFFSET: 1 } as const;
 
 /** Name -> text of every lane object: the host compiles them before the VM boots (clang is slow there). */
 export const LANE_OBJECTS: Record<string, string> = { lane_reads: READS, lane_by_hand: BY_HAND };
