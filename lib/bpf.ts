@@ -9,7 +9,7 @@ import {
   features, kindFeatureName, kindSupported, rawTracepointExists, tracepointExists,
 } from './attach/features.js';
 import { expandKernelFunctions, pickKernelFunction, resolveKernelFunction, traceableFunctions } from './attach/kprobes.js';
-import { fallbackGroup, parseSection, preference, type ProbeSpec } from './attach/sections.js';
+import { fallbackGroup, parseSection, preference, targetFunctions, type ProbeSpec } from './attach/sections.js';
 import {
   BpfError, bpfError, checkPtr, closeFd, kprobeMultiOpts, kprobeOpts, lastErrno, libbpfFns as f, mmapFd, munmap, openOpts,
   perfEventEnable, perfEventOpen, PROT_READ, PROT_WRITE, takeLog, uprobeOpts, view, type Ptr,
@@ -49,6 +49,8 @@ export interface Program {
   loaded: boolean;
   /** Why it was not loaded, if so. */
   skipped?: string;
+  /** kprobe/fentry kinds: the kernel function chosen among the section's alternatives. */
+  function?: string;
 }
 
 interface MapMeta {
@@ -291,10 +293,17 @@ export class BPF {
         // tracefs answers in microseconds; the kernel's BTF (~35 ms to read) only when tracefs is absent
         if (features.tracefs().ok) return rawTracepointExists(target) ? undefined : `tracepoint ${target} does not exist on this kernel`;
         return Btf.vmlinux().find(`btf_trace_${target}`) ? undefined : `tracepoint ${target} has no BTF on this kernel`;
-      case 'fentry': case 'fexit':
-        return Btf.vmlinux().find(target, 'func') ? undefined : `function ${target} is not in the kernel's BTF`;
-      case 'kprobe': case 'kretprobe':
-        return pickKernelFunction(target, traceableFunctions()) ? undefined : `function ${target} is not traceable on this kernel (missing, inlined or notrace)`;
+      case 'fentry': case 'fexit': {
+        const names = targetFunctions(p.spec);
+        p.function = names.find(n => Btf.vmlinux().find(n, 'func'));
+        return p.function ? undefined : `${functionList(names)} in the kernel's BTF`;
+      }
+      case 'kprobe': case 'kretprobe': {
+        const names = targetFunctions(p.spec);
+        const available = traceableFunctions();
+        p.function = names.map(n => pickKernelFunction(n, available)).find(Boolean);
+        return p.function ? undefined : `${functionList(names)} traceable on this kernel (missing, inlined or notrace)`;
+      }
       default:
         return undefined;
     }
@@ -302,6 +311,13 @@ export class BPF {
 
   private loadObject(): void {
     takeLog();
+    for (const p of this.programs.values()) {
+      // libbpf takes an fentry/fexit target from the section name unless one is set before load
+      if (p.loaded && (p.spec.kind === 'fentry' || p.spec.kind === 'fexit') && p.function && p.function !== p.spec.target) {
+        const r = f.prog_set_attach_target(p.ptr, 0, p.function);
+        if (r < 0) throw bpfError(`setting ${p.name}'s target to ${p.spec.kind} ${p.function}`, r, takeLog());
+      }
+    }
     const r = f.load(this.obj!);
     const log = takeLog();
     if (r >= 0) return;
@@ -351,7 +367,7 @@ export class BPF {
     }
     if (kind === 'kprobe' || kind === 'kretprobe') {
       // by resolved name: "sys_openat" -> "__x64_sys_openat", "finish_task_switch" -> its .isra clone
-      this.attachKprobe(p.name, target, { retprobe: kind === 'kretprobe', offset: p.spec.offset });
+      this.attachKprobe(p.name, p.function ?? targetFunctions(p.spec), { retprobe: kind === 'kretprobe', offset: p.spec.offset });
       return;
     }
     this.addLink(f.attach(p.ptr) as Ptr | null, `attaching ${p.name} to ${p.section}`);
@@ -368,8 +384,11 @@ export class BPF {
     this.addLink(f.attach_raw_tracepoint(p.ptr, event) as Ptr | null, `attaching ${program} to raw tracepoint ${event}`);
   }
 
-  /** kprobe/kretprobe on a kernel function; BCC's name variants (syscall wrappers, .isra) are resolved. */
-  attachKprobe(program: string, fn: string, opts: { retprobe?: boolean; offset?: number; syscall?: boolean } = {}): void {
+  /**
+   * kprobe/kretprobe on a kernel function; BCC's name variants (syscall wrappers, .isra) are resolved.
+   * Several names are alternatives (renamed across kernel versions): the first one this kernel has.
+   */
+  attachKprobe(program: string, fn: string | string[], opts: { retprobe?: boolean; offset?: number; syscall?: boolean } = {}): void {
     const p = this.program(program);
     const feat = kindSupported('kprobe');
     if (!feat.ok) throw new BpfError(`${program}: needs kprobes: ${feat.why}`, 95);
@@ -567,6 +586,11 @@ export class BPF {
     this.obj = null;
     live.delete(this);
   }
+}
+
+/** "function f is not" / "none of f, g is", for the reason a probe's target is missing. */
+function functionList(names: string[]): string {
+  return names.length === 1 ? `function ${names[0]} is not` : `none of the functions ${names.join(', ')} is`;
 }
 
 function rank(p: Program): number {

@@ -225,16 +225,22 @@ export class KernelFunctionError extends Error {
   }
 }
 
-/** The attachable name for `name` on the running kernel, or an Error saying it is not traceable here. */
-export function resolveKernelFunction(name: string, opts: ResolveOptions = {}): string {
-  const picked = pickKernelFunction(name, traceableFunctions(), opts);
+/**
+ * The attachable name for `name` on the running kernel, or an Error saying it is not traceable here.
+ * Several names are alternatives (a function renamed or inlined across kernel versions): the first
+ * one this kernel has is taken.
+ */
+export function resolveKernelFunction(name: string | string[], opts: ResolveOptions = {}): string {
+  const names = typeof name === 'string' ? [name] : name;
+  const available = traceableFunctions();
+  const picked = names.map(n => pickKernelFunction(n, available, opts)).find(Boolean);
   if (!picked) {
     const src = kernelFunctionSource().source;
-    throw new KernelFunctionError(name, src === 'none'
+    throw new KernelFunctionError(names.join(' or '), src === 'none'
       ? 'missing, inlined or notrace; neither available_filter_functions nor /proc/kallsyms is readable'
       : undefined);
   }
-  if (kprobeBlacklist().has(picked)) throw new KernelFunctionError(name, `${picked} is on the kprobes blacklist`);
+  if (kprobeBlacklist().has(picked)) throw new KernelFunctionError(names.join(' or '), `${picked} is on the kprobes blacklist`);
   return picked;
 }
 

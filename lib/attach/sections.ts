@@ -10,7 +10,10 @@ export type ProbeKind =
 
 export interface ProbeSpec {
   kind: ProbeKind;
-  /** tracepoint: "cat/ev"; raw_tp/tp_btf: "ev"; kprobe/fentry: function name; '' when attached by hand. */
+  /**
+   * tracepoint: "cat/ev"; raw_tp/tp_btf: "ev"; kprobe/fentry: function name, or alternatives separated
+   * by "|" (see targetFunctions); '' when attached by hand.
+   */
   target: string;
   /** kprobe offset (kprobe/fn+0x10). */
   offset?: number;
@@ -50,6 +53,15 @@ export function parseSection(section: string): ProbeSpec {
     return { kind, target, offset };
   }
   return { kind: 'other', target: '' };
+}
+
+/**
+ * The kernel functions a kprobe/kretprobe/fentry/fexit program may attach to, in order of preference:
+ * SEC("kprobe/__blk_account_io_start|blk_account_io_start") names a function renamed across kernel
+ * versions; the first one the running kernel has is used.
+ */
+export function targetFunctions(spec: ProbeSpec): string[] {
+  return spec.target.split('|').filter(Boolean);
 }
 
 /** Alternatives are grouped by what they observe: the event, or a function's entry or return. */

@@ -5,7 +5,7 @@
 import { BPF } from '../../lib/bpf.js';
 import { features, kindSupported } from '../../lib/attach/features.js';
 import { resolveKernelFunction } from '../../lib/attach/kprobes.js';
-import { BY_HAND, READS } from '../vm/programs.js';
+import { BY_HAND, READS, RENAMED } from '../vm/programs.js';
 
 const NO_KPROBES = 'needs kprobes: this kernel was built without CONFIG_KPROBES';
 const kprobes = features.kprobes().ok;
@@ -30,6 +30,12 @@ onlyHere(noProbes)('fentry -> kprobe and fexit -> kretprobe chains: one error na
 onlyHere(noProbes)('with the trampolines ruled out, the kprobe programs fail the same clear way', () => {
   expect(() => BPF.load({ text: READS, name: 'lane_reads', disable: ['read_fentry', 'read_fexit'] }))
     .toThrow(`lane_reads: cannot run kprobe/vfs_read: ${NO_KPROBES}`);
+});
+
+onlyHere(noProbes)('a function with alternative names (SEC("fentry/a|b")): the same one-line error', () => {
+  expect(BPF.check({ text: RENAMED, name: 'lane_renamed' })).toBe(
+    'cannot run fentry/bpfkit_vfs_read_renamed|vfs_read or kprobe/bpfkit_vfs_read_renamed|vfs_read: ' +
+    `needs fentry (BPF trampolines): the kernel refuses to load fentry programs (EPERM); ${NO_KPROBES}`);
 });
 
 onlyHere(!kprobes)('kprobes attached by hand (one function, a glob): the clear error', () => {

@@ -1,5 +1,5 @@
 // Pure logic of attach/ and compile/: SEC() parsing, fallback groups, tracepoint struct generation.
-import { fallbackGroup, parseSection } from '../../lib/attach/sections.js';
+import { fallbackGroup, parseSection, targetFunctions } from '../../lib/attach/sections.js';
 import { parseTracepointFormat, tracepointStruct } from '../../lib/compile/tracepoints.js';
 
 test('SEC names parse into probe kinds and targets', () => {
@@ -29,6 +29,14 @@ test('alternatives share a group: event, function entry, function return', () =>
   expect(g('fentry/vfs_read')).not.toBe(g('fexit/vfs_read'));
   expect(g('kprobe/vfs_read')).not.toBe(g('kprobe/vfs_write'));
   expect(g('uprobe')).toBeUndefined();
+});
+
+test('a function renamed across kernel versions: alternative names in one section', () => {
+  const s = parseSection('kprobe/__blk_account_io_start|blk_account_io_start');
+  expect(targetFunctions(s)).toEqual(['__blk_account_io_start', 'blk_account_io_start']);
+  expect(targetFunctions(parseSection('fexit/vfs_read'))).toEqual(['vfs_read']);
+  const g = (sec: string) => fallbackGroup(parseSection(sec));
+  expect(g('fentry/__blk_account_io_start|blk_account_io_start')).toBe(g('kprobe/__blk_account_io_start|blk_account_io_start'));
 });
 
 const format = `name: sys_enter_openat

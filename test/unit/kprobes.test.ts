@@ -125,6 +125,7 @@ describe('this machine', () => {
   test('a missing function gives the clear error', () => {
     expect(() => resolveKernelFunction('bpfkit_no_such_function')).toThrow(
       'kernel function bpfkit_no_such_function is not traceable on this kernel (missing, inlined or notrace');
+    expect(() => resolveKernelFunction(['bpfkit_a', 'bpfkit_b'])).toThrow('kernel function bpfkit_a or bpfkit_b is not traceable');
   });
 
   test('the list comes from tracefs or kallsyms, read once', () => {
@@ -133,6 +134,7 @@ describe('this machine', () => {
     if (a.source !== 'none') {
       expect(a.names.has('vfs_read')).toBe(true);
       expect(resolveKernelFunction('vfs_read')).toBe('vfs_read');
+      expect(resolveKernelFunction(['bpfkit_vfs_read_renamed', 'vfs_read'])).toBe('vfs_read');
     }
   });
 });

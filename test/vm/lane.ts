@@ -14,7 +14,7 @@ import { BPF } from '../../lib/bpf.js';
 import { featureProbeName, featureProbeSource } from '../../lib/attach/features.js';
 import { expandKernelFunctions, kernelFunctionSource, kprobeBlacklist, resolveKernelFunction } from '../../lib/attach/kprobes.js';
 import { compile } from '../../lib/compile/index.js';
-import { BY_HAND, Hit, LANE_OBJECTS, READS, Slot } from './programs.js';
+import { BY_HAND, Hit, LANE_OBJECTS, READS, RENAMED, RENAMED_NOWHERE, Slot } from './programs.js';
 
 if (process.argv.includes('--precompile')) {
   for (const [name, text] of Object.entries(LANE_OBJECTS)) compile({ text, name: `${name}.bpf.c` });
@@ -121,6 +121,27 @@ await check('kprobe/kretprobe when fentry/fexit are unavailable: the same counts
   expectEqual([r.fentry, r.fexit], [0, 0], 'fentry/fexit calls');
 });
 
+// (e): a function with several names across kernel versions, declared in the section.
+await check('SEC("fentry/a|b") and SEC("kprobe/a|b") take the name this kernel has', async () => {
+  for (const disable of [[], ['renamed_fentry']]) {
+    const dd = heldDd();
+    const bpf = BPF.load({ text: RENAMED, name: 'lane_renamed', rodata: { targ_tgid: dd.pid, targ_ino: ino }, disable });
+    try {
+      const chosen = [...bpf.programs.values()].filter(p => p.loaded).map(p => `${p.name} -> ${p.function}`);
+      expectEqual(chosen, [disable.length ? 'renamed_kprobe -> vfs_read' : 'renamed_fentry -> vfs_read'], 'chosen program and function');
+      expectEqual(bpf.attachAll(), 1, 'programs attached');
+      await dd.release();
+      expectEqual(Number(bpf.map<number, bigint>('reads').get(0)), BLOCKS, `reads seen by ${chosen[0]}`);
+    } finally {
+      bpf.close();
+    }
+  }
+  const none = 'none of the functions bpfkit_vfs_read_renamed, bpfkit_vfs_read_gone is';
+  expectEqual(BPF.check({ text: RENAMED_NOWHERE, name: 'lane_nowhere' }),
+    'cannot run fentry/bpfkit_vfs_read_renamed|bpfkit_vfs_read_gone or kprobe/bpfkit_vfs_read_renamed|bpfkit_vfs_read_gone: ' +
+    `${none} in the kernel's BTF; ${none} traceable on this kernel (missing, inlined or notrace)`, 'error when no name exists');
+});
+
 // (e): BCC's syscall names.
 await check('syscall names resolve to this kernel\'s wrappers', () => {
   expectEqual(kernelFunctionSource().source, 'available_filter_functions', 'function list source');
@@ -203,7 +224,7 @@ await check('vfsstat runs (fentry path) and counts a reader\'s reads', () => {
 
 await check('nothing of the lane stays loaded or attached', () => {
   const progs = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
-  const ours = ['read_fentry', 'read_fexit', 'read_kprobe', 'read_kretprobe', 'multi_entry', 'syscall_entry', 'offset_entry', 'probe_fentry', 'probe_fexit', 'probe_tp_btf'];
+  const ours = ['read_fentry', 'read_fexit', 'read_kprobe', 'read_kretprobe', 'multi_entry', 'syscall_entry', 'offset_entry', 'renamed_fentry', 'renamed_kprobe', 'probe_fentry', 'probe_fexit', 'probe_tp_btf'];
   if (progs.status === 0) {
     const left = (JSON.parse(progs.stdout || '[]') as { name?: string }[]).map(p => p.name ?? '').filter(n => ours.some(o => o.startsWith(n) && n.length > 0));
     expectEqual(left, [], 'programs still loaded');

@@ -113,7 +113,35 @@ int BPF_KPROBE(offset_entry)
 }
 `;
 
+/**
+ * A function known by several names across kernel versions (BCC's __blk_account_io_start /
+ * blk_account_io_start): the section lists them in order, and the first one the kernel has is used,
+ * by fentry (a BTF target set before load) or by kprobe. No kernel has the first name here.
+ */
+export const RENAMED = `#include <bpfkit.h>
+const volatile u32 targ_tgid = 0;
+const volatile u64 targ_ino = 0;
+
+BPF_ARRAY(reads, u64, 1);
+
+static __always_inline int count(struct file *file)
+{
+	if (bpfkit_tgid() == targ_tgid && BPF_CORE_READ(file, f_inode, i_ino) == targ_ino)
+		map_increment(reads, (u32)0);
+	return 0;
+}
+
+SEC("fentry/bpfkit_vfs_read_renamed|vfs_read")
+int BPF_PROG(renamed_fentry, struct file *file) { return count(file); }
+
+SEC("kprobe/bpfkit_vfs_read_renamed|vfs_read")
+int BPF_KPROBE(renamed_kprobe, struct file *file) { return count(file); }
+`;
+
+/** RENAMED where no name exists: the error names them all. */
+export const RENAMED_NOWHERE = RENAMED.replaceAll('|vfs_read', '|bpfkit_vfs_read_gone');
+
 export const Hit = { SYSCALL: 0, OFFSET: 1 } as const;
 
 /** Name -> text of every lane object: the host compiles them before the VM boots (clang is slow there). */
-export const LANE_OBJECTS: Record<string, string> = { lane_reads: READS, lane_by_hand: BY_HAND };
+export const LANE_OBJECTS: Record<string, string> = { lane_reads: READS, lane_by_hand: BY_HAND, lane_renamed: RENAMED, lane_nowhere: RENAMED_NOWHERE };
