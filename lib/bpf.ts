@@ -18,7 +18,7 @@ import { BpfMap, sumPerCpu } from './maps/index.js';
 import { Histogram } from './maps/histogram.js';
 import { RingBuffer, type RingOptions } from './events/ringbuf.js';
 import { PerfBuffer } from './events/perfbuf.js';
-import { resolveLibrary, symbolizeStack } from './syms/index.js';
+import { resolveLibrary } from './syms/libraries.js';
 
 export interface LoadOptions {
   /** C source text (BCC style, `#include <bpfkit.h>`). */
@@ -532,13 +532,14 @@ export class BPF {
   }
 
   /**
-   * A stack from a BPF_STACK_TRACE map as symbolised frames, innermost first: kernel stacks by default,
-   * user stacks of `pid` when given. Negative ids (bpf_get_stackid failures, e.g. EFAULT) give [].
+   * The addresses of a stack in a BPF_STACK_TRACE map, innermost first; [] for negative ids
+   * (bpf_get_stackid failures, e.g. EFAULT). Symbolise them with stackTrace() from the syms module.
    */
-  stackTrace(mapName: string, stackId: number, opts: { pid?: number; showOffset?: boolean; showModule?: boolean } = {}): string[] {
+  stackIps(mapName: string, stackId: number): bigint[] {
     if (stackId < 0) return [];
     const ips = this.map<number, bigint[]>(mapName).get(stackId) ?? [];
-    return symbolizeStack(ips, opts.pid === undefined ? 'kernel' : 'user', opts.pid, opts);
+    const end = ips.indexOf(0n); // the map's value is a fixed array: the stack ends at the first zero
+    return end < 0 ? ips : ips.slice(0, end);
   }
 
   /** Records the BPF side could not store: the <map>__lost per-CPU counter plus perf's own count. */

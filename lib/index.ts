@@ -8,6 +8,6 @@ export { Btf, makeDecoder, makeEncoder, type DecodeOptions } from './btf/index.j
 export { compile, setCompiler, ClangCompiler, CompileError, type Compiler } from './compile/index.js';
 export { features, featureReport, kindSupported } from './attach/features.js';
 export { BpfError } from './libbpf/index.js';
-export { ElfFile, KernelSymbols, ProcessSymbols, formatSymbol, symbolizeStack, resolveLibrary, demangle, parseUsdtArgs } from './syms/index.js';
+export { ElfFile, KernelSymbols, ProcessSymbols, formatSymbol, stackTrace, symbolizeStack, resolveLibrary, demangle, parseUsdtArgs } from './syms/index.js';
 export * as output from './output/index.js';
 export { defineTool, opt, intervalCount, UsageError, ToolError, type ToolSpec, type ToolContext } from './cli/index.js';

@@ -1,8 +1,8 @@
 // C text -> BPF ELF. The compiler sits behind a small interface (Debian clang today; a wasm clang with
 // a BPF backend could drop in). Results are cached by content: source + flags + generated tracepoint
 // structs + compiler identity + header contents.
-import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,8 +53,12 @@ const COMPILE_FLAGS_VERSION = 'flags-2';
 
 const targetArch = process.arch === 'arm64' ? 'arm64' : process.arch === 'x64' ? 'x86' : process.arch;
 
+// child_process is loaded on the first compile only: a warm start (cached object) never runs clang
+const requireBuiltin = createRequire(import.meta.url);
+
 /** Runs a command; a missing binary gets an install hint instead of ENOENT. */
 function run(cmd: string, args: string[], input?: string) {
+  const { spawnSync } = requireBuiltin('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(cmd, args, { input, encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
     throw new CompileError(`${cmd} not found: run ./setup.sh (it installs clang and llvm)`, '');

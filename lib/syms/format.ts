@@ -62,3 +62,12 @@ export function symbolizeStack(ips: readonly bigint[], kind: 'kernel' | 'user', 
   }
   return out;
 }
+
+/**
+ * A stack of a BPF_STACK_TRACE map as symbolised frames, innermost first: kernel stacks by default,
+ * the user stack of `opts.pid` when given; [] for negative ids. `bpf` is a loaded BPF object.
+ */
+export function stackTrace(bpf: { stackIps(mapName: string, stackId: number): bigint[] }, mapName: string, stackId: number,
+  opts: StackOptions & { pid?: number } = {}): string[] {
+  return symbolizeStack(bpf.stackIps(mapName, stackId), opts.pid === undefined ? 'kernel' : 'user', opts.pid, opts);
+}

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BPF } from '../../lib/bpf.js';
-import { KernelSymbols, ProcessSymbols, formatSymbol } from '../../lib/syms/index.js';
+import { KernelSymbols, ProcessSymbols, formatSymbol, stackTrace } from '../../lib/syms/index.js';
 import { sleep, tmpDir } from './helpers.js';
 
 const targetC = `
@@ -162,10 +162,11 @@ SEC("perf_event") int do_sample(struct bpf_perf_event_data *ctx) {
     }
     expect(names.size).toBeGreaterThan(3);
     const [anyId] = bpf.map('counts').keys();
-    const frames = bpf.stackTrace('stacks', anyId as number, { showOffset: true });
+    const frames = stackTrace(bpf, 'stacks', anyId as number, { showOffset: true });
     expect(frames.length).toBeGreaterThan(1);
+    expect(frames).toHaveLength(bpf.stackIps('stacks', anyId as number).length);
     expect(frames.every(f => /^\S+\+0x[0-9a-f]+$|^\[unknown\]$/.test(f))).toBe(true);
-    expect(bpf.stackTrace('stacks', -14)).toEqual([]);
+    expect(stackTrace(bpf, 'stacks', -14)).toEqual([]);
     expect([...names].filter(n => n === '?').length).toBeLessThan(names.size / 2);
   } finally {
     bpf.close();
