@@ -3,12 +3,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../lib/compile/index.js';
-import type { ToolSpec } from '../lib/cli/index.js';
+import { kebabCase, type ToolSpec } from '../lib/cli/index.js';
 
 function optionRows(spec: ToolSpec<any>): string[] {
   const rows = ['| option | meaning |', '| --- | --- |'];
   for (const [name, o] of Object.entries(spec.options)) {
-    const flag = name.replace(/[A-Z]/g, c => '-' + c.toLowerCase());
+    const flag = kebabCase(name);
     const alias = o.alias ? `-${o.alias}, ` : '';
     const arg = o.type === 'boolean' ? '' : ` ${flag.toUpperCase().replace(/-/g, '_')}`;
     rows.push(`| \`${alias}--${flag}${arg}\` | ${o.describe ?? ''}${o.default !== undefined && o.type !== 'boolean' ? ` (default ${o.default})` : ''} |`);

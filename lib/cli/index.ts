@@ -141,6 +141,9 @@ const commonOptions: Record<string, Options> = {
  * costs ~90 ms to import, so it is loaded only for -h and for input the fast path does not accept
  * (unknown options, bad values, extra positionals) — yargs then produces the canonical message.
  */
+/** An option's long name as BCC spells it: printUid -> print-uid. */
+export const kebabCase = (name: string) => name.replace(/[A-Z]/g, c => '-' + c.toLowerCase());
+
 function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, any> | undefined {
   if (argv.some(a => a === '-h' || a === '--help')) return undefined;
   const options = { ...spec.options, ...commonOptions };
@@ -150,8 +153,7 @@ function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, any> | u
   for (const [name, o] of Object.entries(options)) {
     const aliases = o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias];
     cfg.alias[name] = aliases;
-    const kebab = name.replace(/[A-Z]/g, c => '-' + c.toLowerCase());
-    for (const k of [name, kebab, ...aliases]) known.add(k);
+    for (const k of [name, kebabCase(name), ...aliases]) known.add(k);
     if (o.type === 'boolean' || o.type === 'string' || o.type === 'number') cfg[o.type].push(name);
     if (o.array) cfg.array.push(name);
     if (o.default !== undefined) cfg.default[name] = o.default;
@@ -193,7 +195,8 @@ async function parseArgs<O>(spec: ToolSpec<O>, argv: string[]): Promise<O & { js
   const y = yargs(argv)
     .scriptName(spec.name)
     .usage(`Usage: ${spec.name} [options]${spec.positional ? ' ' + spec.positional : ''}\n\n${spec.description}`)
-    .options({ ...spec.options, ...commonOptions })
+    // long options spelled as BCC does (--print-uid, --max-args); argv gets the camelCase key as well
+    .options(Object.fromEntries(Object.entries({ ...spec.options, ...commonOptions }).map(([k, o]) => [kebabCase(k), o])))
     .help('h').alias('h', 'help')
     .version(false)
     .strict()
