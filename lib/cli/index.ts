@@ -204,7 +204,7 @@ async function parseArgs<O>(spec: ToolSpec<O>, argv: string[]): Promise<O & { js
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err instanceof UsageError ? err : new UsageError(msg || err?.message || 'invalid arguments');
+      throw err instanceof UsageError ? err : new UsageError(unknownOnce(msg) || err?.message || 'invalid arguments');
     });
   if (spec.positional) y.command(`$0 ${spec.positional}`, false);
   for (const [cmd, what] of spec.examples ?? []) y.example(cmd, what);
@@ -217,6 +217,18 @@ async function parseArgs<O>(spec: ToolSpec<O>, argv: string[]): Promise<O & { js
   const msg = spec.validate?.(parsed);
   if (msg) throw new UsageError(msg);
   return parsed;
+}
+
+/**
+ * yargs lists an unknown --some-flag twice, as typed and camelCased ("Unknown arguments: some-flag,
+ * someFlag"): name each one once, as typed.
+ */
+function unknownOnce(msg: string | undefined): string | undefined {
+  const m = /^Unknown arguments?: (.*)$/.exec(msg ?? '');
+  if (!m) return msg;
+  const names = m[1].split(', ');
+  const typed = names.filter(n => !names.some(other => other !== n && kebabCase(n) === other));
+  return `Unknown argument${typed.length > 1 ? 's' : ''}: ${typed.join(', ')}`;
 }
 
 /** Defines a tool; runs it unless imported for the catalogue (bpfkit list/docs/precompile). */

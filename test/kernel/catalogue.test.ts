@@ -1,7 +1,12 @@
 // bin/bpfkit: the catalogue by subsystem, doctor, and running a tool by name.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
-import { root } from './helpers.js';
+import { root, runTool } from './helpers.js';
+
+/** Every tool of the catalogue, by name (tools/<subsystem>/<tool>.ts). */
+const allTools = fs.readdirSync(path.join(root, 'tools'), { withFileTypes: true }).filter(d => d.isDirectory())
+  .flatMap(d => fs.readdirSync(path.join(root, 'tools', d.name)).filter(f => f.endsWith('.ts')).map(f => f.replace(/\.ts$/, '')));
 
 const bpfkit = (...args: string[]) => spawnSync(path.join(root, 'bin', 'bpfkit'), args, { encoding: 'utf8', timeout: 60000 });
 
@@ -34,3 +39,14 @@ test('runs a tool by name; unknown names exit 2', () => {
   expect(bad.status).toBe(2);
   expect(bad.stderr).toContain("no tool or command named 'nosuchtool'");
 });
+
+test('every tool: unprivileged, one line naming root or CAP_BPF+CAP_PERFMON (exit 1); an unknown flag, one line (exit 2)', () => {
+  expect(allTools.length).toBeGreaterThanOrEqual(9);
+  for (const tool of allTools) {
+    const user = runTool(tool, [], { uid: 65534 });
+    expect({ tool, code: user.code, stderr: user.stderr })
+      .toEqual({ tool, code: 1, stderr: `${tool}: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs\n` });
+    const bad = runTool(tool, ['--bogus-flag']);
+    expect({ tool, code: bad.code, first: bad.stderr.split('\n')[0] }).toEqual({ tool, code: 2, first: `${tool}: Unknown argument: bogus-flag` });
+  }
+}, 120_000);
