@@ -9,9 +9,11 @@ function optionRows(spec: ToolSpec<any>): string[] {
   const rows = ['| option | meaning |', '| --- | --- |'];
   for (const [name, o] of Object.entries(spec.options)) {
     const flag = kebabCase(name);
-    const alias = o.alias ? `-${o.alias}, ` : '';
+    const aliases = o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias];
+    const short = aliases.filter(a => a.length === 1).map(a => `-${a}, `).join('');
+    const long = aliases.filter(a => a.length > 1).map(a => `, --${a}`).join('');
     const arg = o.type === 'boolean' ? '' : ` ${flag.toUpperCase().replace(/-/g, '_')}`;
-    rows.push(`| \`${alias}--${flag}${arg}\` | ${o.describe ?? ''}${o.default !== undefined && o.type !== 'boolean' ? ` (default ${o.default})` : ''} |`);
+    rows.push(`| \`${short}--${flag}${long}${arg}\` | ${o.describe ?? ''}${o.default !== undefined && o.type !== 'boolean' ? ` (default ${o.default})` : ''} |`);
   }
   rows.push('| `--json` | newline-delimited JSON instead of text |');
   return rows;

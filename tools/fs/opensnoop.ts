@@ -127,8 +127,9 @@ defineTool<Options>({
     uid: opt.uid(),
     duration: opt.int('d', 'total duration of trace in seconds', 'duration'),
     name: opt.str('n', 'only print process names containing this name'),
-    extendedFields: opt.flag('e', 'show extended fields'),
-    flagFilter: { alias: 'f', type: 'string', array: true, describe: 'filter on flags argument (e.g., O_WRONLY); repeatable' },
+    // BCC spells these two with underscores: --extended_fields, --flag_filter
+    extendedFields: { ...opt.flag('e', 'show extended fields'), alias: ['e', 'extended_fields'] },
+    flagFilter: { alias: ['f', 'flag_filter'], type: 'string', array: true, describe: 'filter on flags argument (e.g., O_WRONLY); repeatable' },
   },
   examples: [
     ['opensnoop', 'trace all open() syscalls'],
