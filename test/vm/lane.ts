@@ -1,5 +1,6 @@
 // The kprobe/fentry lane: real events in a kernel that has kprobes and BPF trampolines (Debian's 6.1,
-// booted by test/vm/run.sh through test/vm/vm-run.sh). Prints one line per check and closes with
+// booted by test/vm/run.sh through test/vm/vm-run.sh), and the tools' paths for kernels older than the
+// host's. Prints one line per check and closes with
 // "N passed, M failed"; exits 1 on any failure.
 //
 //   node dist/test/vm/lane.js --precompile   on the host: compile the lane's objects into $BPFKIT_CACHE
@@ -33,6 +34,8 @@ const BLOCK = 4096;
 const file = `/dev/shm/bpfkit-lane-${process.pid}.dat`; // tmpfs: the inode the programs see is st_ino
 fs.writeFileSync(file, Buffer.alloc(BLOCKS * BLOCK, 0x5a));
 const ino = fs.statSync(file).ino;
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 let passed = 0;
 let failed = 0;
@@ -222,9 +225,64 @@ await check('vfsstat runs (fentry path) and counts a reader\'s reads', () => {
   }
 });
 
+/**
+ * Runs a built tool with `args` until `work` (which returns the PID doing it) is done: started, ready
+ * once its banner is on stderr (JSON mode prints it there), then 0.5 s later Ctrl-C.
+ */
+async function aroundTool(tool: string, args: string[], work: () => number) {
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'tools', `${tool}.js`), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', d => (stdout += d));
+  child.stderr!.on('data', d => (stderr += d));
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
+  const deadline = Date.now() + 180_000;
+  while (!stderr.includes('Hit Ctrl-C') && child.exitCode === null && Date.now() < deadline) await sleep(100);
+  if (!stderr.includes('Hit Ctrl-C')) {
+    child.kill('SIGKILL');
+    throw new Error(`${tool} did not start: ${stderr.trim()}`);
+  }
+  const pid = work();
+  await sleep(500);
+  child.kill('SIGINT');
+  const code = await exited;
+  expectEqual(code, 0, `${tool} exit status (stderr: ${stderr.trim()})`);
+  return { lines: stdout.split('\n').filter(Boolean).map(l => JSON.parse(l) as Record<string, unknown>), pid };
+}
+
+// The block tools on a kernel without block_io_start (added in 6.5): who issued a request comes from
+// block_rq_insert there, and -Q's queued time starts at insert. A null_blk disk with mq-deadline (so
+// that requests are inserted, not issued directly) takes a known number of direct writes from a dd.
+const WRITES = 32;
+const directWrites = () => {
+  const r = spawnSync('dd', ['if=/dev/zero', 'of=/dev/nullb0', `bs=${BLOCK}`, `count=${WRITES}`, 'oflag=direct', 'status=none']);
+  expectEqual(r.status, 0, 'dd to /dev/nullb0 exit status');
+  return r.pid!;
+};
+await check('biosnoop -Q and biolatency -Q -D (block_rq_insert path): each of dd\'s writes to a null_blk disk', async () => {
+  if (!fs.existsSync('/dev/nullb0')) {
+    const m = spawnSync('modprobe', ['null_blk', 'queue_mode=2', 'nr_devices=1', 'gb=1'], { encoding: 'utf8' });
+    expectEqual(m.status, 0, `modprobe null_blk (${m.stderr.trim()})`);
+    fs.writeFileSync('/sys/block/nullb0/queue/scheduler', 'mq-deadline');
+  }
+  expectTrue(!fs.existsSync('/sys/kernel/tracing/events/block/block_io_start'), 'this kernel has no block_io_start');
+
+  const snoop = await aroundTool('disk/biosnoop', ['-Q', '--json', '-d', 'nullb0'], directWrites);
+  const ours = snoop.lines.filter(e => e.pid === snoop.pid);
+  expectEqual(ours.length, WRITES, `biosnoop events from dd (pid ${snoop.pid}; all: ${snoop.lines.length})`);
+  expectEqual([...new Set(ours.map(e => `${e.comm} ${e.disk} ${e.t} ${e.bytes}`))], [`dd nullb0 W ${BLOCK}`], 'comm, disk, type, bytes');
+  expectTrue(ours.every(e => typeof e.queue_ms === 'number' && e.queue_ms >= 0 && typeof e.latency_ms === 'number'), 'queued and latency times');
+
+  const lat = await aroundTool('disk/biolatency', ['-Q', '-D', '--json'], directWrites);
+  const disk = lat.lines.find(h => h.disk === 'nullb0') as { data: { count: number }[] } | undefined;
+  expectTrue(!!disk, `a nullb0 histogram: ${JSON.stringify(lat.lines.map(h => h.disk))}`);
+  expectEqual(disk!.data.reduce((a, b) => a + b.count, 0), WRITES, 'I/Os in the nullb0 histogram');
+});
+
 await check('nothing of the lane stays loaded or attached', () => {
   const progs = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
-  const ours = ['read_fentry', 'read_fexit', 'read_kprobe', 'read_kretprobe', 'multi_entry', 'syscall_entry', 'offset_entry', 'renamed_fentry', 'renamed_kprobe', 'probe_fentry', 'probe_fexit', 'probe_tp_btf'];
+  const ours = ['read_fentry', 'read_fexit', 'read_kprobe', 'read_kretprobe', 'multi_entry', 'syscall_entry', 'offset_entry', 'renamed_fentry', 'renamed_kprobe',
+    ...['rq_insert', 'rq_issue', 'rq_complete'].flatMap(p => [`${p}_btf`, `${p}_raw`]), 'probe_fentry', 'probe_fexit', 'probe_tp_btf'];
   if (progs.status === 0) {
     const left = (JSON.parse(progs.stdout || '[]') as { name?: string }[]).map(p => p.name ?? '').filter(n => ours.some(o => o.startsWith(n) && n.length > 0));
     expectEqual(left, [], 'programs still loaded');
