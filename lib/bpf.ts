@@ -51,6 +51,8 @@ export interface Program {
   skipped?: string;
   /** kprobe/fentry kinds: the kernel function chosen among the section's alternatives. */
   function?: string;
+  /** kprobe.multi kinds on a kernel without kprobe.multi links: attached with one kprobe per function. */
+  perFunction?: boolean;
 }
 
 interface MapMeta {
@@ -312,10 +314,17 @@ export class BPF {
   private loadObject(): void {
     takeLog();
     for (const p of this.programs.values()) {
+      if (!p.loaded) continue;
       // libbpf takes an fentry/fexit target from the section name unless one is set before load
-      if (p.loaded && (p.spec.kind === 'fentry' || p.spec.kind === 'fexit') && p.function && p.function !== p.spec.target) {
+      if ((p.spec.kind === 'fentry' || p.spec.kind === 'fexit') && p.function && p.function !== p.spec.target) {
         const r = f.prog_set_attach_target(p.ptr, 0, p.function);
         if (r < 0) throw bpfError(`setting ${p.name}'s target to ${p.spec.kind} ${p.function}`, r, takeLog());
+      }
+      // no kprobe.multi links here: load it as a plain kprobe, to be attached once per function
+      if (isMultiKind(p.spec.kind) && !features.kprobeMulti().ok) {
+        const r = f.prog_set_expected_attach_type(p.ptr, 0);
+        if (r < 0) throw bpfError(`loading ${p.name} as a plain kprobe`, r, takeLog());
+        p.perFunction = true;
       }
     }
     const r = f.load(this.obj!);
@@ -365,6 +374,10 @@ export class BPF {
       const [cat, ev] = target.split('/');
       if (!tracepointExists(cat, ev)) throw new TracepointMissingError(cat, ev, 'does not exist on this kernel');
     }
+    if (isMultiKind(kind)) {
+      this.attachKprobeMulti(p.name, target);
+      return;
+    }
     if (kind === 'kprobe' || kind === 'kretprobe') {
       // by resolved name: "sys_openat" -> "__x64_sys_openat", "finish_task_switch" -> its .isra clone
       this.attachKprobe(p.name, p.function ?? targetFunctions(p.spec), { retprobe: kind === 'kretprobe', offset: p.spec.offset });
@@ -400,20 +413,20 @@ export class BPF {
   /** One program on every function matching a glob (`vfs_*`), as funccount does; returns the functions. */
   attachKprobeMulti(program: string, pattern: string, opts: { retprobe?: boolean } = {}): string[] {
     const p = this.program(program);
-    const feat = kindSupported('kprobe');
+    const feat = kindSupported(isMultiKind(p.spec.kind) ? p.spec.kind : 'kprobe');
     if (!feat.ok) throw new BpfError(`${program}: needs kprobes: ${feat.why}`, 95);
     const fns = expandKernelFunctions(pattern);
     if (fns.length === 0) throw new BpfError(`no traceable kernel function matches '${pattern}'`, 2);
-    // kprobe.multi (one link, fprobe-based) where the kernel has it; else one kprobe per function.
-    const multi = f.attach_kprobe_multi_opts(p.ptr, null, kprobeMultiOpts(!!opts.retprobe, fns)) as Ptr | null;
-    takeLog();
-    if (multi) {
-      this.links.push(multi);
+    const retprobe = opts.retprobe ?? (p.spec.kind === 'kretprobe' || p.spec.kind === 'kretprobe.multi');
+    // SEC("kprobe.multi"): one link (fprobe-based) where the kernel has them; else one kprobe per function
+    if (isMultiKind(p.spec.kind) && !p.perFunction) {
+      const link = f.attach_kprobe_multi_opts(p.ptr, null, kprobeMultiOpts(retprobe, fns)) as Ptr | null;
+      this.addLink(link, `attaching ${program} to ${retprobe ? 'kretprobe' : 'kprobe'}.multi ${pattern} (${fns.length} functions)`);
       return fns;
     }
     const attached: string[] = [];
     for (const fn of fns) {
-      const l = f.attach_kprobe_opts(p.ptr, fn, kprobeOpts(!!opts.retprobe, 0)) as Ptr | null;
+      const l = f.attach_kprobe_opts(p.ptr, fn, kprobeOpts(retprobe, 0)) as Ptr | null;
       if (l) {
         this.links.push(l);
         attached.push(fn);
@@ -588,6 +601,8 @@ export class BPF {
     live.delete(this);
   }
 }
+
+const isMultiKind = (kind: string) => kind === 'kprobe.multi' || kind === 'kretprobe.multi';
 
 /** "function f is not" / "none of f, g is", for the reason a probe's target is missing. */
 function functionList(names: string[]): string {

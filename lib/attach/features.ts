@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { compile } from '../compile/index.js';
 import { tracefsDir } from '../compile/tracepoints.js';
-import { libbpfFns as f, openOpts, takeLog } from '../libbpf/index.js';
+import { kprobeMultiOpts, libbpfFns as f, openOpts, takeLog, type Ptr } from '../libbpf/index.js';
 import type { ProbeKind } from './sections.js';
 
 const BPF_PROG_TYPE_KPROBE = 2, BPF_PROG_TYPE_TRACEPOINT = 5, BPF_PROG_TYPE_PERF_EVENT = 7, BPF_PROG_TYPE_RAW_TRACEPOINT = 17;
@@ -23,6 +23,7 @@ export const featureProbeSource = `#include <bpfkit.h>
 SEC("fentry/vfs_read") int BPF_PROG(probe_fentry) { return 0; }
 SEC("fexit/vfs_read") int BPF_PROG(probe_fexit) { return 0; }
 SEC("tp_btf/sched_switch") int BPF_PROG(probe_tp_btf) { return 0; }
+SEC("kprobe.multi") int BPF_KPROBE(probe_kprobe_multi) { return 0; }
 `;
 
 const memo = new Map<string, Feature>();
@@ -58,8 +59,11 @@ function saveBootCache(key: string, value: Feature): void {
   } catch { /* not root or read-only /run: detect again next time */ }
 }
 
-/** Loads (and attaches) one of the probe programs; true when the kernel accepts it. */
-function trampolineWorks(progName: string): Feature {
+/**
+ * Loads and attaches one of the probe programs (then detaches it): ok when the kernel accepts both.
+ * `attach` defaults to the program's own SEC() target.
+ */
+function probeWorks(progName: string, what: string, attach: (prog: Ptr) => Ptr | null = prog => f.attach(prog) as Ptr | null): Feature {
   if (!fs.existsSync('/sys/kernel/btf/vmlinux')) return { ok: false, why: 'this kernel has no BTF (/sys/kernel/btf/vmlinux)' };
   const { elf } = compile({ text: featureProbeSource, name: featureProbeName });
   const obj = f.open_mem(elf, elf.length, openOpts('feature_probe'));
@@ -74,15 +78,22 @@ function trampolineWorks(progName: string): Feature {
     }
     const err = f.load(obj);
     takeLog();
-    if (err < 0) return { ok: false, why: `the kernel refuses to load ${progName.replace('probe_', '')} programs (${os.constants.errno.EPERM === -err ? 'EPERM' : `errno ${-err}`})` };
-    link = f.attach(target);
+    if (err < 0) return { ok: false, why: `the kernel refuses to load ${what} programs (${os.constants.errno.EPERM === -err ? 'EPERM' : `errno ${-err}`})` };
+    link = attach(target);
     takeLog();
-    if (!link) return { ok: false, why: `the kernel refuses to attach ${progName.replace('probe_', '')} programs` };
+    if (!link) return { ok: false, why: `the kernel refuses to attach ${what} programs` };
     return { ok: true };
   } finally {
     if (link) f.link_destroy(link);
     f.close(obj);
   }
+}
+
+/** kprobe.multi links (fprobe): one link for many functions; tried on vfs_read, traceable everywhere. */
+function kprobeMultiWorks(): Feature {
+  const r = probeWorks('probe_kprobe_multi', 'kprobe.multi',
+    prog => f.attach_kprobe_multi_opts(prog, null, kprobeMultiOpts(false, ['vfs_read'])) as Ptr | null);
+  return r.ok ? r : { ok: false, why: 'kprobe.multi links need Linux 5.18+ built with CONFIG_FPROBE' };
 }
 
 function check(key: string, detect: () => Feature, perBoot = false): Feature {
@@ -112,9 +123,10 @@ export const features = {
   perfEvent: () => check('perf_event', () => f.probe_prog_type(BPF_PROG_TYPE_PERF_EVENT, null) === 1 ? { ok: true } : { ok: false, why: 'BPF perf_event programs are not supported' }),
   kprobeProgs: () => check('kprobe_progs', () => f.probe_prog_type(BPF_PROG_TYPE_KPROBE, null) === 1 ? { ok: true } : { ok: false, why: 'BPF kprobe programs are not supported' }),
   ringbuf: () => check('ringbuf', () => f.probe_map_type(BPF_MAP_TYPE_RINGBUF, null) === 1 ? { ok: true } : { ok: false, why: 'BPF ring buffers need Linux 5.8+' }),
-  fentry: () => check('fentry', () => trampolineWorks('probe_fentry'), true),
-  fexit: () => check('fexit', () => trampolineWorks('probe_fexit'), true),
-  tpBtf: () => check('tp_btf', () => trampolineWorks('probe_tp_btf'), true),
+  fentry: () => check('fentry', () => probeWorks('probe_fentry', 'fentry'), true),
+  fexit: () => check('fexit', () => probeWorks('probe_fexit', 'fexit'), true),
+  tpBtf: () => check('tp_btf', () => probeWorks('probe_tp_btf', 'tp_btf'), true),
+  kprobeMulti: () => check('kprobe_multi', kprobeMultiWorks, true),
 };
 
 /** Whether a probe kind can work on this kernel at all (the target may still be missing). */
@@ -128,8 +140,11 @@ export function kindSupported(kind: ProbeKind): Feature {
     case 'tp_btf': return features.btf().ok ? features.tpBtf() : features.btf();
     case 'fentry': return features.btf().ok ? features.fentry() : features.btf();
     case 'fexit': return features.btf().ok ? features.fexit() : features.btf();
-    case 'kprobe': case 'kretprobe': case 'ksyscall': case 'kretsyscall': case 'kprobe.multi': case 'kretprobe.multi':
+    case 'kprobe': case 'kretprobe': case 'ksyscall': case 'kretsyscall':
       return features.kprobes();
+    // without kprobe.multi links, the program is loaded as a plain kprobe and attached per function
+    case 'kprobe.multi': case 'kretprobe.multi':
+      return features.kprobes().ok ? features.kprobes() : features.kprobeMulti().ok ? features.kprobeMulti() : features.kprobes();
     case 'uprobe': case 'uretprobe': case 'usdt': return features.uprobes();
     case 'perf_event': return features.perfEvent();
     default: return { ok: true };

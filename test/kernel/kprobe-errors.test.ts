@@ -41,7 +41,7 @@ onlyHere(noProbes)('a function with alternative names (SEC("fentry/a|b")): the s
 onlyHere(!kprobes)('kprobes attached by hand (one function, a glob): the clear error', () => {
   // SEC("kprobe") names no function: whether the program loads (the prog type exists) or is skipped
   // as optional, attaching it is what fails
-  const bpf = BPF.load({ text: BY_HAND, name: 'lane_by_hand', optional: ['multi_entry', 'syscall_entry', 'offset_entry'] });
+  const bpf = BPF.load({ text: BY_HAND, name: 'lane_by_hand', optional: ['multi_entry', 'multi_link', 'syscall_entry', 'offset_entry'] });
   try {
     expect(() => bpf.attachKprobe('syscall_entry', 'sys_openat')).toThrow(NO_KPROBES);
     expect(() => bpf.attachKprobeMulti('multi_entry', 'vfs_read*')).toThrow(NO_KPROBES);

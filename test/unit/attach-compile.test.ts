@@ -13,6 +13,8 @@ test('SEC names parse into probe kinds and targets', () => {
   expect(parseSection('fentry/vfs_read')).toMatchObject({ kind: 'fentry', target: 'vfs_read' });
   expect(parseSection('fexit.s/vfs_read')).toMatchObject({ kind: 'fexit', target: 'vfs_read' });
   expect(parseSection('kprobe.multi/vfs_*')).toMatchObject({ kind: 'kprobe.multi', target: 'vfs_*' });
+  expect(parseSection('kretprobe.multi/vfs_*')).toMatchObject({ kind: 'kretprobe.multi', target: 'vfs_*' });
+  expect(parseSection('kprobe.multi')).toMatchObject({ kind: 'kprobe.multi', target: '' }); // attached by hand
   expect(parseSection('uprobe')).toMatchObject({ kind: 'uprobe', target: '' });
   expect(parseSection('kprobe')).toMatchObject({ kind: 'kprobe', target: '' }); // attached by hand
   expect(parseSection('uretprobe//lib/x86_64-linux-gnu/libc.so.6:getpid')).toMatchObject({ kind: 'uretprobe' });

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BPF } from '../../lib/bpf.js';
-import { featureProbeName, featureProbeSource } from '../../lib/attach/features.js';
+import { featureProbeName, featureProbeSource, features } from '../../lib/attach/features.js';
 import { expandKernelFunctions, kernelFunctionSource, kprobeBlacklist, resolveKernelFunction } from '../../lib/attach/kprobes.js';
 import { compile } from '../../lib/compile/index.js';
 import { BY_HAND, Hit, LANE_OBJECTS, READS, RENAMED, RENAMED_NOWHERE, Slot } from './programs.js';
@@ -104,6 +104,13 @@ function kernelAddresses(names: string[]): Map<string, bigint> {
   return out;
 }
 
+/** The kernel's BPF links, as their types (bpftool link show), in id order. */
+function kernelLinks(): string[] {
+  const r = spawnSync('bpftool', ['link', 'show', '--json'], { encoding: 'utf8' });
+  expectEqual(r.status, 0, `bpftool link show (${r.stderr})`);
+  return (JSON.parse(r.stdout || '[]') as { id: number; type: string }[]).sort((a, b) => a.id - b.id).map(l => l.type);
+}
+
 console.log(`lane: kernel ${os.release()}, ${os.cpus().length} CPUs, file ${file} (${BLOCKS} x ${BLOCK} bytes)`);
 
 // (b)+(c): the object has fentry and kprobe alternatives; on 6.1 the fentry/fexit ones are loaded.
@@ -164,7 +171,7 @@ await check('syscall names resolve to this kernel\'s wrappers', () => {
 // (d)+(e): a glob on one program, a kprobe on a syscall by its BCC name, and one at an offset inside
 // vfs_read; this thread does the work. The offset is the second instruction: Debian's 6.1 is built
 // without CONFIG_X86_KERNEL_IBT, so functions open with the 5-byte ftrace call (no endbr64 before it).
-await check('attachKprobeMulti(vfs_read*) hits each function; sys_openat sees openat; vfs_read+5 sees the reads', async () => {
+await check('attachKprobeMulti(vfs_read*) hits each function (also from SEC("kprobe.multi")); sys_openat sees openat; vfs_read+5 sees the reads', async () => {
   const fns = expandKernelFunctions('vfs_read*');
   expectTrue(fns.length > 1 && fns.includes('vfs_read') && fns.includes('vfs_readv'), `vfs_read* expanded to ${fns}`);
   expectEqual(expandKernelFunctions('perf_*'), [], 'perf_* (excluded)');
@@ -176,8 +183,16 @@ await check('attachKprobeMulti(vfs_read*) hits each function; sys_openat sees op
   fs.symlinkSync(file, link);
   const bpf = BPF.load({ text: BY_HAND, name: 'lane_by_hand', rodata: { targ_tid: process.pid } });
   try {
+    const linksBefore = kernelLinks();
     const attached = bpf.attachKprobeMulti('multi_entry', 'vfs_read*');
     expectEqual(attached, fns, 'functions attached');
+    const perFunction = kernelLinks();
+    expectEqual(perFunction.length - linksBefore.length, fns.length, 'one link per function for a SEC("kprobe") program');
+    // Debian's 6.1 is built without CONFIG_FPROBE: a SEC("kprobe.multi") program is loaded as a plain
+    // kprobe there and attached once per function, the same way
+    expectEqual(features.kprobeMulti(), { ok: false, why: 'kprobe.multi links need Linux 5.18+ built with CONFIG_FPROBE' }, 'kprobe.multi feature');
+    expectEqual(bpf.attachKprobeMulti('multi_link', 'vfs_read*'), fns, 'functions attached for SEC("kprobe.multi")');
+    expectEqual(kernelLinks().slice(perFunction.length), fns.map(() => 'perf_event'), 'links added for SEC("kprobe.multi")');
     bpf.attachKprobe('syscall_entry', 'sys_openat');
     bpf.attachKprobe('offset_entry', 'vfs_read', { offset: 5 });
     bpf.map<number, number>('armed').set(0, 1);
@@ -189,14 +204,17 @@ await check('attachKprobeMulti(vfs_read*) hits each function; sys_openat sees op
     fs.closeSync(fd);
     fs.readlinkSync(link);
     const calls = bpf.map<bigint, bigint>('calls').entries();
+    const multiCalls = bpf.map<bigint, bigint>('multi_calls').entries();
     const hits = bpf.map<number, bigint>('hits');
     const openats = Number(hits.get(Hit.SYSCALL));
     const offsetHits = Number(hits.get(Hit.OFFSET));
     const addr = kernelAddresses(['vfs_read', 'vfs_readv', 'vfs_readlink']);
     // bpf_get_func_ip gives the function's address (past an endbr64 when IBT is on: allow a few bytes)
-    const callsOf = (fn: string) => calls.filter(([ip]) => ip >= addr.get(fn)! && ip < addr.get(fn)! + 16n).reduce((a, [, n]) => a + Number(n), 0);
+    const callsOf = (fn: string, map = calls) => map.filter(([ip]) => ip >= addr.get(fn)! && ip < addr.get(fn)! + 16n).reduce((a, [, n]) => a + Number(n), 0);
     expectEqual({ vfs_read: callsOf('vfs_read'), vfs_readv: callsOf('vfs_readv'), vfs_readlink: callsOf('vfs_readlink') },
       { vfs_read: 3, vfs_readv: 1, vfs_readlink: 1 }, 'calls per function');
+    expectEqual({ vfs_read: callsOf('vfs_read', multiCalls), vfs_readv: callsOf('vfs_readv', multiCalls), vfs_readlink: callsOf('vfs_readlink', multiCalls) },
+      { vfs_read: 3, vfs_readv: 1, vfs_readlink: 1 }, 'calls per function through kprobe.multi');
     expectEqual(openats, 1, 'openat calls');
     expectEqual(offsetHits, 3, 'hits at vfs_read+5');
   } finally {
@@ -299,7 +317,7 @@ await check('runqlen (cfs_rq->nr_running, before 6.14) sees the queued busy task
 
 await check('nothing of the lane stays loaded or attached', () => {
   const progs = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
-  const ours = ['read_fentry', 'read_fexit', 'read_kprobe', 'read_kretprobe', 'multi_entry', 'syscall_entry', 'offset_entry', 'renamed_fentry', 'renamed_kprobe',
+  const ours = ['read_fentry', 'read_fexit', 'read_kprobe', 'read_kretprobe', 'multi_entry', 'multi_link', 'syscall_entry', 'offset_entry', 'renamed_fentry', 'renamed_kprobe',
     ...['rq_insert', 'rq_issue', 'rq_complete'].flatMap(p => [`${p}_btf`, `${p}_raw`]), 'do_sample', 'probe_fentry', 'probe_fexit', 'probe_tp_btf'];
   if (progs.status === 0) {
     const left = (JSON.parse(progs.stdout || '[]') as { name?: string }[]).map(p => p.name ?? '').filter(n => ours.some(o => o.startsWith(n) && n.length > 0));

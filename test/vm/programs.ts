@@ -68,7 +68,7 @@ export const Slot = { FENTRY_CALLS: 0, FEXIT_CALLS: 1, FEXIT_BYTES: 2, KPROBE_CA
 
 /**
  * kprobes attached by hand (SEC("kprobe") names no function): one program on every function of a glob,
- * counting calls by function address, one on a syscall given by its BCC-style name, and one at an
+ * counting calls by function address (and the same as a kprobe.multi program: one link for them all), one on a syscall given by its BCC-style name, and one at an
  * offset inside a function. Only the thread `targ_tid` counts, and only once armed (attaching reads
  * sysfs files: vfs_read too).
  */
@@ -77,6 +77,7 @@ const volatile u32 targ_tid = 0;
 
 BPF_ARRAY(armed, u32, 1);
 BPF_HASH(calls, u64, u64, 256);      /* function address -> calls */
+BPF_HASH(multi_calls, u64, u64, 256); /* the same through one kprobe.multi link */
 enum { SYSCALL_HITS, OFFSET_HITS, NHITS };
 BPF_ARRAY(hits, u64, NHITS);
 
@@ -93,6 +94,16 @@ int BPF_KPROBE(multi_entry)
 		return 0;
 	u64 ip = bpf_get_func_ip(ctx);
 	map_increment(calls, ip);
+	return 0;
+}
+
+SEC("kprobe.multi")
+int BPF_KPROBE(multi_link)
+{
+	if (!ours())
+		return 0;
+	u64 ip = bpf_get_func_ip(ctx);
+	map_increment(multi_calls, ip);
 	return 0;
 }
 
