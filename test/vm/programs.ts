@@ -87,25 +87,19 @@ static __always_inline bool ours(void)
 	return on && *on && bpfkit_tid() == targ_tid;
 }
 
+/* calls of this thread, by function address, in one of the two call maps */
+#define COUNT_CALL(map)                                  \
+	({                                               \
+		if (ours())                              \
+			map_increment(map, bpf_get_func_ip(ctx)); \
+		0;                                       \
+	})
+
 SEC("kprobe")
-int BPF_KPROBE(multi_entry)
-{
-	if (!ours())
-		return 0;
-	u64 ip = bpf_get_func_ip(ctx);
-	map_increment(calls, ip);
-	return 0;
-}
+int BPF_KPROBE(multi_entry) { return COUNT_CALL(calls); }
 
 SEC("kprobe.multi")
-int BPF_KPROBE(multi_link)
-{
-	if (!ours())
-		return 0;
-	u64 ip = bpf_get_func_ip(ctx);
-	map_increment(multi_calls, ip);
-	return 0;
-}
+int BPF_KPROBE(multi_link) { return COUNT_CALL(multi_calls); }
 
 SEC("kprobe")
 int BPF_KPROBE(syscall_entry)
