@@ -3,13 +3,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../lib/compile/index.js';
-import { kebabCase, type ToolSpec } from '../lib/cli/index.js';
+import { kebabCase, optionAliases, type ToolSpec } from '../lib/cli/index.js';
 
 function optionRows(spec: ToolSpec<any>): string[] {
   const rows = ['| option | meaning |', '| --- | --- |'];
   for (const [name, o] of Object.entries(spec.options)) {
     const flag = kebabCase(name);
-    const aliases = o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias];
+    const aliases = optionAliases(o);
     const short = aliases.filter(a => a.length === 1).map(a => `-${a}, `).join('');
     const long = aliases.filter(a => a.length > 1).map(a => `, --${a}`).join('');
     const arg = o.type === 'boolean' ? '' : ` ${flag.toUpperCase().replace(/-/g, '_')}`;

@@ -8,7 +8,7 @@ import { TracepointMissingError } from './compile/tracepoints.js';
 import {
   features, kindFeatureName, kindSupported, rawTracepointExists, tracepointExists,
 } from './attach/features.js';
-import { expandKernelFunctions, pickKernelFunction, resolveKernelFunction, traceableFunctions } from './attach/kprobes.js';
+import { expandKernelFunctions, firstExistingKernelFunction, resolveKernelFunction } from './attach/kprobes.js';
 import { fallbackGroup, parseSection, preference, targetFunctions, type ProbeSpec } from './attach/sections.js';
 import {
   BpfError, bpfError, checkPtr, closeFd, kprobeMultiOpts, kprobeOpts, lastErrno, libbpfFns as f, mmapFd, munmap, openOpts,
@@ -302,8 +302,7 @@ export class BPF {
       }
       case 'kprobe': case 'kretprobe': {
         const names = targetFunctions(p.spec);
-        const available = traceableFunctions();
-        p.function = names.map(n => pickKernelFunction(n, available)).find(Boolean);
+        p.function = firstExistingKernelFunction(names);
         return p.function ? undefined : `${functionList(names)} traceable on this kernel (missing, inlined or notrace)`;
       }
       default:

@@ -143,8 +143,10 @@ export function kindSupported(kind: ProbeKind): Feature {
     case 'kprobe': case 'kretprobe': case 'ksyscall': case 'kretsyscall':
       return features.kprobes();
     // without kprobe.multi links, the program is loaded as a plain kprobe and attached per function
-    case 'kprobe.multi': case 'kretprobe.multi':
-      return features.kprobes().ok ? features.kprobes() : features.kprobeMulti().ok ? features.kprobeMulti() : features.kprobes();
+    case 'kprobe.multi': case 'kretprobe.multi': {
+      const kprobes = features.kprobes();
+      return kprobes.ok || !features.kprobeMulti().ok ? kprobes : features.kprobeMulti();
+    }
     case 'uprobe': case 'uretprobe': case 'usdt': return features.uprobes();
     case 'perf_event': return features.perfEvent();
     default: return { ok: true };

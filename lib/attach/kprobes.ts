@@ -232,8 +232,7 @@ export class KernelFunctionError extends Error {
  */
 export function resolveKernelFunction(name: string | string[], opts: ResolveOptions = {}): string {
   const names = typeof name === 'string' ? [name] : name;
-  const available = traceableFunctions();
-  const picked = names.map(n => pickKernelFunction(n, available, opts)).find(Boolean);
+  const picked = firstExistingKernelFunction(names, traceableFunctions(), opts);
   if (!picked) {
     const src = kernelFunctionSource().source;
     throw new KernelFunctionError(names.join(' or '), src === 'none'
@@ -245,10 +244,11 @@ export function resolveKernelFunction(name: string | string[], opts: ResolveOpti
 }
 
 /** The first of several names (a function renamed or inlined across kernel versions) that exists here. */
-export function firstExistingKernelFunction(names: string[], available: Iterable<string> = traceableFunctions()): string | undefined {
+export function firstExistingKernelFunction(names: string[], available: Iterable<string> = traceableFunctions(),
+  opts: ResolveOptions = {}): string | undefined {
   const set = asSet(available);
   for (const n of names) {
-    const p = pickKernelFunction(n, set);
+    const p = pickKernelFunction(n, set, opts);
     if (p) return p;
   }
   return undefined;

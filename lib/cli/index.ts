@@ -136,14 +136,17 @@ const commonOptions: Record<string, Options> = {
   debug: { type: 'boolean', default: false, describe: 'show libbpf messages and stack traces' },
 };
 
+/** An option's long name as BCC spells it: printUid -> print-uid. */
+export const kebabCase = (name: string) => name.replace(/[A-Z]/g, c => '-' + c.toLowerCase());
+
+/** An option's aliases as a list (yargs takes one name or several). */
+export const optionAliases = (o: Options): string[] => (o.alias === undefined ? [] : typeof o.alias === 'string' ? [o.alias] : [...o.alias]);
+
 /**
  * Start-up fast path: yargs-parser (yargs' own parser, ~10 ms) with the same configuration. Full yargs
  * costs ~90 ms to import, so it is loaded only for -h and for input the fast path does not accept
  * (unknown options, bad values, extra positionals) — yargs then produces the canonical message.
  */
-/** An option's long name as BCC spells it: printUid -> print-uid. */
-export const kebabCase = (name: string) => name.replace(/[A-Z]/g, c => '-' + c.toLowerCase());
-
 function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, any> | undefined {
   if (argv.some(a => a === '-h' || a === '--help')) return undefined;
   const options = { ...spec.options, ...commonOptions };
@@ -151,7 +154,7 @@ function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, any> | u
     array: [] as string[], default: {} as Record<string, unknown>, coerce: {} as Record<string, (v: any) => any> };
   const known = new Set<string>(['_', '$0']);
   for (const [name, o] of Object.entries(options)) {
-    const aliases = o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias];
+    const aliases = optionAliases(o);
     cfg.alias[name] = aliases;
     for (const k of [name, kebabCase(name), ...aliases]) known.add(k);
     if (o.type === 'boolean' || o.type === 'string' || o.type === 'number') cfg[o.type].push(name);
