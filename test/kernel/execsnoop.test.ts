@@ -1,7 +1,7 @@
 // execsnoop on the real kernel: exec a marker command, assert what the tool reports, compare with
 // libbpf-tools' execsnoop on the same workload, and check bad input.
 import { spawnSync } from 'node:child_process';
-import { runTool, startReference, startTool, sleep } from './helpers.js';
+import { expectRefusedUnprivileged, expectUsageErrors, sleep, startReference, startTool } from './helpers.js';
 
 /** Runs `sh -c 'exec /bin/echo <marker> a b'` and returns the sh PID (exec keeps the PID). */
 function execMarker(marker: string): number {
@@ -90,16 +90,9 @@ test('on a kernel without ring buffers the same tool runs over a perf buffer', a
 });
 
 test('bad input: one line and exit 2', () => {
-  for (const args of [['--bogus'], ['-P', 'abc'], ['-P', '-5'], ['extra'], ['--max-args', 'x'], ['-n', '(']]) {
-    const r = runTool('execsnoop', args);
-    expect(r.code).toBe(2);
-    expect(r.stderr.split('\n')[0]).toMatch(/^execsnoop: /);
-    expect(r.stderr).not.toMatch(/at .*\.(ts|js):\d+/); // no stack trace
-  }
+  expectUsageErrors('execsnoop', [['--bogus'], ['-P', 'abc'], ['-P', '-5'], ['extra'], ['--max-args', 'x'], ['-n', '(']]);
 });
 
 test('unprivileged: says root or CAP_BPF+CAP_PERFMON is needed', () => {
-  const r = runTool('execsnoop', [], { uid: 65534 });
-  expect(r.code).toBe(1);
-  expect(r.stderr.trim()).toBe('execsnoop: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs');
+  expectRefusedUnprivileged('execsnoop');
 });

@@ -101,6 +101,23 @@ export function runTool(tool: string, args: string[], opts: { timeoutMs?: number
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Each argument list is a usage error: exit 2, the first line "<tool>: ...", no stack trace. */
+export function expectUsageErrors(tool: string, argLists: string[][]): void {
+  for (const args of argLists) {
+    const r = runTool(tool, args);
+    expect([args, r.code]).toEqual([args, 2]);
+    expect(r.stderr.split('\n')[0]).toMatch(new RegExp(`^${tool}: `));
+    expect(r.stderr).not.toMatch(/at .*\.(ts|js):\d+/); // no stack trace
+  }
+}
+
+/** Run as nobody: exactly the one line saying root or CAP_BPF+CAP_PERFMON is needed, exit 1. */
+export function expectRefusedUnprivileged(tool: string): void {
+  const r = runTool(tool, [], { uid: 65534 });
+  expect({ tool, code: r.code, stderr: r.stderr })
+    .toEqual({ tool, code: 1, stderr: `${tool}: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs\n` });
+}
+
 export function findToolFile(tool: string): string {
   for (const sub of fs.readdirSync(path.join(root, 'tools'))) {
     const f = path.join(root, 'tools', sub, `${tool}.ts`);

@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runTool, sleep, startReference, startTool, tmpDir } from './helpers.js';
+import { expectUsageErrors, sleep, startReference, startTool, tmpDir } from './helpers.js';
 
 const dir = tmpDir();
 const existing = path.join(dir, 'bpfkit-open-marker.txt');
@@ -73,9 +73,5 @@ test('conformance: libbpf-tools opensnoop sees the same opens of the marker proc
 });
 
 test('bad input: one line and exit 2', () => {
-  for (const args of [['--bogus'], ['-p', 'abc'], ['-f', 'O_NOPE'], ['-d', '-1'], ['extra']]) {
-    const r = runTool('opensnoop', args);
-    expect(r.code).toBe(2);
-    expect(r.stderr.split('\n')[0]).toMatch(/^opensnoop: /);
-  }
+  expectUsageErrors('opensnoop', [['--bogus'], ['-p', 'abc'], ['-f', 'O_NOPE'], ['-d', '-1'], ['extra']]);
 });

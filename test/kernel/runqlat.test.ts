@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadedProgramIds, root, runTool, startReference, startTool, tmpDir } from './helpers.js';
+import { expectRefusedUnprivileged, expectUsageErrors, loadedProgramIds, root, runTool, startReference, startTool, tmpDir } from './helpers.js';
 
 /**
  * Busy shells, twice as many as CPUs, so they wait on the run queue for each other; at nice 19, so
@@ -163,13 +163,6 @@ test('conformance: the same run-queue latencies as libbpf-tools runqlat (totals 
 });
 
 test('bad input: one line and exit 2; unprivileged: one line and exit 1', () => {
-  for (const args of [['--bogus'], ['-p', 'abc'], ['-1'], ['--', '-1'], ['1', '2', '3'], ['-P', '-L'], ['x'], ['1', '0']]) {
-    const r = runTool('runqlat', args);
-    expect([args, r.code]).toEqual([args, 2]);
-    expect(r.stderr.split('\n')[0]).toMatch(/^runqlat: /);
-    expect(r.stderr).not.toMatch(/at .*\.(ts|js):\d+/); // no stack trace
-  }
-  const unprivileged = runTool('runqlat', [], { uid: 65534 });
-  expect(unprivileged.code).toBe(1);
-  expect(unprivileged.stderr.trim()).toBe('runqlat: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs');
+  expectUsageErrors('runqlat', [['--bogus'], ['-p', 'abc'], ['-1'], ['--', '-1'], ['1', '2', '3'], ['-P', '-L'], ['x'], ['1', '0']]);
+  expectRefusedUnprivileged('runqlat');
 });

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import { loadedProgramIds, runTool, startTool } from './helpers.js';
+import { expectRefusedUnprivileged, expectUsageErrors, loadedProgramIds, runTool, startTool } from './helpers.js';
 
 const ncpu = os.cpus().length;
 const rows = (text: string) => [...text.matchAll(/^ {8}(\d+) +: (\d+) +\|[*+ ]*\|$/gm)].map(m => ({ len: +m[1], count: +m[2] }));
@@ -71,13 +71,6 @@ describe('with three busy tasks per CPU', () => {
 });
 
 test('bad input: one line and exit 2; unprivileged: one line and exit 1', () => {
-  for (const args of [['--bogus'], ['0'], ['-1'], ['1', 'x'], ['1', '2', '3'], ['-p', '1']]) {
-    const r = runTool('runqlen', args);
-    expect([args, r.code]).toEqual([args, 2]);
-    expect(r.stderr.split('\n')[0]).toMatch(/^runqlen: /);
-    expect(r.stderr).not.toMatch(/at .*\.(ts|js):\d+/); // no stack trace
-  }
-  const unprivileged = runTool('runqlen', [], { uid: 65534 });
-  expect(unprivileged.code).toBe(1);
-  expect(unprivileged.stderr.trim()).toBe('runqlen: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs');
+  expectUsageErrors('runqlen', [['--bogus'], ['0'], ['-1'], ['1', 'x'], ['1', '2', '3'], ['-p', '1']]);
+  expectRefusedUnprivileged('runqlen');
 });

@@ -111,6 +111,17 @@ function kernelLinks(): string[] {
   return (JSON.parse(r.stdout || '[]') as { id: number; type: string }[]).sort((a, b) => a.id - b.id).map(l => l.type);
 }
 
+/**
+ * A tool's built JS, as bpfkit-node runs it when dist/ is current (the tsx loader costs ~15 s more
+ * under emulation), and a run of it to completion.
+ */
+const builtTool = (tool: string) => path.join(root, 'dist', 'tools', `${tool}.js`);
+function runBuiltTool(tool: string, args: string[]) {
+  const r = spawnSync(process.execPath, [builtTool(tool), ...args], { encoding: 'utf8', timeout: 240_000, cwd: root });
+  expectEqual(r.status, 0, `${tool} exit status (stderr: ${r.stderr.trim()})`);
+  return r.stdout;
+}
+
 console.log(`lane: kernel ${os.release()}, ${os.cpus().length} CPUs, file ${file} (${BLOCKS} x ${BLOCK} bytes)`);
 
 // (b)+(c): the object has fentry and kprobe alternatives; on 6.1 the fentry/fexit ones are loaded.
@@ -229,15 +240,12 @@ await check('vfsstat runs (fentry path) and counts a reader\'s reads', () => {
   const reader = spawn('sh', ['-c', `while :; do dd if=${file} of=/dev/null bs=${BLOCK} status=none; done`],
     { stdio: 'ignore', detached: true });
   try {
-    // the built JS, as bpfkit-node runs it when dist/ is current (the tsx loader costs ~15 s more here)
-    const r = spawnSync(process.execPath, [path.join(root, 'dist', 'tools', 'fs', 'vfsstat.js'), '1', '2'],
-      { encoding: 'utf8', timeout: 240_000, cwd: root });
-    expectEqual(r.status, 0, `vfsstat exit status (stderr: ${r.stderr.trim()})`);
-    const lines = r.stdout.trim().split('\n');
+    const stdout = runBuiltTool('fs/vfsstat', ['1', '2']);
+    const lines = stdout.trim().split('\n');
     expectTrue(/^TIME +READ\/s +WRITE\/s +FSYNC\/s +OPEN\/s +CREATE\/s$/.test(lines[0]), `header: ${lines[0]}`);
     const rows = lines.slice(1).map(l => /^\d\d:\d\d:\d\d: +(\d+) +(\d+) +(\d+) +(\d+) +(\d+)$/.exec(l));
-    expectTrue(rows.length === 2 && rows.every(Boolean), `output:\n${r.stdout}`);
-    expectTrue(Number(rows[1]![1]) >= BLOCKS && Number(rows[1]![4]) >= 1, `reads and opens of the second interval:\n${r.stdout}`);
+    expectTrue(rows.length === 2 && rows.every(Boolean), `output:\n${stdout}`);
+    expectTrue(Number(rows[1]![1]) >= BLOCKS && Number(rows[1]![4]) >= 1, `reads and opens of the second interval:\n${stdout}`);
   } finally {
     process.kill(-reader.pid!, 'SIGKILL');
   }
@@ -248,7 +256,7 @@ await check('vfsstat runs (fentry path) and counts a reader\'s reads', () => {
  * once its banner is on stderr (JSON mode prints it there), then 0.5 s later Ctrl-C.
  */
 async function aroundTool(tool: string, args: string[], work: () => number) {
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'tools', `${tool}.js`), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [builtTool(tool), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', d => (stdout += d));
@@ -303,10 +311,7 @@ await check('runqlen (cfs_rq->nr_running, before 6.14) sees the queued busy task
   const ncpu = os.cpus().length;
   const hogs = Array.from({ length: 3 * ncpu }, () => spawn('nice', ['-n', '19', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
   try {
-    const r = spawnSync(process.execPath, [path.join(root, 'dist', 'tools', 'cpu', 'runqlen.js'), '--json', '1', '1'],
-      { encoding: 'utf8', timeout: 240_000, cwd: root });
-    expectEqual(r.status, 0, `runqlen exit status (stderr: ${r.stderr.trim()})`);
-    const h = JSON.parse(r.stdout.trim()) as { total: number; buckets: { start: number; count: number }[] };
+    const h = JSON.parse(runBuiltTool('cpu/runqlen', ['--json', '1', '1']).trim()) as { total: number; buckets: { start: number; count: number }[] };
     const waiting = h.buckets.filter(b => b.start >= 1).reduce((a, b) => a + b.count, 0);
     // software emulation keeps 99 Hz only roughly: at least half the samples due
     expectTrue(h.total >= 0.5 * 99 * ncpu && waiting > h.total / 2, `samples ${h.total} (99 Hz x ${ncpu} CPUs), ${waiting} with tasks waiting`);

@@ -1,23 +1,26 @@
 // BPF programs of the kprobe/fentry lane, shared by the lane (run inside Debian's 6.1 kernel) and the
 // host-side test of the clean errors (test/kernel/kprobe-errors.test.ts): the same objects, two kernels.
 
-/**
- * vfs_read observed four ways, as two fallback chains: entry (fentry -> kprobe) and return
- * (fexit -> kretprobe). Only reads by `targ_tgid` of the file with inode `targ_ino` count, so a test
- * knows the exact number: one per read() of that file.
- */
-export const READS = `#include <bpfkit.h>
+/** The lane's file filter: reads by process `targ_tgid` of the file with inode `targ_ino`. */
+const OUR_FILE = `#include <bpfkit.h>
 const volatile u32 targ_tgid = 0;
 const volatile u64 targ_ino = 0;
-
-enum { FENTRY_CALLS, FEXIT_CALLS, FEXIT_BYTES, KPROBE_CALLS, KRETPROBE_CALLS, KRETPROBE_BYTES, NSLOTS };
-BPF_ARRAY(counts, u64, NSLOTS);
-BPF_HASH(inflight, u32, u8, 1024);   /* kprobe -> kretprobe: this thread is reading our file */
 
 static __always_inline bool ours(struct file *file)
 {
 	return bpfkit_tgid() == targ_tgid && BPF_CORE_READ(file, f_inode, i_ino) == targ_ino;
 }
+`;
+
+/**
+ * vfs_read observed four ways, as two fallback chains: entry (fentry -> kprobe) and return
+ * (fexit -> kretprobe). Only reads by `targ_tgid` of the file with inode `targ_ino` count, so a test
+ * knows the exact number: one per read() of that file.
+ */
+export const READS = `${OUR_FILE}
+enum { FENTRY_CALLS, FEXIT_CALLS, FEXIT_BYTES, KPROBE_CALLS, KRETPROBE_CALLS, KRETPROBE_BYTES, NSLOTS };
+BPF_ARRAY(counts, u64, NSLOTS);
+BPF_HASH(inflight, u32, u8, 1024);   /* kprobe -> kretprobe: this thread is reading our file */
 
 SEC("fentry/vfs_read")
 int BPF_PROG(read_fentry, struct file *file)
@@ -68,9 +71,9 @@ export const Slot = { FENTRY_CALLS: 0, FEXIT_CALLS: 1, FEXIT_BYTES: 2, KPROBE_CA
 
 /**
  * kprobes attached by hand (SEC("kprobe") names no function): one program on every function of a glob,
- * counting calls by function address (and the same as a kprobe.multi program: one link for them all), one on a syscall given by its BCC-style name, and one at an
- * offset inside a function. Only the thread `targ_tid` counts, and only once armed (attaching reads
- * sysfs files: vfs_read too).
+ * counting calls by function address (and the same as a SEC("kprobe.multi") program), one on a syscall
+ * given by its BCC-style name, and one at an offset inside a function. Only the thread `targ_tid`
+ * counts, and only once armed (attaching reads sysfs files: vfs_read too).
  */
 export const BY_HAND = `#include <bpfkit.h>
 const volatile u32 targ_tid = 0;
@@ -118,20 +121,19 @@ int BPF_KPROBE(offset_entry)
 }
 `;
 
+export const Hit = { SYSCALL: 0, OFFSET: 1 } as const;
+
 /**
  * A function known by several names across kernel versions (BCC's __blk_account_io_start /
  * blk_account_io_start): the section lists them in order, and the first one the kernel has is used,
  * by fentry (a BTF target set before load) or by kprobe. No kernel has the first name here.
  */
-export const RENAMED = `#include <bpfkit.h>
-const volatile u32 targ_tgid = 0;
-const volatile u64 targ_ino = 0;
-
+export const RENAMED = `${OUR_FILE}
 BPF_ARRAY(reads, u64, 1);
 
 static __always_inline int count(struct file *file)
 {
-	if (bpfkit_tgid() == targ_tgid && BPF_CORE_READ(file, f_inode, i_ino) == targ_ino)
+	if (ours(file))
 		map_increment(reads, (u32)0);
 	return 0;
 }
@@ -145,8 +147,6 @@ int BPF_KPROBE(renamed_kprobe, struct file *file) { return count(file); }
 
 /** RENAMED where no name exists: the error names them all. */
 export const RENAMED_NOWHERE = RENAMED.replaceAll('|vfs_read', '|bpfkit_vfs_read_gone');
-
-export const Hit = { SYSCALL: 0, OFFSET: 1 } as const;
 
 /** Name -> text of every lane object: the host compiles them before the VM boots (clang is slow there). */
 export const LANE_OBJECTS: Record<string, string> = { lane_reads: READS, lane_by_hand: BY_HAND, lane_renamed: RENAMED, lane_nowhere: RENAMED_NOWHERE };
