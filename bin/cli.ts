@@ -1,6 +1,6 @@
 // bpfkit list [subsystem] | bpfkit doctor | bpfkit <tool> [args...] | bpfkit docs
 import { featureReport } from '../lib/attach/features.js';
-import { cannotRunHere, findTool, loadSpecs } from '../lib/cli/catalogue.js';
+import { cannotRunHereCached, catalogue, findTool, loadSpecs, toolBundle } from '../lib/cli/catalogue.js';
 import { formatTable } from '../lib/output/index.js';
 import { pathToFileURL } from 'node:url';
 import { writeToolDocs } from './docs.js';
@@ -17,15 +17,13 @@ const [cmd, ...rest] = process.argv.slice(2);
 const plain = !process.stdout.isTTY;
 
 async function list(subsystem?: string) {
-  const specs = (await loadSpecs()).filter(s => !subsystem || s.subsystem === subsystem);
+  const specs = (await catalogue()).filter(s => !subsystem || s.subsystem === subsystem);
   if (subsystem && specs.length === 0) {
     process.stderr.write(`bpfkit: no tools in subsystem '${subsystem}'\n`);
     process.exit(2);
   }
-  const rows = specs.map(s => {
-    const why = cannotRunHere(s);
-    return [s.subsystem, s.name, s.description, why ? `no: ${why}` : 'yes'];
-  });
+  const whyNot = await cannotRunHereCached(specs);
+  const rows = specs.map((s, i) => [s.subsystem, s.name, s.description, whyNot[i] ? `no: ${whyNot[i]}` : 'yes']);
   process.stdout.write(formatTable(['SUBSYSTEM', 'TOOL', 'DESCRIPTION', 'RUNS HERE'], rows, { plain }) + '\n');
 }
 
@@ -48,6 +46,9 @@ switch (cmd) {
   case 'docs':
     await writeToolDocs(await loadSpecs());
     break;
+  case 'catalogue': // every tool's metadata as JSON (the build makes the manifest with it; the fronts read it)
+    process.stdout.write(JSON.stringify(await catalogue()) + '\n');
+    break;
   default: {
     const tool = findTool(cmd);
     if (!tool) {
@@ -55,6 +56,6 @@ switch (cmd) {
       process.exit(2);
     }
     process.argv = [process.argv[0], tool.file, ...rest];
-    await import(pathToFileURL(tool.file).href);
+    await import(pathToFileURL(await toolBundle(tool.file)).href);
   }
 }
