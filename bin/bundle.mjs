@@ -20,12 +20,24 @@ export function cacheDir() {
  * Where the bundle of `source` lives: in the cache directory, beside the compiled BPF objects, under the
  * project's path (each checkout its own; a read-only install still runs).
  */
-export function bundlePath(source) {
+export function bundlePath(source, dir = cacheDir()) {
   const rel = path.relative(root, source);
   const inside = !rel.startsWith('..') && !path.isAbsolute(rel);
   const base = crypto.createHash('sha256').update(inside ? root : source).digest('hex').slice(0, 16);
   const name = inside ? rel.replace(/\.[cm]?ts$/, '.mjs') : path.basename(source).replace(/\.[cm]?ts$/, '.mjs');
-  return path.join(cacheDir(), 'run', base, name);
+  return path.join(dir, 'run', base, name);
+}
+
+/**
+ * Where a user who cannot write the cache (someone else's HOME, a read-only one) keeps bundles: a
+ * directory of their own in /tmp, refused if anyone else made it or can write it (it holds code we run).
+ */
+function privateDir() {
+  const dir = path.join(os.tmpdir(), `bpfkit-${process.getuid()}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== process.getuid() || (st.mode & 0o022)) throw new Error(`${dir} is not a private directory of this user`);
+  return dir;
 }
 
 const mtime = file => {
@@ -37,8 +49,8 @@ const mtime = file => {
 };
 
 /** The bundle, if it is at least as new as every file it was built from (npm pack gives all files one date). */
-export function currentBundle(source) {
-  const out = bundlePath(source);
+export function currentBundle(source, dir = cacheDir()) {
+  const out = bundlePath(source, dir);
   let inputs;
   try {
     inputs = JSON.parse(fs.readFileSync(`${out}.inputs`, 'utf8'));
@@ -71,7 +83,7 @@ const inPlace = {
 const banner = `import { createRequire as __bpfkitRequire } from 'node:module'; const require = __bpfkitRequire(${JSON.stringify(path.join(root, 'package.json'))});`;
 
 /** Builds the bundles of these sources (one esbuild run); writes each atomically, with its list of inputs. */
-export async function buildBundles(sources) {
+export async function buildBundles(sources, dir = cacheDir()) {
   let esbuild;
   try {
     esbuild = await import('esbuild');
@@ -79,7 +91,7 @@ export async function buildBundles(sources) {
     throw new Error(`cannot build ${path.relative(root, sources[0])}: esbuild is not installed (run ./setup.sh or npm ci)`);
   }
   return Promise.all(sources.map(async source => {
-    const out = bundlePath(source);
+    const out = bundlePath(source, dir);
     const r = await esbuild.build({
       entryPoints: [source], bundle: true, platform: 'node', format: 'esm', target: 'node22',
       plugins: [inPlace], banner: { js: banner }, write: false, metafile: true, logLevel: 'silent',
@@ -98,7 +110,15 @@ function writeAtomic(file, data) {
   fs.renameSync(tmp, file);
 }
 
-/** The current bundle of `source`, built first if needed. */
+/** The current bundle of `source`, built first if needed (in a private directory if the cache is not ours). */
 export async function bundleFor(source) {
-  return currentBundle(source) ?? (await buildBundles([source]))[0];
+  const found = currentBundle(source);
+  if (found) return found;
+  try {
+    return (await buildBundles([source]))[0];
+  } catch (e) {
+    if (!['EACCES', 'EPERM', 'EROFS'].includes(e.code)) throw e;
+    const dir = privateDir();
+    return currentBundle(source, dir) ?? (await buildBundles([source], dir))[0];
+  }
 }
