@@ -65,15 +65,15 @@ export function currentBundle(source, dir = cacheDir()) {
 
 /**
  * The bundle lives in the cache, so whatever its code resolves at run time must not depend on where the
- * bundle is: each source keeps its own import.meta.url (lib/compile finds bpf-c/include from it), koffi
- * (native, not bundled) is imported by its absolute path, and bundled CommonJS gets a require() rooted
- * in the project.
+ * bundle is: each source keeps its own import.meta.url (lib/compile finds bpf-c/include from it); koffi
+ * (native) and yargs (~300 KB, loaded only for bad input) are not bundled but imported by absolute path;
+ * bundled CommonJS gets a require() rooted in the project.
  */
 const requireFromRoot = createRequire(path.join(root, 'package.json'));
 const inPlace = {
   name: 'bpfkit-in-place',
   setup(build) {
-    build.onResolve({ filter: /^koffi$/ }, () => ({ path: requireFromRoot.resolve('koffi'), external: true }));
+    build.onResolve({ filter: /^(koffi|yargs)$/ }, args => ({ path: pathToFileURL(requireFromRoot.resolve(args.path)).href, external: true }));
     build.onLoad({ filter: /\.[cm]?ts$/ }, async args => ({
       contents: (await fs.promises.readFile(args.path, 'utf8')).replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
       loader: 'ts',
@@ -99,7 +99,9 @@ export async function buildBundles(sources, dir = cacheDir()) {
     });
     fs.mkdirSync(path.dirname(out), { recursive: true });
     for (const file of r.outputFiles) writeAtomic(file.path, file.contents);
-    writeAtomic(`${out}.inputs`, JSON.stringify(Object.keys(r.metafile.inputs).map(f => path.resolve(root, f))));
+    // this file is an input too: a change in how bundles are made remakes them
+    const inputs = [fileURLToPath(import.meta.url), ...Object.keys(r.metafile.inputs).map(f => path.resolve(root, f))];
+    writeAtomic(`${out}.inputs`, JSON.stringify(inputs));
     return out;
   }));
 }
