@@ -24,3 +24,5 @@ export { OutputWriter, stdoutWriter } from './writer.js';
 export type { OutputWriterOptions } from './writer.js';
 export { formatTable } from './table.js';
 export type { TableOptions } from './table.js';
+export { parseFolded, renderFlameGraph, frameKind } from './flamegraph.js';
+export type { FlameGraphOptions, FrameKind } from './flamegraph.js';
