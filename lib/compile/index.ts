@@ -94,9 +94,9 @@ function writeAtomic(file: string, data: Buffer): void {
   fs.renameSync(tmp, file);
 }
 
-function headerFiles(): string[] {
+function headerFiles(dirs: string[]): string[] {
   const files: string[] = [];
-  for (const dir of [includeDir, libbpfIncludeDir]) {
+  for (const dir of dirs) {
     try {
       for (const f of fs.readdirSync(dir).sort()) if (f.endsWith('.h')) files.push(path.join(dir, f));
     } catch { /* libbpf-dev missing: clang will say so */ }
@@ -116,16 +116,28 @@ const sha = (...parts: string[]) => {
   return h.digest('hex').slice(0, 40);
 };
 
+export interface ClangOptions {
+  /** false: every program is compiled from the headers (the measurement baseline). Default true. */
+  usePch?: boolean;
+  /** Where bpfkit.h and vmlinux.h are; default bpf-c/include of this package. */
+  includeDir?: string;
+}
+
 export class ClangCompiler implements Compiler {
   private fp?: string;
-  /** usePch: false compiles every program from the headers (the measurement baseline, a fallback). */
-  constructor(readonly clang = 'clang', readonly usePch = true) {}
+  readonly usePch: boolean;
+  readonly includeDir: string;
+  constructor(readonly clang = 'clang', opts: ClangOptions = {}) {
+    this.usePch = opts.usePch ?? true;
+    this.includeDir = opts.includeDir ?? includeDir;
+  }
 
   fingerprint(): string {
     if (this.fp) return this.fp;
     const clangPath = which(this.clang);
-    const headers = headerFiles();
-    this.fp = memoFingerprint('toolchain', [clangPath, ...headers], () => {
+    const headers = headerFiles([this.includeDir, libbpfIncludeDir]);
+    // Memo per include dir: two compilers with different headers share one cache dir.
+    this.fp = memoFingerprint(`toolchain-${sha(this.includeDir).slice(0, 12)}`, [clangPath, ...headers], () => {
       const v = runSync({ cmd: this.clang, args: ['--version'] });
       if (v.status !== 0) throw new CompileError(`${this.clang} --version failed`, v.stderr);
       const h = crypto.createHash('sha256');
@@ -145,7 +157,7 @@ export class ClangCompiler implements Compiler {
   }
 
   private flags(cflags: string[]): string[] {
-    return ['-O2', '-g', '-target', 'bpf', `-D__TARGET_ARCH_${targetArch}`, '-I', includeDir, ...multiarchIncludes(),
+    return ['-O2', '-g', '-target', 'bpf', `-D__TARGET_ARCH_${targetArch}`, '-I', this.includeDir, ...multiarchIncludes(),
       '-Wall', '-Wno-unused-variable', '-Wno-unused-function', '-Wno-unused-but-set-variable',
       '-Werror=implicit-int', '-Werror=implicit-function-declaration',
       '-fno-color-diagnostics', ...cflags];
@@ -159,7 +171,7 @@ export class ClangCompiler implements Compiler {
     const src = `${preamble}#line 1 "${req.name}"\n${req.text}`;
     // cflags could change what the headers mean (-D...): those programs are compiled from the headers.
     const pch = this.usePch && !req.cflags?.length && startsWithBpfkitInclude(req.text)
-      ? yield* ensurePch({ dir: path.join(cacheDir(), 'pch'), key: sha(this.fingerprint(), COMPILE_FLAGS_VERSION, includeDir, ...flags), clang: this.clang, flags, header: path.join(includeDir, 'bpfkit.h') })
+      ? yield* ensurePch({ dir: path.join(cacheDir(), 'pch'), key: sha(this.fingerprint(), COMPILE_FLAGS_VERSION, ...flags), clang: this.clang, flags, header: path.join(this.includeDir, 'bpfkit.h') })
       : undefined;
     const out = ['-c', '-x', 'c', '-', '-o', '-'];
     if (pch) {

@@ -9,6 +9,8 @@ import type { Steps } from './run.js';
 /** A lock older than this is a builder that died without removing it (a build takes 1-3 s). */
 const STALE_LOCK_MS = 120_000;
 const POLL_MS = 25;
+/** PCHs kept (~15 MB each): checkouts or toolchains in use at once; older ones are removed. */
+const KEEP_PCHS = 4;
 
 /** Whether `text` starts (after comments) with #include <bpfkit.h>: then the PCH stands for it exactly. */
 export function startsWithBpfkitInclude(text: string): boolean {
@@ -84,6 +86,7 @@ export function* ensurePch(spec: PchSpec): Steps<string | undefined> {
       const r = yield { cmd: spec.clang, args: [...spec.flags, '-x', 'c-header', spec.header, '-o', tmp] };
       if (r.status === 0) {
         fs.renameSync(tmp, file);
+        pruneOldPchs(spec.dir);
         return file;
       }
       if (r.status !== null) fs.writeFileSync(failed, r.stderr); // a signal is no verdict on the toolchain
@@ -95,6 +98,13 @@ export function* ensurePch(spec: PchSpec): Steps<string | undefined> {
       fs.rmSync(lock, { force: true });
     }
   }
+}
+
+function pruneOldPchs(dir: string): void {
+  const pchs = fs.readdirSync(dir).filter(f => f.endsWith('.pch'))
+    .map(f => ({ f, built: fs.statSync(path.join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.built - a.built);
+  for (const { f } of pchs.slice(KEEP_PCHS)) fs.rmSync(path.join(dir, f), { force: true }); // open in a running clang: still readable
 }
 
 /** Removes a PCH clang refused (a header touched since, a corrupt file): the next compile builds it again. */
