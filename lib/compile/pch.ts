@@ -86,7 +86,9 @@ export function* ensurePch(spec: PchSpec): Steps<string | undefined> {
       const r = yield { cmd: spec.clang, args: [...spec.flags, '-x', 'c-header', spec.header, '-o', tmp] };
       if (r.status === 0) {
         fs.renameSync(tmp, file);
-        pruneOldPchs(spec.dir);
+        try {
+          pruneOldPchs(spec.dir);
+        } catch { /* pruning is housekeeping */ }
         return file;
       }
       if (r.status !== null) fs.writeFileSync(failed, r.stderr); // a signal is no verdict on the toolchain
@@ -101,9 +103,14 @@ export function* ensurePch(spec: PchSpec): Steps<string | undefined> {
 }
 
 function pruneOldPchs(dir: string): void {
-  const pchs = fs.readdirSync(dir).filter(f => f.endsWith('.pch'))
-    .map(f => ({ f, built: fs.statSync(path.join(dir, f)).mtimeMs }))
-    .sort((a, b) => b.built - a.built);
+  const built = (f: string) => {
+    try {
+      return fs.statSync(path.join(dir, f)).mtimeMs;
+    } catch {
+      return 0; // removed by another process meanwhile
+    }
+  };
+  const pchs = fs.readdirSync(dir).filter(f => f.endsWith('.pch')).map(f => ({ f, built: built(f) })).sort((a, b) => b.built - a.built);
   for (const { f } of pchs.slice(KEEP_PCHS)) fs.rmSync(path.join(dir, f), { force: true }); // open in a running clang: still readable
 }
 
