@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropDebugSections } from './elf.js';
 import { CompileError } from './errors.js';
-import { discardPch, ensurePch, isPchTrouble, startsWithBpfkitInclude } from './pch.js';
+import { discardPch, isPchTrouble, pchOrStartBuild, startsWithBpfkitInclude } from './pch.js';
 import { driveAsync, driveSync, runSync, type Steps } from './run.js';
 import { tracepointStructs } from './tracepoints.js';
 
@@ -171,7 +171,7 @@ export class ClangCompiler implements Compiler {
     const src = `${preamble}#line 1 "${req.name}"\n${req.text}`;
     // cflags could change what the headers mean (-D...): those programs are compiled from the headers.
     const pch = this.usePch && !req.cflags?.length && startsWithBpfkitInclude(req.text)
-      ? yield* ensurePch({ dir: path.join(cacheDir(), 'pch'), key: sha(this.fingerprint(), COMPILE_FLAGS_VERSION, ...flags), clang: this.clang, flags, header: path.join(this.includeDir, 'bpfkit.h') })
+      ? pchOrStartBuild({ dir: path.join(cacheDir(), 'pch'), key: sha(this.fingerprint(), COMPILE_FLAGS_VERSION, ...flags), clang: this.clang, flags, header: path.join(this.includeDir, 'bpfkit.h') })
       : undefined;
     const out = ['-c', '-x', 'c', '-', '-o', '-'];
     if (pch) {

@@ -1,16 +1,20 @@
 // A precompiled bpfkit.h (with vmlinux.h and libbpf's headers): parsing those ~150k lines is most of a
 // cold compile. One PCH per toolchain + header contents + flags, kept in the cache dir next to the
-// objects. Several processes may want it at once: one builds it under a lock file, the others wait for
-// it (a crashed builder's lock is taken over), and any trouble means compiling without it.
+// objects. The first compile that finds none starts building it in the background (under a lock
+// file, so one process builds it) and compiles its own program from the headers meanwhile, on the
+// other core: nobody waits for a PCH, and the object is the same byte for byte either way.
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Steps } from './run.js';
 
 /** A lock older than this is a builder that died without removing it (a build takes 1-3 s). */
-const STALE_LOCK_MS = 120_000;
-const POLL_MS = 25;
+const STALE_MS = 120_000;
 /** PCHs kept (~15 MB each): checkouts or toolchains in use at once; older ones are removed. */
 const KEEP_PCHS = 4;
+/** After a failed build, compiles go without a PCH this long before one is tried again. */
+const RETRY_FAILED_MS = 600_000;
+
+const requireBuiltin = createRequire(import.meta.url);
 
 /** Whether `text` starts (after comments) with #include <bpfkit.h>: then the PCH stands for it exactly. */
 export function startsWithBpfkitInclude(text: string): boolean {
@@ -35,11 +39,11 @@ function pidAlive(pid: number): boolean {
 /** A lock whose builder is gone: its pid is dead, or it is too old to be a build in progress. */
 function lockIsStale(lock: string): boolean {
   try {
-    const st = fs.statSync(lock);
+    const age = Date.now() - fs.statSync(lock).mtimeMs;
     const pid = Number(fs.readFileSync(lock, 'utf8'));
-    return Date.now() - st.mtimeMs > STALE_LOCK_MS || (pid > 0 && !pidAlive(pid));
+    return age > STALE_MS || (pid > 0 && !pidAlive(pid)) || (!pid && age > 5000);
   } catch {
-    return false; // gone already: not ours to remove
+    return false; // gone already
   }
 }
 
@@ -54,64 +58,64 @@ export interface PchSpec {
   header: string;
 }
 
-/** Steps that yield the PCH's path, building it if needed; undefined means: compile without one. */
-export function* ensurePch(spec: PchSpec): Steps<string | undefined> {
-  const file = path.join(spec.dir, `${spec.key}.pch`);
+export const pchFile = (spec: PchSpec) => path.join(spec.dir, `${spec.key}.pch`);
+
+// The builder is a detached shell so that it finishes (rename, unlock) even if this process exits
+// first, as a one-shot script does. Arguments: clang tmp final lock failed, then clang's arguments.
+// A clang error (status < 128) leaves a .failed marker, so that compiles do not retry at once.
+const BUILDER = 'clang=$1 tmp=$2 final=$3 lock=$4 failed=$5; shift 5\n' +
+  'if "$clang" "$@" -o "$tmp" 2>"$tmp.err"; then mv -f "$tmp" "$final"; else st=$?; [ "$st" -lt 128 ] && mv -f "$tmp.err" "$failed"; fi\n' +
+  'rm -f "$tmp" "$tmp.err" "$lock"';
+
+/**
+ * The PCH's path if it is built; otherwise starts its build in the background (unless another
+ * process is building it, or it cannot be built here) and returns undefined: compile without it.
+ */
+export function pchOrStartBuild(spec: PchSpec): string | undefined {
+  const file = pchFile(spec);
+  if (fs.existsSync(file)) return file;
   const lock = `${file}.lock`;
   const failed = `${file}.failed`;
-  for (;;) {
-    if (fs.existsSync(file)) return file;
-    if (fs.existsSync(failed)) return undefined; // this toolchain cannot build it: do not retry at every compile
-    let fd: number;
-    try {
-      fs.mkdirSync(spec.dir, { recursive: true });
-      fd = fs.openSync(lock, 'wx');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return undefined; // read-only cache
-      // Another process is building it: wait for its PCH rather than compile the slow way meanwhile.
-      while (fs.existsSync(lock) && !fs.existsSync(file)) {
-        if (lockIsStale(lock)) {
-          fs.rmSync(lock, { force: true });
-          break;
-        }
-        yield { sleepMs: POLL_MS };
-      }
-      continue;
-    }
-    const tmp = `${file}.${process.pid}.tmp`;
-    try {
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      if (fs.existsSync(file)) return file; // built between our check and our lock
-      const r = yield { cmd: spec.clang, args: [...spec.flags, '-x', 'c-header', spec.header, '-o', tmp] };
-      if (r.status === 0) {
-        fs.renameSync(tmp, file);
-        try {
-          pruneOldPchs(spec.dir);
-        } catch { /* pruning is housekeeping */ }
-        return file;
-      }
-      if (r.status !== null) fs.writeFileSync(failed, r.stderr); // a signal is no verdict on the toolchain
-      return undefined;
-    } catch {
-      return undefined;
-    } finally {
-      fs.rmSync(tmp, { force: true });
-      fs.rmSync(lock, { force: true });
-    }
+  try {
+    if (Date.now() - fs.statSync(failed).mtimeMs < RETRY_FAILED_MS) return undefined;
+  } catch { /* no failed build */ }
+  let fd: number;
+  try {
+    fs.mkdirSync(spec.dir, { recursive: true });
+    if (fs.existsSync(lock) && lockIsStale(lock)) fs.rmSync(lock, { force: true });
+    fd = fs.openSync(lock, 'wx');
+  } catch {
+    return undefined; // being built by another process, or a read-only cache
   }
+  try {
+    sweep(spec.dir);
+    const tmp = `${file}.${process.pid}.tmp`;
+    const child = (requireBuiltin('node:child_process') as typeof import('node:child_process')).spawn('/bin/sh',
+      ['-c', BUILDER, 'bpfkit-pch', spec.clang, tmp, file, lock, failed, ...spec.flags, '-x', 'c-header', spec.header],
+      { detached: true, stdio: 'ignore' });
+    child.on('error', () => fs.rmSync(lock, { force: true }));
+    child.unref();
+    fs.writeSync(fd, String(child.pid ?? ''));
+  } catch {
+    fs.rmSync(lock, { force: true });
+  } finally {
+    fs.closeSync(fd);
+  }
+  return undefined;
 }
 
-function pruneOldPchs(dir: string): void {
-  const built = (f: string) => {
+/** Removes old PCHs beyond KEEP_PCHS and what killed builders left; open files stay readable to their users. */
+function sweep(dir: string): void {
+  const entries = fs.readdirSync(dir).map(f => {
     try {
-      return fs.statSync(path.join(dir, f)).mtimeMs;
+      return { f, mtime: fs.statSync(path.join(dir, f)).mtimeMs };
     } catch {
-      return 0; // removed by another process meanwhile
+      return { f, mtime: 0 };
     }
-  };
-  const pchs = fs.readdirSync(dir).filter(f => f.endsWith('.pch')).map(f => ({ f, built: built(f) })).sort((a, b) => b.built - a.built);
-  for (const { f } of pchs.slice(KEEP_PCHS)) fs.rmSync(path.join(dir, f), { force: true }); // open in a running clang: still readable
+  });
+  const pchs = entries.filter(e => e.f.endsWith('.pch')).sort((a, b) => b.mtime - a.mtime);
+  const leftovers = entries.filter(e => /\.(tmp|err)$/.test(e.f) && Date.now() - e.mtime > STALE_MS);
+  for (const { f } of [...pchs.slice(KEEP_PCHS - 1), ...leftovers]) fs.rmSync(path.join(dir, f), { force: true });
 }
 
 /** Removes a PCH clang refused (a header touched since, a corrupt file): the next compile builds it again. */

@@ -4,9 +4,13 @@
 import { createRequire } from 'node:module';
 import { CompileError } from './errors.js';
 
-export type Command = { cmd: string; args: string[]; input?: string } | { sleepMs: number };
+export interface Command {
+  cmd: string;
+  args: string[];
+  input?: string;
+}
 export interface Outcome {
-  /** Exit status; null when the command was killed by a signal (or for a sleep). */
+  /** Exit status; null when the command was killed by a signal. */
   status: number | null;
   stdout: Buffer;
   stderr: string;
@@ -17,25 +21,18 @@ export type Steps<T> = Generator<Command, T, Outcome>;
 const requireBuiltin = createRequire(import.meta.url);
 const childProcess = () => requireBuiltin('node:child_process') as typeof import('node:child_process');
 
-const slept: Outcome = { status: 0, stdout: Buffer.alloc(0), stderr: '' };
-
 function missing(cmd: string, e: unknown): Error {
   if ((e as NodeJS.ErrnoException)?.code === 'ENOENT') return new CompileError(`${cmd} not found: run ./setup.sh (it installs clang and llvm)`, '');
   return e as Error;
 }
 
 export function runSync(c: Command): Outcome {
-  if ('sleepMs' in c) {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, c.sleepMs);
-    return slept;
-  }
   const r = childProcess().spawnSync(c.cmd, c.args, { input: c.input, maxBuffer: 256 << 20 });
   if (r.error) throw missing(c.cmd, r.error);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
 }
 
 export function runAsync(c: Command): Promise<Outcome> {
-  if ('sleepMs' in c) return new Promise(resolve => setTimeout(() => resolve(slept), c.sleepMs));
   return new Promise((resolve, reject) => {
     const child = childProcess().spawn(c.cmd, c.args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
