@@ -1,7 +1,6 @@
 // C text -> BPF ELF. The compiler sits behind a small interface (Debian clang today; a wasm clang with
 // a BPF backend could drop in). Results are cached by content: source + flags + generated tracepoint
 // structs + compiler identity + header contents.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +9,7 @@ import { dropDebugSections } from './elf.js';
 import { CompileError } from './errors.js';
 import { discardPch, isPchTrouble, pchOrStartBuild, startsWithBpfkitInclude } from './pch.js';
 import { driveAsync, driveSync, runSync, type Steps } from './run.js';
+import { contentKey } from './hash.js';
 import { tracepointStructs } from './tracepoints.js';
 
 export { CompileError };
@@ -78,7 +78,7 @@ function which(cmd: string): string {
 function memoFingerprint(name: string, statPaths: string[], compute: () => string): string {
   const dir = cacheDir();
   // one memo per set of files: checkouts sharing the cache would otherwise overwrite each other's
-  const which = crypto.createHash('sha256').update(statPaths.join('\n')).digest('hex').slice(0, 12);
+  const which = contentKey(...statPaths).slice(0, 12);
   const memo = path.join(dir, `${name}-${which}.fingerprint`);
   const stamp = statPaths.map(statKey).join('\n');
   try {
@@ -94,7 +94,7 @@ function memoFingerprint(name: string, statPaths: string[], compute: () => strin
 
 function writeAtomic(file: string, data: Buffer): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
 }
@@ -115,11 +115,8 @@ function multiarchIncludes(): string[] {
   return fs.existsSync(dir) ? ['-idirafter', dir] : [];
 }
 
-const sha = (...parts: string[]) => {
-  const h = crypto.createHash('sha256');
-  for (const p of parts) h.update(p).update('\0');
-  return h.digest('hex').slice(0, 40);
-};
+/** Cache keys: a content hash without node:crypto, which would cost every start ~13 ms to load. */
+const sha = contentKey;
 
 export interface ClangOptions {
   /** false: every program is compiled from the headers (the measurement baseline). Default true. */
@@ -145,10 +142,7 @@ export class ClangCompiler implements Compiler {
     this.fp = memoFingerprint(`toolchain-${sha(this.includeDir).slice(0, 12)}`, [clangPath, ...headers], () => {
       const v = runSync({ cmd: this.clang, args: ['--version'] });
       if (v.status !== 0) throw new CompileError(`${this.clang} --version failed`, v.stderr);
-      const h = crypto.createHash('sha256');
-      h.update(v.stdout);
-      for (const f of headers) h.update(f).update(fs.readFileSync(f));
-      return h.digest('hex');
+      return contentKey(v.stdout, ...headers.flatMap(f => [f, fs.readFileSync(f)]));
     });
     return this.fp;
   }
