@@ -1,6 +1,6 @@
 // bpfkit list [subsystem] | bpfkit doctor | bpfkit <tool> [args...] | bpfkit docs
 import { featureReport } from '../lib/attach/features.js';
-import { cannotRunHere, findTool, loadSpecs } from '../lib/cli/catalogue.js';
+import { findTool, loadSpecs, outputKinds, runsHere } from '../lib/cli/catalogue.js';
 import { formatTable } from '../lib/output/index.js';
 import { pathToFileURL } from 'node:url';
 import { writeToolDocs } from './docs.js';
@@ -22,11 +22,9 @@ async function list(subsystem?: string) {
     process.stderr.write(`bpfkit: no tools in subsystem '${subsystem}'\n`);
     process.exit(2);
   }
-  const rows = specs.map(s => {
-    const why = cannotRunHere(s);
-    return [s.subsystem, s.name, s.description, why ? `no: ${why}` : 'yes'];
-  });
-  process.stdout.write(formatTable(['SUBSYSTEM', 'TOOL', 'DESCRIPTION', 'RUNS HERE'], rows, { plain }) + '\n');
+  const rows = specs.map(s => [s.subsystem, s.name, s.description, Object.keys(s.ports).join(','), Object.keys(s.probes).join(','),
+    outputKinds(s).join(','), runsHere(s)]);
+  process.stdout.write(formatTable(['SUBSYSTEM', 'TOOL', 'DESCRIPTION', 'PORTS', 'PROBES', 'OUTPUT', 'RUNS HERE'], rows, { plain }) + '\n');
 }
 
 function doctor() {

@@ -48,5 +48,15 @@ export async function loadSpecs(): Promise<(ToolSpec<any> & { file: string })[]>
 
 /** Why a tool cannot run here (a missing probe kind or tracepoint), or undefined when it can. */
 export function cannotRunHere(spec: ToolSpec<any>): string | undefined {
-  return BPF.check({ text: spec.program, name: spec.name });
+  return BPF.check({ text: spec.program, name: spec.name, substitutes: spec.substitutes });
 }
+
+/** How a tool runs here, in words: "yes", "yes, counted at syscalls: <why>" (a substitute), "no: <why>". */
+export function runsHere(spec: ToolSpec<any>): string {
+  const plan = BPF.plan({ text: spec.program, name: spec.name, substitutes: spec.substitutes });
+  if (plan.error) return `no: ${plan.error}`;
+  return plan.substituted ? `yes, ${plan.substituted.says}: ${plan.substituted.reason}` : 'yes';
+}
+
+/** A tool's --json output kinds (docs/json.md). */
+export const outputKinds = (spec: ToolSpec<any>): string[] => (Array.isArray(spec.output) ? spec.output : [spec.output]);
