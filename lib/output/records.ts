@@ -77,6 +77,9 @@ export function recordEmitter(tool: string, out: { json(value: unknown): void })
 const SNAKE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
+/** "sections[0]" + "buckets" -> "sections[0].buckets"; "" + "total" -> "total". */
+const join = (at: string, name: string) => (at ? `${at}.${name}` : name);
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
 
@@ -85,20 +88,20 @@ function checkKeys(v: unknown, at: string, problems: string[]): void {
   if (Array.isArray(v)) v.forEach((x, i) => checkKeys(x, `${at}[${i}]`, problems));
   else if (isObject(v)) {
     for (const [k, x] of Object.entries(v)) {
-      if (!SNAKE.test(k)) problems.push(`${at ? at + '.' : ''}${k}: field names are snake_case`);
-      checkKeys(x, `${at ? at + '.' : ''}${k}`, problems);
+      if (!SNAKE.test(k)) problems.push(`${join(at, k)}: field names are snake_case`);
+      checkKeys(x, join(at, k), problems);
     }
   }
 }
 
 function checkBuckets(v: unknown, scale: unknown, at: string, problems: string[]): number | undefined {
   if (!Array.isArray(v)) {
-    problems.push(`${at}.buckets: must be an array`);
+    problems.push(`${join(at, 'buckets')}: must be an array`);
     return undefined;
   }
   let sum = 0;
   v.forEach((b, i) => {
-    const where = `${at}.buckets[${i}]`;
+    const where = `${join(at, 'buckets')}[${i}]`;
     if (!isObject(b) || !Number.isSafeInteger(b.start) || !Number.isSafeInteger(b.end) || !isCount(b.count)) {
       problems.push(`${where}: must be {start, end, count} integers, count >= 0`);
       return;
@@ -122,8 +125,8 @@ function checkHistogram(r: Record<string, unknown>, problems: string[]): void {
   if (r.scale !== 'log2' && r.scale !== 'linear') problems.push("scale: must be 'log2' or 'linear'");
   const one = (h: Record<string, unknown>, at: string) => {
     const sum = checkBuckets(h.buckets, r.scale, at, problems);
-    if (!isCount(h.total)) problems.push(`${at ? at + '.' : ''}total: must be a count`);
-    else if (sum !== undefined && sum !== h.total) problems.push(`${at ? at + '.' : ''}total: ${h.total} is not the sum of the buckets (${sum})`);
+    if (!isCount(h.total)) problems.push(`${join(at, 'total')}: must be a count`);
+    else if (sum !== undefined && sum !== h.total) problems.push(`${join(at, 'total')}: ${h.total} is not the sum of the buckets (${sum})`);
   };
   if ('sections' in r) {
     if ('buckets' in r) problems.push('a histogram has buckets or sections, not both');
