@@ -10,11 +10,12 @@ const allTools = fs.readdirSync(path.join(root, 'tools'), { withFileTypes: true 
 
 const bpfkit = (...args: string[]) => spawnSync(path.join(root, 'bin', 'bpfkit'), args, { encoding: 'utf8', timeout: 60000 });
 
-test('list shows tools by subsystem and whether they run here', () => {
+test('list shows tools by subsystem: what each ports, its probe kinds, output kind, and whether it runs here', () => {
   const r = bpfkit('list');
   expect(r.status).toBe(0);
-  expect(r.stdout).toMatch(/^SUBSYSTEM +TOOL +DESCRIPTION +RUNS HERE$/m);
-  expect(r.stdout).toMatch(/^cpu +execsnoop +Trace new processes via exec\(\) syscalls +yes$/m);
+  expect(r.stdout).toMatch(/^SUBSYSTEM +TOOL +DESCRIPTION +PORTS +PROBES +OUTPUT +RUNS HERE$/m);
+  expect(r.stdout).toMatch(/^cpu +execsnoop +Trace new processes via exec\(\) syscalls +bcc,libbpf-tools,bpftrace,book +tracepoint +event +yes$/m);
+  expect(r.stdout).toMatch(/^cpu +runqlen +.* perf_event +histogram,counts +yes$/m);
   const cpu = bpfkit('list', 'cpu');
   expect(cpu.stdout).toContain('execsnoop');
   expect(cpu.stdout).not.toMatch(/^disk /m);
