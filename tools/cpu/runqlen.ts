@@ -63,7 +63,7 @@ defineTool<Options>({
   ports: { bcc: 'tools/runqlen.py', 'libbpf-tools': 'libbpf-tools/runqlen.bpf.c', bpftrace: 'tools/runqlen.bt', book: 'originals/Ch06_CPUs/runqlen.bt' },
   probes: { perf_event: ['cpu-clock at 99 Hz on every CPU'] },
   output: ['histogram', 'counts'],
-  invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }, { args: ['-O', '1', '1'], ends: 'itself' }],
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),
