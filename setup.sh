@@ -24,21 +24,44 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "npm ci"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
+# the runtime is the registry's node package (pinned in package.json), installed by npm ci above
+node_version=$(node_modules/node/bin/node --version 2>/dev/null || true)
+case "$node_version" in
+  v26.*) ;;
+  *) echo "setup: node_modules/node/bin/node is not Node 26 (got '${node_version:-nothing}'): run npm ci" >&2; exit 1 ;;
+esac
 
 # tracefs: tracepoint formats and events
 if [ ! -d /sys/kernel/tracing/events ]; then
   mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || say "warning: cannot mount tracefs"
 fi
 
-# The tools' shebang is `#!/usr/bin/env bpfkit-node`; `bpfkit` is the catalogue and launcher.
-for link in bpfkit-node:bin/bpfkit-node.mjs bpfkit:bin/bpfkit; do
-  target="$PWD/${link#*:}"; dest="/usr/local/bin/${link%%:*}"
-  [ "$(readlink "$dest" 2>/dev/null)" = "$target" ] || { ln -sfn "$target" "$dest"; say "linked $dest"; }
-done
+# Node: the pinned node@26 in node_modules runs everything (tools, bpfkit, tests); the machine's node
+# only runs npm. `bpfkit` on PATH is a small script that runs the most recently set-up checkout that
+# still exists, so setting up (or deleting) another checkout never breaks this one.
+registry=/usr/local/lib/bpfkit/checkouts
+mkdir -p "${registry%/*}"
+{ echo "$PWD"; grep -vxF "$PWD" "$registry" 2>/dev/null || true; } > "$registry.tmp" && mv "$registry.tmp" "$registry"
+wrapper=$(cat <<'EOS'
+#!/bin/sh
+# bpfkit on PATH, written by a checkout's setup.sh: runs the newest set-up checkout still present.
+while IFS= read -r dir; do
+  [ -x "$dir/bin/bpfkit" ] && exec "$dir/bin/bpfkit" "$@"
+done < /usr/local/lib/bpfkit/checkouts
+echo "bpfkit: no bpfkit checkout is left (run setup.sh in one)" >&2
+exit 127
+EOS
+)
+if [ "$(cat /usr/local/bin/bpfkit 2>/dev/null)" != "$wrapper" ]; then
+  rm -f /usr/local/bin/bpfkit; printf '%s\n' "$wrapper" > /usr/local/bin/bpfkit; chmod 755 /usr/local/bin/bpfkit
+  say "installed /usr/local/bin/bpfkit"
+fi
+# an older setup linked the launcher onto PATH: tools now find theirs through their own path
+[ -L /usr/local/bin/bpfkit-node ] && rm -f /usr/local/bin/bpfkit-node
 
 # JS build + BPF objects of every tool into the compile cache (skipped when current)
 stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find lib tools bin bpf-c package.json -newer "$stamp" -type f 2>/dev/null | head -1)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find lib tools bin bpf-c test/vm package.json -newer "$stamp" -type f 2>/dev/null | head -1)" ]; then
   say "building"
   npm run -s build
   touch "$stamp"

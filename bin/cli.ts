@@ -1,6 +1,6 @@
 // bpfkit list [subsystem] | bpfkit doctor | bpfkit <tool> [args...] | bpfkit docs
 import { featureReport } from '../lib/attach/features.js';
-import { findTool, loadSpecs, outputKinds, runsHere } from '../lib/cli/catalogue.js';
+import { catalogue, findTool, loadSpecs, outputKinds, runsHereCached, toolBundle } from '../lib/cli/catalogue.js';
 import { formatTable } from '../lib/output/index.js';
 import { pathToFileURL } from 'node:url';
 import { writeToolDocs } from './docs.js';
@@ -17,13 +17,14 @@ const [cmd, ...rest] = process.argv.slice(2);
 const plain = !process.stdout.isTTY;
 
 async function list(subsystem?: string) {
-  const specs = (await loadSpecs()).filter(s => !subsystem || s.subsystem === subsystem);
+  const specs = (await catalogue()).filter(s => !subsystem || s.subsystem === subsystem);
   if (subsystem && specs.length === 0) {
     process.stderr.write(`bpfkit: no tools in subsystem '${subsystem}'\n`);
     process.exit(2);
   }
-  const rows = specs.map(s => [s.subsystem, s.name, s.description, Object.keys(s.ports).join(','), Object.keys(s.probes).join(','),
-    outputKinds(s).join(','), runsHere(s)]);
+  const runs = await runsHereCached(specs);
+  const rows = specs.map((s, i) => [s.subsystem, s.name, s.description, Object.keys(s.ports).join(','), Object.keys(s.probes).join(','),
+    outputKinds(s).join(','), runs[i]!]);
   process.stdout.write(formatTable(['SUBSYSTEM', 'TOOL', 'DESCRIPTION', 'PORTS', 'PROBES', 'OUTPUT', 'RUNS HERE'], rows, { plain }) + '\n');
 }
 
@@ -46,6 +47,9 @@ switch (cmd) {
   case 'docs':
     await writeToolDocs(await loadSpecs());
     break;
+  case 'catalogue': // every tool's metadata as JSON (the build makes the manifest with it; the fronts read it)
+    process.stdout.write(JSON.stringify(await catalogue()) + '\n');
+    break;
   default: {
     const tool = findTool(cmd);
     if (!tool) {
@@ -53,6 +57,6 @@ switch (cmd) {
       process.exit(2);
     }
     process.argv = [process.argv[0], tool.file, ...rest];
-    await import(pathToFileURL(tool.file).href);
+    await import(pathToFileURL(await toolBundle(tool.file)).href);
   }
 }

@@ -7,7 +7,7 @@ export const baselineFile = '/tmp/bpfkit-test-baseline.json';
 export function loadedPrograms() {
   const r = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
   if (r.status !== 0) return null;
-  return JSON.parse(r.stdout || '[]').map(p => ({ id: p.id, name: p.name, type: p.type }));
+  return JSON.parse(r.stdout || '[]').map(p => ({ id: p.id, name: p.name, type: p.type, pids: p.pids }));
 }
 
 export default async function setup() {

@@ -1,6 +1,22 @@
-// After the whole suite: no BPF program loaded during the tests may still be loaded.
+// After the whole suite: no BPF program loaded during the tests may still be loaded. Programs held by
+// live processes of another checkout (a second suite running at the same time) are not ours to judge.
 import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { baselineFile, loadedPrograms } from './global-setup.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function heldByAnotherCheckout(p) {
+  if (!p.pids?.length) return false;
+  return p.pids.every(({ pid }) => {
+    try {
+      return !fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(root + path.sep);
+    } catch {
+      return false; // gone since bpftool looked: judge again
+    }
+  });
+}
 
 export default async function teardown() {
   const now = loadedPrograms();
@@ -8,15 +24,14 @@ export default async function teardown() {
   let before = [];
   try { before = JSON.parse(fs.readFileSync(baselineFile, 'utf8')); } catch { /* no baseline */ }
   const old = new Set(before.map(p => p.id));
+  const leftOver = () => loadedPrograms().filter(p => !old.has(p.id) && !heldByAnotherCheckout(p));
   // Give the kernel a moment to free programs of processes that just exited.
   for (let i = 0; i < 20; i++) {
-    const left = loadedPrograms().filter(p => !old.has(p.id));
-    if (left.length === 0) {
+    if (leftOver().length === 0) {
       process.stdout.write('teardown: no BPF program left loaded by the tests\n');
       return;
     }
     await new Promise(r => setTimeout(r, 250));
   }
-  const left = loadedPrograms().filter(p => !old.has(p.id));
-  throw new Error(`BPF programs left loaded after the tests: ${left.map(p => `${p.id}:${p.name}`).join(', ')}`);
+  throw new Error(`BPF programs left loaded after the tests: ${leftOver().map(p => `${p.id}:${p.name}`).join(', ')}`);
 }

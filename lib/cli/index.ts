@@ -59,8 +59,11 @@ export class UsageError extends Error {}
 /** Raised inside a tool to stop with one line and exit 1. */
 export class ToolError extends Error {}
 
-const registry: ToolSpec<any>[] = [];
-/** Tools defined so far when imported in catalogue mode (bpfkit list, docs, precompile). */
+/**
+ * Tools defined so far when imported in catalogue mode (bpfkit list, docs, precompile). Kept on
+ * globalThis: each tool's bundle carries its own copy of this module.
+ */
+const registry: ToolSpec<any>[] = ((globalThis as any).__bpfkitTools ??= []);
 export function definedTools(): ToolSpec<any>[] {
   return registry;
 }

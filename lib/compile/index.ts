@@ -30,7 +30,9 @@ export class CompileError extends Error {
   }
 }
 
+/** bpf-c/include's home: above this module, or BPFKIT_ROOT (a file bundled outside the project). */
 function findRoot(): string {
+  if (process.env.BPFKIT_ROOT) return process.env.BPFKIT_ROOT;
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (fs.existsSync(path.join(dir, 'bpf-c', 'include', 'bpfkit.h'))) return dir;
@@ -44,8 +46,9 @@ export const projectRoot = findRoot();
 export const includeDir = path.join(projectRoot, 'bpf-c', 'include');
 const libbpfIncludeDir = '/usr/include/bpf';
 
+/** BPFKIT_CACHE, else $XDG_CACHE_HOME/bpfkit, else ~/.cache/bpfkit. */
 export function cacheDir(): string {
-  return process.env.BPFKIT_CACHE || path.join(os.homedir(), '.cache', 'bpfkit');
+  return process.env.BPFKIT_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'bpfkit');
 }
 
 /** Bump when the clang flags or preamble rules change: cached objects must not be reused then. */

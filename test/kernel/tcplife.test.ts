@@ -3,12 +3,12 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { expectUsageErrors, root, sleep, startReference, startTool } from './helpers.js';
 
-/** Runs one session; returns the server port and the PID of the process that owns both ends. */
-function session(host = '127.0.0.1'): { port: number; pid: number } {
+/** Runs one session; returns the server port, and the PID and comm of the process that owns both ends. */
+function session(host = '127.0.0.1'): { port: number; pid: number; comm: string } {
   const r = spawnSync(process.execPath, [path.join(root, 'test', 'fixtures', 'tcp-session.mjs'), host], { encoding: 'utf8' });
-  const m = /port (\d+) pid (\d+) got 51200/.exec(r.stdout);
+  const m = /port (\d+) pid (\d+) got 51200 comm (\S+)/.exec(r.stdout);
   if (!m) throw new Error(`session failed: ${r.stdout}${r.stderr}`);
-  return { port: Number(m[1]), pid: Number(m[2]) };
+  return { port: Number(m[1]), pid: Number(m[2]), comm: m[3] };
 }
 
 test('IPv4 and IPv6 sessions: both ends with ports, KB each way and PID; Ctrl-C exits 0', async () => {
@@ -17,10 +17,10 @@ test('IPv4 and IPv6 sessions: both ends with ports, KB each way and PID; Ctrl-C 
   const v4 = session('127.0.0.1');
   const v6 = session('::1');
   // server side: local port = listening port, sent 50 KiB, received 100 KiB
-  await t.waitFor(new RegExp(`^${v4.pid} +node +4 +127\\.0\\.0\\.1 +${v4.port} +127\\.0\\.0\\.1 +\\d+ +50 +100 +[\\d.]+$`, 'm'));
-  await t.waitFor(new RegExp(`^${v4.pid} +node +4 +127\\.0\\.0\\.1 +\\d+ +127\\.0\\.0\\.1 +${v4.port} +100 +50 +[\\d.]+$`, 'm'));
-  await t.waitFor(new RegExp(`^${v6.pid} +node +6 +::1 +${v6.port} +::1 +\\d+ +50 +100 `, 'm'));
-  await t.waitFor(new RegExp(`^${v6.pid} +node +6 +::1 +\\d+ +::1 +${v6.port} +100 +50 `, 'm'));
+  await t.waitFor(new RegExp(`^${v4.pid} +${v4.comm} +4 +127\\.0\\.0\\.1 +${v4.port} +127\\.0\\.0\\.1 +\\d+ +50 +100 +[\\d.]+$`, 'm'));
+  await t.waitFor(new RegExp(`^${v4.pid} +${v4.comm} +4 +127\\.0\\.0\\.1 +\\d+ +127\\.0\\.0\\.1 +${v4.port} +100 +50 +[\\d.]+$`, 'm'));
+  await t.waitFor(new RegExp(`^${v6.pid} +${v6.comm} +6 +::1 +${v6.port} +::1 +\\d+ +50 +100 `, 'm'));
+  await t.waitFor(new RegExp(`^${v6.pid} +${v6.comm} +6 +::1 +\\d+ +::1 +${v6.port} +100 +50 `, 'm'));
   expect(t.stdout().split('\n')[0]).toMatch(/^PID +COMM +IP LADDR +LPORT RADDR +RPORT +TX_KB +RX_KB MS$/);
   expect(await t.stop()).toBe(0);
 });
@@ -32,10 +32,10 @@ test('-4 / -6 / -L / -D filter; -s prints CSV; --json', async () => {
   await sleep(1500);
   const v4 = session('127.0.0.1');
   const v6 = session('::1');
-  await only6.waitFor(new RegExp(`^${v6.pid},node,6,::1,${v6.port},::1,\\d+,50,100,[\\d.]+$`, 'm'));
+  await only6.waitFor(new RegExp(`^${v6.pid},${v6.comm},6,::1,${v6.port},::1,\\d+,50,100,[\\d.]+$`, 'm'));
   const m = await json.waitFor(new RegExp(`^\\{.*"lport":${v4.port}.*\\}$`, 'm'));
   const e = JSON.parse(m[0]);
-  expect(e).toMatchObject({ pid: v4.pid, comm: 'node', ip: 4, laddr: '127.0.0.1' });
+  expect(e).toMatchObject({ pid: v4.pid, comm: v4.comm, ip: 4, laddr: '127.0.0.1' });
   // tcp_sock's counters are sequence space: the FIN counts one byte when it was acked
   expect([51200, 51201]).toContain(e.tx_bytes);
   expect([102400, 102401]).toContain(e.rx_bytes);

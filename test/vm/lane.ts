@@ -3,8 +3,8 @@
 // host's. Prints one line per check and closes with
 // "N passed, M failed"; exits 1 on any failure.
 //
-//   node dist/test/vm/lane.js --precompile   on the host: compile the lane's objects into $BPFKIT_CACHE
-//   node dist/test/vm/lane.js                in the VM (the cache is visible there, read-only)
+//   bin/bpfkit-node test/vm/lane.ts --precompile   on the host: compile the lane's objects into $BPFKIT_CACHE
+//   bin/bpfkit-node test/vm/lane.ts                in the VM (the cache is visible there, read-only)
 //
 // JavaScript runs ~13x slower under software emulation: the checks share one process and few loads.
 import { spawn, spawnSync } from 'node:child_process';
@@ -24,7 +24,7 @@ if (process.argv.includes('--precompile')) {
   process.exit(0);
 }
 
-/** The repository: the first directory above this file with bin/bpfkit-node.mjs (from dist/test/vm or test/vm). */
+/** The repository: the first directory above this file with bin/bpfkit-node.mjs. */
 const root = (() => {
   let dir = path.dirname(new URL(import.meta.url).pathname);
   while (!fs.existsSync(path.join(dir, 'bin', 'bpfkit-node.mjs')) && dir !== '/') dir = path.dirname(dir);
@@ -112,13 +112,10 @@ function kernelLinks(): string[] {
   return (JSON.parse(r.stdout || '[]') as { id: number; type: string }[]).sort((a, b) => a.id - b.id).map(l => l.type);
 }
 
-/**
- * A tool's built JS, as bpfkit-node runs it when dist/ is current (the tsx loader costs ~15 s more
- * under emulation), and a run of it to completion.
- */
-const builtTool = (tool: string) => path.join(root, 'dist', 'tools', `${tool}.js`);
+/** A tool run through the launcher (run.sh built its bundle on the host), and a run of it to completion. */
+const toolCommand = (tool: string, args: string[]) => [path.join(root, 'bin', 'bpfkit-node.mjs'), path.join(root, 'tools', `${tool}.ts`), ...args];
 function runBuiltTool(tool: string, args: string[], opts: { stderr?: string } = {}) {
-  const r = spawnSync(process.execPath, [builtTool(tool), ...args], { encoding: 'utf8', timeout: 240_000, cwd: root });
+  const r = spawnSync(process.execPath, toolCommand(tool, args), { encoding: 'utf8', timeout: 240_000, cwd: root });
   expectEqual(r.status, 0, `${tool} exit status (stderr: ${r.stderr.trim()})`);
   if (opts.stderr !== undefined) expectEqual(r.stderr, opts.stderr, `${tool}'s stderr`);
   return r.stdout;
@@ -269,7 +266,7 @@ await check('vfsstat runs (fentry path) and counts a reader\'s reads', () => {
  * once its banner is on stderr (JSON mode prints it there), then 0.5 s later Ctrl-C.
  */
 async function aroundTool(tool: string, args: string[], work: () => number) {
-  const child = spawn(process.execPath, [builtTool(tool), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, toolCommand(tool, args), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', d => (stdout += d));

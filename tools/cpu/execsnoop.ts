@@ -1,4 +1,4 @@
-#!/usr/bin/env bpfkit-node
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // execsnoop: trace new processes via exec() syscalls. Port of BCC's execsnoop: the argument vector is
 // gathered at sys_enter_execve, the result and the new comm at sys_exit_execve.
 import { defineTool, opt, UsageError } from '../../lib/cli/index.js';

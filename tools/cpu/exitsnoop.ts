@@ -1,4 +1,4 @@
-#!/usr/bin/env bpfkit-node
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // exitsnoop: trace process termination — age, exit code or fatal signal (BCC's exitsnoop), from the
 // sched:sched_process_exit tracepoint, which fires after the task's exit code is set.
 import os from 'node:os';

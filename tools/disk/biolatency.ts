@@ -1,4 +1,4 @@
-#!/usr/bin/env bpfkit-node
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // biolatency: summarize block device I/O latency as a histogram. Port of BCC's biolatency.
 //
 // Probes: block_rq_issue and block_rq_complete, and with -Q the moment the request was queued:

@@ -1,4 +1,4 @@
-#!/usr/bin/env bpfkit-node
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // biosnoop: trace block device I/O, one line per request with its issuing process and latency.
 // Port of BCC's biosnoop.
 //

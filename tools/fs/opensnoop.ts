@@ -1,4 +1,4 @@
-#!/usr/bin/env bpfkit-node
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // opensnoop: trace open() family syscalls (BCC's opensnoop) from the syscall tracepoints: the entry
 // stashes the path pointer and flags per thread, the exit reads the path and reports the result.
 import fs from 'node:fs';

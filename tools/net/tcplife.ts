@@ -1,4 +1,4 @@
-#!/usr/bin/env bpfkit-node
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // tcplife: TCP sessions with their lifespan and bytes (BCC's tcplife) from sock:inet_sock_set_state.
 // A socket is born at its first state below FIN_WAIT1, the process is remembered at SYN_SENT (client)
 // or LAST_ACK (server closing), and the session is reported at CLOSE with tcp_sock's byte counters.
