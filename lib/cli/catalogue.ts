@@ -48,8 +48,17 @@ export async function toolBundle(file: string): Promise<string> {
   return (await bundler()).bundleFor(file);
 }
 
-/** Imports every tool in catalogue mode (defineTool registers instead of running). */
-export async function loadSpecs(): Promise<(ToolSpec<any> & { file: string })[]> {
+let loaded: Promise<(ToolSpec<any> & { file: string })[]> | undefined;
+
+/**
+ * Imports every tool in catalogue mode (defineTool registers instead of running). Once per process:
+ * a module imported again does not run again, so a second import would register nothing.
+ */
+export function loadSpecs(): Promise<(ToolSpec<any> & { file: string })[]> {
+  return (loaded ??= importSpecs());
+}
+
+async function importSpecs(): Promise<(ToolSpec<any> & { file: string })[]> {
   (globalThis as any).__bpfkitCatalogue = true;
   const tools = discoverTools();
   const b = await bundler();
