@@ -52,8 +52,18 @@ async function runOne(tool: string, args: string[], ends: Invocation['ends']): P
   return { tool, args, ends, code, seconds: (Date.now() - started) / 1000, runningAfter5s, stdout: t.stdout(), stderr: t.stderr() };
 }
 
-/** Runs them all, `parallel` at a time (the machine has 2 CPUs, and tsx start-up is CPU-bound). */
-export async function runAll(list: ReturnType<typeof invocations>, parallel = 3): Promise<Run[]> {
+/** Runs them all, `parallel` at a time, while startWorkload()'s workload goes on. */
+export async function runUnderWorkload(list: ReturnType<typeof invocations>): Promise<Run[]> {
+  const workload = startWorkload();
+  try {
+    return await runAll(list);
+  } finally {
+    await workload.stop();
+  }
+}
+
+/** Runs them all, `parallel` at a time (the machine has 2 CPUs, and start-up is CPU-bound). */
+async function runAll(list: ReturnType<typeof invocations>, parallel = 3): Promise<Run[]> {
   const results: Run[] = new Array(list.length);
   let next = 0;
   const worker = async () => {
@@ -70,7 +80,7 @@ export async function runAll(list: ReturnType<typeof invocations>, parallel = 3)
  * Something for every tool to see, every 300 ms until stopped: execs and exits (sh, cat, dd), opens,
  * direct-I/O writes to the disk, and a loopback TCP session.
  */
-export function startWorkload(): { stop(): Promise<void> } {
+function startWorkload(): { stop(): Promise<void> } {
   const dir = fs.mkdtempSync('/var/tmp/bpfkit-catalogue-'); // on the disk (/tmp may be tmpfs)
   const file = path.join(dir, 'direct.dat');
   const server = net.createServer(s => s.on('data', () => {}).on('end', () => s.end()));

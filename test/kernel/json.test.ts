@@ -4,18 +4,13 @@
 // tool declares (ToolSpec.output), with every declared kind seen. New tools are covered by declaring.
 import { outputKinds } from '../../lib/cli/catalogue.js';
 import { validateRecord } from '../../lib/output/index.js';
-import { invocations, runAll, specs, startWorkload, type Run } from './catalogue-runs.js';
+import { invocations, runUnderWorkload, specs, type Run } from './catalogue-runs.js';
 
 const list = invocations(['--json']);
 let runs: Run[] = [];
 
 beforeAll(async () => {
-  const workload = startWorkload();
-  try {
-    runs = await runAll(list);
-  } finally {
-    await workload.stop();
-  }
+  runs = await runUnderWorkload(list);
 }, 600_000);
 
 const parsed = new Map<Run, { line: string; value: any; problems: string[] }[]>();

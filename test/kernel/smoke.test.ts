@@ -2,18 +2,13 @@
 // interval tools, plain `tool` for snoop tools), run while a workload goes on. Tools that end by
 // themselves exit 0 within 10 s; tools that trace until Ctrl-C are still running after 5 s and exit
 // 0 on SIGINT. Their --json variants are checked by json.test.ts.
-import { invocations, runAll, startWorkload, type Run } from './catalogue-runs.js';
+import { invocations, runUnderWorkload, type Run } from './catalogue-runs.js';
 
 const list = invocations();
 let runs: Run[] = [];
 
 beforeAll(async () => {
-  const workload = startWorkload();
-  try {
-    runs = await runAll(list);
-  } finally {
-    await workload.stop();
-  }
+  runs = await runUnderWorkload(list);
 }, 600_000);
 
 test('every tool declares at least one basic invocation', () => {
