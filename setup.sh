@@ -41,7 +41,10 @@ fi
 # still exists, so setting up (or deleting) another checkout never breaks this one.
 registry=/usr/local/lib/bpfkit/checkouts
 mkdir -p "${registry%/*}"
-{ echo "$PWD"; grep -vxF "$PWD" "$registry" 2>/dev/null || true; } > "$registry.tmp" && mv "$registry.tmp" "$registry"
+{ echo "$PWD"; grep -vxF "$PWD" "$registry" 2>/dev/null || true; } | while IFS= read -r dir; do
+  if [ -x "$dir/bin/bpfkit" ]; then echo "$dir"; fi   # checkouts deleted since are dropped
+done > "$registry.tmp"
+mv "$registry.tmp" "$registry"
 wrapper=$(cat <<'EOS'
 #!/bin/sh
 # bpfkit on PATH, written by a checkout's setup.sh: runs the newest set-up checkout still present.

@@ -2,7 +2,6 @@
 // node then loads one file instead of ~40, and its compile cache makes that file cheap to start. A bundle
 // is rebuilt (esbuild, ~50 ms) whenever any file it was built from is newer, so editing a tool or the
 // library needs no build step. Plain JS: it runs before anything is built.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +22,8 @@ export function cacheDir() {
 export function bundlePath(source, dir = cacheDir()) {
   const rel = path.relative(root, source);
   const inside = !rel.startsWith('..') && !path.isAbsolute(rel);
-  const base = crypto.createHash('sha256').update(inside ? root : source).digest('hex').slice(0, 16);
+  // the project's path as a directory name (node:crypto would cost every start ~20 ms to load)
+  const base = (inside ? root : path.dirname(source)).replace(/[^\w.-]+/g, '_');
   const name = inside ? rel.replace(/\.[cm]?ts$/, '.mjs') : path.basename(source).replace(/\.[cm]?ts$/, '.mjs');
   return path.join(dir, 'run', base, name);
 }
@@ -65,15 +65,15 @@ export function currentBundle(source, dir = cacheDir()) {
 
 /**
  * The bundle lives in the cache, so whatever its code resolves at run time must not depend on where the
- * bundle is: each source keeps its own import.meta.url (lib/compile finds bpf-c/include from it), koffi
- * (native, not bundled) is imported by its absolute path, and bundled CommonJS gets a require() rooted
- * in the project.
+ * bundle is: each source keeps its own import.meta.url (lib/compile finds bpf-c/include from it); koffi
+ * (native) and yargs (~300 KB, loaded only for bad input) are not bundled but imported by absolute path;
+ * bundled CommonJS gets a require() rooted in the project.
  */
 const requireFromRoot = createRequire(path.join(root, 'package.json'));
 const inPlace = {
   name: 'bpfkit-in-place',
   setup(build) {
-    build.onResolve({ filter: /^koffi$/ }, () => ({ path: requireFromRoot.resolve('koffi'), external: true }));
+    build.onResolve({ filter: /^(koffi|yargs)$/ }, args => ({ path: pathToFileURL(requireFromRoot.resolve(args.path)).href, external: true }));
     build.onLoad({ filter: /\.[cm]?ts$/ }, async args => ({
       contents: (await fs.promises.readFile(args.path, 'utf8')).replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
       loader: 'ts',
@@ -90,7 +90,7 @@ export async function buildBundles(sources, dir = cacheDir()) {
   } catch {
     throw new Error(`cannot build ${path.relative(root, sources[0])}: esbuild is not installed (run ./setup.sh or npm ci)`);
   }
-  return Promise.all(sources.map(async source => {
+  const built = await Promise.all(sources.map(async source => {
     const out = bundlePath(source, dir);
     const r = await esbuild.build({
       entryPoints: [source], bundle: true, platform: 'node', format: 'esm', target: 'node22',
@@ -99,15 +99,33 @@ export async function buildBundles(sources, dir = cacheDir()) {
     });
     fs.mkdirSync(path.dirname(out), { recursive: true });
     for (const file of r.outputFiles) writeAtomic(file.path, file.contents);
-    writeAtomic(`${out}.inputs`, JSON.stringify(Object.keys(r.metafile.inputs).map(f => path.resolve(root, f))));
+    // this file is an input too: a change in how bundles are made remakes them
+    const inputs = [fileURLToPath(import.meta.url), ...Object.keys(r.metafile.inputs).map(f => path.resolve(root, f))];
+    writeAtomic(`${out}.inputs`, JSON.stringify(inputs));
+    const projectDir = path.join(dir, 'run', path.relative(path.join(dir, 'run'), out).split(path.sep)[0]);
+    fs.utimesSync(projectDir, new Date(), new Date()); // in use: not for pruning
     return out;
   }));
+  pruneOldBundles(dir);
+  return built;
 }
 
 function writeAtomic(file, data) {
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
+}
+
+/** Bundles of projects and scripts not built from for a week are removed (tests bundle many one-off scripts). */
+function pruneOldBundles(dir) {
+  const runDir = path.join(dir, 'run');
+  const weekAgo = Date.now() - 7 * 86400_000;
+  for (const name of fs.readdirSync(runDir)) {
+    const p = path.join(runDir, name);
+    try {
+      if (fs.statSync(p).mtimeMs < weekAgo) fs.rmSync(p, { recursive: true, force: true });
+    } catch { /* another process pruned it */ }
+  }
 }
 
 /** The current bundle of `source`, built first if needed (in a private directory if the cache is not ours). */

@@ -9,6 +9,7 @@ import type { ProbeKind } from '../attach/sections.js';
 import { compile } from '../compile/index.js';
 import { OutputWriter, recordEmitter, type OutputKind, type RecordEmitter } from '../output/index.js';
 import { setDebugLog } from '../libbpf/index.js';
+import { formatHelp, kebabCase, optionAliases } from './help.js';
 
 export type Subsystem = 'cpu' | 'mem' | 'disk' | 'fs' | 'net' | 'sched' | 'lang' | 'app' | 'kernel' | 'sec';
 
@@ -168,11 +169,7 @@ const commonOptions: Record<string, Options> = {
   debug: { type: 'boolean', default: false, describe: 'show libbpf messages and stack traces' },
 };
 
-/** An option's long name as BCC spells it: printUid -> print-uid. */
-export const kebabCase = (name: string) => name.replace(/[A-Z]/g, c => '-' + c.toLowerCase());
-
-/** An option's aliases as a list (yargs takes one name or several). */
-export const optionAliases = (o: Options): string[] => (o.alias === undefined ? [] : typeof o.alias === 'string' ? [o.alias] : [...o.alias]);
+export { kebabCase, optionAliases };
 
 /**
  * Start-up fast path: yargs-parser (yargs' own parser, ~10 ms) with the same configuration. Full yargs
@@ -220,6 +217,10 @@ function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, any> | u
 }
 
 async function parseArgs<O>(spec: ToolSpec<O>, argv: string[]): Promise<O & { json: boolean; debug: boolean }> {
+  if (argv.some(a => a === '-h' || a === '--help')) {
+    process.stdout.write(formatHelp(spec, commonOptions, Math.min(100, process.stdout.columns || 80)));
+    process.exit(0);
+  }
   const fast = fastParse(spec, argv);
   if (fast) {
     const msg = spec.validate?.(fast as O);

@@ -90,7 +90,9 @@ function which(cmd: string): string {
 /** Memoises an expensive fingerprint in the cache dir, keyed by cheap stat() identities. */
 function memoFingerprint(name: string, statPaths: string[], compute: () => string): string {
   const dir = cacheDir();
-  const memo = path.join(dir, `${name}.fingerprint`);
+  // one memo per set of files: checkouts sharing the cache would otherwise overwrite each other's
+  const which = crypto.createHash('sha256').update(statPaths.join('\n')).digest('hex').slice(0, 12);
+  const memo = path.join(dir, `${name}-${which}.fingerprint`);
   const stamp = statPaths.map(statKey).join('\n');
   try {
     const [savedStamp, value] = fs.readFileSync(memo, 'utf8').split('\n=\n');
