@@ -1,6 +1,6 @@
 // bpfkit list [subsystem] | bpfkit doctor | bpfkit <tool> [args...] | bpfkit docs
 import { featureReport } from '../lib/attach/features.js';
-import { cannotRunHereCached, catalogue, findTool, loadSpecs, toolBundle } from '../lib/cli/catalogue.js';
+import { catalogue, findTool, loadSpecs, outputKinds, runsHereCached, toolBundle } from '../lib/cli/catalogue.js';
 import { formatTable } from '../lib/output/index.js';
 import { pathToFileURL } from 'node:url';
 import { writeToolDocs } from './docs.js';
@@ -24,9 +24,10 @@ async function list(subsystem?: string) {
     process.stderr.write(`bpfkit: no tools in subsystem '${subsystem}'\n`);
     process.exit(2);
   }
-  const whyNot = await cannotRunHereCached(specs);
-  const rows = specs.map((s, i) => [s.subsystem, s.name, s.description, whyNot[i] ? `no: ${whyNot[i]}` : 'yes']);
-  process.stdout.write(formatTable(['SUBSYSTEM', 'TOOL', 'DESCRIPTION', 'RUNS HERE'], rows, { plain }) + '\n');
+  const runs = await runsHereCached(specs);
+  const rows = specs.map((s, i) => [s.subsystem, s.name, s.description, Object.keys(s.ports).join(','), Object.keys(s.probes).join(','),
+    outputKinds(s).join(','), runs[i]!]);
+  process.stdout.write(formatTable(['SUBSYSTEM', 'TOOL', 'DESCRIPTION', 'PORTS', 'PROBES', 'OUTPUT', 'RUNS HERE'], rows, { plain }) + '\n');
 }
 
 function doctor() {

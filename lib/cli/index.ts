@@ -4,13 +4,26 @@
 import fs from 'node:fs';
 import type { Options } from 'yargs';
 import yargsParser from 'yargs-parser';
-import { BPF, type LoadOptions } from '../bpf.js';
+import { BPF, type LoadOptions, type Substitute } from '../bpf.js';
+import type { ProbeKind } from '../attach/sections.js';
 import { compile } from '../compile/index.js';
-import { OutputWriter } from '../output/index.js';
+import { OutputWriter, recordEmitter, type OutputKind, type RecordEmitter } from '../output/index.js';
 import { setDebugLog } from '../libbpf/index.js';
 import { formatHelp, kebabCase, optionAliases } from './help.js';
 
 export type Subsystem = 'cpu' | 'mem' | 'disk' | 'fs' | 'net' | 'sched' | 'lang' | 'app' | 'kernel' | 'sec';
+
+/** The projects whose tools bpfkit ports (../shared/notes/tools-inventory.tsv's sources). */
+export type ReferenceSource = 'bcc' | 'libbpf-tools' | 'bpftrace' | 'book';
+
+/**
+ * A basic invocation (BCC's usual ones), run by the catalogue smoke test: `itself` for tools that end
+ * on their own (`1 1`, a duration), `ctrl-c` for tools that trace until interrupted.
+ */
+export interface Invocation {
+  args: string[];
+  ends: 'itself' | 'ctrl-c';
+}
 
 export interface ToolSpec<O> {
   name: string;
@@ -27,6 +40,19 @@ export interface ToolSpec<O> {
   /** Extra validation after parsing: return a usage error message, or nothing. */
   validate?: (opts: O) => string | undefined;
   run(ctx: ToolContext<O>): Promise<void> | void;
+  /** The reference tools it ports, by project: that project's file (e.g. bcc: 'tools/execsnoop.py'). */
+  ports: Partial<Record<ReferenceSource, string>>;
+  /**
+   * Its probes by kind, targets as its SEC() names spell them ("syscalls/sys_enter_execve",
+   * "sched_switch", "vfs_read"); a fallback chain lists each kind it has. Checked against the program.
+   */
+  probes: Partial<Record<ProbeKind, string[]>>;
+  /** Programs that stand in for the reference probes where this kernel lacks them (loaded by ctx.load). */
+  substitutes?: Substitute[];
+  /** What --json prints (docs/json.md); several kinds when options change it. */
+  output: OutputKind | OutputKind[];
+  /** Its basic invocations, for the catalogue smoke test. */
+  invocations: Invocation[];
 }
 
 export class UsageError extends Error {}
@@ -47,6 +73,8 @@ export interface ToolContext<O> {
   opts: O & { json: boolean; debug: boolean };
   out: OutputWriter;
   json: boolean;
+  /** --json records (docs/json.md), written to `out`: emit.event({...}), emit.histogram(...), ... */
+  emit: RecordEmitter;
   spec: ToolSpec<O>;
   /** Compiles (cached) and loads the tool's program; it is closed on exit. */
   load(opts?: Omit<LoadOptions, 'text' | 'file' | 'elf' | 'name'>): BPF;
@@ -56,9 +84,10 @@ export interface ToolContext<O> {
   untilExit(seconds?: number): Promise<void>;
   /**
    * BCC's [interval [count]] loop: calls tick every `interval` seconds, `count` times, and once more
-   * (as the last) on Ctrl-C/SIGTERM. tick(last) returns nothing.
+   * (as the last) on Ctrl-C/SIGTERM. tick(last, seconds) gets the seconds the interval really lasted
+   * (to the ms: a Ctrl-C'd one is shorter), for the interval_s of --json records.
    */
-  intervals(interval: number, count: number, tick: (last: boolean) => void): Promise<void>;
+  intervals(interval: number, count: number, tick: (last: boolean, seconds: number) => void): Promise<void>;
   /** Wall-clock ns of the monotonic clock (bpf_ktime_get_ns) now. */
   monotonicNs(): bigint;
   /** True once Ctrl-C or SIGTERM was received. */
@@ -270,11 +299,15 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  let substitutionSaid = false;
   const ctx: ToolContext<O> = {
-    opts, out, json: opts.json, spec,
+    opts, out, json: opts.json, emit: recordEmitter(spec.name, out), spec,
     load(lo = {}) {
-      const b = BPF.load({ ...lo, text: spec.program, name: spec.name });
+      const b = BPF.load({ ...lo, text: spec.program, name: spec.name, substitutes: spec.substitutes });
       objects.push(b);
+      // the one line saying this run sees the closest events this kernel has, not the reference's
+      if (b.substituted && !substitutionSaid) process.stderr.write(`${spec.name}: ${b.substituted.says}: ${b.substituted.reason}\n`);
+      substitutionSaid ||= !!b.substituted;
       return b;
     },
     banner(text) {
@@ -290,6 +323,7 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
       });
     },
     async intervals(interval, count, tick) {
+      let since = process.hrtime.bigint();
       for (let i = 0; i < count; i++) {
         const interrupted = await new Promise<boolean>(resolve => {
           if (exitRequested) return resolve(true);
@@ -300,7 +334,9 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
           });
         });
         const last = interrupted || i === count - 1;
-        tick(last);
+        const now = process.hrtime.bigint();
+        tick(last, Math.max(1, Math.round(Number(now - since) / 1e6)) / 1000);
+        since = now;
         out.flush();
         if (last) break;
       }

@@ -135,6 +135,10 @@ defineTool<Options>({
   name: 'tcplife',
   subsystem: 'net',
   description: 'Trace the lifespan of TCP sessions and summarize',
+  ports: { bcc: 'tools/tcplife.py', 'libbpf-tools': 'libbpf-tools/tcplife.bpf.c', bpftrace: 'tools/tcplife.bt', book: 'originals/Ch10_Networking/tcplife.bt' },
+  probes: { tracepoint: ['sock/inet_sock_set_state'] },
+  output: 'event',
+  invocations: [{ args: [], ends: 'ctrl-c' }],
   program,
   options: {
     time: opt.flag('T', 'include time column on output (HH:MM:SS)'),
@@ -166,7 +170,7 @@ defineTool<Options>({
     return undefined;
   },
 
-  async run({ opts, load, out, json, untilExit, monotonicNs }) {
+  async run({ opts, load, out, json, emit, untilExit, monotonicNs }) {
     const lports = ports(opts.localport, 'local port');
     const dports = ports(opts.remoteport, 'remote port');
     const bpf = load({ rodata: { targ_tgid: opts.pid ?? 0, targ_family: opts.ipv4 ? 2 : opts.ipv6 ? 10 : 0 } });
@@ -193,8 +197,8 @@ defineTool<Options>({
       const ms = Number(e.span_us) / 1000;
       const secs = Number(monotonicNs() - start) / 1e9;
       if (json) {
-        out.json({ time: new Date().toISOString(), pid: e.pid, comm: e.comm, ip: Number(ip), laddr, lport: e.lport, raddr, rport: e.dport,
-          tx_bytes: e.tx_b, rx_bytes: e.rx_b, ms });
+        emit.event({ pid: e.pid, comm: e.comm, ip: Number(ip), laddr, lport: e.lport, raddr, rport: e.dport,
+          tx_bytes: e.tx_b, rx_bytes: e.rx_b, span_ms: ms });
         return;
       }
       if (opts.csv) {
