@@ -65,7 +65,7 @@ export function currentBundle(source, dir = cacheDir()) {
 
 /**
  * The bundle lives in the cache, so whatever its code resolves at run time must not depend on where the
- * bundle is: each source keeps its own import.meta.url (lib/compile finds bpf-c/include from it); koffi
+ * bundle is: each module keeps its own import.meta.url (lib/compile finds bpf-c/include from it); koffi
  * (native) and yargs (~300 KB, loaded only for bad input) are not bundled but imported by absolute path;
  * bundled CommonJS gets a require() rooted in the project.
  */
@@ -74,9 +74,10 @@ const inPlace = {
   name: 'bpfkit-in-place',
   setup(build) {
     build.onResolve({ filter: /^(koffi|yargs)$/ }, args => ({ path: pathToFileURL(requireFromRoot.resolve(args.path)).href, external: true }));
-    build.onLoad({ filter: /\.[cm]?ts$/ }, async args => ({
+    // every module, ours (.ts) or a package's (.js), keeps its own place
+    build.onLoad({ filter: /\.[cm]?[jt]s$/ }, async args => ({
       contents: (await fs.promises.readFile(args.path, 'utf8')).replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
-      loader: 'ts',
+      loader: /\.[cm]?ts$/.test(args.path) ? 'ts' : 'js',
     }));
   },
 };
