@@ -59,6 +59,13 @@ test('encode then decode round-trips every kind', () => {
   const buf = new DataView(new ArrayBuffer(btf.sizeof(t.id)));
   makeEncoder(btf, t.id).encode(value, buf, 0);
   expect(makeDecoder(btf, t.id).decode(buf, 0)).toEqual(value);
+  // 64-bit integers as numbers: what Number() of the exact value gives, signed and unsigned, above 2^53 too
+  const n = makeDecoder(btf, t.id, { int64: 'number' }).decode(buf, 0);
+  expect([n.big, n.sbig]).toEqual([Number(value.big), Number(value.sbig)]);
+  for (const x of [-1n, -(2n ** 63n), 2n ** 53n + 1n, -(2n ** 53n) - 3n]) {
+    makeEncoder(btf, t.id).encode({ ...value, sbig: x }, buf, 0);
+    expect(makeDecoder(btf, t.id, { int64: 'number' }).decode(buf, 0).sbig).toBe(Number(x));
+  }
   expect(btf.typeName(t.members!.find(m => m.name === 'comm')!.type)).toBe('char[16]');
 });
 
