@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expectUsageErrors, sleep, startReference, startTool, tmpDir } from './helpers.js';
+import { attached, expectUsageErrors, sleep, startReference, startTool, tmpDir } from './helpers.js';
 
 const dir = tmpDir();
 const existing = path.join(dir, 'bpfkit-open-marker.txt');
@@ -50,7 +50,7 @@ test('-x only failures, -p one process, -e flags, -f O_WRONLY writes, -d stops b
 
 test('--json objects', async () => {
   const t = startTool('opensnoop', ['--json', '-n', 'cat']);
-  await sleep(1500);
+  await attached(t); // JSON mode prints no header
   const pid = opens();
   const m = await t.waitFor(new RegExp(`^\\{.*"path":"${missing}".*\\}$`, 'm'));
   expect(JSON.parse(m[0])).toMatchObject({ pid, comm: 'cat', fd: -1, err: 2, path: missing });

@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expectRefusedUnprivileged, expectUsageErrors, loadedProgramIds, root, runTool, startReference, startTool, tmpDir } from './helpers.js';
+import { bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, loadedProgramIds, root, runTool, startReference, startTool, tmpDir } from './helpers.js';
 
 /**
  * Busy shells, twice as many as CPUs, so they wait on the run queue for each other; at nice 19, so
@@ -43,10 +43,8 @@ test('-P -m -T: a section per process including the hogs, msecs, a time line; Ct
   const hogs = hog(5);
   const t = startTool('runqlat', ['-P', '-m', '-T']);
   await t.waitFor(/Hit Ctrl-C/);
-  const progs = fs.readdirSync(`/proc/${t.child.pid}/fdinfo`)
-    .map(fd => /^prog_id:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${t.child.pid}/fdinfo/${fd}`, 'utf8'))?.[1])
-    .filter(Boolean).map(Number);
-  expect(new Set(progs).size).toBe(3); // sched_wakeup, sched_wakeup_new, sched_switch
+  const progs = bpfFdsOf(t.child.pid!).programs;
+  expect(progs.length).toBe(3); // sched_wakeup, sched_wakeup_new, sched_switch
   await new Promise(r => setTimeout(r, 1500));
   expect(await t.stop()).toBe(0);
   stop(hogs);
