@@ -2,7 +2,7 @@
 // core on SIGSEGV; filters; BCC's -p behaviour; a conformance run beside libbpf-tools' exitsnoop.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { attached, bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, loadedProgramIds, startReference, startTool, tmpDir } from './helpers.js';
+import { attached, bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, startReference, startTool, tmpDir, unloaded } from './helpers.js';
 
 /** Runs `sh -c script` and returns the shell's PID (printed first). */
 function sh(script: string, cwd?: string): number {
@@ -37,8 +37,7 @@ test('exit code 3, SIGKILL, SIGTERM and a core dump with PID, PPID and age; Ctrl
   // BCC's header, columns %-16s %-7s %-7s %-7s %-7s %-10s
   expect(t.stdout().split('\n')[0]).toBe('PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE ');
   expect(await t.stop()).toBe(0);
-  const loaded = loadedProgramIds();
-  expect(progs.filter(id => loaded.has(id))).toEqual([]);
+  await unloaded(progs);
 });
 
 test('-x shows only failures; --json has structured fields; -t --label add columns', async () => {

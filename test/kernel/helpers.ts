@@ -168,6 +168,19 @@ export function bpfFdsOf(pid: number): { programs: number[]; links: number } {
   return { programs: [...programs], links };
 }
 
+/**
+ * Waits until none of these programs is loaded any more: the kernel frees a program after its last
+ * fd is closed, a moment later (RCU), so right after its process exited it may still be listed.
+ */
+export async function unloaded(programs: number[]): Promise<void> {
+  let left = programs;
+  await waitUntil(() => {
+    const loaded = loadedProgramIds();
+    left = programs.filter(id => loaded.has(id));
+    return left.length === 0;
+  }, `programs ${left.join(', ')} to be unloaded`);
+}
+
 /** Waits until a tool holds a link for every program it loaded: attached, for modes with no header (--json). */
 export async function attached(r: Running): Promise<void> {
   await waitUntil(() => {

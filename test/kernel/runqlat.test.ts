@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, loadedProgramIds, root, runTool, startReference, startTool, tmpDir } from './helpers.js';
+import { bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, root, runTool, startReference, startTool, tmpDir, unloaded } from './helpers.js';
 
 /**
  * Busy shells, twice as many as CPUs, so they wait on the run queue for each other; at nice 19, so
@@ -55,8 +55,7 @@ test('-P -m -T: a section per process including the hogs, msecs, a time line; Ct
   // BCC's section line is "pid = <tgid>"; every hog was preempted while we traced
   const byPid = sections(out, 'pid');
   for (const h of hogs) expect(byPid.get(h.pid!)).toBeGreaterThan(0);
-  const loaded = loadedProgramIds();
-  expect(progs.filter(id => loaded.has(id))).toEqual([]);
+  await unloaded(progs);
 });
 
 test('-L sections per thread; --pidnss separates a hog in its own PID namespace', () => {

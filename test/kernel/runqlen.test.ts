@@ -3,7 +3,7 @@
 // so there is no conformance run; the sample count is checked against 99 Hz x CPUs x seconds.)
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import { bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, loadedProgramIds, runTool, startTool } from './helpers.js';
+import { bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, runTool, startTool, unloaded } from './helpers.js';
 
 const ncpu = os.cpus().length;
 const rows = (text: string) => [...text.matchAll(/^ {8}(\d+) +: (\d+) +\|[*+ ]*\|$/gm)].map(m => ({ len: +m[1], count: +m[2] }));
@@ -19,7 +19,7 @@ describe('with three busy tasks per CPU', () => {
   });
   afterEach(() => hogs.forEach(h => h.kill('SIGKILL')));
 
-  test('a linear histogram of queue lengths: 99 Hz x CPUs x 2 s samples, most finding tasks waiting', () => {
+  test('a linear histogram of queue lengths: 99 Hz x CPUs x 2 s samples, some finding tasks waiting', () => {
     const started = performance.now();
     const r = runTool('runqlen', ['2', '1']);
     const ran = (performance.now() - started) / 1000; // the tool's whole life, its 2 s interval inside
@@ -34,7 +34,10 @@ describe('with three busy tasks per CPU', () => {
     // the tool lived
     expect(samples).toBeGreaterThanOrEqual(Math.floor(0.97 * 2 * 99 * ncpu));
     expect(samples).toBeLessThanOrEqual(Math.ceil(1.05 * ran * 99 * ncpu));
-    expect(sum(hist.filter(x => x.len >= 1))).toBeGreaterThan(samples / 2);
+    // BCC's queue is the sampled task's own group's: with autogroups (one per session), a sample
+    // of another session's task sees that group's queue, so how many samples find our hogs waiting
+    // depends on what else runs here; every sample of a hog does (-H below counts the whole CPU)
+    expect(sum(hist.filter(x => x.len >= 1))).toBeGreaterThan(0);
   });
 
   test('-C: a section per CPU of ~99 samples a second; -T prints the time; Ctrl-C prints, exits 0, unloads', async () => {
@@ -49,13 +52,15 @@ describe('with three busy tasks per CPU', () => {
     const perCpu = out.split(/^cpu = /m).slice(1).map(part => ({ cpu: parseInt(part, 10), samples: sum(rows(part)) }));
     expect(perCpu.map(c => c.cpu)).toEqual(os.cpus().map((_, i) => i));
     for (const c of perCpu) expect(c.samples).toBeGreaterThan(90);
-    const loaded = loadedProgramIds();
-    expect(progs.filter(id => loaded.has(id))).toEqual([]);
+    await unloaded(progs);
   });
 
   test('-O reports occupancy (also per CPU with -C); -H counts the whole CPU queue; --json', () => {
     const o = runTool('runqlen', ['-O', '1', '1']);
-    expect(Number(/^runqocc: (\d+\.\d\d)%$/m.exec(o.stdout)?.[1])).toBeGreaterThan(50);
+    expect(Number(/^runqocc: (\d+\.\d\d)%$/m.exec(o.stdout)?.[1])).toBeGreaterThan(0);
+    // the whole CPU's queue (-H) always holds the waiting hogs, whatever else runs here
+    const oh = runTool('runqlen', ['-O', '-H', '1', '1']);
+    expect(Number(/^runqocc: (\d+\.\d\d)%$/m.exec(oh.stdout)?.[1])).toBeGreaterThan(50);
     const oc = runTool('runqlen', ['-O', '-C', '1', '1']);
     const occ = [...oc.stdout.matchAll(/^runqocc, CPU (\d+) +(\d+\.\d\d)%$/gm)].map(m => ({ cpu: +m[1], pct: +m[2] }));
     expect(occ.map(x => x.cpu)).toEqual(os.cpus().map((_, i) => i));
