@@ -2,7 +2,7 @@
 // supports -> load -> attach; typed maps, histograms and event streams on top; close() detaches all.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Btf, makeDecoder, makeEncoder, type DecodeOptions } from './btf/index.js';
+import { Btf, makeDecoder, makeEncoder, makeFieldReaders, type DecodeOptions, type FieldReaders } from './btf/index.js';
 import { compile } from './compile/index.js';
 import { TracepointMissingError } from './compile/tracepoints.js';
 import {
@@ -576,9 +576,21 @@ export class BPF {
 
   /** Decoder of a struct by name in this object's BTF. */
   decoder<T = any>(structName: string, opts?: DecodeOptions) {
+    return makeDecoder<T>(this.btf, this.typeId(structName), opts);
+  }
+
+  /**
+   * One reader per field of a struct, `(dv, off) => value`, for rawEvents() consumers that aggregate
+   * and need no object per record: `bpf.rawEvents('events', (dv, off) => count[f.pid(dv, off)]++)`.
+   */
+  fieldReaders<T = any>(structName: string, opts?: DecodeOptions): FieldReaders<T> {
+    return makeFieldReaders<T>(this.btf, this.typeId(structName), opts);
+  }
+
+  private typeId(structName: string): number {
     const t = this.btf.find(structName, 'struct') ?? this.btf.find(structName);
     if (!t) throw new Error(`${this.name}: no type named ${structName} in the object's BTF`);
-    return makeDecoder<T>(this.btf, t.id, opts);
+    return t.id;
   }
 
   /**
@@ -592,10 +604,16 @@ export class BPF {
     // zero-filled copy, so no field reads past the record.
     const scratch = new Uint8Array(d.size);
     const scratchView = new DataView(scratch.buffer);
+    let bytesOf: DataView | undefined;
+    let bytes: Uint8Array = scratch;
     return this.rawEvents(mapName, (dv, off, len) => {
       if (len >= d.size) return onEvent(d.decode(dv, off));
+      if (dv !== bytesOf) { // once for a ring buffer's whole mapping
+        bytesOf = dv;
+        bytes = new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
+      }
       scratch.fill(0);
-      scratch.set(new Uint8Array(dv.buffer, dv.byteOffset + off, len));
+      scratch.set(bytes.subarray(off, off + len));
       onEvent(d.decode(scratchView, 0));
     }, opts);
   }

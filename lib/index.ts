@@ -4,7 +4,7 @@ export { BpfMap, MapType, sumPerCpu } from './maps/index.js';
 export { Histogram, type HistogramData, type PrintOptions } from './maps/histogram.js';
 export { RingBuffer } from './events/ringbuf.js';
 export { PerfBuffer } from './events/perfbuf.js';
-export { Btf, makeDecoder, makeEncoder, type DecodeOptions } from './btf/index.js';
+export { Btf, makeDecoder, makeEncoder, makeFieldReaders, type DecodeOptions, type FieldReaders } from './btf/index.js';
 export { compile, setCompiler, ClangCompiler, CompileError, type Compiler } from './compile/index.js';
 export { features, featureReport, kindSupported } from './attach/features.js';
 export { BpfError } from './libbpf/index.js';

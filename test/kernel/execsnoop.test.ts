@@ -1,7 +1,7 @@
 // execsnoop on the real kernel: exec a marker command, assert what the tool reports, compare with
 // libbpf-tools' execsnoop on the same workload, and check bad input.
 import { spawnSync } from 'node:child_process';
-import { expectRefusedUnprivileged, expectUsageErrors, sleep, startReference, startTool } from './helpers.js';
+import { attached, expectRefusedUnprivileged, expectUsageErrors, sleep, startReference, startTool } from './helpers.js';
 
 /** Runs `sh -c 'exec /bin/echo <marker> a b'` and returns the sh PID (exec keeps the PID). */
 function execMarker(marker: string): number {
@@ -38,18 +38,12 @@ test('-x includes failed execs with their error; default hides them', async () =
 
 test('--json prints one object per exec; -q quotes; -n and -l filter', async () => {
   const t = startTool('execsnoop', ['--json', '-l', 'jsonmark']);
-  await sleep(50);
-  await t.waitFor(/^/); // started
-  // banner-less JSON mode: exec the markers until it reports one
-  const pids: number[] = [];
-  const again = setInterval(() => {
-    pids.push(execMarker('jsonmark'));
-    execMarker('othermark');
-  }, 500);
-  const m = await t.waitFor(/^\{.*"jsonmark".*\}$/m).finally(() => clearInterval(again));
+  await attached(t); // JSON mode prints no header
+  const pid = execMarker('jsonmark');
+  execMarker('othermark');
+  const m = await t.waitFor(/^\{.*"jsonmark".*\}$/m);
   const e = JSON.parse(m[0]);
-  expect(e).toMatchObject({ tool: 'execsnoop', kind: 'event', comm: 'echo', ret: 0, args: ['/bin/echo', 'jsonmark', 'alpha', 'beta gamma'] });
-  expect(pids).toContain(e.pid);
+  expect(e).toMatchObject({ tool: 'execsnoop', kind: 'event', pid, comm: 'echo', ret: 0, args: ['/bin/echo', 'jsonmark', 'alpha', 'beta gamma'] });
   await t.stop();
   expect(t.stdout()).not.toContain('othermark');
 

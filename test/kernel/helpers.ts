@@ -143,3 +143,49 @@ export function loadedProgramIds(): Set<number> {
 }
 
 export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+/** Polls until `cond` holds. The deadline only turns a hang into a message: no machine needs it. */
+export async function waitUntil(cond: () => boolean, what: string, ms = 30000): Promise<void> {
+  for (const end = Date.now() + ms; !cond(); await sleep(20)) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  }
+}
+
+/** IDs of the BPF programs a process holds, and how many BPF links (from its fds' fdinfo). */
+export function bpfFdsOf(pid: number): { programs: number[]; links: number } {
+  const programs = new Set<number>();
+  let links = 0;
+  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info: string;
+    try {
+      info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    if (/^link_id:/m.test(info)) links++;
+    else if (/^prog_id:/m.test(info)) programs.add(Number(/^prog_id:\s+(\d+)$/m.exec(info)![1]));
+  }
+  return { programs: [...programs], links };
+}
+
+/**
+ * Waits until none of these programs is loaded any more: the kernel frees a program after its last
+ * fd is closed, a moment later (RCU), so right after its process exited it may still be listed.
+ */
+export async function unloaded(programs: number[]): Promise<void> {
+  let left = programs;
+  await waitUntil(() => {
+    const loaded = loadedProgramIds();
+    left = programs.filter(id => loaded.has(id));
+    return left.length === 0;
+  }, `programs ${left.join(', ')} to be unloaded`);
+}
+
+/** Waits until a tool holds a link for every program it loaded: attached, for modes with no header (--json). */
+export async function attached(r: Running): Promise<void> {
+  await waitUntil(() => {
+    if (r.child.exitCode !== null) throw new Error(`the tool exited (${r.child.exitCode}) before attaching:\n${r.stderr()}`);
+    const { programs, links } = bpfFdsOf(r.child.pid!);
+    return programs.length > 0 && links >= programs.length;
+  }, 'the tool to attach its programs');
+}

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { expectUsageErrors, sleep, startReference, startTool, tmpDir } from './helpers.js';
+import { attached, expectUsageErrors, sleep, startReference, startTool, tmpDir } from './helpers.js';
 
 const dir = tmpDir();
 const existing = path.join(dir, 'bpfkit-open-marker.txt');
@@ -51,18 +51,12 @@ test('-x only failures, -p one process, -e flags, -f O_WRONLY writes, -d stops b
 
 test('--json: event records (docs/json.md)', async () => {
   const t = startTool('opensnoop', ['--json', '-n', 'cat']);
-  // JSON mode prints no header to say it is attached: open the markers until it reports them
-  const pids: number[] = [];
-  const again = setInterval(() => pids.push(opens()), 500);
-  try {
-    const m = await t.waitFor(new RegExp(`^\\{.*"path":"${missing}".*\\}$`, 'm'));
-    const e = JSON.parse(m[0]);
-    expect(e).toMatchObject({ tool: 'opensnoop', kind: 'event', comm: 'cat', fd: -1, err: 2, path: missing });
-    expect(pids).toContain(e.pid);
-    expect(validateRecord(e)).toEqual([]);
-  } finally {
-    clearInterval(again);
-  }
+  await attached(t); // JSON mode prints no header
+  const pid = opens();
+  const m = await t.waitFor(new RegExp(`^\\{.*"path":"${missing}".*\\}$`, 'm'));
+  const e = JSON.parse(m[0]);
+  expect(e).toMatchObject({ tool: 'opensnoop', kind: 'event', pid, comm: 'cat', fd: -1, err: 2, path: missing });
+  expect(validateRecord(e)).toEqual([]);
   await t.stop();
 });
 

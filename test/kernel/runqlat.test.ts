@@ -3,19 +3,31 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expectRefusedUnprivileged, expectUsageErrors, loadedProgramIds, root, runTool, startReference, startTool, tmpDir } from './helpers.js';
+import { bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, root, runTool, startReference, startTool, tmpDir, unloaded, waitUntil } from './helpers.js';
 
 /**
- * Busy shells, twice as many as CPUs, so they wait on the run queue for each other; at nice 19, so
- * the tools under test still get a CPU quickly. `wrap` runs each under another command (unshare).
+ * Busy shells, twice as many as CPUs, so they wait on the run queue for each other; at the tools'
+ * own nice level (at nice 19, other busy work at nice 0 can keep one off the CPU for seconds).
+ * `wrap` runs each under another command (unshare). A test stops them; afterEach if it failed.
  */
-function hog(seconds: number, wrap: string[] = [], nice = 19): ChildProcess[] {
-  const hogs = Array.from({ length: os.cpus().length * 2 }, () =>
-    spawn('nice', ['-n', String(nice), ...wrap, 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
-  setTimeout(() => stop(hogs), seconds * 1000).unref();
+const live: ChildProcess[] = [];
+function hog(wrap: string[] = []): ChildProcess[] {
+  const [cmd, ...args] = [...wrap, 'sh', '-c', 'while :; do :; done'];
+  const hogs = Array.from({ length: os.cpus().length * 2 }, () => spawn(cmd, args, { stdio: 'ignore' }));
+  live.push(...hogs);
   return hogs;
 }
 const stop = (hogs: ChildProcess[]) => hogs.forEach(h => h.kill('SIGKILL'));
+afterEach(() => stop(live.splice(0)));
+
+/** Times a task was switched in (/proc/PID/schedstat): after a preemption or a wakeup, each is a latency runqlat records. */
+const switchIns = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[2]);
+
+/** Waits until each task was switched in `n` more times than now, however long this machine takes. */
+function switchedIn(pids: number[], n: number): Promise<void> {
+  const from = pids.map(switchIns);
+  return waitUntil(() => pids.every((pid, i) => switchIns(pid) >= from[i] + n), `${n} switch-ins of each of ${pids.join(', ')}`);
+}
 
 const rows = (text: string) => [...text.matchAll(/^ *(\d+) -> (\d+) +: (\d+) +\|[*+ ]*\|$/gm)].map(m => ({ low: +m[1], high: +m[2], count: +m[3] }));
 const total = (text: string) => rows(text).reduce((a, r) => a + r.count, 0);
@@ -28,7 +40,7 @@ function sections(text: string, header: string): Map<number, number> {
 }
 
 test('interval mode: 1 1 prints one BCC histogram of a CPU hog and exits 0', () => {
-  const hogs = hog(4);
+  const hogs = hog();
   const r = runTool('runqlat', ['1', '1']);
   stop(hogs);
   expect(r.code).toBe(0);
@@ -40,14 +52,12 @@ test('interval mode: 1 1 prints one BCC histogram of a CPU hog and exits 0', () 
 });
 
 test('-P -m -T: a section per process including the hogs, msecs, a time line; Ctrl-C prints, exits 0, unloads', async () => {
-  const hogs = hog(5);
+  const hogs = hog();
   const t = startTool('runqlat', ['-P', '-m', '-T']);
   await t.waitFor(/Hit Ctrl-C/);
-  const progs = fs.readdirSync(`/proc/${t.child.pid}/fdinfo`)
-    .map(fd => /^prog_id:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${t.child.pid}/fdinfo/${fd}`, 'utf8'))?.[1])
-    .filter(Boolean).map(Number);
-  expect(new Set(progs).size).toBe(3); // sched_wakeup, sched_wakeup_new, sched_switch
-  await new Promise(r => setTimeout(r, 1500));
+  const progs = bpfFdsOf(t.child.pid!).programs;
+  expect(progs.length).toBe(3); // sched_wakeup, sched_wakeup_new, sched_switch
+  await switchedIn(hogs.map(h => h.pid!), 2);
   expect(await t.stop()).toBe(0);
   stop(hogs);
   const out = t.stdout();
@@ -57,12 +67,11 @@ test('-P -m -T: a section per process including the hogs, msecs, a time line; Ct
   // BCC's section line is "pid = <tgid>"; every hog was preempted while we traced
   const byPid = sections(out, 'pid');
   for (const h of hogs) expect(byPid.get(h.pid!)).toBeGreaterThan(0);
-  const loaded = loadedProgramIds();
-  expect(progs.filter(id => loaded.has(id))).toEqual([]);
+  await unloaded(progs);
 });
 
 test('-L sections per thread; --pidnss separates a hog in its own PID namespace', () => {
-  const hogs = hog(5, ['unshare', '--pid', '--fork', '--kill-child']);
+  const hogs = hog(['unshare', '--pid', '--fork', '--kill-child']);
   // unshare forks the shell into the new namespace: the hog is unshare's child
   const inner = hogs.map(h => {
     for (let i = 0; i < 100; i++) {
@@ -85,7 +94,7 @@ test('-L sections per thread; --pidnss separates a hog in its own PID namespace'
 });
 
 test('-p filters one process; --json prints histogram objects', () => {
-  const hogs = hog(4);
+  const hogs = hog();
   const target = hogs[0].pid!;
   const r = runTool('runqlat', ['-p', String(target), '--json', '1', '1']);
   const sectioned = runTool('runqlat', ['-p', String(target), '-P', '--json', '1', '1']);
@@ -104,6 +113,7 @@ test('-p filters one process; --json prints histogram objects', () => {
 test('the raw tracepoint fallback (kernels refusing tp_btf) measures the same latencies', () => {
   // The tool's program loaded with its tp_btf programs disabled, in a child process (the koffi
   // bindings are per process and Jest gives each test file fresh modules).
+  const hogs = hog();
   const dir = tmpDir();
   const script = path.join(dir, 'raw.mts');
   fs.writeFileSync(script, `
@@ -114,14 +124,18 @@ test('the raw tracepoint fallback (kernels refusing tp_btf) measures the same la
     const spec = definedTools().find(t => t.name === 'runqlat')!;
     const bpf = BPF.load({ text: spec.program, name: 'runqlat', rodata: { targ_per: 1 }, disable: ['wakeup_btf', 'wakeup_new_btf', 'switch_btf'] });
     bpf.attachAll();
-    await new Promise(r => setTimeout(r, 1000));
+    // until each hog was switched in twice more (a latency each), however long this machine takes
+    const fs = await import('node:fs');
+    const switchIns = (pid: number) => Number(fs.readFileSync(\`/proc/\${pid}/schedstat\`, 'utf8').split(' ')[2]);
+    const pids = ${JSON.stringify(hogs.map(h => h.pid))};
+    const from = pids.map(switchIns);
+    while (!pids.every((pid: number, i: number) => switchIns(pid) >= from[i] + 2)) await new Promise(r => setTimeout(r, 20));
     const sections = bpf.histogram('dist_by').read(true).sections.map(s => ({ pid: s.key, n: s.slots.reduce((a, b) => a + b, 0) }));
     const loaded = [...bpf.programs.values()].filter(p => p.loaded).map(p => p.section).sort();
     bpf.close();
     console.log(JSON.stringify({ loaded, sections }));
   `);
-  const hogs = hog(4);
-  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'bpfkit-node.mjs'), script], { encoding: 'utf8', timeout: 30000 });
+  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'bpfkit-node.mjs'), script], { encoding: 'utf8', timeout: 60000 });
   stop(hogs);
   fs.rmSync(dir, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`the script failed (${r.status}):\n${r.stderr}`);
@@ -135,14 +149,14 @@ test('conformance: the same run-queue latencies as libbpf-tools runqlat (totals 
   // tools are attached, and is killed before either is stopped — so its whole runnable life is
   // inside both windows and both must count the same wakeups and preemptions. The other hogs
   // (not traced, at the same nice level) make it wait on the run queue.
-  const others = hog(8, [], 0);
+  const others = hog();
   const target = spawn('sh', ['-c', 'kill -STOP $$; while :; do :; done'], { stdio: 'ignore' });
   const stopped = () => /^State:\s+T/m.test(fs.readFileSync(`/proc/${target.pid}/status`, 'utf8'));
   while (!stopped()) await new Promise(r => setTimeout(r, 10));
   const [ours, theirs] = [startTool('runqlat', ['-p', String(target.pid)]), startReference('runqlat', ['-p', String(target.pid)])];
   await Promise.all([ours.waitFor(/Hit Ctrl-C/), theirs.waitFor(/Hit Ctrl-C/)]);
   target.kill('SIGCONT');
-  await new Promise(r => setTimeout(r, 1500));
+  await switchedIn([target.pid!], 60); // each switch-in after SIGCONT is a latency both must count
   target.kill('SIGKILL');
   await new Promise(r => target.once('exit', r));
   const [codeOurs, codeTheirs] = await Promise.all([ours.stop(), theirs.stop()]);
@@ -156,7 +170,7 @@ test('conformance: the same run-queue latencies as libbpf-tools runqlat (totals 
   const [a, b] = [byRange(ours.stdout()), byRange(theirs.stdout())];
   const sum = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0);
   const moved = [...new Set([...a.keys(), ...b.keys()])].reduce((d, k) => d + Math.abs((a.get(k) ?? 0) - (b.get(k) ?? 0)), 0);
-  console.log(`runqlat conformance: bpfkit ${sum(a)}, libbpf-tools ${sum(b)} latencies of one hog in 1.5 s; ${moved / 2} in another row`);
+  console.log(`runqlat conformance: bpfkit ${sum(a)}, libbpf-tools ${sum(b)} latencies of one hog switched in 60 times; ${moved / 2} in another row`);
   expect(sum(a)).toBeGreaterThan(50);
   expect(Math.abs(sum(a) - sum(b))).toBeLessThanOrEqual(Math.max(2, 0.05 * sum(b)));
   expect(moved).toBeLessThanOrEqual(Math.max(4, 0.1 * sum(b)));

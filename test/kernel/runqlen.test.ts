@@ -2,9 +2,8 @@
 // (Debian's libbpf-tools runqlen cannot load on this kernel — cfs_rq.nr_running is now nr_queued —
 // so there is no conformance run; the sample count is checked against 99 Hz x CPUs x seconds.)
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
-import { expectRefusedUnprivileged, expectUsageErrors, loadedProgramIds, runTool, startTool } from './helpers.js';
+import { bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, runTool, startTool, unloaded } from './helpers.js';
 
 const ncpu = os.cpus().length;
 const rows = (text: string) => [...text.matchAll(/^ {8}(\d+) +: (\d+) +\|[*+ ]*\|$/gm)].map(m => ({ len: +m[1], count: +m[2] }));
@@ -20,27 +19,32 @@ describe('with three busy tasks per CPU', () => {
   });
   afterEach(() => hogs.forEach(h => h.kill('SIGKILL')));
 
-  test('a linear histogram of queue lengths: 99 Hz x CPUs x 2 s samples, most finding tasks waiting', () => {
+  test('a linear histogram of queue lengths: 99 Hz x CPUs x 2 s samples, some finding tasks waiting', () => {
+    const started = performance.now();
     const r = runTool('runqlen', ['2', '1']);
+    const ran = (performance.now() - started) / 1000; // the tool's whole life, its 2 s interval inside
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n').slice(0, 4)).toEqual(['Sampling run queue length... Hit Ctrl-C to end.', '', '     runqlen       : count     distribution', expect.stringMatching(/^ {8}0 {10}: \d+ +\|/)]);
     const hist = rows(r.stdout);
     expect(hist.map(x => x.len)).toEqual(hist.map((_, i) => i)); // every length from 0 up, zeros included
     const samples = sum(hist);
     console.log(`runqlen: ${samples} samples in 2 s on ${ncpu} CPUs (99 Hz: ${2 * 99 * ncpu})`);
-    // the perf events are attached just before the interval starts: a few ms more, never less
+    // the perf events are attached just before the interval starts and read when it ends: a little
+    // more than 2 s of samples (how much more depends on how busy the machine is), never more than
+    // the tool lived
     expect(samples).toBeGreaterThanOrEqual(Math.floor(0.97 * 2 * 99 * ncpu));
-    expect(samples).toBeLessThanOrEqual(Math.ceil(1.05 * 2 * 99 * ncpu));
-    expect(sum(hist.filter(x => x.len >= 1))).toBeGreaterThan(samples / 2);
+    expect(samples).toBeLessThanOrEqual(Math.ceil(1.05 * ran * 99 * ncpu));
+    // BCC's queue is the sampled task's own group's: with autogroups (one per session), a sample
+    // of another session's task sees that group's queue, so how many samples find our hogs waiting
+    // depends on what else runs here; every sample of a hog does (-H below counts the whole CPU)
+    expect(sum(hist.filter(x => x.len >= 1))).toBeGreaterThan(0);
   });
 
   test('-C: a section per CPU of ~99 samples a second; -T prints the time; Ctrl-C prints, exits 0, unloads', async () => {
     const t = startTool('runqlen', ['-C', '-T']);
     await t.waitFor(/Hit Ctrl-C/);
-    const progs = new Set(fs.readdirSync(`/proc/${t.child.pid}/fdinfo`)
-      .map(fd => /^prog_id:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${t.child.pid}/fdinfo/${fd}`, 'utf8'))?.[1])
-      .filter(Boolean).map(Number));
-    expect(progs.size).toBe(1);
+    const progs = bpfFdsOf(t.child.pid!).programs;
+    expect(progs.length).toBe(1);
     await new Promise(r => setTimeout(r, 1000));
     expect(await t.stop()).toBe(0);
     const out = t.stdout();
@@ -48,13 +52,15 @@ describe('with three busy tasks per CPU', () => {
     const perCpu = out.split(/^cpu = /m).slice(1).map(part => ({ cpu: parseInt(part, 10), samples: sum(rows(part)) }));
     expect(perCpu.map(c => c.cpu)).toEqual(os.cpus().map((_, i) => i));
     for (const c of perCpu) expect(c.samples).toBeGreaterThan(90);
-    const loaded = loadedProgramIds();
-    expect([...progs].filter(id => loaded.has(id))).toEqual([]);
+    await unloaded(progs);
   });
 
   test('-O reports occupancy (also per CPU with -C); -H counts the whole CPU queue; --json', () => {
     const o = runTool('runqlen', ['-O', '1', '1']);
-    expect(Number(/^runqocc: (\d+\.\d\d)%$/m.exec(o.stdout)?.[1])).toBeGreaterThan(50);
+    expect(Number(/^runqocc: (\d+\.\d\d)%$/m.exec(o.stdout)?.[1])).toBeGreaterThan(0);
+    // the whole CPU's queue (-H) always holds the waiting hogs, whatever else runs here
+    const oh = runTool('runqlen', ['-O', '-H', '1', '1']);
+    expect(Number(/^runqocc: (\d+\.\d\d)%$/m.exec(oh.stdout)?.[1])).toBeGreaterThan(50);
     const oc = runTool('runqlen', ['-O', '-C', '1', '1']);
     const occ = [...oc.stdout.matchAll(/^runqocc, CPU (\d+) +(\d+\.\d\d)%$/gm)].map(m => ({ cpu: +m[1], pct: +m[2] }));
     expect(occ.map(x => x.cpu)).toEqual(os.cpus().map((_, i) => i));

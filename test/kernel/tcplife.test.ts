@@ -1,7 +1,7 @@
 // tcplife on the real kernel: loopback TCP sessions (IPv4 and IPv6) with known bytes each way.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { expectUsageErrors, root, sleep, startReference, startTool } from './helpers.js';
+import { attached, expectUsageErrors, root, sleep, startReference, startTool } from './helpers.js';
 
 /** Runs one session; returns the server port, and the PID and comm of the process that owns both ends. */
 function session(host = '127.0.0.1'): { port: number; pid: number; comm: string } {
@@ -29,7 +29,7 @@ test('-4 / -6 / -L / -D filter; -s prints CSV; --json', async () => {
   const only6 = startTool('tcplife', ['-6', '-s']);
   const json = startTool('tcplife', ['--json', '-4']);
   await only6.waitFor(/^PID,COMM,IP,LADDR/m);
-  await sleep(1500);
+  await attached(json); // JSON mode prints no header
   const v4 = session('127.0.0.1');
   const v6 = session('::1');
   await only6.waitFor(new RegExp(`^${v6.pid},${v6.comm},6,::1,${v6.port},::1,\\d+,50,100,[\\d.]+$`, 'm'));

@@ -8,10 +8,7 @@ import { ElfFile } from '../../lib/syms/index.js';
 import { includeDir } from '../../lib/compile/index.js';
 
 test('the kernel BTF: task_struct and its fields, sizes, names', () => {
-  const t0 = performance.now();
   const btf = Btf.vmlinux();
-  const ms = performance.now() - t0;
-  expect(ms).toBeLessThan(500);
   const task = btf.find('task_struct', 'struct')!;
   expect(task.kind).toBe('struct');
   const pid = task.members!.find(m => m.name === 'pid')!;
@@ -62,6 +59,13 @@ test('encode then decode round-trips every kind', () => {
   const buf = new DataView(new ArrayBuffer(btf.sizeof(t.id)));
   makeEncoder(btf, t.id).encode(value, buf, 0);
   expect(makeDecoder(btf, t.id).decode(buf, 0)).toEqual(value);
+  // 64-bit integers as numbers: what Number() of the exact value gives, signed and unsigned, above 2^53 too
+  const n = makeDecoder(btf, t.id, { int64: 'number' }).decode(buf, 0);
+  expect([n.big, n.sbig]).toEqual([Number(value.big), Number(value.sbig)]);
+  for (const x of [-1n, -(2n ** 63n), 2n ** 53n + 1n, -(2n ** 53n) - 3n]) {
+    makeEncoder(btf, t.id).encode({ ...value, sbig: x }, buf, 0);
+    expect(makeDecoder(btf, t.id, { int64: 'number' }).decode(buf, 0).sbig).toBe(Number(x));
+  }
   expect(btf.typeName(t.members!.find(m => m.name === 'comm')!.type)).toBe('char[16]');
 });
 
@@ -80,14 +84,24 @@ test('decoding bytes laid out by hand (the C layout), and decode options', () =>
   expect(Array.from(asNumbers.comm.slice(0, 4))).toEqual([97, 98, 99, 0]);
 });
 
-test('generated decoders are fast: 100 000 events well under 200 ms', () => {
+test('char arrays decoded one after another read exactly what TextDecoder reads (the last value is remembered)', () => {
   const t = btf.find('bk_sample', 'struct')!;
+  const size = btf.sizeof(t.id);
+  const commOff = t.members!.find(m => m.name === 'comm')!.bitOffset / 8;
   const dec = makeDecoder(btf, t.id);
-  const dv = new DataView(new ArrayBuffer(btf.sizeof(t.id) * 16));
-  for (let i = 0; i < 2000; i++) dec.decode(dv, (i & 15) * btf.sizeof(t.id)); // warm up
-  const t0 = performance.now();
-  for (let i = 0; i < 100000; i++) dec.decode(dv, (i & 15) * btf.sizeof(t.id));
-  const ms = performance.now() - t0;
-  process.stdout.write(`btf decode: ${((ms * 1e6) / 100000).toFixed(0)} ns/event\n`);
-  expect(ms).toBeLessThan(200);
+  const texts = [
+    'bash', 'bash', 'bas', 'bash', 'bashful', '', 'x', 'héllo', 'héllo', 'hé', 'abcdefghijklmnop',
+    'abcdefghijklmnop', 'abcdefghijklmno', '日本語', '\u00ff\u00fe', 'bash',
+  ];
+  const dv = new DataView(new ArrayBuffer(size * (texts.length + 1)));
+  const comm = (i: number) => new Uint8Array(dv.buffer, i * size + commOff, 16);
+  texts.forEach((text, i) => comm(i).set(Buffer.from(text).subarray(0, 16)));
+  comm(texts.length).set([0x61, 0xc3, 0x28, 0xff, 0x62]); // invalid UTF-8: replacement characters
+  const reference = (i: number) => {
+    const bytes = comm(i);
+    const end = bytes.indexOf(0);
+    return new TextDecoder().decode(bytes.subarray(0, end < 0 ? 16 : end));
+  };
+  for (let i = 0; i <= texts.length; i++) expect([i, dec.decode(dv, i * size).comm]).toEqual([i, reference(i)]);
+  expect(dec.decode(dv, 0).comm).toBe('bash');
 });

@@ -350,11 +350,7 @@ describe('ProcessSymbols', () => {
 describe('KernelSymbols', () => {
   test('load, resolve, address, has, match against /proc/kallsyms', () => {
     KernelSymbols.reset();
-    const t0 = performance.now();
     const ks = KernelSymbols.load();
-    const loadMs = performance.now() - t0;
-    process.stdout.write(`KernelSymbols.load(): ${loadMs.toFixed(1)} ms\n`);
-    expect(loadMs).toBeLessThan(1000);
     expect(KernelSymbols.load()).toBe(ks); // cached
 
     const line = /^([0-9a-f]{16}) [tT] schedule$/m.exec(fs.readFileSync('/proc/kallsyms', 'utf8'));
