@@ -9,11 +9,11 @@ function optionRows(spec: ToolSpec<any>): string[] {
   const rows = ['| option | meaning |', '| --- | --- |'];
   for (const [name, o] of Object.entries(spec.options)) {
     const flag = kebabCase(name);
-    const aliases = optionAliases(o);
-    const short = aliases.filter(a => a.length === 1).map(a => `-${a}, `).join('');
-    const long = aliases.filter(a => a.length > 1).map(a => `, --${a}`).join('');
+    // every spelling: a one-letter name (biolatency's j) is a short option, -j, as yargs parses it
+    const names = [flag, ...optionAliases(o)];
+    const spelled = [...names.filter(a => a.length === 1).map(a => `-${a}`), ...names.filter(a => a.length > 1).map(a => `--${a}`)];
     const arg = o.type === 'boolean' ? '' : ` ${flag.toUpperCase().replace(/-/g, '_')}`;
-    rows.push(`| \`${short}--${flag}${long}${arg}\` | ${o.describe ?? ''}${o.default !== undefined && o.type !== 'boolean' ? ` (default ${o.default})` : ''} |`);
+    rows.push(`| \`${spelled.join(', ')}${arg}\` | ${o.describe ?? ''}${o.default !== undefined && o.type !== 'boolean' ? ` (default ${o.default})` : ''} |`);
   }
   rows.push('| `--json` | newline-delimited JSON instead of text |');
   return rows;

@@ -104,7 +104,11 @@ export async function catalogue(): Promise<CatalogueEntry[]> {
 
 /** Why a tool cannot run here (a missing probe kind or tracepoint), or undefined when it can. */
 export function cannotRunHere(spec: ToolSpec<any>): string | undefined {
-  return BPF.check({ text: spec.program, name: spec.name });
+  try {
+    return BPF.check({ text: spec.program, name: spec.name });
+  } catch (e) {
+    return (e as Error).message; // e.g. a tracepoint's format unreadable: no tracefs
+  }
 }
 
 /**
