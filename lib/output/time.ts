@@ -68,14 +68,26 @@ function tzifAbbreviation(data: Buffer, when: number, utcOffset: number): string
   return abbreviation(last >= 0 ? data[indices + last]! : 0);
 }
 
+/** The zone's offset from UTC at `d`, in seconds east (the process's own zone when none is named). */
+function utcOffsetSeconds(d: Date, zone: string | undefined): number {
+  if (zone) {
+    try {
+      const name = new Intl.DateTimeFormat('en', { timeZone: zone, timeZoneName: 'longOffset' }).formatToParts(d).find(p => p.type === 'timeZoneName')?.value;
+      const m = /^GMT(?:([+-])(\d\d):(\d\d))?$/.exec(name ?? '');
+      if (m) return m[1] ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 3600 + Number(m[3]) * 60) : 0;
+    } catch { /* not a zone Intl knows (a POSIX TZ string): the process's offset is the one */ }
+  }
+  return -d.getTimezoneOffset() * 60;
+}
+
 /**
  * The local time zone's abbreviation, as strftime's %Z prints it ("IST", "EST"/"EDT", "UTC", "+04"):
  * from $TZ or /etc/localtime (the TZif data glibc reads). Intl's short names are not these: it says
  * "GMT+5:30" for Asia/Kolkata.
  */
 export function timeZoneAbbreviation(d: Date = new Date(), tz: string | undefined = process.env.TZ): string {
-  const utcOffset = -d.getTimezoneOffset() * 60;
   const spec = tz?.replace(/^:/, '');
+  const utcOffset = utcOffsetSeconds(d, spec);
   if (spec === '') return 'UTC'; // glibc: an empty TZ is UTC
   const file = spec === undefined ? '/etc/localtime' : path.isAbsolute(spec) ? spec : path.join(process.env.TZDIR ?? '/usr/share/zoneinfo', spec);
   try {

@@ -162,7 +162,7 @@ defineTool<Options>({
     ['execsnoop --json', 'one JSON object per exec'],
   ],
   validate(o) {
-    if (o.maxArgs < 1 || o.maxArgs > 59) return `invalid max-args: ${o.maxArgs} (must be 1..59)`;
+    if (o.maxArgs < 1 || o.maxArgs > 59) return `invalid max-args: '${o.maxArgs}' (must be 1..59)`;
     for (const re of [o.name, o.line]) {
       if (re === undefined) continue;
       try {
