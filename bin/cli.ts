@@ -34,9 +34,9 @@ function needPrivileges(what: string): void {
 }
 
 async function list(subsystem?: string) {
+  needPrivileges('list');
   const specs = (await catalogue()).filter(s => !subsystem || s.subsystem === subsystem);
   if (subsystem && specs.length === 0) die(`no tools in subsystem '${subsystem}'`, 2);
-  needPrivileges('list');
   const whyNot = await cannotRunHereCached(specs);
   const rows = specs.map((s, i) => [s.subsystem, s.name, s.description, whyNot[i] ? `no: ${whyNot[i]}` : 'yes']);
   process.stdout.write(formatTable(['SUBSYSTEM', 'TOOL', 'DESCRIPTION', 'RUNS HERE'], rows, { plain }) + '\n');
