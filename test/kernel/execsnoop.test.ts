@@ -29,7 +29,7 @@ test('a newline inside an argument prints as \\n (BCC), so the exec stays one ro
   const r = spawnSync('sh', ['-c', `echo $$; exec /bin/echo ${marker} "one\ntwo"`], { encoding: 'utf8' });
   const pid = Number(r.stdout.split('\n')[0]);
   await t.waitFor(new RegExp(`^echo +${pid} +\\d+ +0 /bin/echo ${marker} one\\\\ntwo$`, 'm'));
-  const m = await json.waitFor(new RegExp(`^\\{.*"pid":${pid},.*\\}$`, 'm'));
+  const m = await json.waitFor(new RegExp(`^\\{.*"pid":${pid},.*"/bin/echo".*\\}$`, 'm')); // the echo, not the sh before the exec
   expect(JSON.parse(m[0]).args).toEqual(['/bin/echo', marker, 'one\ntwo']);
   await Promise.all([t.stop(), json.stop()]);
   expect(t.stdout().split('\n').filter(l => l.startsWith('two'))).toEqual([]);
