@@ -45,3 +45,9 @@ export async function writeToolDocs(specs: (ToolSpec<any> & { file: string })[])
   fs.writeFileSync(path.join(dir, 'README.md'), index.join('\n') + '\n');
   process.stdout.write(`wrote ${specs.length} tool pages to docs/tools/\n`);
 }
+
+// `npm run docs` runs this file itself (bpfkit docs, hidden from the help, does the same)
+if (/[\\/]bin[\\/]docs\.ts$/.test(process.argv[1] ?? '')) {
+  const { loadSpecs } = await import('../lib/cli/catalogue.js');
+  await writeToolDocs(await loadSpecs());
+}
