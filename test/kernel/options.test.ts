@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { root, runTool } from './helpers.js';
 
-interface OptionMeta { alias?: string | string[]; type?: string; meaning?: string; numeric?: boolean }
+interface OptionMeta { alias?: string | string[]; type?: string; meaning?: string }
 interface ToolMeta { name: string; positional?: string; options: Record<string, OptionMeta> }
 
 const tools: ToolMeta[] = JSON.parse(spawnSync(path.join(root, 'bin', 'bpfkit'), ['catalogue'], { encoding: 'utf8', timeout: 120000 }).stdout);
@@ -111,21 +111,4 @@ test('every cgroup option: a directory that is not cgroup v2, or none, is one li
 
 test('every disk option: an unknown disk is one line and exit 2, naming the disks there are', () => {
   for (const [tool, flag] of withMeaning('disk')) expectUsageError(tool, [flag, 'nosuchdisk0'], /^[a-z]+: no such disk 'nosuchdisk0' \(disks: [^)]+\)\n$/);
-}, 60_000);
-
-test('--help shows every numeric option as [number]', () => {
-  for (const t of tools) {
-    const numeric = Object.entries(t.options).filter(([, o]) => o.numeric);
-    if (!numeric.length) continue;
-    const help = runTool(t.name, ['--help']);
-    expect(help.code).toBe(0);
-    const lines = help.stdout.split('\n');
-    for (const [name] of numeric) {
-      const long = `--${name.replace(/[A-Z]/g, c => '-' + c.toLowerCase())}`;
-      const i = lines.findIndex(l => l.includes(long + ' ') || l.endsWith(long));
-      // yargs wraps a long row: the type may be on the continuation line
-      const row = lines[i] + (/^\s+[^\s-]/.test(lines[i + 1] ?? '') ? lines[i + 1] : '');
-      expect({ tool: t.name, long, type: /\[(number|string|array)\]/.exec(row)?.[0] }).toEqual({ tool: t.name, long, type: '[number]' });
-    }
-  }
 }, 60_000);
