@@ -96,7 +96,7 @@ function cgroupDir(v: unknown): string | undefined {
   return dir;
 }
 
-function diskName(v: unknown): string | undefined {
+function existingDisk(v: unknown): string | undefined {
   if (v === undefined) return undefined;
   const name = lastValue(v);
   const r = resolveDisk(name);
@@ -119,7 +119,7 @@ export const opt = {
   cgroup: (describe = 'trace processes in this cgroup (a cgroup v2 directory)', alias = 'c'): ToolOption =>
     ({ alias, type: 'string', describe, coerce: cgroupDir, meaning: 'cgroup' }),
   disk: (describe = 'trace this disk only', alias = 'd'): ToolOption =>
-    ({ alias, type: 'string', describe, coerce: diskName, meaning: 'disk' }),
+    ({ alias, type: 'string', describe, coerce: existingDisk, meaning: 'disk' }),
   flag: (alias: string, describe: string): ToolOption => ({ alias, type: 'boolean', describe, default: false }),
   int: (alias: string | undefined, describe: string, what: string, def?: number): ToolOption =>
     ({ ...withAlias(alias), type: 'string', describe, coerce: nonNegativeInt(what), meaning: 'integer',
