@@ -1,21 +1,23 @@
-// bpfkit list [subsystem] | bpfkit doctor | bpfkit <tool> [args...] | bpfkit --version
+// bpfkit list [subsystem] | bpfkit doctor | bpfkit <tool> [args...] | bpfkit flamegraph | bpfkit --version
 // (not in the help, for maintainers and the build: bpfkit docs — rewrites docs/tools/ from the tools'
 // metadata —, and bpfkit catalogue)
 import fs from 'node:fs';
 import path from 'node:path';
 import { featureReport } from '../lib/attach/features.js';
-import { cannotRunHereCached, catalogue, findTool, loadSpecs, toolBundle } from '../lib/cli/catalogue.js';
+import { catalogue, findTool, loadSpecs, outputKinds, runsHereCached, toolBundle } from '../lib/cli/catalogue.js';
 import { hasBpfPrivileges } from '../lib/cli/index.js';
 import { projectRoot } from '../lib/compile/index.js';
 import { formatTable } from '../lib/output/index.js';
 import { pathToFileURL } from 'node:url';
 import { writeToolDocs } from './docs.js';
+import { flamegraphCommand } from './flamegraph.js';
 
 const usage = `Usage: bpfkit <command>
 
   bpfkit list [subsystem]    the tools by subsystem, and whether each can run on this kernel
   bpfkit doctor              what this kernel supports (probe kinds, BTF, ring buffers)
   bpfkit <tool> [args...]    run a tool (same as tools/<subsystem>/<tool>.ts)
+  bpfkit flamegraph [file]   folded stacks (profile -f, offcputime -f, ...) as an interactive SVG
   bpfkit --version           print bpfkit's version
 `;
 
@@ -37,9 +39,10 @@ async function list(subsystem?: string) {
   needPrivileges('list');
   const specs = (await catalogue()).filter(s => !subsystem || s.subsystem === subsystem);
   if (subsystem && specs.length === 0) die(`no tools in subsystem '${subsystem}'`, 2);
-  const whyNot = await cannotRunHereCached(specs);
-  const rows = specs.map((s, i) => [s.subsystem, s.name, s.description, whyNot[i] ? `no: ${whyNot[i]}` : 'yes']);
-  process.stdout.write(formatTable(['SUBSYSTEM', 'TOOL', 'DESCRIPTION', 'RUNS HERE'], rows, { plain }) + '\n');
+  const runs = await runsHereCached(specs);
+  const rows = specs.map((s, i) => [s.subsystem, s.name, s.description, Object.keys(s.ports).join(','), Object.keys(s.probes).join(','),
+    outputKinds(s).join(','), runs[i]!]);
+  process.stdout.write(formatTable(['SUBSYSTEM', 'TOOL', 'DESCRIPTION', 'PORTS', 'PROBES', 'OUTPUT', 'RUNS HERE'], rows, { plain }) + '\n');
 }
 
 function doctor() {
@@ -69,6 +72,9 @@ try {
       break;
     case 'docs': // maintainers (npm run docs): writes into the source tree
       await writeToolDocs(await loadSpecs());
+      break;
+    case 'flamegraph':
+      flamegraphCommand(rest);
       break;
     case 'catalogue': // every tool's metadata as JSON (the build makes the manifest with it; the fronts read it)
       process.stdout.write(JSON.stringify(await catalogue()) + '\n');

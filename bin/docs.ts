@@ -1,9 +1,33 @@
-// `bpfkit docs`: docs/tools/<tool>.md from each tool's own metadata (description, options, examples)
-// plus the example output captured on a real machine in docs/tools/examples/<tool>.txt.
+// `bpfkit docs`: docs/tools/<tool>.md from each tool's own metadata (description, what it ports, its
+// probes and substitutes, options, examples, output kind) plus the example output captured on a real
+// machine in docs/tools/examples/<tool>.txt.
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../lib/compile/index.js';
-import { kebabCase, optionAliases, type ToolSpec } from '../lib/cli/index.js';
+import { kebabCase, optionAliases, type ReferenceSource, type ToolSpec } from '../lib/cli/index.js';
+import { outputKinds } from '../lib/cli/catalogue.js';
+
+/** Where each reference project keeps its files (the book's tools without a file name a chapter). */
+const referenceRepos: Record<ReferenceSource, { title: string; url: string }> = {
+  bcc: { title: 'BCC', url: 'https://github.com/iovisor/bcc/blob/master/' },
+  'libbpf-tools': { title: 'libbpf-tools', url: 'https://github.com/iovisor/bcc/blob/master/' },
+  bpftrace: { title: 'bpftrace', url: 'https://github.com/bpftrace/bpftrace/blob/master/' },
+  book: { title: 'BPF Performance Tools (the book)', url: 'https://github.com/brendangregg/bpf-perf-tools-book/blob/master/' },
+};
+
+function portRows(spec: ToolSpec<any>): string[] {
+  return Object.entries(spec.ports).map(([source, where]) => {
+    const repo = referenceRepos[source as ReferenceSource];
+    const place = /\.\w+$/.test(where) ? `[\`${where}\`](${repo.url}${where})` : where;
+    return `- ${repo.title}: ${place}`;
+  });
+}
+
+function probeRows(spec: ToolSpec<any>): string[] {
+  const rows = ['| probe kind | targets |', '| --- | --- |'];
+  for (const [kind, targets] of Object.entries(spec.probes)) rows.push(`| ${kind} | ${targets.map(t => `\`${t}\``).join(', ')} |`);
+  return rows;
+}
 
 function optionRows(spec: ToolSpec<any>): string[] {
   const rows = ['| option | meaning |', '| --- | --- |'];
@@ -29,8 +53,17 @@ export async function writeToolDocs(specs: (ToolSpec<any> & { file: string })[])
     const lines = [
       `# ${s.name}`, '', s.description + '.', '',
       `Source: [\`${rel}\`](../../${rel}) — run as \`sudo ${rel} [options]${s.positional ? ' ' + s.positional : ''}\` or \`bpfkit ${s.name}\`.`, '',
-      '## Options', '', ...optionRows(s), '',
+      '## Ports', '', ...portRows(s), '',
+      '## Probes', '', 'bpfkit loads the first kind in this order that the running kernel supports (`bpfkit list` says which).', '',
+      ...probeRows(s), '',
     ];
+    for (const sub of s.substitutes ?? []) {
+      lines.push('Where this kernel cannot run those, a substitute stands in, and the tool says so in one line on stderr',
+        `("${s.name}: ${sub.says}: ..."): ${sub.differs}.`, '');
+    }
+    lines.push('## Options', '', ...optionRows(s), '');
+    const kinds = outputKinds(s).map(k => `[\`${k}\`](../json.md#${k})`);
+    lines.push('## JSON', '', `\`--json\` prints ${kinds.join(' or ')} records, one per line (see [docs/json.md](../json.md)).`, '');
     if (s.examples?.length) {
       lines.push('## Examples', '', '```');
       for (const [cmd, what] of s.examples) lines.push(`${cmd.padEnd(32)} # ${what}`);

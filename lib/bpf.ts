@@ -38,7 +38,35 @@ export interface LoadOptions {
   disable?: string[];
   /** Programs that may be skipped when this kernel cannot run them (e.g. an optional syscall). */
   optional?: string[];
+  /** Programs that stand in for the others where this kernel cannot run those (see Substitute). */
+  substitutes?: Substitute[];
 }
+
+/**
+ * A third alternative after a fallback chain: a set of programs on other events (e.g. syscall
+ * tracepoints for vfs_* kprobes/fentry) that is loaded only when some of the programs it replaces
+ * cannot run here. Then it replaces all of them, so the tool counts in one way, never two.
+ */
+export interface Substitute {
+  /** Its programs, by name; a trailing "*" matches a prefix ("sc_*"). */
+  programs: string[];
+  /** The programs it replaces (same patterns); by default every program not in a substitute. */
+  replaces?: string[];
+  /** What the tool then does, for the one line it prints on stderr: "counted at syscalls". */
+  says: string;
+  /** What it sees differently from the probes it replaces (for docs and bpfkit list). */
+  differs: string;
+}
+
+/** Which substitute a load chose, and why the programs it replaces could not run. */
+export interface Substitution {
+  says: string;
+  /** "this kernel has no kprobes or fentry", or the missing target. */
+  reason: string;
+}
+
+const matchesName = (patterns: string[], name: string) =>
+  patterns.some(p => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
 
 export interface Program {
   name: string;
@@ -110,6 +138,8 @@ export class BPF {
   private btfCache?: Btf;
   /** Whether the object came from the compile cache. */
   cached = false;
+  /** Set when a substitute (LoadOptions.substitutes) was loaded instead of the programs it replaces. */
+  substituted?: Substitution;
 
   private constructor(obj: Ptr, name: string) {
     this.obj = obj;
@@ -121,7 +151,7 @@ export class BPF {
   static load(opts: LoadOptions): BPF {
     const bpf = BPF.open(opts);
     try {
-      bpf.choosePrograms(new Set(opts.disable ?? []), new Set(opts.optional ?? []));
+      bpf.choosePrograms(new Set(opts.disable ?? []), new Set(opts.optional ?? []), opts.substitutes ?? []);
       bpf.loadObject();
     } catch (e) {
       bpf.close();
@@ -132,12 +162,17 @@ export class BPF {
 
   /** Why this program cannot run on this kernel (no probe kind in a fallback chain works), or undefined. */
   static check(opts: LoadOptions): string | undefined {
+    return BPF.plan(opts).error;
+  }
+
+  /** What loading would do here, without loading: fail (and why), or run, maybe on a substitute. */
+  static plan(opts: LoadOptions): { error?: string; substituted?: Substitution } {
     const bpf = BPF.open(opts);
     try {
-      bpf.choosePrograms(new Set(opts.disable ?? []), new Set(opts.optional ?? []));
-      return undefined;
+      bpf.choosePrograms(new Set(opts.disable ?? []), new Set(opts.optional ?? []), opts.substitutes ?? []);
+      return { substituted: bpf.substituted };
     } catch (e) {
-      return (e as Error).message.replace(`${bpf.name}: `, '');
+      return { error: (e as Error).message.replace(`${bpf.name}: `, '') };
     } finally {
       bpf.close();
     }
@@ -242,22 +277,53 @@ export class BPF {
     if (want.size) throw new Error(`${this.name}: no const volatile global named ${[...want.keys()].join(', ')}`);
   }
 
-  /** Keeps, for each group of alternatives, the best kind this kernel supports. */
-  private choosePrograms(disabled: Set<string>, optional: Set<string>): void {
-    const groups = new Map<string, Program[]>();
+  /**
+   * Keeps, for each group of alternatives, the best kind this kernel supports; where some group has
+   * none, the first substitute that can run in full replaces the programs it stands in for.
+   */
+  private choosePrograms(disabled: Set<string>, optional: Set<string>, substitutes: Substitute[]): void {
+    const enabled: Program[] = [];
     for (const p of this.programs.values()) {
-      if (disabled.has(p.name)) {
-        this.skip(p, 'disabled');
-        continue;
-      }
+      if (disabled.has(p.name)) this.skip(p, 'disabled');
+      else enabled.push(p);
+    }
+    const inSubstitute = (p: Program) => substitutes.some(s => matchesName(s.programs, p.name));
+    const primary = this.plan(enabled.filter(p => !inSubstitute(p)), optional);
+    if (primary.failures.length === 0) {
+      this.apply(primary);
+      for (const p of enabled.filter(inSubstitute)) this.skip(p, 'substitute not needed');
+      return;
+    }
+    for (const sub of substitutes) {
+      const replaced = (p: Program) => (sub.replaces ? matchesName(sub.replaces, p.name) : !inSubstitute(p));
+      if (!primary.failures.every(f => f.members.every(replaced))) continue;
+      const plan = this.plan(enabled.filter(p => matchesName(sub.programs, p.name)), optional);
+      if (plan.failures.length) continue;
+      const kept = this.plan(enabled.filter(p => !inSubstitute(p) && !replaced(p)), optional);
+      this.apply(plan);
+      this.apply(kept);
+      for (const p of enabled.filter(replaced)) this.skip(p, `replaced by the substitute (${sub.says})`);
+      for (const p of enabled.filter(p => inSubstitute(p) && !matchesName(sub.programs, p.name))) this.skip(p, 'substitute not needed');
+      this.substituted = { says: sub.says, reason: substitutionReason(primary.failures) };
+      return;
+    }
+    const f0 = primary.failures[0]!;
+    throw new BpfError(`${this.name}: cannot run ${f0.members.map(p => p.section).join(' or ')}: ${f0.reasons.join('; ')}`, 95);
+  }
+
+  /** For each group of alternatives among `members`: the best program this kernel can run, or why none. */
+  private plan(members: Program[], optional: Set<string>): ProgramPlan {
+    const groups = new Map<string, Program[]>();
+    for (const p of members) {
       const g = fallbackGroup(p.spec) ?? `single:${p.name}`;
       groups.set(g, [...(groups.get(g) ?? []), p]);
     }
-    for (const members of groups.values()) {
-      members.sort((a, b) => rank(a) - rank(b));
+    const plan: ProgramPlan = { skip: new Map(), failures: [] };
+    for (const group of groups.values()) {
+      group.sort((a, b) => rank(a) - rank(b));
       const reasons: string[] = [];
       let chosen: Program | undefined;
-      for (const p of members) {
+      for (const p of group) {
         const why = this.cannotRun(p);
         if (!why) {
           chosen = p;
@@ -265,11 +331,14 @@ export class BPF {
         }
         reasons.push(why);
       }
-      for (const p of members) if (p !== chosen) this.skip(p, chosen ? `replaced by ${chosen.section}` : reasons.join('; '));
-      if (!chosen && !members.every(p => optional.has(p.name))) {
-        throw new BpfError(`${this.name}: cannot run ${members.map(p => p.section).join(' or ')}: ${reasons.join('; ')}`, 95);
-      }
+      for (const p of group) if (p !== chosen) plan.skip.set(p, chosen ? `replaced by ${chosen.section}` : reasons.join('; '));
+      if (!chosen && !group.every(p => optional.has(p.name))) plan.failures.push({ members: group, reasons });
     }
+    return plan;
+  }
+
+  private apply(plan: ProgramPlan): void {
+    for (const [p, why] of plan.skip) this.skip(p, why);
   }
 
   private skip(p: Program, why: string): void {
@@ -614,6 +683,26 @@ export class BPF {
     this.obj = null;
     live.delete(this);
   }
+}
+
+interface ProgramPlan {
+  /** Programs not to load, and why. */
+  skip: Map<Program, string>;
+  /** Groups of alternatives none of which can run here, with each one's reason. */
+  failures: { members: Program[]; reasons: string[] }[];
+}
+
+/**
+ * Why the substitute was needed, briefly: the kernel features missing for every probe kind tried
+ * ("this kernel has no kprobes or fentry"), or else the first group's reasons.
+ */
+function substitutionReason(failures: ProgramPlan['failures']): string {
+  const kinds = [...new Set(failures.flatMap(f => f.members.map(p => p.spec.kind)))];
+  if (kinds.every(k => !kindSupported(k).ok)) {
+    const names = new Set(kinds.reverse().map(k => kindFeatureName(k).replace(/ \(.*\)$/, '')));
+    return `this kernel has no ${[...names].join(' or ')}`;
+  }
+  return failures[0]!.reasons.join('; ');
 }
 
 const isMultiKind = (kind: string) => kind === 'kprobe.multi' || kind === 'kretprobe.multi';

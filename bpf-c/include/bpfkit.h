@@ -11,7 +11,9 @@
 #include <bpf/bpf_core_read.h>
 
 #ifndef BPFKIT_NO_LICENSE
-char _bpfkit_license[] SEC("license") = "GPL";
+/* const: clang emits it read-only when it comes from the precompiled header, so the object is the
+ * same byte for byte whether this header was precompiled or parsed. */
+const char _bpfkit_license[] SEC("license") = "GPL";
 #endif
 
 /* ------------------------------------------------------------------ argument-count dispatch */

@@ -48,8 +48,17 @@ export async function toolBundle(file: string): Promise<string> {
   return (await bundler()).bundleFor(file);
 }
 
-/** Imports every tool in catalogue mode (defineTool registers instead of running). */
-export async function loadSpecs(): Promise<(ToolSpec<any> & { file: string })[]> {
+let loaded: Promise<(ToolSpec<any> & { file: string })[]> | undefined;
+
+/**
+ * Imports every tool in catalogue mode (defineTool registers instead of running). Once per process:
+ * a module imported again does not run again, so a second import would register nothing.
+ */
+export function loadSpecs(): Promise<(ToolSpec<any> & { file: string })[]> {
+  return (loaded ??= importSpecs());
+}
+
+async function importSpecs(): Promise<(ToolSpec<any> & { file: string })[]> {
   (globalThis as any).__bpfkitCatalogue = true;
   const tools = discoverTools();
   const b = await bundler();
@@ -104,33 +113,45 @@ export async function catalogue(): Promise<CatalogueEntry[]> {
 
 /** Why a tool cannot run here (a missing probe kind or tracepoint), or undefined when it can. */
 export function cannotRunHere(spec: ToolSpec<any>): string | undefined {
-  try {
-    return BPF.check({ text: spec.program, name: spec.name });
-  } catch (e) {
-    return (e as Error).message; // e.g. a tracepoint's format unreadable: no tracefs
-  }
+  return BPF.check({ text: spec.program, name: spec.name, substitutes: spec.substitutes });
 }
 
+/** How a tool runs here, in words: "yes", "yes, counted at syscalls: <why>" (a substitute), "no: <why>". */
+export function runsHere(spec: ToolSpec<any>): string {
+  let plan;
+  try {
+    plan = BPF.plan({ text: spec.program, name: spec.name, substitutes: spec.substitutes });
+  } catch (e) {
+    return `no: ${(e as Error).message}`; // e.g. a tracepoint's format unreadable: no tracefs
+  }
+  if (plan.error) return `no: ${plan.error}`;
+  return plan.substituted ? `yes, ${plan.substituted.says}: ${plan.substituted.reason}` : 'yes';
+}
+
+/** A tool's --json output kinds (docs/json.md). */
+export const outputKinds = (spec: Pick<ToolSpec<any>, 'output'>): string[] => (Array.isArray(spec.output) ? spec.output : [spec.output]);
+
 /**
- * cannotRunHere for catalogue entries, answered from a per-boot cache by program hash: a kernel's
- * answer does not change until reboot, and checking opens each tool's object through libbpf.
+ * runsHere for catalogue entries, answered from a per-boot cache by program (and substitutes) hash:
+ * a kernel's answer does not change until reboot, and checking opens each tool's object through libbpf.
  */
-export async function cannotRunHereCached(entries: CatalogueEntry[]): Promise<(string | undefined)[]> {
+export async function runsHereCached(entries: CatalogueEntry[]): Promise<string[]> {
   let boot = 'unknown';
   try {
     boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   } catch { /* no procfs: no cache key */ }
   const file = path.join(cacheDir(), `runs-here-${boot}.json`);
-  let known: Record<string, string | null> = {};
+  let known: Record<string, string> = {};
   try {
     known = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch { /* first list since boot */ }
-  const missing = entries.filter(e => !(e.programHash in known));
+  const keyOf = (e: CatalogueEntry) => hashOf(`${e.programHash} ${JSON.stringify(e.substitutes ?? [])}`);
+  const missing = entries.filter(e => !(keyOf(e) in known));
   if (missing.length) {
     const specs = new Map((await loadSpecs()).map(s => [s.name, s]));
     for (const e of missing) {
       const spec = specs.get(e.name);
-      known[e.programHash] = spec ? cannotRunHere(spec) ?? null : 'not found';
+      known[keyOf(e)] = spec ? runsHere(spec) : 'no: not found';
     }
     // an unprivileged answer may only reflect what this user cannot see
     if (hasBpfPrivileges()) try {
@@ -139,5 +160,5 @@ export async function cannotRunHereCached(entries: CatalogueEntry[]): Promise<(s
       fs.renameSync(`${file}.${process.pid}.tmp`, file);
     } catch { /* read-only cache */ }
   }
-  return entries.map(e => known[e.programHash] ?? undefined);
+  return entries.map(e => known[keyOf(e)]!);
 }

@@ -4,16 +4,29 @@
 import fs from 'node:fs';
 import type { Options } from 'yargs';
 import yargsParser from 'yargs-parser';
+import { BPF, type LoadOptions, type Substitute } from '../bpf.js';
+import type { ProbeKind } from '../attach/sections.js';
 import { positionalChecks, UsageError, type ToolOption } from './options.js';
-
-export { intervalCount, nonNegativeInt, opt, positiveInt, positiveSeconds, UsageError, type OptionMeaning, type ToolOption } from './options.js';
-import { BPF, type LoadOptions } from '../bpf.js';
 import { compile } from '../compile/index.js';
-import { OutputWriter } from '../output/index.js';
+import { OutputWriter, recordEmitter, type OutputKind, type RecordEmitter } from '../output/index.js';
 import { setDebugLog } from '../libbpf/index.js';
 import { formatHelp, kebabCase, optionAliases } from './help.js';
 
+export { intervalCount, nonNegativeInt, opt, positiveInt, positiveSeconds, UsageError, type OptionMeaning, type ToolOption } from './options.js';
+
 export type Subsystem = 'cpu' | 'mem' | 'disk' | 'fs' | 'net' | 'sched' | 'lang' | 'app' | 'kernel' | 'sec';
+
+/** The projects whose tools bpfkit ports (../shared/notes/tools-inventory.tsv's sources). */
+export type ReferenceSource = 'bcc' | 'libbpf-tools' | 'bpftrace' | 'book';
+
+/**
+ * A basic invocation (BCC's usual ones), run by the catalogue smoke test: `itself` for tools that end
+ * on their own (`1 1`, a duration), `ctrl-c` for tools that trace until interrupted.
+ */
+export interface Invocation {
+  args: string[];
+  ends: 'itself' | 'ctrl-c';
+}
 
 export interface ToolSpec<O> {
   name: string;
@@ -30,6 +43,19 @@ export interface ToolSpec<O> {
   /** Extra validation after parsing: return a usage error message, or nothing. */
   validate?: (opts: O) => string | undefined;
   run(ctx: ToolContext<O>): Promise<void> | void;
+  /** The reference tools it ports, by project: that project's file (e.g. bcc: 'tools/execsnoop.py'). */
+  ports: Partial<Record<ReferenceSource, string>>;
+  /**
+   * Its probes by kind, targets as its SEC() names spell them ("syscalls/sys_enter_execve",
+   * "sched_switch", "vfs_read"); a fallback chain lists each kind it has. Checked against the program.
+   */
+  probes: Partial<Record<ProbeKind, string[]>>;
+  /** Programs that stand in for the reference probes where this kernel lacks them (loaded by ctx.load). */
+  substitutes?: Substitute[];
+  /** What --json prints (docs/json.md); several kinds when options change it. */
+  output: OutputKind | OutputKind[];
+  /** Its basic invocations, for the catalogue smoke test. */
+  invocations: Invocation[];
 }
 
 /** Raised inside a tool to stop with one line and exit 1. */
@@ -48,6 +74,8 @@ export interface ToolContext<O> {
   opts: O & { json: boolean; debug: boolean };
   out: OutputWriter;
   json: boolean;
+  /** --json records (docs/json.md), written to `out`: emit.event({...}), emit.histogram(...), ... */
+  emit: RecordEmitter;
   spec: ToolSpec<O>;
   /** Compiles (cached) and loads the tool's program; it is closed on exit. */
   load(opts?: Omit<LoadOptions, 'text' | 'file' | 'elf' | 'name'>): BPF;
@@ -57,9 +85,10 @@ export interface ToolContext<O> {
   untilExit(seconds?: number): Promise<void>;
   /**
    * BCC's [interval [count]] loop: calls tick every `interval` seconds, `count` times, and once more
-   * (as the last) on Ctrl-C/SIGTERM. tick(last) returns nothing.
+   * (as the last) on Ctrl-C/SIGTERM. tick(last, seconds) gets the seconds the interval really lasted
+   * (to the ms: a Ctrl-C'd one is shorter), for the interval_s of --json records.
    */
-  intervals(interval: number, count: number, tick: (last: boolean) => void): Promise<void>;
+  intervals(interval: number, count: number, tick: (last: boolean, seconds: number) => void): Promise<void>;
   /** Wall-clock ns of the monotonic clock (bpf_ktime_get_ns) now. */
   monotonicNs(): bigint;
   /** True once Ctrl-C or SIGTERM was received. */
@@ -257,11 +286,15 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  let substitutionSaid = false;
   const ctx: ToolContext<O> = {
-    opts, out, json: opts.json, spec,
+    opts, out, json: opts.json, emit: recordEmitter(spec.name, out), spec,
     load(lo = {}) {
-      const b = BPF.load({ ...lo, text: spec.program, name: spec.name });
+      const b = BPF.load({ ...lo, text: spec.program, name: spec.name, substitutes: spec.substitutes });
       objects.push(b);
+      // the one line saying this run sees the closest events this kernel has, not the reference's
+      if (b.substituted && !substitutionSaid) process.stderr.write(`${spec.name}: ${b.substituted.says}: ${b.substituted.reason}\n`);
+      substitutionSaid ||= !!b.substituted;
       return b;
     },
     banner(text) {
@@ -277,6 +310,7 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
       });
     },
     async intervals(interval, count, tick) {
+      let since = process.hrtime.bigint();
       for (let i = 0; i < count; i++) {
         const interrupted = await new Promise<boolean>(resolve => {
           if (exitRequested) return resolve(true);
@@ -287,7 +321,9 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
           });
         });
         const last = interrupted || i === count - 1;
-        tick(last);
+        const now = process.hrtime.bigint();
+        tick(last, Math.max(1, Math.round(Number(now - since) / 1e6)) / 1000);
+        since = now;
         out.flush();
         if (last) break;
       }

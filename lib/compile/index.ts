@@ -1,13 +1,18 @@
 // C text -> BPF ELF. The compiler sits behind a small interface (Debian clang today; a wasm clang with
 // a BPF backend could drop in). Results are cached by content: source + flags + generated tracepoint
 // structs + compiler identity + header contents.
-import crypto from 'node:crypto';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dropDebugSections } from './elf.js';
+import { CompileError } from './errors.js';
+import { discardPch, isPchTrouble, pchOrStartBuild, startsWithBpfkitInclude } from './pch.js';
+import { driveAsync, driveSync, runSync, type Steps } from './run.js';
+import { contentKey } from './hash.js';
 import { tracepointStructs } from './tracepoints.js';
+
+export { CompileError };
 
 export interface CompileRequest {
   text: string;
@@ -21,13 +26,8 @@ export interface Compiler {
   fingerprint(): string;
   /** Compiles C text to a BPF object, or throws CompileError. */
   compile(req: CompileRequest, preamble: string): Buffer;
-}
-
-export class CompileError extends Error {
-  constructor(message: string, readonly diagnostics: string) {
-    super(message);
-    this.name = 'CompileError';
-  }
+  /** The same without blocking, so that several compiles can run at once (compileMany). */
+  compileAsync?(req: CompileRequest, preamble: string): Promise<Buffer>;
 }
 
 /** bpf-c/include's home: above this module, or BPFKIT_ROOT (a file bundled outside the project). */
@@ -52,22 +52,9 @@ export function cacheDir(): string {
 }
 
 /** Bump when the clang flags or preamble rules change: cached objects must not be reused then. */
-const COMPILE_FLAGS_VERSION = 'flags-2';
+const COMPILE_FLAGS_VERSION = 'flags-3';
 
 const targetArch = process.arch === 'arm64' ? 'arm64' : process.arch === 'x64' ? 'x86' : process.arch;
-
-// child_process is loaded on the first compile only: a warm start (cached object) never runs clang
-const requireBuiltin = createRequire(import.meta.url);
-
-/** Runs a command; a missing binary gets an install hint instead of ENOENT. */
-function run(cmd: string, args: string[], input?: string) {
-  const { spawnSync } = requireBuiltin('node:child_process') as typeof import('node:child_process');
-  const r = spawnSync(cmd, args, { input, encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    throw new CompileError(`${cmd} not found: run ./setup.sh (it installs clang and llvm)`, '');
-  }
-  return r;
-}
 
 /** File identity for memoisation: changes when the file is replaced or edited. */
 function statKey(p: string): string {
@@ -91,7 +78,7 @@ function which(cmd: string): string {
 function memoFingerprint(name: string, statPaths: string[], compute: () => string): string {
   const dir = cacheDir();
   // one memo per set of files: checkouts sharing the cache would otherwise overwrite each other's
-  const which = crypto.createHash('sha256').update(statPaths.join('\n')).digest('hex').slice(0, 12);
+  const which = contentKey(...statPaths).slice(0, 12);
   const memo = path.join(dir, `${name}-${which}.fingerprint`);
   const stamp = statPaths.map(statKey).join('\n');
   try {
@@ -107,14 +94,14 @@ function memoFingerprint(name: string, statPaths: string[], compute: () => strin
 
 function writeAtomic(file: string, data: Buffer): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
 }
 
-function headerFiles(): string[] {
+function headerFiles(dirs: string[]): string[] {
   const files: string[] = [];
-  for (const dir of [includeDir, libbpfIncludeDir]) {
+  for (const dir of dirs) {
     try {
       for (const f of fs.readdirSync(dir).sort()) if (f.endsWith('.h')) files.push(path.join(dir, f));
     } catch { /* libbpf-dev missing: clang will say so */ }
@@ -128,50 +115,81 @@ function multiarchIncludes(): string[] {
   return fs.existsSync(dir) ? ['-idirafter', dir] : [];
 }
 
+/** Cache keys: a content hash without node:crypto, which would cost every start ~13 ms to load. */
+const sha = contentKey;
+
+export interface ClangOptions {
+  /** false: every program is compiled from the headers (the measurement baseline). Default true. */
+  usePch?: boolean;
+  /** Where bpfkit.h and vmlinux.h are; default bpf-c/include of this package. */
+  includeDir?: string;
+}
+
 export class ClangCompiler implements Compiler {
   private fp?: string;
-  constructor(readonly clang = 'clang', readonly strip = 'llvm-strip') {}
+  readonly usePch: boolean;
+  readonly includeDir: string;
+  constructor(readonly clang = 'clang', opts: ClangOptions = {}) {
+    this.usePch = opts.usePch ?? true;
+    this.includeDir = opts.includeDir ?? includeDir;
+  }
 
   fingerprint(): string {
     if (this.fp) return this.fp;
     const clangPath = which(this.clang);
-    const headers = headerFiles();
-    this.fp = memoFingerprint('toolchain', [clangPath, ...headers], () => {
-      const v = run(this.clang, ['--version']);
+    const headers = headerFiles([this.includeDir, libbpfIncludeDir]);
+    // Memo per include dir: two compilers with different headers share one cache dir.
+    this.fp = memoFingerprint(`toolchain-${sha(this.includeDir).slice(0, 12)}`, [clangPath, ...headers], () => {
+      const v = runSync({ cmd: this.clang, args: ['--version'] });
       if (v.status !== 0) throw new CompileError(`${this.clang} --version failed`, v.stderr);
-      const h = crypto.createHash('sha256');
-      h.update(v.stdout);
-      for (const f of headers) h.update(f).update(fs.readFileSync(f));
-      return h.digest('hex');
+      return contentKey(v.stdout, ...headers.flatMap(f => [f, fs.readFileSync(f)]));
     });
     return this.fp;
   }
 
   compile(req: CompileRequest, preamble: string): Buffer {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bpfkit-cc-'));
-    try {
-      const out = path.join(tmp, 'out.o');
-      // The preamble (vmlinux types + generated tracepoint structs) comes first; #line makes
-      // diagnostics point at the user's own lines.
-      const src = `${preamble}#line 1 "${req.name}"\n${req.text}`;
-      const args = ['-O2', '-g', '-target', 'bpf', `-D__TARGET_ARCH_${targetArch}`, '-I', includeDir, ...multiarchIncludes(),
-        '-Wall', '-Wno-unused-variable', '-Wno-unused-function', '-Wno-unused-but-set-variable',
-        '-Werror=implicit-int', '-Werror=implicit-function-declaration',
-        '-fno-color-diagnostics', ...(req.cflags ?? []), '-c', '-x', 'c', '-', '-o', out];
-      const r = run(this.clang, args, src);
-      if (r.status !== 0) {
-        const diag = (r.stderr || '').trim();
-        const first = diag.split('\n').filter(l => /error/.test(l)).slice(0, 3).join('\n') || diag.split('\n')[0];
-        throw new CompileError(`cannot compile ${req.name}:\n${clipDiagnostics(diag)}`, diag || first);
-      }
-      // libbpf needs .BTF/.BTF.ext, not DWARF: stripping makes objects ~20x smaller and faster to open.
-      const s = run(this.strip, ['-g', out]);
-      if (s.status !== 0) throw new CompileError(`${this.strip} failed on ${req.name}`, s.stderr);
-      return fs.readFileSync(out);
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
+    return driveSync(this.steps(req, preamble));
   }
+
+  compileAsync(req: CompileRequest, preamble: string): Promise<Buffer> {
+    return driveAsync(this.steps(req, preamble));
+  }
+
+  private flags(cflags: string[]): string[] {
+    return ['-O2', '-g', '-target', 'bpf', `-D__TARGET_ARCH_${targetArch}`, '-I', this.includeDir, ...multiarchIncludes(),
+      '-Wall', '-Wno-unused-variable', '-Wno-unused-function', '-Wno-unused-but-set-variable',
+      '-Werror=implicit-int', '-Werror=implicit-function-declaration',
+      '-fno-color-diagnostics', ...cflags];
+  }
+
+  private *steps(req: CompileRequest, preamble: string): Steps<Buffer> {
+    const flags = this.flags(req.cflags ?? []);
+    // The preamble (vmlinux types + generated tracepoint structs) comes first; #line makes
+    // diagnostics point at the user's own lines. With the PCH, bpfkit.h is parsed before the
+    // preamble: its structs need only vmlinux's integer types, and its #include is then a no-op.
+    const src = `${preamble}#line 1 "${req.name}"\n${req.text}`;
+    // cflags could change what the headers mean (-D...): those programs are compiled from the headers.
+    const pch = this.usePch && !req.cflags?.length && startsWithBpfkitInclude(req.text)
+      ? pchOrStartBuild({ dir: path.join(cacheDir(), 'pch'), key: sha(this.fingerprint(), COMPILE_FLAGS_VERSION, ...flags), clang: this.clang, flags, header: path.join(this.includeDir, 'bpfkit.h') })
+      : undefined;
+    const out = ['-c', '-x', 'c', '-', '-o', '-'];
+    if (pch) {
+      const r = yield { cmd: this.clang, args: [...flags, '-include-pch', pch, ...out], input: src };
+      if (r.status === 0) return dropDebugSections(r.stdout);
+      if (!isPchTrouble(r.stderr, pch)) throw compileError(req, r.stderr);
+      discardPch(pch);
+    }
+    const r = yield { cmd: this.clang, args: [...flags, ...out], input: src };
+    if (r.status !== 0) throw compileError(req, r.stderr);
+    // libbpf needs .BTF/.BTF.ext, not DWARF: dropping it makes objects ~15x smaller.
+    return dropDebugSections(r.stdout);
+  }
+}
+
+function compileError(req: CompileRequest, stderr: string): CompileError {
+  const diag = stderr.trim();
+  const first = diag.split('\n').filter(l => /error/.test(l)).slice(0, 3).join('\n') || diag.split('\n')[0];
+  return new CompileError(`cannot compile ${req.name}:\n${clipDiagnostics(diag)}`, diag || first);
 }
 
 /** Keeps clang's first errors with their source lines and carets; drops the rest. */
@@ -199,25 +217,70 @@ export interface CompileResult {
   cached: boolean;
 }
 
-/** Compiles (or fetches from the cache) a BPF C program. */
-export function compile(req: CompileRequest, compiler: Compiler = defaultCompiler): CompileResult {
+interface CacheSlot {
+  preamble: string;
+  key: string;
+  file: string;
+  hit?: CompileResult;
+}
+
+function cacheSlot(req: CompileRequest, compiler: Compiler): CacheSlot {
   const preamble = tracepointStructs(req.text);
-  const key = crypto.createHash('sha256')
-    .update(compiler.fingerprint()).update('\0')
-    .update(JSON.stringify(req.cflags ?? [])).update('\0')
-    .update(targetArch).update('\0')
-    .update(COMPILE_FLAGS_VERSION).update('\0')
-    .update(preamble).update('\0')
-    .update(req.name).update('\0')
-    .update(req.text)
-    .digest('hex').slice(0, 40);
+  const key = sha(compiler.fingerprint(), JSON.stringify(req.cflags ?? []), targetArch, COMPILE_FLAGS_VERSION, preamble, req.name, req.text);
   const file = path.join(cacheDir(), 'obj', `${key}.o`);
   try {
-    return { elf: fs.readFileSync(file), key, cached: true };
-  } catch { /* miss */ }
-  const elf = compiler.compile(req, preamble);
+    return { preamble, key, file, hit: { elf: fs.readFileSync(file), key, cached: true } };
+  } catch {
+    return { preamble, key, file };
+  }
+}
+
+function store(slot: CacheSlot, elf: Buffer): CompileResult {
   try {
-    writeAtomic(file, elf);
+    writeAtomic(slot.file, elf);
   } catch { /* read-only cache: still usable */ }
-  return { elf, key, cached: false };
+  return { elf, key: slot.key, cached: false };
+}
+
+/** Compiles (or fetches from the cache) a BPF C program. */
+export function compile(req: CompileRequest, compiler: Compiler = defaultCompiler): CompileResult {
+  const slot = cacheSlot(req, compiler);
+  return slot.hit ?? store(slot, compiler.compile(req, slot.preamble));
+}
+
+/** compile() without blocking: clang runs as a child process while the caller goes on. */
+export async function compileAsync(req: CompileRequest, compiler: Compiler = defaultCompiler): Promise<CompileResult> {
+  const slot = cacheSlot(req, compiler);
+  if (slot.hit) return slot.hit;
+  return store(slot, compiler.compileAsync ? await compiler.compileAsync(req, slot.preamble) : compiler.compile(req, slot.preamble));
+}
+
+export interface CompileManyOptions {
+  /** Compiles at once; the default is one per CPU. */
+  parallel?: number;
+  compiler?: Compiler;
+  /** Called as each compile starts and ends (progress, and how many are in flight). */
+  onStart?: (req: CompileRequest) => void;
+  onEnd?: (req: CompileRequest, result: CompileResult | Error) => void;
+}
+
+/** Compiles many programs, `parallel` at a time; each entry is the program's result or its error. */
+export async function compileMany(reqs: CompileRequest[], opts: CompileManyOptions = {}): Promise<(CompileResult | Error)[]> {
+  const parallel = Math.max(1, opts.parallel ?? os.availableParallelism());
+  const results: (CompileResult | Error)[] = new Array(reqs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < reqs.length) {
+      const i = next++;
+      opts.onStart?.(reqs[i]);
+      try {
+        results[i] = await compileAsync(reqs[i], opts.compiler);
+      } catch (e) {
+        results[i] = e as Error;
+      }
+      opts.onEnd?.(reqs[i], results[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, reqs.length) }, worker));
+  return results;
 }

@@ -95,5 +95,5 @@ export function tracepointStructs(text: string): string {
     seen.add(`${cat}:${ev}`);
     out += tracepointStruct(cat, ev, readTracepointFormat(cat, ev));
   }
-  return out ? `#include "vmlinux.h"\n${out}` : '';
+  return out ? `#include <vmlinux.h>\n${out}` : '';
 }

@@ -1,7 +1,28 @@
 // The only place with FFI declarations: libbpf.so.1 (Debian's 1.1.2) and the few libc calls we need.
 // Every pointer is a bigint in koffi 3 (null for NULL). Opts structs use libbpf 1.1's layouts.
-import koffi from 'koffi';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
+import path from 'node:path';
+
+type Koffi = typeof import('koffi').default;
+const require = createRequire(import.meta.url);
+
+/**
+ * koffi's native addon, loaded directly when its platform package is where koffi 3 keeps it: koffi's own
+ * loader (ELF and libc detection, deprecation wrappers) costs ~20 ms of CPU at every start, an eighth of
+ * a tool's. Anything unexpected (another layout or version) takes koffi's loader.
+ */
+function loadKoffi(): Koffi {
+  const arch = `${process.platform}_${process.arch}`;
+  try {
+    const native = require(`@koromix/koffi-${process.platform}-${process.arch}/${arch}/koffi.node`);
+    const koffiPackage = path.join(path.dirname(require.resolve('koffi')), 'package.json');
+    if (native.version === JSON.parse(fs.readFileSync(koffiPackage, 'utf8')).version) return native as Koffi;
+  } catch { /* not there: koffi finds it */ }
+  return require('koffi') as Koffi;
+}
+const koffi = loadKoffi();
 
 export type Ptr = bigint;
 

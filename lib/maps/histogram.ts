@@ -4,6 +4,7 @@
 import {
   formatLinearSections, formatLinearHist, formatLog2Hist, formatLog2Sections, log2HistJson, linearHistJson,
 } from '../output/index.js';
+import type { HistJson, HistSectionsJson } from '../output/index.js';
 import type { BpfMap } from './index.js';
 
 export interface HistogramData {
@@ -65,23 +66,31 @@ export class Histogram {
       return opts.linear ? formatLinearHist(data.slots, valType, opts) : formatLog2Hist(data.slots, valType, opts);
     }
     const header = opts.sectionHeader ?? 'key';
-    const sections = data.sections.map(s => ({ key: opts.sectionFormat ? opts.sectionFormat(s.raw) : s.key, slots: s.slots }));
-    const cmp = opts.sectionSort ?? ((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b))));
-    sections.sort((a, b) => cmp(a.key, b.key));
+    const sections = this.namedSections(opts, data);
     return opts.linear
       ? formatLinearSections(sections, valType, header, opts)
       : formatLog2Sections(sections, valType, header, opts);
   }
 
-  /** The same data as plain JSON-friendly objects. */
-  json(valType: string, opts: PrintOptions = {}, data = this.read()) {
+  /**
+   * The same data as the body of a `histogram` record (docs/json.md): buckets, or buckets per section
+   * (sorted as format() prints them).
+   */
+  json(valType: string, opts: PrintOptions = {}, data = this.read()): HistJson | HistSectionsJson {
     const one = (slots: number[]) => (opts.linear ? linearHistJson(slots, valType) : log2HistJson(slots, valType));
-    if (data.sections.length === 0) return one(data.slots);
-    return {
-      valType,
-      sectionHeader: opts.sectionHeader ?? 'key',
-      sections: data.sections.map(s => ({ key: opts.sectionFormat ? opts.sectionFormat(s.raw) : s.key, ...one(s.slots) })),
-    };
+    if (!this.map.structKey) return one(data.slots);
+    const sections = this.namedSections(opts, data).map(s => {
+      const { buckets, total } = one(s.slots);
+      return { key: s.key, total, buckets };
+    });
+    return { val_type: valType, scale: opts.linear ? 'linear' : 'log2', section_by: opts.sectionHeader ?? 'key', sections };
+  }
+
+  /** Sections with their display keys, in display order. */
+  private namedSections(opts: PrintOptions, data: HistogramData): { key: string | number; slots: number[] }[] {
+    const sections = data.sections.map(s => ({ key: opts.sectionFormat ? opts.sectionFormat(s.raw) : s.key, slots: s.slots }));
+    const cmp = opts.sectionSort ?? ((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b))));
+    return sections.sort((a, b) => cmp(a.key, b.key));
   }
 
   clear(): void {

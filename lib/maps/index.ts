@@ -76,6 +76,8 @@ export class BpfMap<K = any, V = any> {
   readonly maxEntries: number;
   readonly percpu: boolean;
   readonly ncpus: number;
+  /** Whether keys are structs (decoded as objects), as sectioned histograms' are. */
+  readonly structKey: boolean;
   private readonly key: Codec;
   private readonly value: Codec;
   private readonly keyBuf: Buffer;
@@ -99,6 +101,8 @@ export class BpfMap<K = any, V = any> {
     this.value = info.type === MapType.STACK_TRACE ? stackCodec(info.valueSize) : codec(info.btf, info.valueTypeId, info.valueSize);
     this.keyBuf = Buffer.alloc(Math.max(info.keySize, 8));
     this.keyView = new DataView(this.keyBuf.buffer, this.keyBuf.byteOffset, this.keyBuf.length);
+    const sample = this.key.decode(this.keyView, 0);
+    this.structKey = typeof sample === 'object' && !(sample instanceof Uint8Array) && !Array.isArray(sample);
     this.valBuf = Buffer.alloc(this.slot * this.ncpus);
     this.valView = new DataView(this.valBuf.buffer, this.valBuf.byteOffset, this.valBuf.length);
   }

@@ -24,8 +24,11 @@ export interface HistBucket {
   count: number;
 }
 
+/** One histogram as docs/json.md describes it (the body of a `histogram` record). */
 export interface HistJson {
-  valType: string;
+  /** The label BCC prints above the counts ("usecs", "msecs", "runqlen"). */
+  val_type: string;
+  scale: 'log2' | 'linear';
   buckets: HistBucket[];
   total: number;
 }
@@ -217,7 +220,7 @@ export function log2HistJson(slots: Slots, valType: string): HistJson {
     total += val;
     buckets.push({ start: Number(low), end: Number(high), count: Number(val) });
   }
-  return { valType, buckets, total: Number(total) };
+  return { val_type: valType, scale: 'log2', buckets, total: Number(total) };
 }
 
 /**
@@ -235,7 +238,7 @@ export function linearHistJson(slots: Slots, valType: string, base = 0, step = 1
     const start = base + i * step;
     buckets.push({ start, end: start + step - 1, count: Number(val) });
   }
-  return { valType, buckets, total: Number(total) };
+  return { val_type: valType, scale: 'linear', buckets, total: Number(total) };
 }
 
 /** C `bpf_log2(u32)`: floor(log2(v)) with bpf_log2(0) == 0. */

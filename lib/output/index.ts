@@ -1,5 +1,5 @@
-// bpfkit output: BCC-exact histograms, printf-style columns, time stamps, JSON lines, a buffered
-// stdout writer and tables.
+// bpfkit output: BCC-exact histograms, printf-style columns, time stamps, JSON records (records.ts:
+// the --json format of docs/json.md), a buffered stdout writer and tables.
 
 export {
   formatLog2Hist,
@@ -24,3 +24,9 @@ export { OutputWriter, stdoutWriter } from './writer.js';
 export type { OutputWriterOptions } from './writer.js';
 export { formatTable } from './table.js';
 export type { TableOptions } from './table.js';
+export { parseFolded, renderFlameGraph, frameKind } from './flamegraph.js';
+export type { FlameGraphOptions, FrameKind } from './flamegraph.js';
+export {
+  OUTPUT_KINDS, eventRecord, histogramRecord, countsRecord, topRecord, recordEmitter, validateRecord,
+} from './records.js';
+export type { OutputKind, Fields, HistSectionsJson, RecordEmitter } from './records.js';

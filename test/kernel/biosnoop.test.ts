@@ -128,7 +128,7 @@ describe('biosnoop', () => {
     const ours = docs.filter(d => d.pid === pid);
     expect(ours.length).toBe(N);
     for (const d of ours) {
-      expect(d).toMatchObject({ comm: 'dd', disk: 'vda', t: 'W', bytes: 4096 });
+      expect(d).toMatchObject({ tool: 'biosnoop', kind: 'event', comm: 'dd', disk: 'vda', rw: 'W', bytes: 4096 });
       expect(d.rwbs).toMatch(/^W/);
       expect(typeof d.sector).toBe('number');
       expect(d.latency_ms).toBeGreaterThan(0);

@@ -4,6 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { parseSection } from '../../lib/attach/sections.js';
+import { loadSpecs } from '../../lib/cli/catalogue.js';
+import { compile } from '../../lib/compile/index.js';
+import { ElfFile } from '../../lib/syms/elf.js';
 import { expectRefusedUnprivileged, root, runTool, tmpDir } from './helpers.js';
 
 /** Every tool of the catalogue, by name (tools/<subsystem>/<tool>.ts). */
@@ -13,11 +17,12 @@ const allTools = fs.readdirSync(path.join(root, 'tools'), { withFileTypes: true 
 const bpfkit = (...args: string[]) => spawnSync(path.join(root, 'bin', 'bpfkit'), args, { encoding: 'utf8', timeout: 60000 });
 const bpfkitAsNobody = (...args: string[]) => spawnSync(path.join(root, 'bin', 'bpfkit'), args, { encoding: 'utf8', timeout: 60000, uid: 65534, gid: 65534 });
 
-test('list shows tools by subsystem and whether they run here', () => {
+test('list shows tools by subsystem: what each ports, its probe kinds, output kind, and whether it runs here', () => {
   const r = bpfkit('list');
   expect(r.status).toBe(0);
-  expect(r.stdout).toMatch(/^SUBSYSTEM +TOOL +DESCRIPTION +RUNS HERE$/m);
-  expect(r.stdout).toMatch(/^cpu +execsnoop +Trace new processes via exec\(\) syscalls +yes$/m);
+  expect(r.stdout).toMatch(/^SUBSYSTEM +TOOL +DESCRIPTION +PORTS +PROBES +OUTPUT +RUNS HERE$/m);
+  expect(r.stdout).toMatch(/^cpu +execsnoop +Trace new processes via exec\(\) syscalls +bcc,libbpf-tools,bpftrace,book +tracepoint +event +yes$/m);
+  expect(r.stdout).toMatch(/^cpu +runqlen +.* perf_event +histogram,counts +yes$/m);
   const cpu = bpfkit('list', 'cpu');
   expect(cpu.stdout).toContain('execsnoop');
   expect(cpu.stdout).not.toMatch(/^disk /m);
@@ -93,3 +98,21 @@ test('every tool: unprivileged, one line naming root or CAP_BPF+CAP_PERFMON (exi
     expect({ tool, code: bad.code, stderr: bad.stderr }).toEqual({ tool, code: 2, stderr: `${tool}: Unknown argument: bogus-flag\n` });
   }
 }, 120_000);
+
+test('every tool\'s declared probes (ToolSpec.probes) are its program\'s SEC()s, kind by kind', async () => {
+  for (const spec of await loadSpecs()) {
+    const elf = ElfFile.fromBuffer(compile({ text: spec.program, name: `${spec.name}.bpf.c` }).elf);
+    const actual: Record<string, string[]> = {};
+    for (const s of elf.sections()) {
+      const probe = parseSection(s.name);
+      if (probe.kind === 'other') continue;
+      (actual[probe.kind] ??= []).push(probe.target);
+    }
+    // a program attached by hand (perf_event) names no target in SEC(): only its kind is compared
+    const byHand = new Set(Object.keys(actual).filter(kind => actual[kind]!.every(t => t === '')));
+    const normal = (byKind: Record<string, string[]>) =>
+      Object.fromEntries(Object.entries(byKind).map(([kind, targets]) => [kind, byHand.has(kind) ? 'attached by hand' : [...new Set(targets)].sort()]));
+    const [declared, found] = [normal(spec.probes as Record<string, string[]>), normal(actual)];
+    expect({ tool: spec.name, probes: declared }).toEqual({ tool: spec.name, probes: found });
+  }
+});

@@ -1,4 +1,5 @@
 // Fallback chains on this kernel: tp_btf is kept over raw_tp; fentry/kprobe both missing -> one clear error.
+import { spawn } from 'node:child_process';
 import { BPF } from '../../lib/bpf.js';
 
 const chain = `#include <bpfkit.h>
@@ -58,3 +59,67 @@ SEC("tracepoint/syscalls/sys_enter_getpid") int always(void *ctx) { return 0; }`
     bpf.close();
   }
 });
+
+describe('substitutes: a third alternative when a chain has no kind this kernel runs', () => {
+  // fentry -> kprobe on vfs_read (neither works here), and the syscall tracepoint as the substitute,
+  // counting reads of a size no one else uses by the process being watched
+  const text = `#include <bpfkit.h>
+const volatile u32 targ_tgid = 0;
+BPF_ARRAY(hits, u64, 2);
+SEC("fentry/vfs_read") int BPF_PROG(read_fentry) { u32 k = 0; map_increment(hits, k); return 0; }
+SEC("kprobe/vfs_read") int BPF_KPROBE(read_kprobe) { u32 k = 0; map_increment(hits, k); return 0; }
+TRACEPOINT_PROBE(syscalls, sys_enter_read)
+{
+	if (bpfkit_tgid() != targ_tgid || args->count != 12345)
+		return 0;
+	u32 k = 1;
+	map_increment(hits, k);
+	return 0;
+}`;
+  const substitutes = [{ programs: ['tracepoint__syscalls__*'], says: 'counted at syscalls', differs: 'syscalls only' }];
+  const READS = 37;
+
+  test('loaded instead of the chain, with why, and it counts exactly the reads done', async () => {
+    const dd = spawn('sh', ['-c', `read go; exec dd if=/dev/zero of=/dev/null bs=12345 count=${READS} status=none`], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const exited = new Promise<number | null>(resolve => dd.on('exit', code => resolve(code)));
+    const bpf = BPF.load({ text, name: 'subst', substitutes, rodata: { targ_tgid: dd.pid } });
+    try {
+      expect(bpf.substituted).toEqual({ says: 'counted at syscalls', reason: 'this kernel has no kprobes or fentry' });
+      expect([...bpf.programs.values()].filter(p => p.loaded).map(p => p.name)).toEqual(['tracepoint__syscalls__sys_enter_read']);
+      expect(bpf.programs.get('read_kprobe')!.skipped).toBe('replaced by the substitute (counted at syscalls)');
+      expect(bpf.attachAll()).toBe(1);
+      dd.stdin!.end('go\n');
+      expect(await exited).toBe(0);
+      expect(Number(bpf.map('hits').get(1))).toBe(READS);
+      expect(Number(bpf.map('hits').get(0))).toBe(0);
+    } finally {
+      bpf.close();
+      dd.kill('SIGKILL');
+    }
+  });
+
+  test('not loaded where the chain runs; BPF.plan says which way a load would go', () => {
+    const tp = `#include <bpfkit.h>
+SEC("tp_btf/sched_switch") int BPF_PROG(switch_btf) { return 0; }
+SEC("raw_tp/sched_switch") int BPF_PROG(switch_raw) { return 0; }
+SEC("tracepoint/sched/sched_switch") int substitute_switch(void *ctx) { return 0; }`;
+    const subs = [{ programs: ['substitute_*'], says: 'x', differs: 'y' }];
+    const bpf = BPF.load({ text: tp, name: 'nosubst', substitutes: subs });
+    try {
+      expect(bpf.substituted).toBeUndefined();
+      expect(bpf.programs.get('substitute_switch')!.skipped).toBe('substitute not needed');
+      expect(bpf.programs.get('switch_btf')!.loaded).toBe(true);
+    } finally {
+      bpf.close();
+    }
+    expect(BPF.plan({ text, name: 'subst', substitutes })).toEqual({ substituted: { says: 'counted at syscalls', reason: 'this kernel has no kprobes or fentry' } });
+    expect(BPF.plan({ text, name: 'subst' }).error).toMatch(/^cannot run fentry\/vfs_read or kprobe\/vfs_read: /);
+  });
+
+  test('a substitute that cannot run either leaves the chain\'s error', () => {
+    const broken = [{ programs: ['tracepoint__syscalls__*'], replaces: ['read_fentry'], says: 'x', differs: 'y' }];
+    // it replaces only read_fentry, so read_kprobe's group still fails: the original error stands
+    expect(() => BPF.load({ text, name: 'subst', substitutes: broken })).toThrow(/^subst: cannot run fentry\/vfs_read or kprobe\/vfs_read: /);
+  });
+});
+

@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { validateRecord } from '../../lib/output/index.js';
 import { expectUsageErrors, sleep, startReference, startTool, tmpDir } from './helpers.js';
 
 const dir = tmpDir();
@@ -48,12 +49,20 @@ test('-x only failures, -p one process, -e flags, -f O_WRONLY writes, -d stops b
   expect(one.stdout()).not.toContain(missing);
 });
 
-test('--json objects', async () => {
+test('--json: event records (docs/json.md)', async () => {
   const t = startTool('opensnoop', ['--json', '-n', 'cat']);
-  await sleep(1500);
-  const pid = opens();
-  const m = await t.waitFor(new RegExp(`^\\{.*"path":"${missing}".*\\}$`, 'm'));
-  expect(JSON.parse(m[0])).toMatchObject({ pid, comm: 'cat', fd: -1, err: 2, path: missing });
+  // JSON mode prints no header to say it is attached: open the markers until it reports them
+  const pids: number[] = [];
+  const again = setInterval(() => pids.push(opens()), 500);
+  try {
+    const m = await t.waitFor(new RegExp(`^\\{.*"path":"${missing}".*\\}$`, 'm'));
+    const e = JSON.parse(m[0]);
+    expect(e).toMatchObject({ tool: 'opensnoop', kind: 'event', comm: 'cat', fd: -1, err: 2, path: missing });
+    expect(pids).toContain(e.pid);
+    expect(validateRecord(e)).toEqual([]);
+  } finally {
+    clearInterval(again);
+  }
   await t.stop();
 });
 

@@ -93,11 +93,11 @@ test('-p filters one process; --json prints histogram objects', () => {
   expect(r.code).toBe(0);
   expect(r.stderr).toBe('Tracing run queue latency... Hit Ctrl-C to end.\n'); // stdout stays JSON
   const obj = JSON.parse(r.stdout.trim());
-  expect(obj.valType).toBe('usecs');
+  expect(obj).toMatchObject({ tool: 'runqlat', kind: 'histogram', val_type: 'usecs', scale: 'log2' });
   expect(obj.total).toBeGreaterThan(0);
   expect(obj.buckets[0]).toEqual({ start: 0, end: 1, count: expect.any(Number) });
   const sec = JSON.parse(sectioned.stdout.trim());
-  expect(sec.sectionHeader).toBe('pid');
+  expect(sec.section_by).toBe('pid');
   expect(sec.sections.map((s: { key: number }) => s.key)).toEqual([target]); // -p: nobody else
 });
 

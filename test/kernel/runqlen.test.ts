@@ -63,10 +63,12 @@ describe('with three busy tasks per CPU', () => {
     expect(sum(rows(h.stdout).filter(x => x.len >= 1))).toBeGreaterThan(sum(rows(h.stdout)) / 2);
     const j = runTool('runqlen', ['--json', '1', '1']);
     const obj = JSON.parse(j.stdout.trim());
-    expect(obj).toMatchObject({ valType: 'runqlen', buckets: expect.arrayContaining([{ start: 0, end: 0, count: expect.any(Number) }]) });
+    expect(obj).toMatchObject({ kind: 'histogram', val_type: 'runqlen', scale: 'linear', buckets: expect.arrayContaining([{ start: 0, end: 0, count: expect.any(Number) }]) });
     expect(obj.total).toBeGreaterThan(0.9 * 99 * ncpu);
     const jo = JSON.parse(runTool('runqlen', ['--json', '-O', '-C', '1', '1']).stdout.trim());
-    expect(jo.runqocc.map((x: { cpu: number }) => x.cpu)).toEqual(os.cpus().map((_, i) => i));
+    expect(jo).toMatchObject({ tool: 'runqlen', kind: 'counts' });
+    expect(jo.rows.map((x: { cpu: number }) => x.cpu)).toEqual(os.cpus().map((_, i) => i));
+    expect(jo.rows.every((x: { runqocc_percent: number }) => x.runqocc_percent >= 0 && x.runqocc_percent <= 100)).toBe(true);
   });
 });
 

@@ -246,7 +246,8 @@ describe('sections', () => {
 describe('JSON histograms', () => {
   test('log2 buckets are slots 1..idx_max with BCC ranges', () => {
     expect(log2HistJson([0, 3, 0, 5], 'usecs')).toEqual({
-      valType: 'usecs',
+      val_type: 'usecs',
+      scale: 'log2',
       buckets: [
         { start: 0, end: 1, count: 3 },
         { start: 2, end: 3, count: 0 },
@@ -258,12 +259,13 @@ describe('JSON histograms', () => {
     expect(j.buckets.length).toBe(17);
     expect(j.buckets[16]).toEqual({ start: 65536, end: 131071, count: 2 });
     expect(j.total).toBe(277);
-    expect(log2HistJson([9, 0], 'usecs')).toEqual({ valType: 'usecs', buckets: [], total: 0 });
+    expect(log2HistJson([9, 0], 'usecs')).toEqual({ val_type: 'usecs', scale: 'log2', buckets: [], total: 0 });
     expect(log2HistJson([0n, 2n ** 40n], 'x').buckets[0]).toEqual({ start: 0, end: 1, count: 2 ** 40 });
   });
   test('linear buckets with base and step', () => {
     expect(linearHistJson([1, 0, 2], 'ms')).toEqual({
-      valType: 'ms',
+      val_type: 'ms',
+      scale: 'linear',
       buckets: [
         { start: 0, end: 0, count: 1 },
         { start: 1, end: 1, count: 0 },
@@ -278,7 +280,7 @@ describe('JSON histograms', () => {
   });
   test('toJson of a histogram is one line of real JSON', () => {
     expect(toJson(log2HistJson([0, 1], 'usecs'))).toBe(
-      '{"valType":"usecs","buckets":[{"start":0,"end":1,"count":1}],"total":1}',
+      '{"val_type":"usecs","scale":"log2","buckets":[{"start":0,"end":1,"count":1}],"total":1}',
     );
   });
 });

@@ -134,6 +134,10 @@ defineTool<Options>({
   name: 'execsnoop',
   subsystem: 'cpu',
   description: 'Trace new processes via exec() syscalls',
+  ports: { bcc: 'tools/execsnoop.py', 'libbpf-tools': 'libbpf-tools/execsnoop.bpf.c', bpftrace: 'tools/execsnoop.bt', book: 'chapter 6, CPUs' },
+  probes: { tracepoint: ['syscalls/sys_enter_execve', 'syscalls/sys_exit_execve'] },
+  output: 'event',
+  invocations: [{ args: [], ends: 'ctrl-c' }],
   program,
   options: {
     time: opt.flag('T', 'include a time column on output (HH:MM:SS)'),
@@ -174,7 +178,7 @@ defineTool<Options>({
     return undefined;
   },
 
-  async run({ opts, load, banner, out, json, untilExit, monotonicNs }) {
+  async run({ opts, load, banner, out, json, emit, untilExit, monotonicNs }) {
     const bpf = load({
       rodata: { targ_uid: opts.uid ?? 0xffffffff, targ_ppid: opts.ppid ?? 0, ignore_failed: !opts.fails, max_args: opts.maxArgs },
     });
@@ -199,10 +203,7 @@ defineTool<Options>({
       const line = shown.join(' ') + (truncated ? ' ...' : '');
       if (lineRe && !lineRe.test(line)) return;
       if (json) {
-        out.json({
-          time: new Date().toISOString(), pid: e.pid, ppid: e.ppid, uid: e.uid, comm: e.comm, ret: e.retval,
-          args: argv, truncated, user: userName(e.uid),
-        });
+        emit.event({ pid: e.pid, ppid: e.ppid, uid: e.uid, user: userName(e.uid) ?? null, comm: e.comm, ret: e.retval, args: argv, truncated });
         return;
       }
       let s = '';

@@ -96,6 +96,10 @@ defineTool<Options>({
   name: 'exitsnoop',
   subsystem: 'cpu',
   description: 'Trace process termination (exit and fatal signals)',
+  ports: { bcc: 'tools/exitsnoop.py', 'libbpf-tools': 'libbpf-tools/exitsnoop.bpf.c' },
+  probes: { tracepoint: ['sched/sched_process_exit'] },
+  output: 'event',
+  invocations: [{ args: [], ends: 'ctrl-c' }],
   program,
   options: {
     timestamp: opt.flag('t', 'include timestamp (local time default)'),
@@ -115,7 +119,7 @@ defineTool<Options>({
     ['exitsnoop --per-thread', 'trace per thread termination'],
   ],
 
-  async run({ opts, load, out, json, untilExit }) {
+  async run({ opts, load, out, json, emit, untilExit }) {
     const showTime = opts.timestamp || opts.utc;
     const label = opts.label === undefined ? undefined : opts.label || 'exit';
     const bpf = load({
@@ -134,9 +138,9 @@ defineTool<Options>({
     bpf.events<ExitEvent>('events', 'event', e => {
       const age = Number(e.exit_time - e.start_time) / 1e9;
       if (json) {
-        out.json({ time: new Date().toISOString(), ...(label !== undefined ? { label } : {}), comm: e.comm, pid: e.pid, ppid: e.ppid, tid: e.tid,
-          age: Number(age.toFixed(3)), exit_code: e.sig ? null : e.exit_code >> 8, signal: e.sig ? signalNames[e.sig] ?? e.sig : null,
-          core_dumped: !!(e.exit_code & 0x80), text: exitText(e.exit_code).trimEnd() });
+        emit.event({ ...(label !== undefined ? { label } : {}), comm: e.comm, pid: e.pid, ppid: e.ppid, tid: e.tid,
+          age_s: Number(age.toFixed(3)), exit_code: e.sig ? null : e.exit_code >> 8, signal: e.sig ? signalNames[e.sig] ?? e.sig : null,
+          core_dumped: !!(e.exit_code & 0x80), text: exitText(e.exit_code).trimEnd() }, { tsNs: e.exit_time });
       } else {
         out.line((showTime ? sprintf('%-13s', clock(opts.utc)) : '') + (label !== undefined ? sprintf('%-6s', label) : '') +
           sprintf('%-16s %-7d %-7d %-7d %-7.2f %s', e.comm, e.pid, e.ppid, e.tid, age, exitText(e.exit_code)));

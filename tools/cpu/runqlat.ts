@@ -99,6 +99,10 @@ defineTool<Options>({
   name: 'runqlat',
   subsystem: 'cpu',
   description: 'Summarize run queue (scheduler) latency as a histogram',
+  ports: { bcc: 'tools/runqlat.py', 'libbpf-tools': 'libbpf-tools/runqlat.bpf.c', bpftrace: 'tools/runqlat.bt', book: 'chapter 6, CPUs' },
+  probes: { tp_btf: ['sched_wakeup', 'sched_wakeup_new', 'sched_switch'], raw_tp: ['sched_wakeup', 'sched_wakeup_new', 'sched_switch'] },
+  output: 'histogram',
+  invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),
@@ -122,7 +126,7 @@ defineTool<Options>({
     return undefined;
   },
 
-  async run({ opts, load, out, json, banner, intervals }) {
+  async run({ opts, load, out, json, emit, banner, intervals }) {
     const { interval, count } = intervalCount(opts);
     const per = opts.pids ? 1 : opts.tids ? 2 : opts.pidnss ? 3 : 0;
     const bpf = load({ rodata: { targ_tgid: opts.pid ?? 0, targ_per: per, targ_ms: opts.milliseconds } });
@@ -135,7 +139,7 @@ defineTool<Options>({
     await intervals(interval, count, () => {
       const data = hist.read(true);
       if (json) {
-        out.json({ time: new Date().toISOString(), ...hist.json(unit, { sectionHeader }, data) });
+        emit.histogram(hist.json(unit, { sectionHeader }, data));
         return;
       }
       out.write('\n');

@@ -60,6 +60,10 @@ defineTool<Options>({
   name: 'runqlen',
   subsystem: 'cpu',
   description: 'Summarize scheduler run queue length as a histogram',
+  ports: { bcc: 'tools/runqlen.py', 'libbpf-tools': 'libbpf-tools/runqlen.bpf.c', bpftrace: 'tools/runqlen.bt', book: 'originals/Ch06_CPUs/runqlen.bt' },
+  probes: { perf_event: ['cpu-clock at 99 Hz on every CPU'] },
+  output: ['histogram', 'counts'],
+  invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }, { args: ['-O', '1', '1'], ends: 'itself' }],
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),
@@ -77,7 +81,7 @@ defineTool<Options>({
     ['runqlen -H', "count every task queued on the CPU, whatever its cgroup"],
   ],
 
-  async run({ opts, load, out, json, banner, intervals }) {
+  async run({ opts, load, out, json, emit, banner, intervals }) {
     const { interval, count } = intervalCount(opts);
     const perCpu = opts.cpus;
     const bpf = load({ rodata: { targ_per_cpu: perCpu, targ_host: opts.host } });
@@ -85,16 +89,15 @@ defineTool<Options>({
     const hist = bpf.histogram(perCpu ? 'dist_cpu' : 'dist');
     banner('Sampling run queue length... Hit Ctrl-C to end.');
 
-    await intervals(interval, count, () => {
+    await intervals(interval, count, (_last, seconds) => {
       const data = hist.read(true);
       // -O: per CPU 0..highest CPU sampled (as BCC, CPUs without samples show 0.00%), or system-wide
       const occ = (slots: number[] | undefined) => occupancy(slots ?? []);
       const cpuMax = Math.max(-1, ...data.sections.map(s => Number(s.key)));
       const byCpu = Array.from({ length: cpuMax + 1 }, (_, c) => occ(data.sections.find(s => Number(s.key) === c)?.slots));
       if (json) {
-        const body = !opts.runqocc ? hist.json('runqlen', { linear: true, sectionHeader: 'cpu' }, data)
-          : perCpu ? { runqocc: byCpu.map((percent, cpu) => ({ cpu, percent })) } : { runqocc: occ(data.slots) };
-        out.json({ time: new Date().toISOString(), ...body });
+        if (!opts.runqocc) emit.histogram(hist.json('runqlen', { linear: true, sectionHeader: 'cpu' }, data));
+        else emit.counts(seconds, perCpu ? byCpu.map((percent, cpu) => ({ cpu, runqocc_percent: percent })) : [{ runqocc_percent: occ(data.slots) }]);
         return;
       }
       out.write('\n');

@@ -13,7 +13,7 @@
 import { tracepointExists } from '../../lib/attach/features.js';
 import { defineTool, intervalCount, opt, UsageError } from '../../lib/cli/index.js';
 import { diskName, reqFlagsName, resolveDisk } from '../../lib/host/disks.js';
-import { log2HistJson, sprintf, strftime, strftimeHMS } from '../../lib/output/index.js';
+import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
@@ -116,6 +116,13 @@ defineTool<Options>({
   name: 'biolatency',
   subsystem: 'disk',
   description: 'Summarize block device I/O latency as a histogram',
+  ports: { bcc: 'tools/biolatency.py', 'libbpf-tools': 'libbpf-tools/biolatency.bpf.c', bpftrace: 'tools/biolatency.bt', book: 'originals/Ch09_Disks/biolatency-tp.bt' },
+  probes: {
+    tp_btf: ['block_io_start', 'block_rq_insert', 'block_rq_issue', 'block_rq_complete'],
+    raw_tp: ['block_io_start', 'block_rq_insert', 'block_rq_issue', 'block_rq_complete'],
+  },
+  output: 'histogram',
+  invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),
@@ -124,7 +131,7 @@ defineTool<Options>({
     disks: opt.flag('D', 'print a histogram per disk device'),
     flags: opt.flag('F', 'print a histogram per set of I/O flags'),
     extension: opt.flag('e', 'summarize average/total value'),
-    j: { type: 'boolean', default: false, describe: 'json output (as --json)' },
+    j: { type: 'boolean', default: false, describe: 'json output (as --json; the format of docs/json.md)' },
     disk: opt.disk(),
   },
   positional: '[interval] [count]',
@@ -135,7 +142,7 @@ defineTool<Options>({
     ['biolatency -Q', 'include OS queued time in I/O time'],
     ['biolatency -D', 'show each disk device separately'],
     ['biolatency -F', 'show I/O flags separately'],
-    ['biolatency -j', 'print one JSON object per histogram'],
+    ['biolatency -j', 'print one JSON record per interval'],
     ['biolatency -e', 'show extension summary (total, average)'],
     ['biolatency -d vda', 'trace vda only'],
   ],
@@ -144,7 +151,7 @@ defineTool<Options>({
     return undefined;
   },
 
-  async run({ opts, load, banner, out, json, intervals }) {
+  async run({ opts, load, banner, out, json, emit, intervals }) {
     const asJson = json || opts.j;
     const { interval, count } = intervalCount(opts);
     let dev: number | undefined;
@@ -183,16 +190,9 @@ defineTool<Options>({
       const e = opts.extension ? (ext.get(0) as { total: bigint; count: bigint }) : undefined;
       if (opts.extension) ext.clear();
       if (asJson) {
-        // BCC's print_json_hist, as real JSON: one object per histogram (per section with -D/-F).
-        const ts = strftime('%Y-%m-%d %H:%M:%S');
-        const one = (slots: number[]) => ({
-          ts, val_type: label,
-          data: log2HistJson(slots, label).buckets.map(b => ({ 'interval-start': b.start, 'interval-end': b.end, count: b.count })),
-        });
-        if (!opts.disks && !opts.flags) out.json(one(data.slots));
-        const named = data.sections.map(s => ({ key: section.sectionFormat(s.raw as never), slots: s.slots }));
-        named.sort((a, b) => String(a.key).localeCompare(String(b.key)));
-        for (const s of named) out.json({ ...one(s.slots), [section.sectionHeader]: s.key });
+        // -e: BCC's "avg = ..., total: ..., count: ..." line, in the histogram's unit
+        const summary = e ? { summary: { average: BigInt(e.count) > 0n ? Number(BigInt(e.total) / BigInt(e.count)) : 0, sum: e.total, count: e.count } } : {};
+        emit.histogram(dist.json(label, section, data), summary);
         return;
       }
       out.line('');

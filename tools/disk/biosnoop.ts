@@ -185,6 +185,13 @@ defineTool<Options>({
   name: 'biosnoop',
   subsystem: 'disk',
   description: 'Trace block I/O',
+  ports: { bcc: 'tools/biosnoop.py', 'libbpf-tools': 'libbpf-tools/biosnoop.bpf.c', bpftrace: 'tools/biosnoop.bt', book: 'chapter 9, Disk I/O' },
+  probes: {
+    tp_btf: ['block_io_start', 'block_rq_insert', 'block_rq_issue', 'block_rq_complete'],
+    raw_tp: ['block_io_start', 'block_rq_insert', 'block_rq_issue', 'block_rq_complete'],
+  },
+  output: 'event',
+  invocations: [{ args: [], ends: 'ctrl-c' }],
   program,
   options: {
     queue: opt.flag('Q', 'include OS queued time'),
@@ -203,7 +210,7 @@ defineTool<Options>({
     ['biosnoop --json', 'one JSON object per I/O'],
   ],
 
-  async run({ opts, load, out, json, banner, untilExit }) {
+  async run({ opts, load, out, json, emit, banner, untilExit }) {
     let dev: number | undefined;
     if (opts.disk !== undefined) {
       const r = resolveDisk(opts.disk);
@@ -248,12 +255,12 @@ defineTool<Options>({
       const latMs = Number(e.delta) / 1e6;
       const queMs = Number(e.qdelta) / 1e6;
       if (json) {
-        out.json({
-          time, comm: e.comm, pid: e.pid, disk, t, rwbs: reqRwbs(e.cmd_flags), sector: e.sector, bytes: e.len,
+        emit.event({
+          comm: e.comm, pid: e.pid, disk, rw: t, rwbs: reqRwbs(e.cmd_flags), sector: e.sector, bytes: e.len,
           ...(opts.pattern ? { pattern: PATTERNS[e.pattern] ?? '?' } : {}),
           ...(opts.queue ? { queue_ms: queMs } : {}),
           latency_ms: latMs,
-        });
+        }, { tsNs: e.ts });
         return;
       }
       let s = sprintf('%-11.6f %-14.14s %-7s %-9s %-1s %-10s %-7s', time, e.comm, e.pid, disk, t, e.sector, e.len);

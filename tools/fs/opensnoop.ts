@@ -116,6 +116,13 @@ defineTool<Options>({
   name: 'opensnoop',
   subsystem: 'fs',
   description: 'Trace open() syscalls',
+  ports: { bcc: 'tools/opensnoop.py', 'libbpf-tools': 'libbpf-tools/opensnoop.bpf.c', bpftrace: 'tools/opensnoop.bt', book: 'chapter 8, File Systems' },
+  probes: {
+    tracepoint: ['syscalls/sys_enter_open', 'syscalls/sys_enter_openat', 'syscalls/sys_enter_openat2',
+      'syscalls/sys_exit_open', 'syscalls/sys_exit_openat', 'syscalls/sys_exit_openat2'],
+  },
+  output: 'event',
+  invocations: [{ args: [], ends: 'ctrl-c' }],
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),
@@ -148,7 +155,7 @@ defineTool<Options>({
     return undefined;
   },
 
-  async run({ opts, load, out, json, untilExit }) {
+  async run({ opts, load, out, json, emit, untilExit }) {
     const wanted = flagList(opts.flagFilter);
     const bits = wanted.reduce((a, f) => a | openFlags[f], 0);
     const rdonlyOnly = wanted.includes('O_RDONLY');
@@ -171,7 +178,7 @@ defineTool<Options>({
       const err = e.ret >= 0 ? 0 : -e.ret;
       first ??= e.ts;
       if (json) {
-        out.json({ ts: Number(e.ts - first) / 1e9, pid: e.pid, tid: e.tid, uid: e.uid, comm: e.comm, fd, err, flags: e.flags, mode: e.mode, path: e.fname });
+        emit.event({ pid: e.pid, tid: e.tid, uid: e.uid, comm: e.comm, fd, err, flags: e.flags, mode: e.mode, path: e.fname }, { tsNs: e.ts });
         return;
       }
       out.line((opts.timestamp ? sprintf('%-14.9f', Number(e.ts - first) / 1e9) : '') + (opts.printUid ? sprintf('%-6d', e.uid) : '') +

@@ -138,6 +138,10 @@ defineTool<Options>({
   name: 'tcplife',
   subsystem: 'net',
   description: 'Trace the lifespan of TCP sessions and summarize',
+  ports: { bcc: 'tools/tcplife.py', 'libbpf-tools': 'libbpf-tools/tcplife.bpf.c', bpftrace: 'tools/tcplife.bt', book: 'originals/Ch10_Networking/tcplife.bt' },
+  probes: { tracepoint: ['sock/inet_sock_set_state'] },
+  output: 'event',
+  invocations: [{ args: [], ends: 'ctrl-c' }],
   program,
   options: {
     time: opt.flag('T', 'include time column on output (HH:MM:SS)'),
@@ -169,7 +173,7 @@ defineTool<Options>({
     return undefined;
   },
 
-  async run({ opts, load, out, json, untilExit }) {
+  async run({ opts, load, out, json, emit, untilExit }) {
     const lports = ports(opts.localport, 'local port');
     const dports = ports(opts.remoteport, 'remote port');
     const bpf = load({ rodata: { targ_tgid: opts.pid ?? 0, targ_family: opts.ipv4 ? 2 : opts.ipv6 ? 10 : 0 } });
@@ -198,8 +202,8 @@ defineTool<Options>({
       startUs ??= e.ts_us;
       const secs = Number(e.ts_us - startUs) / 1e6;
       if (json) {
-        out.json({ time: new Date().toISOString(), pid: e.pid, comm: e.comm, ip: Number(ip), laddr, lport: e.lport, raddr, rport: e.dport,
-          tx_bytes: e.tx_b, rx_bytes: e.rx_b, ms });
+        emit.event({ pid: e.pid, comm: e.comm, ip: Number(ip), laddr, lport: e.lport, raddr, rport: e.dport,
+          tx_bytes: e.tx_b, rx_bytes: e.rx_b, span_ms: ms });
         return;
       }
       if (opts.csv) {

@@ -1,0 +1,6 @@
+export class CompileError extends Error {
+  constructor(message: string, readonly diagnostics: string) {
+    super(message);
+    this.name = 'CompileError';
+  }
+}

@@ -1,0 +1,124 @@
+// A precompiled bpfkit.h (with vmlinux.h and libbpf's headers): parsing those ~150k lines is most of a
+// cold compile. One PCH per toolchain + header contents + flags, kept in the cache dir next to the
+// objects. The first compile that finds none starts building it in the background (under a lock
+// file, so one process builds it) and compiles its own program from the headers meanwhile, on the
+// other core: nobody waits for a PCH, and the object is the same byte for byte either way.
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** A lock older than this is a builder that died without removing it (a build takes 1-3 s). */
+const STALE_MS = 120_000;
+/** PCHs kept (~15 MB each): checkouts or toolchains in use at once; older ones are removed. */
+const KEEP_PCHS = 4;
+/** After a failed build, compiles go without a PCH this long before one is tried again. */
+const RETRY_FAILED_MS = 600_000;
+
+const requireBuiltin = createRequire(import.meta.url);
+
+/** Whether `text` starts (after comments) with #include <bpfkit.h>: then the PCH stands for it exactly. */
+export function startsWithBpfkitInclude(text: string): boolean {
+  const rest = text.replace(/^(\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/)*/, '');
+  return /^#\s*include\s*[<"]bpfkit\.h[>"]/.test(rest);
+}
+
+/** clang's complaints about the PCH itself (stale, corrupt, other flags), as opposed to the user's code. */
+export function isPchTrouble(stderr: string, pchFile: string): boolean {
+  return stderr.includes(pchFile) || /precompiled header|PCH file|AST file/i.test(stderr);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A lock whose builder is gone: its pid is dead, or it is too old to be a build in progress. */
+function lockIsStale(lock: string): boolean {
+  try {
+    const age = Date.now() - fs.statSync(lock).mtimeMs;
+    const pid = Number(fs.readFileSync(lock, 'utf8'));
+    return age > STALE_MS || (pid > 0 && !pidAlive(pid)) || (!pid && age > 5000);
+  } catch {
+    return false; // gone already
+  }
+}
+
+export interface PchSpec {
+  /** Cache directory the PCH lives in. */
+  dir: string;
+  /** Content key: changes with the toolchain, the headers and the flags. */
+  key: string;
+  clang: string;
+  /** Compile flags; the PCH is built with exactly these. */
+  flags: string[];
+  header: string;
+}
+
+export const pchFile = (spec: PchSpec) => path.join(spec.dir, `${spec.key}.pch`);
+
+// The builder is a detached shell so that it finishes (rename, unlock) even if this process exits
+// first, as a one-shot script does. Arguments: clang tmp final lock failed, then clang's arguments.
+// A clang error (status < 128) leaves a .failed marker, so that compiles do not retry at once.
+const BUILDER = 'clang=$1 tmp=$2 final=$3 lock=$4 failed=$5; shift 5\n' +
+  'if "$clang" "$@" -o "$tmp" 2>"$tmp.err"; then mv -f "$tmp" "$final"; else st=$?; [ "$st" -lt 128 ] && mv -f "$tmp.err" "$failed"; fi\n' +
+  'rm -f "$tmp" "$tmp.err" "$lock"';
+
+/**
+ * The PCH's path if it is built; otherwise starts its build in the background (unless another
+ * process is building it, or it cannot be built here) and returns undefined: compile without it.
+ */
+export function pchOrStartBuild(spec: PchSpec): string | undefined {
+  const file = pchFile(spec);
+  if (fs.existsSync(file)) return file;
+  const lock = `${file}.lock`;
+  const failed = `${file}.failed`;
+  try {
+    if (Date.now() - fs.statSync(failed).mtimeMs < RETRY_FAILED_MS) return undefined;
+  } catch { /* no failed build */ }
+  let fd: number;
+  try {
+    fs.mkdirSync(spec.dir, { recursive: true });
+    if (fs.existsSync(lock) && lockIsStale(lock)) fs.rmSync(lock, { force: true });
+    fd = fs.openSync(lock, 'wx');
+  } catch {
+    return undefined; // being built by another process, or a read-only cache
+  }
+  try {
+    sweep(spec.dir);
+    const tmp = `${file}.${process.pid}.tmp`;
+    const child = (requireBuiltin('node:child_process') as typeof import('node:child_process')).spawn('/bin/sh',
+      ['-c', BUILDER, 'bpfkit-pch', spec.clang, tmp, file, lock, failed, ...spec.flags, '-x', 'c-header', spec.header],
+      { detached: true, stdio: 'ignore' });
+    child.on('error', () => fs.rmSync(lock, { force: true }));
+    child.unref();
+    fs.writeSync(fd, String(child.pid ?? ''));
+  } catch {
+    fs.rmSync(lock, { force: true });
+  } finally {
+    fs.closeSync(fd);
+  }
+  return undefined;
+}
+
+/** Removes old PCHs beyond KEEP_PCHS and what killed builders left; open files stay readable to their users. */
+function sweep(dir: string): void {
+  const entries = fs.readdirSync(dir).map(f => {
+    try {
+      return { f, mtime: fs.statSync(path.join(dir, f)).mtimeMs };
+    } catch {
+      return { f, mtime: 0 };
+    }
+  });
+  const pchs = entries.filter(e => e.f.endsWith('.pch')).sort((a, b) => b.mtime - a.mtime);
+  const leftovers = entries.filter(e => /\.(tmp|err)$/.test(e.f) && Date.now() - e.mtime > STALE_MS);
+  for (const { f } of [...pchs.slice(KEEP_PCHS - 1), ...leftovers]) fs.rmSync(path.join(dir, f), { force: true });
+}
+
+/** Removes a PCH clang refused (a header touched since, a corrupt file): the next compile builds it again. */
+export function discardPch(file: string): void {
+  fs.rmSync(file, { force: true });
+}

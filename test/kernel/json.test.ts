@@ -1,0 +1,54 @@
+// Every tool's --json output against the one schema (docs/json.md, lib/output/records.ts): each
+// declared basic invocation is run with --json while a workload goes on (execs, exits, opens, disk
+// writes, TCP sessions), and every line it prints must be a valid record of its tool, of a kind the
+// tool declares (ToolSpec.output), with every declared kind seen. New tools are covered by declaring.
+import { outputKinds } from '../../lib/cli/catalogue.js';
+import { validateRecord } from '../../lib/output/index.js';
+import { invocations, runUnderWorkload, specs, type Run } from './catalogue-runs.js';
+
+const list = invocations(['--json']);
+let runs: Run[] = [];
+
+beforeAll(async () => {
+  runs = await runUnderWorkload(list);
+}, 600_000);
+
+const parsed = new Map<Run, { line: string; value: any; problems: string[] }[]>();
+
+/** The parsed lines of a run's stdout, each with its problems ([] when valid). */
+function records(r: Run) {
+  if (!parsed.has(r)) parsed.set(r, parse(r));
+  return parsed.get(r)!;
+}
+
+function parse(r: Run) {
+  return r.stdout.split('\n').filter(Boolean).map(line => {
+    let value: any;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      return { line, value: undefined, problems: ['not JSON'] };
+    }
+    return { line, value, problems: validateRecord(value) };
+  });
+}
+
+test.each(list.map((inv, i) => [`${inv.spec.name} ${inv.args.join(' ')}`, i] as const))('%s: valid records only', (_, i) => {
+  const r = runs[i]!;
+  const spec = list[i]!.spec;
+  expect({ run: r.args.join(' '), code: r.code, ...(r.ends === 'ctrl-c' ? { runningAfter5s: r.runningAfter5s } : {}) })
+    .toEqual({ run: r.args.join(' '), code: 0, ...(r.ends === 'ctrl-c' ? { runningAfter5s: true } : {}) });
+  const recs = records(r);
+  expect(recs.length).toBeGreaterThan(0); // the workload gives every tool something to report
+  const invalid = recs.filter(x => x.problems.length).slice(0, 3);
+  expect(invalid).toEqual([]);
+  for (const { value } of recs) {
+    expect({ tool: value.tool, kindDeclared: outputKinds(spec).includes(value.kind) }).toEqual({ tool: spec.name, kindDeclared: true });
+  }
+});
+
+test.each(specs.map(s => [s.name] as const))('%s: its invocations print every output kind it declares', name => {
+  const spec = specs.find(s => s.name === name)!;
+  const seen = new Set(list.flatMap((inv, i) => (inv.spec === spec ? records(runs[i]!).map(x => x.value?.kind) : [])));
+  expect([...seen].sort()).toEqual([...outputKinds(spec)].sort());
+});

@@ -1,0 +1,29 @@
+// The catalogue smoke test: every tool's declared basic invocations (BCC's usual ones: `tool 1 1` for
+// interval tools, plain `tool` for snoop tools), run while a workload goes on. Tools that end by
+// themselves exit 0 within 10 s; tools that trace until Ctrl-C are still running after 5 s and exit
+// 0 on SIGINT. Their --json variants are checked by json.test.ts.
+import { invocations, runUnderWorkload, specs, type Run } from './catalogue-runs.js';
+
+const list = invocations();
+let runs: Run[] = [];
+
+beforeAll(async () => {
+  runs = await runUnderWorkload(list);
+}, 600_000);
+
+test('every tool declares at least one basic invocation', () => {
+  expect(specs.length).toBeGreaterThanOrEqual(9);
+  expect(specs.filter(s => s.invocations.length === 0).map(s => s.name)).toEqual([]);
+});
+
+test.each(list.map((inv, i) => [`${inv.spec.name} ${inv.args.join(' ')}`.trim(), inv.ends, i] as const))('%s (ends %s)', (_, ends, i) => {
+  const r = runs[i]!;
+  const what = { run: `${r.tool} ${r.args.join(' ')}`, stderr: r.stderr.split('\n').slice(0, 3).join('\n') };
+  if (ends === 'itself') {
+    expect({ ...what, code: r.code, within10s: r.seconds <= 10 }).toEqual({ ...what, code: 0, within10s: true });
+  } else {
+    expect({ ...what, runningAfter5s: r.runningAfter5s, code: r.code }).toEqual({ ...what, runningAfter5s: true, code: 0 });
+  }
+  expect(r.stdout.length).toBeGreaterThan(0); // a header, rows, or events
+  expect(r.stderr).not.toMatch(/at .*\.(ts|js):\d+/); // no stack trace
+});
