@@ -142,9 +142,12 @@ export async function runsHereCached(entries: CatalogueEntry[]): Promise<string[
   } catch { /* no procfs: no cache key */ }
   const file = path.join(cacheDir(), `runs-here-${boot}.json`);
   let known: Record<string, string> = {};
+  // the answers also depend on the library (its fallbacks and substitutes): a changed library asks again
+  const library = String(newestSource());
   try {
     known = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch { /* first list since boot */ }
+  if (known.__library !== library) known = { __library: library };
   const keyOf = (e: CatalogueEntry) => hashOf(`${e.programHash} ${JSON.stringify(e.substitutes ?? [])}`);
   const missing = entries.filter(e => !(keyOf(e) in known));
   if (missing.length) {
