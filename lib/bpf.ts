@@ -666,7 +666,7 @@ export class BPF {
     this.closeObject();
   }
 
-  /** close(), with the links detached concurrently: a tool with many tracepoints exits in one grace period. */
+  /** close(), with the links detached concurrently (what tools do on exit: see destroyLinksConcurrently). */
   async closeAsync(): Promise<void> {
     this.closeStreams();
     await destroyLinksConcurrently(this.links.splice(0));
