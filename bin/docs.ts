@@ -33,11 +33,11 @@ function optionRows(spec: ToolSpec<any>): string[] {
   const rows = ['| option | meaning |', '| --- | --- |'];
   for (const [name, o] of Object.entries(spec.options)) {
     const flag = kebabCase(name);
-    const aliases = optionAliases(o);
-    const short = aliases.filter(a => a.length === 1).map(a => `-${a}, `).join('');
-    const long = aliases.filter(a => a.length > 1).map(a => `, --${a}`).join('');
+    // every spelling: a one-letter name (biolatency's j) is a short option, -j, as yargs parses it
+    const names = [flag, ...optionAliases(o)];
+    const spelled = [...names.filter(a => a.length === 1).map(a => `-${a}`), ...names.filter(a => a.length > 1).map(a => `--${a}`)];
     const arg = o.type === 'boolean' ? '' : ` ${flag.toUpperCase().replace(/-/g, '_')}`;
-    rows.push(`| \`${short}--${flag}${long}${arg}\` | ${o.describe ?? ''}${o.default !== undefined && o.type !== 'boolean' ? ` (default ${o.default})` : ''} |`);
+    rows.push(`| \`${spelled.join(', ')}${arg}\` | ${o.describe ?? ''}${o.default !== undefined && o.type !== 'boolean' ? ` (default ${o.default})` : ''} |`);
   }
   rows.push('| `--json` | newline-delimited JSON instead of text |');
   return rows;
@@ -77,4 +77,10 @@ export async function writeToolDocs(specs: (ToolSpec<any> & { file: string })[])
   }
   fs.writeFileSync(path.join(dir, 'README.md'), index.join('\n') + '\n');
   process.stdout.write(`wrote ${specs.length} tool pages to docs/tools/\n`);
+}
+
+// `npm run docs` runs this file itself (bpfkit docs, hidden from the help, does the same)
+if (/[\\/]bin[\\/]docs\.ts$/.test(process.argv[1] ?? '')) {
+  const { loadSpecs } = await import('../lib/cli/catalogue.js');
+  await writeToolDocs(await loadSpecs());
 }

@@ -11,7 +11,7 @@ import {
 import { expandKernelFunctions, firstExistingKernelFunction, resolveKernelFunction } from './attach/kprobes.js';
 import { fallbackGroup, parseSection, preference, targetFunctions, type ProbeSpec } from './attach/sections.js';
 import {
-  BpfError, bpfError, checkPtr, closeFd, kprobeMultiOpts, kprobeOpts, lastErrno, libbpfFns as f, mmapFd, munmap, openOpts,
+  BpfError, bpfError, checkPtr, closeFd, destroyLinksConcurrently, kprobeMultiOpts, kprobeOpts, lastErrno, libbpfFns as f, mmapFd, munmap, openOpts,
   perfEventEnable, perfEventOpen, PROT_READ, PROT_WRITE, takeLog, uprobeOpts, view, type Ptr,
 } from './libbpf/index.js';
 import { BpfMap, sumPerCpu } from './maps/index.js';
@@ -679,9 +679,24 @@ export class BPF {
 
   /** Detaches everything and frees the object. Idempotent. */
   close(): void {
+    this.closeStreams();
+    for (const l of this.links.splice(0)) f.link_destroy(l);
+    this.closeObject();
+  }
+
+  /** close(), with the links detached concurrently (what tools do on exit: see destroyLinksConcurrently). */
+  async closeAsync(): Promise<void> {
+    this.closeStreams();
+    await destroyLinksConcurrently(this.links.splice(0));
+    this.closeObject();
+  }
+
+  private closeStreams(): void {
     for (const s of this.streams.splice(0)) s.close();
     for (const [p, len] of this.mmaps.splice(0)) munmap(p, len);
-    for (const l of this.links.splice(0)) f.link_destroy(l);
+  }
+
+  private closeObject(): void {
     if (this.obj) f.close(this.obj);
     this.obj = null;
     live.delete(this);

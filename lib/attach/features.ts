@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { compile } from '../compile/index.js';
 import { tracefsDir } from '../compile/tracepoints.js';
 import { kprobeMultiOpts, libbpfFns as f, openOpts, takeLog, type Ptr } from '../libbpf/index.js';
@@ -89,11 +90,44 @@ function probeWorks(progName: string, what: string, attach: (prog: Ptr) => Ptr |
   }
 }
 
+/**
+ * The running kernel's build configuration (/proc/config.gz, else /boot/config-<release>) as
+ * CONFIG_X -> value ('y', 'm', ...; a "# CONFIG_X is not set" line is absent), or undefined when neither is there.
+ */
+export function kernelConfig(): Map<string, string> | undefined {
+  if (configMemo === undefined) configMemo = readKernelConfig() ?? null;
+  return configMemo ?? undefined;
+}
+let configMemo: Map<string, string> | null | undefined;
+
+function readKernelConfig(): Map<string, string> | undefined {
+  let text: string | undefined;
+  try {
+    text = zlib.gunzipSync(fs.readFileSync('/proc/config.gz')).toString('utf8');
+  } catch {
+    try {
+      text = fs.readFileSync(`/boot/config-${os.release()}`, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  const config = new Map<string, string>();
+  for (const m of text.matchAll(/^(CONFIG_\w+)=(.*)$/gm)) config.set(m[1]!, m[2]!);
+  return config;
+}
+
 /** kprobe.multi links (fprobe): one link for many functions; tried on vfs_read, traceable everywhere. */
 function kprobeMultiWorks(): Feature {
-  const r = probeWorks('probe_kprobe_multi', 'kprobe.multi',
+  return probeWorks('probe_kprobe_multi', 'kprobe.multi',
     prog => f.attach_kprobe_multi_opts(prog, null, kprobeMultiOpts(false, ['vfs_read'])) as Ptr | null);
-  return r.ok ? r : { ok: false, why: 'kprobe.multi links need Linux 5.18+ built with CONFIG_FPROBE' };
+}
+
+/** Why kprobe.multi links fail: the cause when the kernel's config says it, else both possible ones. */
+function kprobeMultiMissing(): Feature {
+  const config = kernelConfig();
+  if (config && !config.has('CONFIG_FPROBE')) return { ok: false, why: 'this kernel was built without CONFIG_FPROBE (kprobe.multi links)' };
+  if (config && !config.has('CONFIG_KPROBES')) return { ok: false, why: 'this kernel was built without CONFIG_KPROBES' };
+  return { ok: false, why: 'kprobe.multi links unavailable (needs Linux 5.18+ with CONFIG_FPROBE)' };
 }
 
 function check(key: string, detect: () => Feature, perBoot = false): Feature {
@@ -126,7 +160,8 @@ export const features = {
   fentry: () => check('fentry', () => probeWorks('probe_fentry', 'fentry'), true),
   fexit: () => check('fexit', () => probeWorks('probe_fexit', 'fexit'), true),
   tpBtf: () => check('tp_btf', () => probeWorks('probe_tp_btf', 'tp_btf'), true),
-  kprobeMulti: () => check('kprobe_multi', kprobeMultiWorks, true),
+  // the words are not cached with the answer: they read the kernel's config
+  kprobeMulti: () => (check('kprobe_multi', kprobeMultiWorks, true).ok ? { ok: true } : kprobeMultiMissing()),
 };
 
 /** Whether a probe kind can work on this kernel at all (the target may still be missing). */

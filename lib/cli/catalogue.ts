@@ -118,7 +118,12 @@ export function cannotRunHere(spec: ToolSpec<any>): string | undefined {
 
 /** How a tool runs here, in words: "yes", "yes, counted at syscalls: <why>" (a substitute), "no: <why>". */
 export function runsHere(spec: ToolSpec<any>): string {
-  const plan = BPF.plan({ text: spec.program, name: spec.name, substitutes: spec.substitutes });
+  let plan;
+  try {
+    plan = BPF.plan({ text: spec.program, name: spec.name, substitutes: spec.substitutes });
+  } catch (e) {
+    return `no: ${(e as Error).message}`; // e.g. a tracepoint's format unreadable: no tracefs
+  }
   if (plan.error) return `no: ${plan.error}`;
   return plan.substituted ? `yes, ${plan.substituted.says}: ${plan.substituted.reason}` : 'yes';
 }

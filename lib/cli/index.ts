@@ -1,15 +1,18 @@
 // defineTool(): the skeleton every tool shares — BCC-style flags through yargs, --json, the banner,
 // the interval/count loop, Ctrl-C/SIGTERM (final summary, detach, exit 0), and errors as one line
-// (usage: exit 2; runtime: exit 1; --debug shows the stack).
+// (usage: exit 2; runtime: exit 1; --debug shows the stack). The shared options are in options.ts.
 import fs from 'node:fs';
 import type { Options } from 'yargs';
 import yargsParser from 'yargs-parser';
 import { BPF, type LoadOptions, type Substitute } from '../bpf.js';
 import type { ProbeKind } from '../attach/sections.js';
+import { positionalChecks, UsageError, type ToolOption } from './options.js';
 import { compile } from '../compile/index.js';
 import { OutputWriter, recordEmitter, type OutputKind, type RecordEmitter } from '../output/index.js';
 import { setDebugLog } from '../libbpf/index.js';
 import { formatHelp, kebabCase, optionAliases } from './help.js';
+
+export { intervalCount, nonNegativeInt, opt, positiveInt, positiveSeconds, UsageError, type OptionMeaning, type ToolOption } from './options.js';
 
 export type Subsystem = 'cpu' | 'mem' | 'disk' | 'fs' | 'net' | 'sched' | 'lang' | 'app' | 'kernel' | 'sec';
 
@@ -32,9 +35,9 @@ export interface ToolSpec<O> {
   description: string;
   /** The BPF C program (BCC style, `#include <bpfkit.h>`). */
   program: string;
-  /** yargs options, BCC's letters (-p, -T, -t, -m, ...). */
-  options: Record<string, Options>;
-  /** Positionals after the options, e.g. "[interval] [count]". */
+  /** yargs options, BCC's letters (-p, -T, -t, -m, ...); the shared ones come from `opt`. */
+  options: Record<string, ToolOption>;
+  /** Positionals after the options, e.g. "[interval] [count]" (interval, count, duration are checked here). */
   positional?: string;
   examples?: [string, string][];
   /** Extra validation after parsing: return a usage error message, or nothing. */
@@ -54,8 +57,6 @@ export interface ToolSpec<O> {
   /** Its basic invocations, for the catalogue smoke test. */
   invocations: Invocation[];
 }
-
-export class UsageError extends Error {}
 
 /** Raised inside a tool to stop with one line and exit 1. */
 export class ToolError extends Error {}
@@ -114,52 +115,11 @@ export function hasBpfPrivileges(): boolean {
   }
 }
 
-/** Shared option definitions with BCC's letters and validation. */
-export const opt = {
-  pid: (describe = 'trace this PID only'): Options => ({ alias: 'p', type: 'string', describe, coerce: positiveInt('PID') }),
-  tid: (describe = 'trace this TID only'): Options => ({ alias: 't', type: 'string', describe, coerce: positiveInt('TID') }),
-  uid: (describe = 'trace this UID only'): Options => ({ alias: 'u', type: 'string', describe, coerce: nonNegativeInt('UID') }),
-  flag: (alias: string, describe: string): Options => ({ alias, type: 'boolean', describe, default: false }),
-  int: (alias: string | undefined, describe: string, what: string, def?: number): Options =>
-    ({ ...(alias ? { alias } : {}), type: 'string', describe, coerce: nonNegativeInt(what), ...(def !== undefined ? { default: def } : {}) }),
-  str: (alias: string | undefined, describe: string): Options => ({ ...(alias ? { alias } : {}), type: 'string', describe }),
-};
-
-export function positiveInt(what: string) {
-  return (v: unknown) => {
-    if (v === undefined) return undefined;
-    const s = String(Array.isArray(v) ? v[v.length - 1] : v);
-    if (!/^\d+$/.test(s) || Number(s) <= 0) throw new UsageError(`invalid ${what}: '${s}' (must be a positive integer)`);
-    return Number(s);
-  };
-}
-
-export function nonNegativeInt(what: string) {
-  return (v: unknown) => {
-    if (v === undefined) return undefined;
-    const s = String(Array.isArray(v) ? v[v.length - 1] : v);
-    if (!/^\d+$/.test(s)) throw new UsageError(`invalid ${what}: '${s}' (must be a non-negative integer)`);
-    return Number(s);
-  };
-}
-
-/** interval/count positionals as BCC: seconds > 0, count > 0; both default to "until Ctrl-C". */
-export function intervalCount(o: { interval?: unknown; count?: unknown }): { interval: number; count: number } {
-  const parse = (v: unknown, what: string) => {
-    if (v === undefined) return 99999999;
-    const s = String(v);
-    if (!/^\d+(\.\d+)?$/.test(s) || Number(s) <= 0) throw new UsageError(`invalid ${what}: '${s}' (must be a positive number)`);
-    return Number(s);
-  };
-  return { interval: parse(o.interval, 'interval'), count: parse(o.count, 'count') };
-}
-
 function fail(spec: ToolSpec<any>, e: unknown, debug: boolean): never {
   const usage = e instanceof UsageError;
   // library errors name the object, which is the tool itself: don't say it twice
   const msg = (e instanceof Error ? e.message : String(e)).replace(new RegExp(`^${spec.name}: `), '');
   process.stderr.write(`${spec.name}: ${msg}\n`);
-  if (usage) process.stderr.write(`Try '${spec.name} --help' for more information.\n`);
   if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
   process.exit(usage ? 2 : 1);
 }
@@ -170,6 +130,29 @@ const commonOptions: Record<string, Options> = {
 };
 
 export { kebabCase, optionAliases };
+
+/** yargs' parser settings: repeated options give every value (array options collect them: -f A -f B). */
+const parserConfiguration = { 'duplicate-arguments-array': true, 'camel-case-expansion': true };
+
+/** A non-array option given more than once keeps its last value, as argparse does. */
+function keepLastValues(options: Record<string, Options>, argv: Record<string, any>): void {
+  for (const [name, o] of Object.entries(options)) {
+    if (o.array) continue;
+    for (const k of [name, kebabCase(name), ...optionAliases(o)]) if (Array.isArray(argv[k])) argv[k] = argv[k][argv[k].length - 1];
+  }
+}
+
+const positionalNames = (spec: ToolSpec<any>): string[] => (spec.positional ? (spec.positional.match(/\w+/g) ?? []) : []);
+
+/** The positionals with a shared meaning (interval, count, duration) are checked for every tool. */
+function checkPositionals(spec: ToolSpec<any>, argv: Record<string, any>): void {
+  for (const p of positionalNames(spec)) positionalChecks[p]?.(argv[p]);
+}
+
+/** The options as yargs takes them: long names as BCC spells them, without bpfkit's own fields. */
+function yargsOptions(options: Record<string, ToolOption>): Record<string, Options> {
+  return Object.fromEntries(Object.entries(options).map(([k, { meaning: _meaning, ...yargsOption }]) => [kebabCase(k), yargsOption]));
+}
 
 /**
  * Start-up fast path: yargs-parser (yargs' own parser, ~10 ms) with the same configuration. Full yargs
@@ -192,13 +175,14 @@ function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, any> | u
   }
   let r;
   try {
-    r = yargsParser.detailed(argv, { ...cfg, configuration: { 'duplicate-arguments-array': false, 'camel-case-expansion': true } });
+    r = yargsParser.detailed(argv, { ...cfg, configuration: parserConfiguration });
   } catch {
     return undefined;
   }
   if (r.error) return undefined;
   const out = r.argv as Record<string, any>;
   for (const k of Object.keys(out)) if (!known.has(k)) return undefined;
+  keepLastValues(options, out);
   for (const [name, o] of Object.entries(options)) {
     if (!o.coerce || out[name] === undefined) continue;
     try {
@@ -208,7 +192,7 @@ function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, any> | u
     }
     for (const a of cfg.alias[name]) out[a] = out[name];
   }
-  const positionals = spec.positional ? (spec.positional.match(/\w+/g) ?? []) : [];
+  const positionals = positionalNames(spec);
   const rest = (out._ as (string | number)[]).map(String);
   if (rest.length > positionals.length) return undefined;
   positionals.forEach((p, i) => (out[p] = rest[i]));
@@ -223,20 +207,22 @@ async function parseArgs<O>(spec: ToolSpec<O>, argv: string[]): Promise<O & { js
   }
   const fast = fastParse(spec, argv);
   if (fast) {
+    checkPositionals(spec, fast);
     const msg = spec.validate?.(fast as O);
     if (msg) throw new UsageError(msg);
     return fast as O & { json: boolean; debug: boolean };
   }
   const { default: yargs } = await import('yargs');
+  const options = { ...spec.options, ...commonOptions };
   const y = yargs(argv)
     .scriptName(spec.name)
     .usage(`Usage: ${spec.name} [options]${spec.positional ? ' ' + spec.positional : ''}\n\n${spec.description}`)
     // long options spelled as BCC does (--print-uid, --max-args); argv gets the camelCase key as well
-    .options(Object.fromEntries(Object.entries({ ...spec.options, ...commonOptions }).map(([k, o]) => [kebabCase(k), o])))
+    .options(yargsOptions(options))
     .help('h').alias('h', 'help')
     .version(false)
     .strict()
-    .parserConfiguration({ 'duplicate-arguments-array': false, 'camel-case-expansion': true })
+    .parserConfiguration(parserConfiguration)
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
@@ -247,9 +233,10 @@ async function parseArgs<O>(spec: ToolSpec<O>, argv: string[]): Promise<O & { js
   y.showHelpOnFail(false);
   const parsed = y.parseSync() as any;
   if (parsed.help || parsed.h) process.exit(0); // yargs printed it
-  const positionals = spec.positional ? (spec.positional.match(/\w+/g) ?? []) : [];
   if (parsed._.length > 0) throw new UsageError(`unexpected argument${parsed._.length > 1 ? 's' : ''}: ${parsed._.join(' ')}`);
-  for (const p of positionals) if (parsed[p] !== undefined && typeof parsed[p] !== 'string') parsed[p] = String(parsed[p]);
+  keepLastValues(options, parsed);
+  for (const p of positionalNames(spec)) if (parsed[p] !== undefined && typeof parsed[p] !== 'string') parsed[p] = String(parsed[p]);
+  checkPositionals(spec, parsed);
   const msg = spec.validate?.(parsed);
   if (msg) throw new UsageError(msg);
   return parsed;
@@ -350,10 +337,10 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
     await spec.run(ctx);
   } catch (e) {
     out.flush();
-    for (const b of objects) b.close();
+    await Promise.all(objects.map(b => b.closeAsync()));
     fail(spec, e, opts.debug);
   }
   out.flush();
-  for (const b of objects) b.close();
+  await Promise.all(objects.map(b => b.closeAsync()));
   process.exit(0);
 }

@@ -1,5 +1,7 @@
 // Time stamps as BCC tools print them.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { formatFixed } from './format.js';
 
 function pad2(n: number): string {
@@ -14,8 +16,92 @@ export function strftimeHMS(d: Date = new Date()): string {
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
+/** A POSIX TZ string's standard and daylight names and UTC offsets in seconds: "EST5EDT,M3.2.0,M11.1.0". */
+function parsePosixTz(tz: string): { std: string; stdOffset: number; dst?: string; dstOffset?: number } | undefined {
+  const name = String.raw`(<[^>]+>|[A-Za-z]{3,})`;
+  const offset = String.raw`([+-]?\d{1,2}(?::\d{1,2}){0,2})`;
+  const m = new RegExp(`^${name}${offset}(?:${name}${offset}?)?(?:,|$)`).exec(tz);
+  if (!m) return undefined;
+  const unquote = (n: string) => n.replace(/^<(.*)>$/, '$1');
+  // POSIX offsets are west of UTC: "IST-5:30" is UTC+05:30
+  const seconds = (o: string) => {
+    const sign = o.startsWith('-') ? 1 : -1;
+    const [h = 0, mi = 0, se = 0] = o.replace(/^[+-]/, '').split(':').map(Number);
+    return sign * (h * 3600 + mi * 60 + se);
+  };
+  const stdOffset = seconds(m[2]!);
+  if (!m[3]) return { std: unquote(m[1]!), stdOffset };
+  return { std: unquote(m[1]!), stdOffset, dst: unquote(m[3]), dstOffset: m[4] ? seconds(m[4]) : stdOffset + 3600 };
+}
+
+/** The abbreviation in effect at `when` (seconds) from a TZif file (tzfile(5)), or undefined. */
+function tzifAbbreviation(data: Buffer, when: number, utcOffset: number): string | undefined {
+  if (data.length < 44 || data.toString('latin1', 0, 4) !== 'TZif') return undefined;
+  const counts = (at: number) => [0, 1, 2, 3, 4, 5].map(i => data.readUInt32BE(at + 20 + 4 * i)) as [number, number, number, number, number, number];
+  let at = 0;
+  let [isut, isstd, leap, timecnt, typecnt, charcnt] = counts(0);
+  let timeSize = 4;
+  if (data[4]! >= 0x32) {
+    // version 2+: skip the 32-bit block, use the 64-bit one and its POSIX TZ footer
+    at = 44 + timecnt * 5 + typecnt * 6 + charcnt + leap * 8 + isstd + isut;
+    [isut, isstd, leap, timecnt, typecnt, charcnt] = counts(at);
+    timeSize = 8;
+  }
+  const times = at + 44;
+  const indices = times + timecnt * timeSize;
+  const types = indices + timecnt;
+  const chars = types + typecnt * 6;
+  const abbreviation = (type: number) => {
+    const start = chars + data[types + type * 6 + 5]!;
+    const end = data.indexOf(0, start);
+    return data.toString('latin1', start, end < 0 ? chars + charcnt : end);
+  };
+  const transition = (i: number) => (timeSize === 8 ? Number(data.readBigInt64BE(times + 8 * i)) : data.readInt32BE(times + 4 * i));
+  let last = -1;
+  while (last + 1 < timecnt && transition(last + 1) <= when) last++;
+  if (timeSize === 8 && last === timecnt - 1) {
+    const footerStart = chars + charcnt + leap * 12 + isstd + isut + 1;
+    const footer = parsePosixTz(data.toString('latin1', footerStart, data.indexOf(0x0a, footerStart)));
+    if (footer) return footer.dst !== undefined && utcOffset === footer.dstOffset ? footer.dst : footer.std;
+  }
+  if (typecnt === 0) return undefined;
+  return abbreviation(last >= 0 ? data[indices + last]! : 0);
+}
+
+/** The zone's offset from UTC at `d`, in seconds east (the process's own zone when none is named). */
+function utcOffsetSeconds(d: Date, zone: string | undefined): number {
+  if (zone) {
+    try {
+      const name = new Intl.DateTimeFormat('en', { timeZone: zone, timeZoneName: 'longOffset' }).formatToParts(d).find(p => p.type === 'timeZoneName')?.value;
+      const m = /^GMT(?:([+-])(\d\d):(\d\d))?$/.exec(name ?? '');
+      if (m) return m[1] ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 3600 + Number(m[3]) * 60) : 0;
+    } catch { /* not a zone Intl knows (a POSIX TZ string): the process's offset is the one */ }
+  }
+  return -d.getTimezoneOffset() * 60;
+}
+
 /**
- * A small local-time strftime: %Y %m %d %H %M %S %y %b %a %j %p %I %z %s %%. Unknown conversions are
+ * The local time zone's abbreviation, as strftime's %Z prints it ("IST", "EST"/"EDT", "UTC", "+04"):
+ * from $TZ or /etc/localtime (the TZif data glibc reads). Intl's short names are not these: it says
+ * "GMT+5:30" for Asia/Kolkata.
+ */
+export function timeZoneAbbreviation(d: Date = new Date(), tz: string | undefined = process.env.TZ): string {
+  const spec = tz?.replace(/^:/, '');
+  const utcOffset = utcOffsetSeconds(d, spec);
+  if (spec === '') return 'UTC'; // glibc: an empty TZ is UTC
+  const file = spec === undefined ? '/etc/localtime' : path.isAbsolute(spec) ? spec : path.join(process.env.TZDIR ?? '/usr/share/zoneinfo', spec);
+  try {
+    const abbr = tzifAbbreviation(fs.readFileSync(file), Math.floor(d.getTime() / 1000), utcOffset);
+    if (abbr) return abbr;
+  } catch { /* no such zone file: TZ may be a POSIX string itself */ }
+  const posix = spec === undefined ? undefined : parsePosixTz(spec);
+  if (posix) return posix.dst !== undefined && utcOffset === posix.dstOffset ? posix.dst : posix.std;
+  // glibc takes an unknown TZ as a zone name at UTC ("Foo/Bar" -> "Foo"), and no TZ data at all as UTC
+  return /^[A-Za-z]{3,}/.exec(spec ?? '')?.[0] ?? 'UTC';
+}
+
+/**
+ * A small local-time strftime: %Y %m %d %H %M %S %y %b %a %j %p %I %z %Z %s %%. Unknown conversions are
  * copied through. E.g. BCC's JSON histograms use "%Y-%m-%d %H:%M:%S".
  */
 export function strftime(fmt: string, d: Date = new Date()): string {
@@ -51,6 +137,7 @@ export function strftime(fmt: string, d: Date = new Date()): string {
         out += (off < 0 ? '-' : '+') + pad2(Math.trunc(a / 60)) + pad2(a % 60);
         break;
       }
+      case 'Z': out += timeZoneAbbreviation(d); break;
       case 's': out += String(Math.floor(d.getTime() / 1000)); break;
       case '%': out += '%'; break;
       default: out += '%' + k;

@@ -1,18 +1,21 @@
 // bin/bpfkit: the catalogue by subsystem, doctor, and running a tool by name.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { parseSection } from '../../lib/attach/sections.js';
 import { loadSpecs } from '../../lib/cli/catalogue.js';
 import { compile } from '../../lib/compile/index.js';
 import { ElfFile } from '../../lib/syms/elf.js';
-import { expectRefusedUnprivileged, root, runTool } from './helpers.js';
+import { expectRefusedUnprivileged, root, runTool, tmpDir } from './helpers.js';
 
 /** Every tool of the catalogue, by name (tools/<subsystem>/<tool>.ts). */
 const allTools = fs.readdirSync(path.join(root, 'tools'), { withFileTypes: true }).filter(d => d.isDirectory())
   .flatMap(d => fs.readdirSync(path.join(root, 'tools', d.name)).filter(f => f.endsWith('.ts')).map(f => f.replace(/\.ts$/, '')));
 
 const bpfkit = (...args: string[]) => spawnSync(path.join(root, 'bin', 'bpfkit'), args, { encoding: 'utf8', timeout: 60000 });
+const bpfkitAsNobody = (...args: string[]) => spawnSync(path.join(root, 'bin', 'bpfkit'), args, { encoding: 'utf8', timeout: 60000, uid: 65534, gid: 65534 });
 
 test('list shows tools by subsystem: what each ports, its probe kinds, output kind, and whether it runs here', () => {
   const r = bpfkit('list');
@@ -34,6 +37,48 @@ test('doctor names what this kernel lacks', () => {
   expect(r.stdout).toMatch(/^kprobes +no +this kernel was built without CONFIG_KPROBES$/m);
   expect(r.stdout).toMatch(/^ringbuf +yes/m);
   expect(r.stdout).toMatch(/^tpBtf +yes/m);
+  // kprobe.multi: the cause read from the kernel's own config, not a version guess (6.18 is past 5.18)
+  const config = fs.existsSync('/proc/config.gz') ? zlib.gunzipSync(fs.readFileSync('/proc/config.gz')).toString()
+    : fs.readFileSync(`/boot/config-${os.release()}`, 'utf8');
+  if (!/^CONFIG_FPROBE=y$/m.test(config)) {
+    expect(r.stdout).toMatch(/^kprobeMulti +no +this kernel was built without CONFIG_FPROBE \(kprobe\.multi links\)$/m);
+  } else {
+    expect(r.stdout).toMatch(/^kprobeMulti +yes/m);
+  }
+  expect(r.stdout).not.toMatch(/need Linux/);
+});
+
+test('unprivileged, list and doctor say root is needed: one line, exit 1 (no stack trace, no wrong answers)', () => {
+  for (const cmd of ['list', 'doctor']) {
+    const r = bpfkitAsNobody(cmd);
+    expect({ cmd, code: r.status, stdout: r.stdout, stderr: r.stderr })
+      .toEqual({ cmd, code: 1, stdout: '', stderr: `bpfkit: ${cmd} needs root (or CAP_BPF and CAP_PERFMON) to probe the kernel\n` });
+  }
+});
+
+test('list without tracefs: the tools on tracepoints say why in their row; exit 0', () => {
+  // tracefs unmounted in a private mount namespace only; a fresh runs-here cache (the compiled
+  // objects and bundles are shared: they are keyed by content)
+  const cache = tmpDir('bpfkit-cache-');
+  const shared = path.join(os.homedir(), '.cache', 'bpfkit');
+  for (const d of ['obj', 'pch', 'run']) if (fs.existsSync(path.join(shared, d))) fs.symlinkSync(path.join(shared, d), path.join(cache, d));
+  const tracefs = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'].filter(d => fs.existsSync(`${d}/events`));
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
+    `${tracefs.map(d => `umount ${d} && `).join('')}exec ${path.join(root, 'bin', 'bpfkit')} list`],
+  { encoding: 'utf8', timeout: 120000, env: { ...process.env, BPFKIT_CACHE: cache } });
+  fs.rmSync(cache, { recursive: true, force: true });
+  expect({ code: r.status, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(r.stdout).toMatch(/^cpu +execsnoop +.* no: tracepoint syscalls:sys_enter_execve cannot be read: tracefs is not mounted/m);
+  expect(r.stdout).toMatch(/^cpu +exitsnoop +.* no: tracepoint sched:sched_process_exit cannot be read: tracefs is not mounted/m);
+}, 150_000);
+
+test('--version prints the package version; the help is for users (no docs command)', () => {
+  const v = bpfkit('--version');
+  expect({ code: v.status, out: v.stdout }).toEqual({ code: 0, out: `bpfkit ${JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version}\n` });
+  const h = bpfkit('--help');
+  expect(h.status).toBe(0);
+  expect(h.stdout).toContain('bpfkit --version');
+  expect(h.stdout).not.toMatch(/docs/);
 });
 
 test('runs a tool by name; unknown names exit 2', () => {
@@ -50,7 +95,7 @@ test('every tool: unprivileged, one line naming root or CAP_BPF+CAP_PERFMON (exi
   for (const tool of allTools) {
     expectRefusedUnprivileged(tool);
     const bad = runTool(tool, ['--bogus-flag']);
-    expect({ tool, code: bad.code, first: bad.stderr.split('\n')[0] }).toEqual({ tool, code: 2, first: `${tool}: Unknown argument: bogus-flag` });
+    expect({ tool, code: bad.code, stderr: bad.stderr }).toEqual({ tool, code: 2, stderr: `${tool}: Unknown argument: bogus-flag\n` });
   }
 }, 120_000);
 

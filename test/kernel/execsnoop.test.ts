@@ -21,6 +21,20 @@ test('reports a marker exec with PID, PPID, RET and full argv; Ctrl-C exits 0', 
   expect(await t.stop()).toBe(0);
 });
 
+test('a newline inside an argument prints as \\n (BCC), so the exec stays one row; --json keeps it raw', async () => {
+  const t = startTool('execsnoop', []);
+  const json = startTool('execsnoop', ['--json']);
+  await Promise.all([t.waitFor(/PCOMM/), sleep(1500)]);
+  const marker = `nl_marker_${process.pid}`;
+  const r = spawnSync('sh', ['-c', `echo $$; exec /bin/echo ${marker} "one\ntwo"`], { encoding: 'utf8' });
+  const pid = Number(r.stdout.split('\n')[0]);
+  await t.waitFor(new RegExp(`^echo +${pid} +\\d+ +0 /bin/echo ${marker} one\\\\ntwo$`, 'm'));
+  const m = await json.waitFor(new RegExp(`^\\{.*"pid":${pid},.*"/bin/echo".*\\}$`, 'm')); // the echo, not the sh before the exec
+  expect(JSON.parse(m[0]).args).toEqual(['/bin/echo', marker, 'one\ntwo']);
+  await Promise.all([t.stop(), json.stop()]);
+  expect(t.stdout().split('\n').filter(l => l.startsWith('two'))).toEqual([]);
+});
+
 test('-x includes failed execs with their error; default hides them', async () => {
   const withFails = startTool('execsnoop', ['-x']);
   const plain = startTool('execsnoop', []);

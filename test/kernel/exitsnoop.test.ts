@@ -70,6 +70,34 @@ test('-p PID: only that process, and (as BCC) the tool ends once it has exited',
   expect(t.stdout()).not.toMatch(/ code 4$/m);
 });
 
+test('-t names the zone as strftime %Z does (TIME-IST, not TIME-GMT+5:30), the columns apart', async () => {
+  const expected: Record<string, string[]> = { 'Asia/Kolkata': ['IST'], UTC: ['UTC'], 'America/New_York': ['EST', 'EDT'] };
+  for (const [tz, names] of Object.entries(expected)) {
+    // a second source: date(1) formats %Z with glibc, from the same zone data
+    const zone = spawnSync('date', ['+%Z'], { encoding: 'utf8', env: { ...process.env, TZ: tz } }).stdout.trim();
+    expect(names).toContain(zone);
+    const t = startTool('exitsnoop', ['-t'], { TZ: tz });
+    await t.waitFor(/PCOMM/);
+    const pid = sh('exit 2');
+    await t.waitFor(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} +sh +${pid} .* code 2$`, 'm'));
+    expect(await t.stop()).toBe(0);
+    expect(t.stdout().split('\n')[0]).toBe(`${`TIME-${zone}`.padEnd(13)}PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE `);
+  }
+});
+
+test('-p: a process that has already exited (a zombie: no exit event to come) ends the tool at once, exit 0', async () => {
+  // `sleep 0.1` is the child of a process that execs into `sleep 5` and never reaps it
+  const parent = spawn('sh', ['-c', 'sleep 0.1 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const zombie = Number(await new Promise<string>(resolve => parent.stdout!.once('data', d => resolve(String(d)))));
+  for (let i = 0; i < 50 && !/\) Z /.test(fs.readFileSync(`/proc/${zombie}/stat`, 'utf8')); i++) await sleep(50);
+  expect(fs.readFileSync(`/proc/${zombie}/stat`, 'utf8')).toMatch(/\) Z /);
+  const t = startTool('exitsnoop', ['-p', String(zombie)]);
+  expect(await t.exited).toBe(0);
+  expect(t.stderr()).toBe('');
+  expect(t.stdout()).toBe('PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE \n');
+  parent.kill();
+});
+
 test('conformance: libbpf-tools exitsnoop sees the same exits and codes', async () => {
   // Both run side by side over the same three exits; libbpf-tools words signals with strsignal().
   const ours = startTool('exitsnoop', []);

@@ -75,6 +75,23 @@ test('conformance: libbpf-tools opensnoop sees the same opens of the marker proc
   expect(a).toEqual(seen(ref.stdout()));
 });
 
+test('-f O_WRONLY -f O_RDWR: both flags count (BCC ORs them): opens for writing and for read-write, not read-only', async () => {
+  const [w, rw, r] = ['w', 'rw', 'r'].map(m => path.join(dir, `flags-${m}.txt`));
+  fs.writeFileSync(r, 'x'); // before tracing: this write is not the one asserted on
+  const t = startTool('opensnoop', ['-e', '-f', 'O_WRONLY', '-f', 'O_RDWR', '-n', 'node']);
+  await t.waitFor(/PATH/);
+  // one process opens each file once, in the mode its name says
+  const script = `const fs = require('fs'); for (const [f, m] of [['${w}', 'w'], ['${rw}', 'w+'], ['${r}', 'r']]) fs.closeSync(fs.openSync(f, m)); console.log(process.pid);`;
+  const pid = Number(spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' }).stdout.trim());
+  const wm = await t.waitFor(new RegExp(`^${pid} +node\\S* +\\d+ +0 (\\d{8}) ${w}$`, 'm'));
+  const rwm = await t.waitFor(new RegExp(`^${pid} +node\\S* +\\d+ +0 (\\d{8}) ${rw}$`, 'm'));
+  expect(parseInt(wm[1]!, 8) & 3).toBe(1); // O_WRONLY
+  expect(parseInt(rwm[1]!, 8) & 3).toBe(2); // O_RDWR
+  await sleep(300);
+  expect(await t.stop()).toBe(0);
+  expect(t.stdout()).not.toContain(r + '\n');
+});
+
 test('bad input: one line and exit 2', () => {
   expectUsageErrors('opensnoop', [['--bogus'], ['-p', 'abc'], ['-f', 'O_NOPE'], ['-d', '-1'], ['extra']]);
 });

@@ -64,6 +64,24 @@ test('conformance: libbpf-tools tcplife sees the same session, ports and bytes',
   expect([Math.floor(Number(b[1])), Math.floor(Number(b[2]))]).toEqual([50, 100]);
 });
 
+test('-t: seconds from the first session reported (BCC: the first row is 0.000000)', async () => {
+  const t = startTool('tcplife', ['-t']);
+  await t.waitFor(/RADDR/);
+  await sleep(1000); // a second attached before any session: it must not count
+  const first = session();
+  await sleep(300);
+  const second = session();
+  const rows = () => t.stdout().split('\n').filter(l => /^\d+\.\d{6} +\d+ /.test(l));
+  const ours = (pid: number) => rows().filter(l => l.split(/ +/)[1] === String(pid)).map(l => Number(l.split(/ +/)[0]));
+  for (let i = 0; i < 100 && ours(second.pid).length < 2; i++) await sleep(100);
+  await t.stop();
+  expect(t.stdout().split('\n')[0]).toMatch(/^TIME\(s\) +PID +COMM/);
+  expect(rows()[0]).toMatch(/^0\.000000 /); // the first row printed, whoever's session it is
+  const [a, b] = [ours(first.pid), ours(second.pid)];
+  expect([a.length, b.length]).toEqual([2, 2]); // both ends of each session
+  expect(Math.min(...b) - Math.max(...a)).toBeGreaterThanOrEqual(0.3); // 0.3 s apart, in the kernel's clock
+});
+
 test('bad input: one line and exit 2', () => {
   expectUsageErrors('tcplife', [['--bogus'], ['-p', 'x'], ['-4', '-6'], ['-L', '80,abc'], ['extra']]);
 });

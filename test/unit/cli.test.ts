@@ -1,5 +1,5 @@
 // Argument validation helpers shared by every tool.
-import { intervalCount, nonNegativeInt, positiveInt, UsageError } from '../../lib/cli/index.js';
+import { intervalCount, nonNegativeInt, opt, positiveInt, positiveSeconds, UsageError } from '../../lib/cli/index.js';
 
 test('PIDs must be positive integers', () => {
   expect(positiveInt('PID')('42')).toBe(42);
@@ -17,7 +17,33 @@ test('interval and count as BCC: positive, defaulting to forever', () => {
   expect(intervalCount({})).toEqual({ interval: 99999999, count: 99999999 });
   expect(intervalCount({ interval: '1', count: '5' })).toEqual({ interval: 1, count: 5 });
   expect(intervalCount({ interval: '0.5' })).toEqual({ interval: 0.5, count: 99999999 });
-  expect(() => intervalCount({ interval: '-1' })).toThrow("invalid interval: '-1' (must be a positive number)");
-  expect(() => intervalCount({ interval: '1', count: '0' })).toThrow(UsageError);
+  expect(() => intervalCount({ interval: '-1' })).toThrow("invalid interval: '-1' (must be a positive number of seconds)");
+  expect(() => intervalCount({ interval: '1', count: '0' })).toThrow("invalid count: '0' (must be a positive integer)");
+  expect(() => intervalCount({ interval: '1', count: '2.5' })).toThrow(UsageError);
   expect(() => intervalCount({ interval: 'abc' })).toThrow(UsageError);
+});
+
+test('durations: one wording for 0, negative and not a number', () => {
+  expect(positiveSeconds('duration')('2.5')).toBe(2.5);
+  for (const bad of ['0', '-1', 'x', '']) expect(() => positiveSeconds('duration')(bad)).toThrow(`invalid duration: '${bad}' (must be a positive number of seconds)`);
+});
+
+test('a repeated single-value option: the last value is checked and kept', () => {
+  expect(positiveInt('PID')(['5', '7'])).toBe(7);
+  expect(() => positiveSeconds('duration')(['5', '0'])).toThrow("invalid duration: '0' ");
+});
+
+test('PID and TID options refuse tasks that do not exist; a live PID passes', () => {
+  const pid = opt.pid().coerce!;
+  expect(pid(String(process.pid))).toBe(process.pid);
+  expect(() => pid('999999999')).toThrow('no process with PID 999999999');
+  expect(() => opt.tid().coerce!('999999999')).toThrow('no thread with TID 999999999');
+  expect(opt.pid().meaning).toBe('pid');
+});
+
+test('UIDs are numbers or user names', () => {
+  const uid = opt.uid().coerce!;
+  expect(uid('0')).toBe(0);
+  expect(uid('root')).toBe(0);
+  expect(() => uid('no-such-user-bpfkit')).toThrow("invalid UID: 'no-such-user-bpfkit' (must be a non-negative integer or a user name)");
 });

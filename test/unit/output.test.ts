@@ -20,6 +20,7 @@ import {
   formatFixed,
   strftimeHMS,
   strftime,
+  timeZoneAbbreviation,
   timestampSeconds,
   toJson,
   OutputWriter,
@@ -391,6 +392,19 @@ describe('time', () => {
   test('strftime', () => {
     expect(strftime('%Y-%m-%d %H:%M:%S', new Date(2026, 10, 24, 23, 24, 11))).toBe('2026-11-24 23:24:11');
     expect(strftime('%% %b %a %j', new Date(2024, 1, 1))).toBe('% Feb Thu 032');
+  });
+  test("timeZoneAbbreviation is strftime's %Z (from the zone files), as date(1) prints it", () => {
+    const winter = new Date('2026-01-15T12:00:00Z');
+    const summer = new Date('2026-07-15T12:00:00Z');
+    const cases: [string, Date, string][] = [
+      ['Asia/Kolkata', winter, 'IST'], ['UTC', winter, 'UTC'], ['America/New_York', winter, 'EST'],
+      ['America/New_York', summer, 'EDT'], ['Europe/London', summer, 'BST'], ['Asia/Dubai', summer, '+04'],
+      [':Europe/Paris', winter, 'CET'], ['', winter, 'UTC'],
+    ];
+    for (const [tz, d, want] of cases) {
+      const date = spawnSync('date', ['-d', `@${d.getTime() / 1000}`, '+%Z'], { encoding: 'utf8', env: { ...process.env, TZ: tz } }).stdout.trim();
+      expect({ tz, ours: timeZoneAbbreviation(d, tz), date }).toEqual({ tz, ours: want, date: want });
+    }
   });
   test('timestampSeconds', () => {
     expect(timestampSeconds(0n, 1_234_567_890n, 3)).toBe('1.235');

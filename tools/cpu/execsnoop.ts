@@ -1,9 +1,9 @@
 #!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // execsnoop: trace new processes via exec() syscalls. Port of BCC's execsnoop: the argument vector is
 // gathered at sys_enter_execve, the result and the new comm at sys_exit_execve.
-import { defineTool, opt, UsageError } from '../../lib/cli/index.js';
+import { defineTool, opt } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { userId, userName } from '../../lib/host/users.js';
+import { userName } from '../../lib/host/users.js';
 
 const program = `
 #include <bpfkit.h>
@@ -110,7 +110,7 @@ interface Options {
   time: boolean;
   timestamp: boolean;
   fails: boolean;
-  uid?: string;
+  uid?: number;
   quote: boolean;
   name?: string;
   line?: string;
@@ -143,12 +143,12 @@ defineTool<Options>({
     time: opt.flag('T', 'include a time column on output (HH:MM:SS)'),
     timestamp: opt.flag('t', 'include a timestamp column (seconds since start)'),
     fails: opt.flag('x', 'include failed exec()s'),
-    uid: opt.str('u', 'trace this UID only (name or number)'),
+    uid: opt.uid(),
     quote: opt.flag('q', 'add "quotemarks" around arguments'),
     name: opt.str('n', 'only print commands matching this name (regex), any arg'),
     line: opt.str('l', 'only print commands where arg contains this line (regex)'),
     printUid: opt.flag('U', 'print UID column'),
-    ppid: { ...opt.pid('trace this parent PID only'), alias: 'P' },
+    ppid: opt.pid('trace this parent PID only', 'P'),
     maxArgs: opt.int(undefined, 'maximum number of arguments parsed and displayed', 'max-args', 20),
   },
   examples: [
@@ -166,7 +166,7 @@ defineTool<Options>({
     ['execsnoop --json', 'one JSON object per exec'],
   ],
   validate(o) {
-    if (o.maxArgs < 1 || o.maxArgs > 59) return `invalid max-args: ${o.maxArgs} (must be 1..59)`;
+    if (o.maxArgs < 1 || o.maxArgs > 59) return `invalid max-args: '${o.maxArgs}' (must be 1..59)`;
     for (const re of [o.name, o.line]) {
       if (re === undefined) continue;
       try {
@@ -179,10 +179,8 @@ defineTool<Options>({
   },
 
   async run({ opts, load, banner, out, json, emit, untilExit, monotonicNs }) {
-    const uid = opts.uid === undefined ? undefined : userId(opts.uid);
-    if (opts.uid !== undefined && uid === undefined) throw new UsageError(`invalid user: '${opts.uid}'`);
     const bpf = load({
-      rodata: { targ_uid: uid ?? 0xffffffff, targ_ppid: opts.ppid ?? 0, ignore_failed: !opts.fails, max_args: opts.maxArgs },
+      rodata: { targ_uid: opts.uid ?? 0xffffffff, targ_ppid: opts.ppid ?? 0, ignore_failed: !opts.fails, max_args: opts.maxArgs },
     });
     bpf.attachAll();
 
@@ -212,7 +210,8 @@ defineTool<Options>({
       if (opts.time) s += sprintf('%-9s', strftimeHMS());
       if (opts.timestamp) s += sprintf('%-8.3f ', Number(monotonicNs() - start) / 1e9);
       if (opts.printUid) s += sprintf('%-6d ', e.uid);
-      out.line(s + sprintf('%-16s %-7d %-7s %3d %s', e.comm, e.pid, e.ppid ? String(e.ppid) : '?', e.retval, line));
+      // BCC prints a newline inside an argument as \n, so that each exec stays one row
+      out.line(s + sprintf('%-16s %-7d %-7s %3d %s', e.comm, e.pid, e.ppid ? String(e.ppid) : '?', e.retval, line.replace(/\n/g, '\\n')));
     }, { bytesFields: ['args'] });
 
     await untilExit();

@@ -1,9 +1,10 @@
 #!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // exitsnoop: trace process termination — age, exit code or fatal signal (BCC's exitsnoop), from the
 // sched:sched_process_exit tracepoint, which fires after the task's exit code is set.
+import fs from 'node:fs';
 import os from 'node:os';
 import { defineTool, opt } from '../../lib/cli/index.js';
-import { sprintf } from '../../lib/output/index.js';
+import { sprintf, timeZoneAbbreviation } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
@@ -126,8 +127,9 @@ defineTool<Options>({
     });
     bpf.attachAll();
     if (!json) {
-      const tz = opts.utc ? 'UTC' : Intl.DateTimeFormat('en', { timeZoneName: 'short' }).formatToParts(new Date()).find(p => p.type === 'timeZoneName')?.value ?? '';
-      out.line((showTime ? sprintf('%-13s', `TIME-${tz}`) : '') + (label !== undefined ? sprintf('%-6s', 'LABEL') : '') +
+      // BCC: 'TIME-' + strftime("%Z"); a long zone name still leaves a space before the next column
+      const title = `TIME-${opts.utc ? 'UTC' : timeZoneAbbreviation()}`;
+      out.line((showTime ? sprintf('%-13s', title) + (title.length >= 13 ? ' ' : '') : '') + (label !== undefined ? sprintf('%-6s', 'LABEL') : '') +
         sprintf('%-16s %-7s %-7s %-7s %-7s %-10s', 'PCOMM', 'PID', 'PPID', 'TID', 'AGE(s)', 'EXIT_CODE'));
     }
     // As BCC: with -p (and not --per-thread) the tool ends once that process has exited.
@@ -145,8 +147,19 @@ defineTool<Options>({
       }
       if (opts.pid && !opts.perThread) processExited();
     });
+    // it may have exited between the PID check and the attach: then there is no event to wait for
+    if (opts.pid && !opts.perThread && !processAlive(opts.pid)) processExited();
     await Promise.race([untilExit(), targetGone]);
     const lost = bpf.lost('events');
     if (lost) process.stderr.write(`exitsnoop: lost ${lost} events\n`);
   },
 });
+
+/** Whether the process still runs (a zombie has already exited). */
+function processAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) [ZX]/s.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

@@ -122,7 +122,6 @@ defineTool<Options>({
     ['runqlat --pidnss', 'show each PID namespace separately'],
   ],
   validate(o) {
-    intervalCount(o);
     if ([o.pids, o.tids, o.pidnss].filter(Boolean).length > 1) return 'use only one of -P, -L and --pidnss';
     return undefined;
   },

@@ -80,10 +80,6 @@ defineTool<Options>({
     ['runqlen -C', 'show each CPU separately'],
     ['runqlen -H', "count every task queued on the CPU, whatever its cgroup"],
   ],
-  validate(o) {
-    intervalCount(o);
-    return undefined;
-  },
 
   async run({ opts, load, out, json, emit, banner, intervals }) {
     const { interval, count } = intervalCount(opts);

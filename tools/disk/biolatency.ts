@@ -132,7 +132,7 @@ defineTool<Options>({
     flags: opt.flag('F', 'print a histogram per set of I/O flags'),
     extension: opt.flag('e', 'summarize average/total value'),
     j: { type: 'boolean', default: false, describe: 'json output (as --json; the format of docs/json.md)' },
-    disk: opt.str('d', 'trace this disk only'),
+    disk: opt.disk(),
   },
   positional: '[interval] [count]',
   examples: [
@@ -148,7 +148,6 @@ defineTool<Options>({
   ],
   validate(o) {
     if (o.disks && o.flags) return 'ERROR: can only use -D or -F. Exiting.';
-    intervalCount(o);
     return undefined;
   },
 

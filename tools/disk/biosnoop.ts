@@ -163,6 +163,7 @@ interface Options {
   disk?: string;
   pattern: boolean;
   cgroup?: string;
+  duration?: string;
 }
 
 interface IoEvent {
@@ -194,13 +195,15 @@ defineTool<Options>({
   program,
   options: {
     queue: opt.flag('Q', 'include OS queued time'),
-    disk: opt.str('d', 'trace this disk only'),
+    disk: opt.disk(),
     pattern: opt.flag('P', 'display block I/O pattern (sequential or random)'),
-    cgroup: opt.str('c', 'trace I/O issued by processes in this cgroup (v2 directory)'),
+    cgroup: opt.cgroup('trace I/O issued by processes in this cgroup (a cgroup v2 directory)'),
   },
+  positional: '[duration]',
   examples: [
     ['biosnoop', 'trace all block I/O'],
     ['biosnoop -Q', 'include OS queued time'],
+    ['biosnoop 10', 'trace for 10 seconds only'],
     ['biosnoop -d vda', 'trace vda only'],
     ['biosnoop -P', 'display block I/O pattern'],
     ['biosnoop -c /sys/fs/cgroup/system.slice', 'trace I/O from processes in that cgroup'],
@@ -214,15 +217,7 @@ defineTool<Options>({
       if ('error' in r) throw new UsageError(r.error);
       dev = r.dev;
     }
-    let cgroupFd: number | undefined;
-    if (opts.cgroup !== undefined) {
-      try {
-        if (!fs.statSync(opts.cgroup).isDirectory()) throw new Error();
-        cgroupFd = fs.openSync(opts.cgroup, 'r');
-      } catch {
-        throw new UsageError(`no such cgroup directory '${opts.cgroup}'`);
-      }
-    }
+    const cgroupFd = opts.cgroup === undefined ? undefined : fs.openSync(opts.cgroup, 'r');
     const hasIoStart = tracepointExists('block', 'block_io_start');
     const bpf = load({
       rodata: {
@@ -274,7 +269,7 @@ defineTool<Options>({
       out.line(s + sprintf('%7.2f', latMs));
     });
 
-    await untilExit();
+    await untilExit(opts.duration === undefined ? undefined : Number(opts.duration));
     const lost = bpf.lost('events');
     if (lost) process.stderr.write(`biosnoop: lost ${lost} events\n`);
   },

@@ -1,8 +1,7 @@
 #!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // opensnoop: trace open() family syscalls (BCC's opensnoop) from the syscall tracepoints: the entry
 // stashes the path pointer and flags per thread, the exit reads the path and reports the result.
-import fs from 'node:fs';
-import { defineTool, opt, UsageError } from '../../lib/cli/index.js';
+import { defineTool, opt } from '../../lib/cli/index.js';
 import { sprintf } from '../../lib/output/index.js';
 
 const program = `
@@ -132,7 +131,7 @@ defineTool<Options>({
     pid: opt.pid(),
     tid: opt.tid(),
     uid: opt.uid(),
-    duration: opt.int('d', 'total duration of trace in seconds', 'duration'),
+    duration: opt.duration(),
     name: opt.str('n', 'only print process names containing this name'),
     // BCC spells these two with underscores: --extended_fields, --flag_filter
     extendedFields: { ...opt.flag('e', 'show extended fields'), alias: ['e', 'extended_fields'] },
@@ -153,7 +152,6 @@ defineTool<Options>({
   ],
   validate(o) {
     for (const f of flagList(o.flagFilter)) if (!(f in openFlags)) return `unknown open flag: '${f}' (e.g. O_WRONLY, O_CREAT)`;
-    if (o.duration === 0) return 'invalid duration: 0 (must be a positive number of seconds)';
     return undefined;
   },
 
@@ -161,7 +159,6 @@ defineTool<Options>({
     const wanted = flagList(opts.flagFilter);
     const bits = wanted.reduce((a, f) => a | openFlags[f], 0);
     const rdonlyOnly = wanted.includes('O_RDONLY');
-    if (opts.pid && !fs.existsSync(`/proc/${opts.pid}`)) throw new UsageError(`no process with PID ${opts.pid}`);
     const bpf = load({
       rodata: { targ_tgid: opts.pid ?? 0, targ_tid: opts.tid ?? 0, targ_uid: opts.uid ?? 0xffffffff, targ_failed: opts.failed,
         targ_flags: rdonlyOnly ? 0 : bits },

@@ -23,6 +23,7 @@ const volatile u16 targ_family = 0;
 
 struct who { u32 pid; char comm[16]; };
 struct event {
+	u64 ts_us;     /* when the session closed, for -t */
 	u64 span_us;
 	u64 rx_b;
 	u64 tx_b;
@@ -67,7 +68,8 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 		bpf_map_delete_elem(&whoami, &sk);
 		return 0;
 	}
-	u64 span = (bpf_ktime_get_ns() - *tsp) / 1000;
+	u64 now = bpf_ktime_get_ns();
+	u64 span = (now - *tsp) / 1000;
 	bpf_map_delete_elem(&birth, &sk);
 	struct who *w = bpf_map_lookup_elem(&whoami, &sk);
 	if (w)
@@ -79,6 +81,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	if (!e)
 		goto cleanup;
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	e->ts_us = now / 1000;
 	e->span_us = span;
 	e->rx_b = BPF_CORE_READ(tp, bytes_received);
 	e->tx_b = BPF_CORE_READ(tp, bytes_acked);
@@ -117,7 +120,7 @@ interface Options {
 }
 
 interface TcpEvent {
-  span_us: bigint; rx_b: bigint; tx_b: bigint; pid: number; family: number; lport: number; dport: number;
+  ts_us: bigint; span_us: bigint; rx_b: bigint; tx_b: bigint; pid: number; family: number; lport: number; dport: number;
   saddr: number[]; daddr: number[]; comm: string;
 }
 
@@ -170,12 +173,13 @@ defineTool<Options>({
     return undefined;
   },
 
-  async run({ opts, load, out, json, emit, untilExit, monotonicNs }) {
+  async run({ opts, load, out, json, emit, untilExit }) {
     const lports = ports(opts.localport, 'local port');
     const dports = ports(opts.remoteport, 'remote port');
     const bpf = load({ rodata: { targ_tgid: opts.pid ?? 0, targ_family: opts.ipv4 ? 2 : opts.ipv6 ? 10 : 0 } });
     bpf.attachAll();
-    const start = monotonicNs();
+    // BCC: -t counts from the first session reported, in the kernel's microseconds
+    let startUs: bigint | undefined;
     const wide = opts.wide;
     if (!json) {
       if (opts.csv) {
@@ -195,7 +199,8 @@ defineTool<Options>({
       const txKb = Math.floor(Number(e.tx_b) / 1024);
       const rxKb = Math.floor(Number(e.rx_b) / 1024);
       const ms = Number(e.span_us) / 1000;
-      const secs = Number(monotonicNs() - start) / 1e9;
+      startUs ??= e.ts_us;
+      const secs = Number(e.ts_us - startUs) / 1e6;
       if (json) {
         emit.event({ pid: e.pid, comm: e.comm, ip: Number(ip), laddr, lport: e.lport, raddr, rport: e.dport,
           tx_bytes: e.tx_b, rx_bytes: e.rx_b, span_ms: ms });

@@ -1,0 +1,143 @@
+// The options tools share, one helper per meaning (PID, TID, UID, duration, interval/count, cgroup,
+// disk): BCC's letters, one check and one wording each. A PID or TID that names no task is a usage
+// error here, so no tool checks it itself.
+import fs from 'node:fs';
+import type { Options } from 'yargs';
+import { resolveDisk } from '../host/disks.js';
+import { userId } from '../host/users.js';
+
+export class UsageError extends Error {}
+
+/** What an option means, so that checks and tests can find every PID (TID, ...) option of the catalogue. */
+export type OptionMeaning = 'pid' | 'tid' | 'uid' | 'duration' | 'cgroup' | 'disk' | 'integer';
+
+export interface ToolOption extends Options {
+  meaning?: OptionMeaning;
+}
+
+/** A repeated option: yargs gives every value; a coerce for a single value takes the last, as argparse. */
+const lastValue = (v: unknown): string => String(Array.isArray(v) ? v[v.length - 1] : v);
+
+export function positiveInt(what: string) {
+  return (v: unknown) => {
+    if (v === undefined) return undefined;
+    const s = lastValue(v);
+    if (!/^\d+$/.test(s) || Number(s) <= 0) throw new UsageError(`invalid ${what}: '${s}' (must be a positive integer)`);
+    return Number(s);
+  };
+}
+
+export function nonNegativeInt(what: string) {
+  return (v: unknown) => {
+    if (v === undefined) return undefined;
+    const s = lastValue(v);
+    if (!/^\d+$/.test(s)) throw new UsageError(`invalid ${what}: '${s}' (must be a non-negative integer)`);
+    return Number(s);
+  };
+}
+
+/** Seconds > 0, fractions allowed: -d, and the interval and duration positionals. */
+export function positiveSeconds(what: string) {
+  return (v: unknown) => {
+    if (v === undefined) return undefined;
+    const s = lastValue(v);
+    if (!/^\d+(\.\d+)?$/.test(s) || Number(s) <= 0) throw new UsageError(`invalid ${what}: '${s}' (must be a positive number of seconds)`);
+    return Number(s);
+  };
+}
+
+/** The thread-group id in /proc/<id>/status, or undefined when no such task exists. */
+function taskTgid(id: number): number | undefined {
+  try {
+    const m = /^Tgid:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${id}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function existingPid(v: unknown): number | undefined {
+  const pid = positiveInt('PID')(v);
+  if (pid === undefined) return undefined;
+  const tgid = taskTgid(pid);
+  if (tgid === undefined) throw new UsageError(`no process with PID ${pid}`);
+  if (tgid !== pid) throw new UsageError(`no process with PID ${pid} (${pid} is a thread of PID ${tgid})`);
+  return pid;
+}
+
+function existingTid(v: unknown): number | undefined {
+  const tid = positiveInt('TID')(v);
+  if (tid !== undefined && taskTgid(tid) === undefined) throw new UsageError(`no thread with TID ${tid}`);
+  return tid;
+}
+
+function uidOrUser(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const s = lastValue(v);
+  const uid = userId(s);
+  if (uid === undefined) throw new UsageError(`invalid UID: '${s}' (must be a non-negative integer or a user name)`);
+  return uid;
+}
+
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+function cgroupDir(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  const dir = lastValue(v);
+  let st: fs.StatsFs;
+  try {
+    if (!fs.statSync(dir).isDirectory()) throw new UsageError(`invalid cgroup: '${dir}' (not a directory)`);
+    st = fs.statfsSync(dir);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`invalid cgroup: '${dir}' (no such directory)`);
+  }
+  if (st.type !== CGROUP2_SUPER_MAGIC) throw new UsageError(`invalid cgroup: '${dir}' (not a cgroup v2 directory, e.g. /sys/fs/cgroup/system.slice)`);
+  return dir;
+}
+
+function existingDisk(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  const name = lastValue(v);
+  const r = resolveDisk(name);
+  if ('error' in r) throw new UsageError(r.error);
+  return name;
+}
+
+const withAlias = (alias: string | undefined): Options => (alias ? { alias } : {});
+
+/** Shared option definitions with BCC's letters and validation. */
+export const opt = {
+  pid: (describe = 'trace this PID only', alias = 'p'): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: existingPid, meaning: 'pid' }),
+  tid: (describe = 'trace this TID only', alias = 't'): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: existingTid, meaning: 'tid' }),
+  uid: (describe = 'trace this UID only (number or user name)', alias = 'u'): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: uidOrUser, meaning: 'uid' }),
+  duration: (describe = 'total duration of trace in seconds', alias = 'd'): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: positiveSeconds('duration'), meaning: 'duration' }),
+  cgroup: (describe = 'trace processes in this cgroup (a cgroup v2 directory)', alias = 'c'): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: cgroupDir, meaning: 'cgroup' }),
+  disk: (describe = 'trace this disk only', alias = 'd'): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: existingDisk, meaning: 'disk' }),
+  flag: (alias: string, describe: string): ToolOption => ({ alias, type: 'boolean', describe, default: false }),
+  int: (alias: string | undefined, describe: string, what: string, def?: number): ToolOption =>
+    ({ ...withAlias(alias), type: 'string', describe, coerce: nonNegativeInt(what), meaning: 'integer',
+      ...(def !== undefined ? { default: def } : {}) }),
+  str: (alias: string | undefined, describe: string): ToolOption => ({ ...withAlias(alias), type: 'string', describe }),
+};
+
+/**
+ * Positionals with a shared meaning, checked by defineTool: BCC's interval (seconds) and count, and
+ * libbpf-tools' duration ("biosnoop 10").
+ */
+export const positionalChecks: Record<string, (v: unknown) => number | undefined> = {
+  interval: positiveSeconds('interval'),
+  count: positiveInt('count'),
+  duration: positiveSeconds('duration'),
+};
+
+/** interval/count positionals as BCC: seconds > 0, count > 0; both default to "until Ctrl-C". */
+export function intervalCount(o: { interval?: unknown; count?: unknown }): { interval: number; count: number } {
+  return { interval: positionalChecks.interval(o.interval) ?? 99999999, count: positionalChecks.count(o.count) ?? 99999999 };
+}
