@@ -2,7 +2,7 @@
 // core on SIGSEGV; filters; BCC's -p behaviour; a conformance run beside libbpf-tools' exitsnoop.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { attached, bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, startReference, startTool, tmpDir, unloaded } from './helpers.js';
+import { attached, bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, startReference, startTool, tmpDir, unloaded, waitUntil } from './helpers.js';
 
 /** Runs `sh -c script` and returns the shell's PID (printed first). */
 function sh(script: string, cwd?: string): number {
@@ -89,8 +89,7 @@ test('-p: a process that has already exited (a zombie: no exit event to come) en
   // `sleep 0.1` is the child of a process that execs into `sleep 5` and never reaps it
   const parent = spawn('sh', ['-c', 'sleep 0.1 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const zombie = Number(await new Promise<string>(resolve => parent.stdout!.once('data', d => resolve(String(d)))));
-  for (let i = 0; i < 50 && !/\) Z /.test(fs.readFileSync(`/proc/${zombie}/stat`, 'utf8')); i++) await sleep(50);
-  expect(fs.readFileSync(`/proc/${zombie}/stat`, 'utf8')).toMatch(/\) Z /);
+  await waitUntil(() => /\) Z /.test(fs.readFileSync(`/proc/${zombie}/stat`, 'utf8')), `${zombie} to be a zombie`);
   const t = startTool('exitsnoop', ['-p', String(zombie)]);
   expect(await t.exited).toBe(0);
   expect(t.stderr()).toBe('');
