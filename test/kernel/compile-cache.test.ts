@@ -148,8 +148,10 @@ test('concurrent processes compiling on an empty cache share one PCH and leave o
   const script = `import { compile } from ${JSON.stringify(path.join(root, 'lib', 'compile', 'index.ts'))};
 const r = compile({ text: ${JSON.stringify(text(4242))}, name: 'race.bpf.c' });
 process.stdout.write(r.elf.toString('base64'));`;
+  const file = path.join(tmpDir(), 'race.mts');
+  fs.writeFileSync(file, script);
   const runs = await Promise.all(Array.from({ length: 4 }, () => new Promise<string>((resolve, reject) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, env: { ...process.env, BPFKIT_CACHE: cache } });
+    const c = spawn(process.execPath, [path.join(root, 'bin', 'bpfkit-node.mjs'), file], { cwd: root, env: { ...process.env, BPFKIT_CACHE: cache } });
     let out = '';
     let err = '';
     c.stdout.on('data', d => (out += d));

@@ -591,7 +591,7 @@ describe('OutputWriter through a pipe (child process)', () => {
     readDelayMs = 0,
   ): Promise<{ code: number | null; out: string; err: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      const child = spawn(process.execPath, [path.join(REPO, 'bin', 'bpfkit-node.mjs'), file], {
         cwd: REPO,
         env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -653,7 +653,7 @@ describe('OutputWriter through a pipe (child process)', () => {
     for (const mode of ['default', 'stdout', 'stream']) {
       const r = spawnSync(
         'bash',
-        ['-c', `set -o pipefail; timeout 20 "${process.execPath}" --import tsx "${f}" | head -n 2`],
+        ['-c', `set -o pipefail; timeout 20 "${process.execPath}" "${path.join(REPO, 'bin', 'bpfkit-node.mjs')}" "${f}" | head -n 2`],
         { cwd: REPO, env: { ...process.env, MODE: mode }, encoding: 'utf8' },
       );
       expect({ mode, status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({
