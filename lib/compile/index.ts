@@ -1,6 +1,7 @@
 // C text -> BPF ELF. The compiler sits behind a small interface (Debian clang today; a wasm clang with
 // a BPF backend could drop in). Results are cached by content: source + flags + generated tracepoint
-// structs + compiler identity + header contents.
+// structs + compiler identity + header contents. Programs that start with #include <bpfkit.h> are
+// compiled against a precompiled bpfkit.h (pch.ts): most of a cold compile was parsing vmlinux.h.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -166,8 +167,8 @@ export class ClangCompiler implements Compiler {
   private *steps(req: CompileRequest, preamble: string): Steps<Buffer> {
     const flags = this.flags(req.cflags ?? []);
     // The preamble (vmlinux types + generated tracepoint structs) comes first; #line makes
-    // diagnostics point at the user's own lines. With the PCH, bpfkit.h is parsed before the
-    // preamble: its structs need only vmlinux's integer types, and its #include is then a no-op.
+    // diagnostics point at the user's own lines. With the PCH, bpfkit.h comes before the preamble:
+    // the generated structs need only vmlinux's integer types, and their #include <vmlinux.h> is a no-op.
     const src = `${preamble}#line 1 "${req.name}"\n${req.text}`;
     // cflags could change what the headers mean (-D...): those programs are compiled from the headers.
     const pch = this.usePch && !req.cflags?.length && startsWithBpfkitInclude(req.text)
