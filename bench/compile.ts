@@ -3,8 +3,8 @@
 //   object miss   the cache has the toolchain fingerprint and the precompiled header, not the object:
 //                 what a generic tool (C generated from its command line) pays at each run;
 //   headers       the same compile parsing bpfkit.h + vmlinux.h every time (no PCH): the old path;
-//   empty cache   a fresh BPFKIT_CACHE: fingerprint, then the compile from the headers while the PCH
-//                 is built in the background (once per toolchain/headers).
+//   empty cache   a fresh BPFKIT_CACHE: fingerprint and the compile from the headers, which then
+//                 starts the PCH build in the background (once per toolchain/headers).
 // The gen-* rows are programs shaped like what the generic tools generate.
 // Then setup's precompile of all tools (object cache empty, PCH built): one compile at a time vs one per CPU.
 import fs from 'node:fs';

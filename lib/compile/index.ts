@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropDebugSections } from './elf.js';
 import { CompileError } from './errors.js';
-import { discardPch, isPchTrouble, pchOrStartBuild, startsWithBpfkitInclude } from './pch.js';
+import { discardPch, isPchTrouble, readyPch, startPchBuild, startsWithBpfkitInclude, type PchSpec } from './pch.js';
 import { driveAsync, driveSync, runSync, type Steps } from './run.js';
 import { tracepointStructs } from './tracepoints.js';
 
@@ -171,9 +171,10 @@ export class ClangCompiler implements Compiler {
     // the generated structs need only vmlinux's integer types, and their #include <vmlinux.h> is a no-op.
     const src = `${preamble}#line 1 "${req.name}"\n${req.text}`;
     // cflags could change what the headers mean (-D...): those programs are compiled from the headers.
-    const pch = this.usePch && !req.cflags?.length && startsWithBpfkitInclude(req.text)
-      ? pchOrStartBuild({ dir: path.join(cacheDir(), 'pch'), key: sha(this.fingerprint(), COMPILE_FLAGS_VERSION, ...flags), clang: this.clang, flags, header: path.join(this.includeDir, 'bpfkit.h') })
+    const pchSpec: PchSpec | undefined = this.usePch && !req.cflags?.length && startsWithBpfkitInclude(req.text)
+      ? { dir: path.join(cacheDir(), 'pch'), key: sha(this.fingerprint(), COMPILE_FLAGS_VERSION, ...flags), clang: this.clang, flags, header: path.join(this.includeDir, 'bpfkit.h') }
       : undefined;
+    const pch = pchSpec && readyPch(pchSpec);
     const out = ['-c', '-x', 'c', '-', '-o', '-'];
     if (pch) {
       const r = yield { cmd: this.clang, args: [...flags, '-include-pch', pch, ...out], input: src };
@@ -183,6 +184,7 @@ export class ClangCompiler implements Compiler {
     }
     const r = yield { cmd: this.clang, args: [...flags, ...out], input: src };
     if (r.status !== 0) throw compileError(req, r.stderr);
+    if (pchSpec) startPchBuild(pchSpec);
     // libbpf needs .BTF/.BTF.ext, not DWARF: dropping it makes objects ~15x smaller.
     return dropDebugSections(r.stdout);
   }
