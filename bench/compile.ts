@@ -3,8 +3,9 @@
 //   object miss   the cache has the toolchain fingerprint and the precompiled header, not the object:
 //                 what a generic tool (C generated from its command line) pays at each run;
 //   headers       the same compile parsing bpfkit.h + vmlinux.h every time (no PCH): the old path;
-//   empty cache   a fresh BPFKIT_CACHE: fingerprint, then the compile from the headers while the PCH
-//                 is built in the background (once per toolchain/headers).
+//   empty cache   a fresh BPFKIT_CACHE: fingerprint and the compile from the headers, which then
+//                 starts the PCH build in the background (once per toolchain/headers).
+// The gen-* rows are programs shaped like what the generic tools generate.
 // Then setup's precompile of all tools (object cache empty, PCH built): one compile at a time vs one per CPU.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,6 +33,38 @@ function withCache<T>(dir: string, fn: () => T): T {
   return fn();
 }
 
+// Programs of the shape the generic tools (trace, argdist, funccount) generate from a command line.
+const generated: CompileRequest[] = [
+  { name: 'gen-argdist.bpf.c', text: `#include <bpfkit.h>
+const volatile u32 targ_tgid = 0;
+BPF_HISTOGRAM(dist);
+TRACEPOINT_PROBE(syscalls, sys_enter_read) {
+	if (targ_tgid && bpfkit_tgid() != targ_tgid) return 0;
+	u32 slot = bpf_log2l(args->count);
+	map_increment(dist, slot);
+	return 0;
+}` },
+  { name: 'gen-funccount.bpf.c', text: `#include <bpfkit.h>
+BPF_ARRAY(counts, u64, 4);
+TRACEPOINT_PROBE(syscalls, sys_enter_openat) { u32 k = 0; map_increment(counts, k); return 0; }
+TRACEPOINT_PROBE(syscalls, sys_enter_read) { u32 k = 1; map_increment(counts, k); return 0; }
+TRACEPOINT_PROBE(syscalls, sys_enter_write) { u32 k = 2; map_increment(counts, k); return 0; }
+TRACEPOINT_PROBE(sched, sched_process_exec) { u32 k = 3; map_increment(counts, k); return 0; }` },
+  { name: 'gen-trace.bpf.c', text: `#include <bpfkit.h>
+struct event { u32 pid; char comm[16]; u64 flags; char path[64]; };
+BPF_RINGBUF_OUTPUT(events, 64);
+TRACEPOINT_PROBE(syscalls, sys_enter_openat) {
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) return 0;
+	e->pid = bpfkit_tgid();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->flags = args->flags;
+	bpf_probe_read_user_str(e->path, sizeof(e->path), (const char *)args->filename);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}` },
+];
+
 const specs = await loadSpecs();
 const reqs: CompileRequest[] = specs.map(s => ({ text: s.program, name: `${s.name}.bpf.c` }));
 const savedCache = process.env.BPFKIT_CACHE;
@@ -46,7 +79,7 @@ try {
   withCache(warm, () => compile({ text: '#include <bpfkit.h>\n', name: 'warm.bpf.c' }, withPch)); // starts the PCH build
   await backgroundBuildDone(warm);
   for (let i = 0; i < runs; i++) {
-    for (const req of reqs) {
+    for (const req of [...reqs, ...generated]) {
       const t = times.get(req.name) ?? { 'object miss': [], headers: [], 'empty cache': [] };
       times.set(req.name, t);
       dropObjects();
@@ -73,6 +106,12 @@ try {
 const col = (s: string | number) => String(s).padStart(13);
 process.stdout.write(`cold compile, median of ${runs} (ms), load ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} CPUs\n`);
 process.stdout.write(`${'tool'.padEnd(14)}${modes.map(col).join('')}\n`);
-for (const [name, t] of times) process.stdout.write(`${name.replace(/\.bpf\.c$/, '').padEnd(14)}${modes.map(m => col(median(t[m]).toFixed(0))).join('')}\n`);
-process.stdout.write(`${'median'.padEnd(14)}${modes.map(m => col(median([...times.values()].map(t => median(t[m]))).toFixed(0))).join('')}\n`);
+const row = (name: string, t: Record<(typeof modes)[number], number[]>) => process.stdout.write(`${name.padEnd(14)}${modes.map(m => col(median(t[m]).toFixed(0))).join('')}\n`);
+const medianRow = (label: string, names: string[]) => {
+  const ts = names.map(n => times.get(n)!);
+  process.stdout.write(`${label.padEnd(14)}${modes.map(m => col(median(ts.map(t => median(t[m]))).toFixed(0))).join('')}\n`);
+};
+for (const [name, t] of times) row(name.replace(/\.bpf\.c$/, ''), t);
+medianRow('median, tools', reqs.map(r => r.name));
+medianRow('median, gen-*', generated.map(r => r.name));
 process.stdout.write(`precompile of ${reqs.length} tools (PCH built): ${Object.entries(pool).map(([l, xs]) => `${l} ${median(xs).toFixed(0)} ms`).join(', ')}\n`);

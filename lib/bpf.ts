@@ -111,10 +111,15 @@ export interface PerfEventOptions {
   cpus?: number[];
 }
 
-const live = new Set<BPF>();
-process.on('exit', () => {
-  for (const b of live) b.close();
-});
+// Objects still open at exit are closed then. One set and one exit hook per process: every tool's bundle
+// has its own copy of this module, and `bpfkit list` may import them all.
+const live: Set<{ close(): void }> = ((globalThis as any).__bpfkitLive ??= new Set());
+if (!(globalThis as any).__bpfkitExitHook) {
+  (globalThis as any).__bpfkitExitHook = true;
+  process.on('exit', () => {
+    for (const b of live) b.close();
+  });
+}
 
 export function onlineCpus(): number[] {
   const text = fs.readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();

@@ -1,13 +1,14 @@
 // C text -> BPF ELF. The compiler sits behind a small interface (Debian clang today; a wasm clang with
 // a BPF backend could drop in). Results are cached by content: source + flags + generated tracepoint
-// structs + compiler identity + header contents.
+// structs + compiler identity + header contents. Programs that start with #include <bpfkit.h> are
+// compiled against a precompiled bpfkit.h (pch.ts): most of a cold compile was parsing vmlinux.h.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropDebugSections } from './elf.js';
 import { CompileError } from './errors.js';
-import { discardPch, isPchTrouble, pchOrStartBuild, startsWithBpfkitInclude } from './pch.js';
+import { discardPch, isPchTrouble, readyPch, startPchBuild, startsWithBpfkitInclude, type PchSpec } from './pch.js';
 import { driveAsync, driveSync, runSync, type Steps } from './run.js';
 import { contentKey } from './hash.js';
 import { tracepointStructs } from './tracepoints.js';
@@ -165,13 +166,14 @@ export class ClangCompiler implements Compiler {
   private *steps(req: CompileRequest, preamble: string): Steps<Buffer> {
     const flags = this.flags(req.cflags ?? []);
     // The preamble (vmlinux types + generated tracepoint structs) comes first; #line makes
-    // diagnostics point at the user's own lines. With the PCH, bpfkit.h is parsed before the
-    // preamble: its structs need only vmlinux's integer types, and its #include is then a no-op.
+    // diagnostics point at the user's own lines. With the PCH, bpfkit.h comes before the preamble:
+    // the generated structs need only vmlinux's integer types, and their #include <vmlinux.h> is a no-op.
     const src = `${preamble}#line 1 "${req.name}"\n${req.text}`;
     // cflags could change what the headers mean (-D...): those programs are compiled from the headers.
-    const pch = this.usePch && !req.cflags?.length && startsWithBpfkitInclude(req.text)
-      ? pchOrStartBuild({ dir: path.join(cacheDir(), 'pch'), key: sha(this.fingerprint(), COMPILE_FLAGS_VERSION, ...flags), clang: this.clang, flags, header: path.join(this.includeDir, 'bpfkit.h') })
+    const pchSpec: PchSpec | undefined = this.usePch && !req.cflags?.length && startsWithBpfkitInclude(req.text)
+      ? { dir: path.join(cacheDir(), 'pch'), key: sha(this.fingerprint(), COMPILE_FLAGS_VERSION, ...flags), clang: this.clang, flags, header: path.join(this.includeDir, 'bpfkit.h') }
       : undefined;
+    const pch = pchSpec && readyPch(pchSpec);
     const out = ['-c', '-x', 'c', '-', '-o', '-'];
     if (pch) {
       const r = yield { cmd: this.clang, args: [...flags, '-include-pch', pch, ...out], input: src };
@@ -181,6 +183,7 @@ export class ClangCompiler implements Compiler {
     }
     const r = yield { cmd: this.clang, args: [...flags, ...out], input: src };
     if (r.status !== 0) throw compileError(req, r.stderr);
+    if (pchSpec) startPchBuild(pchSpec);
     // libbpf needs .BTF/.BTF.ext, not DWARF: dropping it makes objects ~15x smaller.
     return dropDebugSections(r.stdout);
   }

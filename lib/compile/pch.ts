@@ -1,8 +1,8 @@
 // A precompiled bpfkit.h (with vmlinux.h and libbpf's headers): parsing those ~150k lines is most of a
 // cold compile. One PCH per toolchain + header contents + flags, kept in the cache dir next to the
-// objects. The first compile that finds none starts building it in the background (under a lock
-// file, so one process builds it) and compiles its own program from the headers meanwhile, on the
-// other core: nobody waits for a PCH, and the object is the same byte for byte either way.
+// objects. A compile that finds none compiles from the headers, then starts building it in the
+// background (under a lock file, so one process builds it) for the compiles after it: nobody waits
+// for a PCH, and the object is the same byte for byte either way.
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -62,30 +62,37 @@ export const pchFile = (spec: PchSpec) => path.join(spec.dir, `${spec.key}.pch`)
 
 // The builder is a detached shell so that it finishes (rename, unlock) even if this process exits
 // first, as a one-shot script does. Arguments: clang tmp final lock failed, then clang's arguments.
-// A clang error (status < 128) leaves a .failed marker, so that compiles do not retry at once.
+// It runs niced: on a busy machine the compile that is waiting goes first. A clang error
+// (status < 128) leaves a .failed marker, so that compiles do not retry at once.
 const BUILDER = 'clang=$1 tmp=$2 final=$3 lock=$4 failed=$5; shift 5\n' +
-  'if "$clang" "$@" -o "$tmp" 2>"$tmp.err"; then mv -f "$tmp" "$final"; else st=$?; [ "$st" -lt 128 ] && mv -f "$tmp.err" "$failed"; fi\n' +
+  'if nice -n 10 "$clang" "$@" -o "$tmp" 2>"$tmp.err"; then mv -f "$tmp" "$final"; else st=$?; [ "$st" -lt 128 ] && mv -f "$tmp.err" "$failed"; fi\n' +
   'rm -f "$tmp" "$tmp.err" "$lock"';
 
-/**
- * The PCH's path if it is built; otherwise starts its build in the background (unless another
- * process is building it, or it cannot be built here) and returns undefined: compile without it.
- */
-export function pchOrStartBuild(spec: PchSpec): string | undefined {
+/** The PCH's path when it is built, else undefined. */
+export function readyPch(spec: PchSpec): string | undefined {
   const file = pchFile(spec);
-  if (fs.existsSync(file)) return file;
+  return fs.existsSync(file) ? file : undefined;
+}
+
+/**
+ * Starts building the PCH in the background, unless another process is building it or a build
+ * failed a moment ago. Called after a compile without it, so that this compile is not slowed down.
+ */
+export function startPchBuild(spec: PchSpec): void {
+  const file = pchFile(spec);
   const lock = `${file}.lock`;
   const failed = `${file}.failed`;
   try {
-    if (Date.now() - fs.statSync(failed).mtimeMs < RETRY_FAILED_MS) return undefined;
+    if (Date.now() - fs.statSync(failed).mtimeMs < RETRY_FAILED_MS) return;
   } catch { /* no failed build */ }
   let fd: number;
   try {
     fs.mkdirSync(spec.dir, { recursive: true });
+    if (fs.existsSync(file)) return;
     if (fs.existsSync(lock) && lockIsStale(lock)) fs.rmSync(lock, { force: true });
     fd = fs.openSync(lock, 'wx');
   } catch {
-    return undefined; // being built by another process, or a read-only cache
+    return; // being built by another process, or a read-only cache
   }
   try {
     sweep(spec.dir);
@@ -101,7 +108,6 @@ export function pchOrStartBuild(spec: PchSpec): string | undefined {
   } finally {
     fs.closeSync(fd);
   }
-  return undefined;
 }
 
 /** Removes old PCHs beyond KEEP_PCHS and what killed builders left; open files stay readable to their users. */
