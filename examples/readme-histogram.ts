@@ -1,4 +1,4 @@
-// The README's library example, kept runnable: `sudo npx tsx examples/readme-histogram.ts`.
+// The README's library example, kept runnable: `sudo bin/bpfkit-node examples/readme-histogram.ts`.
 import { BPF } from 'bpfkit';
 
 const bpf = BPF.load({ text: `
