@@ -4,12 +4,14 @@ import { catalogue, findTool, loadSpecs, outputKinds, runsHereCached, toolBundle
 import { formatTable } from '../lib/output/index.js';
 import { pathToFileURL } from 'node:url';
 import { writeToolDocs } from './docs.js';
+import { flamegraphCommand } from './flamegraph.js';
 
 const usage = `Usage: bpfkit <command>
 
   bpfkit list [subsystem]    the tools by subsystem, and whether each can run on this kernel
   bpfkit doctor              what this kernel supports (probe kinds, BTF, ring buffers)
   bpfkit <tool> [args...]    run a tool (same as tools/<subsystem>/<tool>.ts)
+  bpfkit flamegraph [file]   folded stacks (profile -f, offcputime -f, ...) as an interactive SVG
   bpfkit docs                regenerate docs/tools/*.md from the tools' metadata
 `;
 
@@ -46,6 +48,9 @@ switch (cmd) {
     break;
   case 'docs':
     await writeToolDocs(await loadSpecs());
+    break;
+  case 'flamegraph':
+    flamegraphCommand(rest);
     break;
   case 'catalogue': // every tool's metadata as JSON (the build makes the manifest with it; the fronts read it)
     process.stdout.write(JSON.stringify(await catalogue()) + '\n');

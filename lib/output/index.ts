@@ -28,3 +28,5 @@ export {
   OUTPUT_KINDS, eventRecord, histogramRecord, countsRecord, topRecord, recordEmitter, validateRecord,
 } from './records.js';
 export type { OutputKind, Fields, HistSectionsJson, RecordEmitter } from './records.js';
+export { parseFolded, renderFlameGraph, frameKind } from './flamegraph.js';
+export type { FlameGraphOptions, FrameKind } from './flamegraph.js';
