@@ -134,6 +134,16 @@ export function positiveInt(what: string) {
   };
 }
 
+/** BCC's positive_int_list: "185" or "185,175" -> [185, 175]. */
+export function positiveIntList(what: string) {
+  return (v: unknown) => {
+    if (v === undefined) return undefined;
+    const s = String(Array.isArray(v) ? v[v.length - 1] : v);
+    if (!/^\d+(,\d+)*$/.test(s) || s.split(',').some(x => Number(x) <= 0)) throw new UsageError(`invalid ${what}: '${s}' (must be positive integers, comma separated)`);
+    return s.split(',').map(Number);
+  };
+}
+
 export function nonNegativeInt(what: string) {
   return (v: unknown) => {
     if (v === undefined) return undefined;

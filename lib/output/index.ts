@@ -25,7 +25,7 @@ export type { OutputWriterOptions } from './writer.js';
 export { formatTable } from './table.js';
 export type { TableOptions } from './table.js';
 export {
-  OUTPUT_KINDS, eventRecord, histogramRecord, countsRecord, topRecord, recordEmitter, validateRecord,
+  OUTPUT_KINDS, eventRecord, histogramRecord, countsRecord, topRecord, stacksRecord, recordEmitter, validateRecord,
 } from './records.js';
 export type { OutputKind, Fields, HistSectionsJson, RecordEmitter } from './records.js';
 export { parseFolded, renderFlameGraph, frameKind } from './flamegraph.js';
