@@ -91,7 +91,7 @@ export class StackReader {
    * Every `everyMs`, reads the map's keys and keeps the mappings of the processes in them (tgids()
    * picks them out of a key), until stop(). The timer does not keep the tool alive.
    */
-  track(countsMap: string, tgids: (key: any) => number[], everyMs = 1000): void {
+  track(countsMap: string, tgids: (key: any) => number[], everyMs = 250): void {
     if (!this.user) return;
     const m = this.bpf.map(countsMap);
     this.timer = setInterval(() => {
