@@ -153,6 +153,14 @@ export function nonNegativeInt(what: string) {
   };
 }
 
+/** A [duration] positional as BCC's: whole seconds > 0; undefined (until Ctrl-C) when not given. */
+export function durationSeconds(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  if (!/^\d+$/.test(s) || Number(s) <= 0) throw new UsageError(`invalid duration: '${s}' (must be a positive integer of seconds)`);
+  return Number(s);
+}
+
 /** interval/count positionals as BCC: seconds > 0, count > 0; both default to "until Ctrl-C". */
 export function intervalCount(o: { interval?: unknown; count?: unknown }): { interval: number; count: number } {
   const parse = (v: unknown, what: string) => {
@@ -329,7 +337,13 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
       return new Promise<void>(resolve => {
         if (exitRequested) return resolve();
         exitWaiters.push(resolve);
-        if (seconds && seconds > 0) setTimeout(requestExit, seconds * 1000);
+        if (seconds && seconds > 0) {
+          setTimeout(requestExit, seconds * 1000);
+        } else {
+          // a tool with no event stream (profile, offcputime: maps read at the end) has nothing else keeping node alive
+          const keepAlive = setInterval(() => {}, 2 ** 30);
+          exitWaiters.push(() => clearInterval(keepAlive));
+        }
       });
     },
     async intervals(interval, count, tick) {

@@ -2,7 +2,9 @@
 // BPF_STACK_TRACE map -> symbolised stacks (kernel through /proc/kallsyms, user through each process's
 // mappings, JIT code through /tmp/perf-PID.map), printed as BCC prints them (the multi-line default,
 // the folded -f format) or as `stacks` --json records (docs/json.md), and as flame graph input.
+import fs from 'node:fs';
 import type { BPF } from '../bpf.js';
+import { renderFlameGraph, type FlameGraphOptions, type RecordEmitter } from '../output/index.js';
 import { ProcessSymbols, symbolizeStack, type FormatOptions } from '../syms/index.js';
 
 const EFAULT = 14, ENOMEM = 12, EEXIST = 17;
@@ -113,7 +115,7 @@ export class StackReader {
     const ips = this.bpf.stackIps(this.stackMap, id);
     // BCC puts the sampled IP in front: kernels whose stack starts at the caller lose the first frame
     if (kind === 'kernel' && opts.kernelIp && ips[0] !== opts.kernelIp) ips.unshift(opts.kernelIp);
-    if (kind === 'kernel') return symbolizeStack(ips, 'kernel', undefined, opts);
+    if (kind === 'kernel') return dropProbeFrames(symbolizeStack(ips, 'kernel', undefined, opts));
     return symbolizeStack(ips, 'user', tgid, { ...opts, processSymbols: this.processSymbols(tgid) });
   }
 
@@ -158,6 +160,17 @@ export class StackReader {
     if (!this.missed) return undefined;
     return `WARNING: ${this.missed} stack traces could not be displayed.${this.missedForRoom ? ' Consider increasing --stack-storage-size.' : ''}`;
   }
+}
+
+/**
+ * A kernel stack taken in a tracepoint program starts in the program and the code that ran it
+ * (bpf_prog_<tag>_<name>, bpf_trace_run4, __traceiter_sched_switch when several programs share it): those frames are the tool's,
+ * not the traced task's, and BCC's kprobe-based tools never show them.
+ */
+function dropProbeFrames(frames: string[]): string[] {
+  let i = 0;
+  while (i < frames.length && /^(bpf_prog_[0-9a-f]+_|bpf_trace_run\d|__bpf_trace_|__traceiter_|bpf_trampoline_)/.test(frames[i])) i++;
+  return i ? frames.slice(i) : frames;
 }
 
 // ------------------------------------------------------------------ text
@@ -223,6 +236,41 @@ export function foldedFrames(s: SymbolisedStack, opts: PrintOptions = {}): strin
 /** One folded line: "comm;outer;...;inner value". */
 export function foldedLine(s: SymbolisedStack, opts: PrintOptions = {}): string {
   return `${foldedFrames(s, opts).join(';')} ${s.value}`;
+}
+
+// ------------------------------------------------------------------ a tool's closing print
+
+export interface PrintStacksOptions extends PrintOptions {
+  /** --json: one stacks record, its count in this field ("samples", "total_us"); `tgid` added when it differs in meaning from pid. */
+  json?: { emit: RecordEmitter; seconds: number; valueField: string; withTgid?: boolean };
+  folded?: boolean;
+  /** The default multi-line output's frames: BCC's profile shows offsets and modules, offcputime -s offsets. */
+  text?: FormatOptions & { showAddress?: boolean };
+  /** --flamegraph FILE: the folded stacks (kernel frames annotated) as an SVG. */
+  flamegraph?: { file: string } & FlameGraphOptions;
+}
+
+/**
+ * What a stack tool prints at its end, from its samples: a stacks record, folded lines or the
+ * multi-line stacks on `out`; the flame graph file; BCC's missed-stacks warning on stderr.
+ */
+export function printStacks(reader: StackReader, samples: StackSample[], out: { write(s: string): void }, opts: PrintStacksOptions): void {
+  const names = reader.read(samples); // names only: folded lines, JSON, the flame graph
+  if (opts.json) {
+    const { emit, seconds, valueField, withTgid } = opts.json;
+    emit.stacks(seconds, valueField, [...names].reverse().map(s => stackJson(s, valueField, !!withTgid)), { missed_stacks: reader.missed });
+  } else if (opts.folded) {
+    for (const s of names) out.write(foldedLine(s, opts) + '\n');
+  } else {
+    const text = opts.text && Object.values(opts.text).some(Boolean) ? reader.read(samples, opts.text) : names;
+    for (const s of text) out.write(formatStack(s, opts));
+  }
+  if (opts.flamegraph) {
+    const { file, ...graph } = opts.flamegraph;
+    fs.writeFileSync(file, renderFlameGraph(names.map(s => [foldedFrames(s, { annotations: true }), s.value]), graph));
+  }
+  const warning = reader.missedWarning();
+  if (warning) process.stderr.write(warning + '\n');
 }
 
 // ------------------------------------------------------------------ JSON

@@ -2,11 +2,9 @@
 // profile: samples stack traces at a timed interval and counts them in the kernel (BCC's profile), on
 // the cpu-clock software event (BCC tries cpu-cycles first; without a hardware PMU it ends up here).
 // Prints BCC's multi-line stacks, its folded format (-f), stacks records, or a flame graph.
-import fs from 'node:fs';
 import { onlineCpus } from '../../lib/bpf.js';
-import { defineTool, opt, positiveInt, positiveIntList, UsageError } from '../../lib/cli/index.js';
-import { renderFlameGraph } from '../../lib/output/index.js';
-import { foldedFrames, foldedLine, formatStack, stackJson, StackReader, type StackSample } from '../../lib/stacks/index.js';
+import { defineTool, durationSeconds, nonNegativeInt, opt, positiveInt, positiveIntList } from '../../lib/cli/index.js';
+import { printStacks, StackReader, type StackSample } from '../../lib/stacks/index.js';
 
 const program = `
 #include <bpfkit.h>
@@ -100,7 +98,7 @@ defineTool<Options>({
     folded: opt.flag('f', 'output folded format, one line per stack (for flame graphs)'),
     hashStorageSize: { type: 'string', default: 40960, describe: 'the number of hash keys that can be stored', coerce: positiveInt('hash storage size') },
     stackStorageSize: { type: 'string', default: 16384, describe: 'the number of unique stack traces that can be stored and displayed', coerce: positiveInt('stack storage size') },
-    cpu: { alias: 'C', type: 'string', describe: 'cpu number to run profile on', coerce: cpuNumber },
+    cpu: { alias: 'C', type: 'string', describe: 'cpu number to run profile on', coerce: nonNegativeInt('CPU') },
     address: opt.flag('A', 'show raw addresses'),
     flamegraph: { type: 'string', describe: 'also write the stacks as an interactive SVG flame graph to this file' },
   },
@@ -121,13 +119,13 @@ defineTool<Options>({
     if (o.pid && o.tid) return 'use only one of -p and -L';
     if (o.userStacksOnly && o.kernelStacksOnly) return 'use only one of -U and -K';
     if (o.frequency && o.count) return 'use only one of -F and -c';
-    durationOf(o.duration);
+    durationSeconds(o.duration);
     if (o.cpu !== undefined && !onlineCpus().includes(o.cpu)) return `invalid CPU: ${o.cpu} (online: ${onlineCpus().join(',')})`;
     return undefined;
   },
 
   async run({ opts, load, out, json, emit, untilExit }) {
-    const duration = durationOf(opts.duration);
+    const duration = durationSeconds(opts.duration);
     const targets = opts.pid ?? opts.tid ?? [];
     const bpf = load({
       rodata: { targ_filter: opts.pid ? 1 : opts.tid ? 2 : 0, targ_idle: opts.includeIdle, targ_user: !opts.kernelStacksOnly, targ_kernel: !opts.userStacksOnly },
@@ -157,36 +155,13 @@ defineTool<Options>({
       pid: k.pid, tgid: k.pid, comm: k.name, userStackId: k.user_stack_id, kernelStackId: k.kernel_stack_id,
       kernelIp: k.kernel_ip || undefined, value: Number(v),
     }));
-    const delimited = opts.delimited && !opts.userStacksOnly && !opts.kernelStacksOnly;
-    const names = reader.read(samples);  // names only: folded lines, JSON, the flame graph
-    if (json) {
-      const byValue = [...names].reverse();
-      emit.stacks((Date.now() - started) / 1000, 'samples', byValue.map(s => stackJson(s, 'samples', false)), { missed_stacks: reader.missed });
-    } else if (opts.folded) {
-      for (const s of names) out.line(foldedLine(s, { delimited, annotations: opts.annotations }));
-    } else {
-      // BCC's default output: offsets and modules (ksym/sym with show_module, show_offset)
-      for (const s of reader.read(samples, { showOffset: true, showModule: true, showAddress: opts.address })) out.write(formatStack(s, { delimited }));
-    }
-    if (opts.flamegraph) {
-      const svg = renderFlameGraph(names.map(s => [foldedFrames(s, { annotations: true }), s.value]), { title: 'CPU Flame Graph', countName: 'samples', palette: 'cpu' });
-      fs.writeFileSync(opts.flamegraph, svg);
-    }
-    const warning = reader.missedWarning();
-    if (warning) process.stderr.write(warning + '\n');
+    printStacks(reader, samples, out, {
+      delimited: opts.delimited && !opts.userStacksOnly && !opts.kernelStacksOnly, annotations: opts.annotations,
+      json: json ? { emit, seconds: (Date.now() - started) / 1000, valueField: 'samples' } : undefined,
+      folded: opts.folded,
+      text: { showOffset: true, showModule: true, showAddress: opts.address }, // BCC's ksym/sym(show_module, show_offset)
+      flamegraph: opts.flamegraph ? { file: opts.flamegraph, title: 'CPU Flame Graph', countName: 'samples', palette: 'cpu' } : undefined,
+    });
     if (entries.length >= opts.hashStorageSize) process.stderr.write('WARNING: hash table full. Consider increasing --hash-storage-size.\n');
   },
 });
-
-function durationOf(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) <= 0) throw new UsageError(`invalid duration: '${v}' (must be a positive integer of seconds)`);
-  return Number(v);
-}
-
-function cpuNumber(v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  const s = String(Array.isArray(v) ? v[v.length - 1] : v);
-  if (!/^\d+$/.test(s)) throw new UsageError(`invalid CPU: '${s}' (must be a CPU number)`);
-  return Number(s);
-}
