@@ -115,8 +115,12 @@ export class StackReader {
     const ips = this.bpf.stackIps(this.stackMap, id);
     // BCC puts the sampled IP in front: kernels whose stack starts at the caller lose the first frame
     if (kind === 'kernel' && opts.kernelIp && ips[0] !== opts.kernelIp) ips.unshift(opts.kernelIp);
-    if (kind === 'kernel') return dropProbeFrames(symbolizeStack(ips, 'kernel', undefined, opts));
-    return symbolizeStack(ips, 'user', tgid, { ...opts, processSymbols: this.processSymbols(tgid) });
+    try {
+      if (kind === 'kernel') return dropProbeFrames(symbolizeStack(ips, 'kernel', undefined, opts));
+      return symbolizeStack(ips, 'user', tgid, { ...opts, processSymbols: this.processSymbols(tgid) });
+    } catch {
+      return ips.map(() => '[unknown]'); // a file that went away while being read: the frames are there, their names not
+    }
   }
 
   /**
@@ -184,26 +188,30 @@ export interface PrintOptions {
 
 const MISSED_USER = '[Missed User Stack]', MISSED_KERNEL = '[Missed Kernel Stack]';
 
-/** BCC's default multi-line stack: kernel frames, then user frames, then "- comm (pid)" and the value. */
+/**
+ * BCC's default multi-line stack: kernel frames, then user frames, then "- comm (pid)" and the value.
+ * With a waker (offwaketime): the waker's stacks read from the root down to the wakeup, "--", then the
+ * blocked task's from where it blocked, "target: comm pid" and the value.
+ */
 export function formatStack(s: SymbolisedStack, opts: PrintOptions = {}): string {
   const lines: string[] = [];
-  const side = (f: Frames, missed: string) => {
+  const side = (f: Frames, missed: string, rootFirst = false) => {
     if (f === null) lines.push(`    ${missed}`);
-    else if (f) for (const name of f) lines.push(`    ${name}`);
+    else if (f) for (const name of rootFirst ? [...f].reverse() : f) lines.push(`    ${name}`);
   };
   const delimit = (a: Frames, b: Frames) => opts.delimited && a && a.length && b && b.length;
-  side(s.kernel, MISSED_KERNEL);
-  if (delimit(s.kernel, s.user)) lines.push('    --');
-  side(s.user, MISSED_USER);
-  lines.push(`    ${'-'.padEnd(16)} ${s.comm} (${s.pid})`);
   if (s.waker) {
-    // offwaketime: the waker's stack above the blocked one, read upwards from the "--" line
-    lines.push('    --');
-    side(s.waker.user, MISSED_USER);
-    if (delimit(s.waker.user, s.waker.kernel)) lines.push('    -');
-    side(s.waker.kernel, MISSED_KERNEL);
-    lines.push(`    ${'waker:'.padEnd(16)} ${s.waker.comm} (${s.waker.pid})`);
+    const w = s.waker;
+    lines.push(`    ${'waker:'.padEnd(16)} ${w.comm} ${w.pid}`);
+    side(w.user, MISSED_USER, true);
+    if (delimit(w.user, w.kernel)) lines.push('    -');
+    side(w.kernel, MISSED_KERNEL, true);
+    lines.push(`    ${'--'.padEnd(16)} --`);
   }
+  side(s.kernel, MISSED_KERNEL);
+  if (delimit(s.kernel, s.user)) lines.push(s.waker ? '    -' : '    --');
+  side(s.user, MISSED_USER);
+  lines.push(s.waker ? `    ${'target:'.padEnd(16)} ${s.comm} ${s.pid}` : `    ${'-'.padEnd(16)} ${s.comm} (${s.pid})`);
   lines.push(`        ${s.value}`, '');
   return lines.join('\n') + '\n';
 }

@@ -35,14 +35,31 @@ let child: ChildProcess | undefined;
 afterEach(() => child?.kill('SIGKILL'));
 
 /** Runs the sleeper under the tracers: each is started with its PID, and it starts once they attached. */
-async function traced(start: (pid: number) => Running[], readyAfterMs: number) {
+async function traced(start: (pid: number) => Running[]) {
   child = spawn(sleeper, [], { stdio: ['pipe', 'ignore', 'ignore'] });
   const tracers = start(child.pid!);
-  await sleep(readyAfterMs);
+  // each has attached once it holds a BPF link (stdbuf execs libbpf-tools' in place: same PID)
+  const deadline = Date.now() + 30_000;
+  while (tracers.some(t => t.child.exitCode === null && !attached(t.child.pid!)) && Date.now() < deadline) await sleep(50);
+  await sleep(200);
   child.stdin!.end('x');
   const exited = new Promise(r => child!.on('exit', r));
   await Promise.all([exited, ...tracers.map(t => t.exited)]);
   return tracers.map(t => ({ code: t.child.exitCode, stdout: t.stdout(), stderr: t.stderr() }));
+}
+
+function attached(pid: number): boolean {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fdinfo`).some(fd => {
+      try {
+        return /^link_type:/m.test(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
 }
 
 /** libbpf-tools' multi-line output: the total of the stacks through nanosleep. */
@@ -51,7 +68,7 @@ function referenceNanosleepUs(text: string): number {
 }
 
 test('-p PID: ~1 s blocked under the nanosleep syscall, as libbpf-tools offcputime measures it', async () => {
-  const [ours, ref] = await traced(pid => [startTool('offcputime', ['--json', '-p', String(pid), '4']), startReference('offcputime', ['-p', String(pid), '4'])], 2500);
+  const [ours, ref] = await traced(pid => [startTool('offcputime', ['--json', '-p', String(pid), '4']), startReference('offcputime', ['-p', String(pid), '4'])]);
   expect(ours.code).toBe(0);
   const records = ours.stdout.trim().split('\n').map(l => JSON.parse(l));
   expect(records).toHaveLength(1);
@@ -76,7 +93,7 @@ test('text, folded and --flamegraph: the same stack; -m drops shorter blocks', a
     startTool('offcputime', ['-p', String(pid), '3']),
     startTool('offcputime', ['-f', '--flamegraph', svg, '-p', String(pid), '3']),
     startTool('offcputime', ['-f', '-m', '200000', '-p', String(pid), '3']),
-  ], 2000);
+  ]);
   expect(text.stdout.split('\n')[0]).toBe(`Tracing off-CPU time (us) of PIDs ${child!.pid} by user + kernel stack for 3 secs.`);
   expect(text.stdout).toMatch(/^ {4}__schedule\n {4}schedule\n {4}do_nanosleep\n/m);
   expect(text.stdout).toContain(`    -                sleeper (${child!.pid})\n`);

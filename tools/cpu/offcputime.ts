@@ -2,21 +2,14 @@
 // offcputime: total time blocked (off CPU) per stack trace (BCC's offcputime). As libbpf-tools does,
 // on sched_switch: the task leaving the CPU has its stacks and the time stamped; when it is switched
 // back in, the time it was away is added to those stacks' total.
-import { defineTool, durationSeconds, nonNegativeInt, opt, positiveInt, positiveIntList } from '../../lib/cli/index.js';
+import { defineTool, durationSeconds, opt } from '../../lib/cli/index.js';
 import { printStacks, StackReader, type StackSample } from '../../lib/stacks/index.js';
+import { OFF_CPU_OPTIONS, offCpuGlobals, offCpuProblem, setTaskTargets, TASK_FILTER_C, taskFilterContext, type OffCpuOptions } from '../../lib/stacks/tasks.js';
 
 const program = `
 #include <bpfkit.h>
 
-#define PF_KTHREAD 0x00200000
-enum { FILTER_NONE, FILTER_TGID, FILTER_TID, FILTER_USER, FILTER_KERNEL };
-
-const volatile u32 targ_filter = FILTER_NONE;
-const volatile s64 targ_state = -1;             /* --state: -1 any, 0 running, else any of these bits */
-const volatile u64 min_block_us = 1;
-const volatile u64 max_block_us = (u64)-1;
-const volatile bool targ_user = true;           /* not -K */
-const volatile bool targ_kernel = true;         /* not -U */
+${TASK_FILTER_C}
 
 struct key_t {
 	u32 pid;
@@ -27,37 +20,9 @@ struct key_t {
 };
 struct start_t { u64 ts; struct key_t key; };
 
-BPF_HASH(targets, u32, u8, 64);
 BPF_HASH(start, u32, struct start_t, 10240);
 BPF_HASH(counts, struct key_t, u64, 10240);
 BPF_STACK_TRACE(stack_traces, 16384);
-
-/* task_struct's state was renamed __state in 5.14 */
-struct task_struct___pre514 { long state; } __attribute__((preserve_access_index));
-
-static __always_inline long task_state(struct task_struct *t)
-{
-	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
-	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
-}
-
-static __always_inline bool wanted(struct task_struct *t)
-{
-	u32 tgid = BPF_CORE_READ(t, tgid), pid = BPF_CORE_READ(t, pid);
-	u32 flags = BPF_CORE_READ(t, flags);
-	switch (targ_filter) {
-	case FILTER_TGID: if (!bpf_map_lookup_elem(&targets, &tgid)) return false; break;
-	case FILTER_TID: if (!bpf_map_lookup_elem(&targets, &pid)) return false; break;
-	case FILTER_USER: if (flags & PF_KTHREAD) return false; break;
-	case FILTER_KERNEL: if (!(flags & PF_KTHREAD)) return false; break;
-	}
-	if (targ_state == 0)
-		return task_state(t) == 0;
-	if (targ_state > 0)
-		return (task_state(t) & targ_state) != 0;
-	return true;
-}
 
 static __always_inline int on_switch(void *ctx, struct task_struct *prev, struct task_struct *next)
 {
@@ -93,22 +58,8 @@ static __always_inline int on_switch(void *ctx, struct task_struct *prev, struct
 BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(ctx, prev, next), bool preempt, struct task_struct *prev, struct task_struct *next)
 `;
 
-interface Options {
-  pid?: number[];
-  tid?: number[];
-  userThreadsOnly: boolean;
-  kernelThreadsOnly: boolean;
-  userStacksOnly: boolean;
-  kernelStacksOnly: boolean;
-  delimited: boolean;
-  folded: boolean;
+interface Options extends OffCpuOptions {
   offset: boolean;
-  stackStorageSize: number;
-  minBlockTime: number;
-  maxBlockTime?: number;
-  state?: number;
-  flamegraph?: string;
-  duration?: string;
 }
 
 interface Key { pid: number; tgid: number; user_stack_id: number; kernel_stack_id: number; name: string }
@@ -123,20 +74,8 @@ defineTool<Options>({
   invocations: [{ args: ['1'], ends: 'itself' }, { args: ['-f', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
   program,
   options: {
-    pid: { alias: 'p', type: 'string', describe: 'trace these PIDs only, comma separated list', coerce: positiveIntList('PID') },
-    tid: { alias: 't', type: 'string', describe: 'trace these TIDs only, comma separated list', coerce: positiveIntList('TID') },
-    userThreadsOnly: opt.flag('u', 'user threads only (no kernel threads)'),
-    kernelThreadsOnly: opt.flag('k', 'kernel threads only (no user threads)'),
-    userStacksOnly: opt.flag('U', 'show stacks from user space only (no kernel space stacks)'),
-    kernelStacksOnly: opt.flag('K', 'show stacks from kernel space only (no user space stacks)'),
-    delimited: opt.flag('d', 'insert delimiter between kernel/user stacks'),
-    folded: opt.flag('f', 'output folded format'),
+    ...OFF_CPU_OPTIONS,
     offset: opt.flag('s', 'show address offsets'),
-    stackStorageSize: { type: 'string', default: 16384, describe: 'the number of unique stack traces that can be stored and displayed', coerce: positiveInt('stack storage size') },
-    minBlockTime: { alias: 'm', type: 'string', default: 1, describe: 'the amount of time in microseconds over which we store traces', coerce: positiveInt('minimum block time') },
-    maxBlockTime: { alias: 'M', type: 'string', describe: 'the amount of time in microseconds under which we store traces (default U64_MAX)', coerce: positiveInt('maximum block time') },
-    state: { type: 'string', describe: 'filter on this thread state bitmask (eg, 2 == TASK_UNINTERRUPTIBLE) see include/linux/sched.h', coerce: nonNegativeInt('state') },
-    flamegraph: { type: 'string', describe: 'also write the stacks as an interactive SVG off-CPU flame graph to this file' },
   },
   positional: '[duration]',
   examples: [
@@ -155,35 +94,25 @@ defineTool<Options>({
     ['offcputime --flamegraph off.svg 10', 'ten seconds of blocking as an off-CPU flame graph'],
   ],
   validate(o) {
-    if ([o.pid, o.tid, o.userThreadsOnly, o.kernelThreadsOnly].filter(Boolean).length > 1) return 'use only one of -p, -t, -u and -k';
-    if (o.userStacksOnly && o.kernelStacksOnly) return 'use only one of -U and -K';
     if (o.folded && o.offset) return 'can only use -f or -s';
-    if (o.kernelThreadsOnly && o.userStacksOnly) return "displaying user stacks for kernel threads doesn't make sense";
-    if (o.maxBlockTime !== undefined && o.maxBlockTime < o.minBlockTime) return `-M ${o.maxBlockTime} is below -m ${o.minBlockTime}`;
     durationSeconds(o.duration);
-    return undefined;
+    return offCpuProblem(o);
   },
 
   async run({ opts, load, out, json, emit, untilExit }) {
     const duration = durationSeconds(opts.duration);
-    const targets = opts.pid ?? opts.tid ?? [];
-    const filter = opts.pid ? 1 : opts.tid ? 2 : opts.userThreadsOnly ? 3 : opts.kernelThreadsOnly ? 4 : 0;
     const bpf = load({
-      rodata: {
-        targ_filter: filter, targ_state: opts.state ?? -1, min_block_us: opts.minBlockTime, max_block_us: opts.maxBlockTime ?? 0xffffffffffffffffn,
-        targ_user: !opts.kernelStacksOnly, targ_kernel: !opts.userStacksOnly,
-      },
+      rodata: offCpuGlobals(opts),
       maxEntries: { stack_traces: opts.stackStorageSize },
     });
-    for (const t of targets) bpf.map('targets').set(t, 1);
+    setTaskTargets(bpf, opts);
     bpf.attachAll();
     const started = Date.now();
     const reader = new StackReader(bpf, { user: !opts.kernelStacksOnly, kernel: !opts.userStacksOnly });
     reader.track('counts', (k: Key) => [k.tgid]);
 
     if (!opts.folded) {
-      const threads = opts.pid ? `PIDs ${targets.join(',')}` : opts.tid ? `TIDs ${targets.join(',')}` :
-        opts.userThreadsOnly ? 'user threads' : opts.kernelThreadsOnly ? 'kernel threads' : 'all threads';
+      const threads = taskFilterContext(opts);
       const stacks = opts.userStacksOnly ? 'user' : opts.kernelStacksOnly ? 'kernel' : 'user + kernel';
       (json ? process.stderr : out).write(`Tracing off-CPU time (us) of ${threads} by ${stacks} stack${duration ? ` for ${duration} secs.` : '... Hit Ctrl-C to end.'}\n`);
     }
