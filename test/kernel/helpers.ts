@@ -143,3 +143,18 @@ export function loadedProgramIds(): Set<number> {
 }
 
 export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+/** Whether a process holds a BPF link: it has attached its programs (tools that print nothing until the end). */
+export function attached(pid: number): boolean {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fdinfo`).some(fd => {
+      try {
+        return /^link_type:/m.test(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}

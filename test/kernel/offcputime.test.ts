@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { expectRefusedUnprivileged, expectUsageErrors, sleep, startReference, startTool, tmpDir, type Running } from './helpers.js';
+import { attached, expectRefusedUnprivileged, expectUsageErrors, sleep, startReference, startTool, tmpDir, type Running } from './helpers.js';
 
 const dir = tmpDir('bpfkit-offcpu-');
 const sleeper = path.join(dir, 'sleeper');
@@ -46,20 +46,6 @@ async function traced(start: (pid: number) => Running[]) {
   const exited = new Promise(r => child!.on('exit', r));
   await Promise.all([exited, ...tracers.map(t => t.exited)]);
   return tracers.map(t => ({ code: t.child.exitCode, stdout: t.stdout(), stderr: t.stderr() }));
-}
-
-function attached(pid: number): boolean {
-  try {
-    return fs.readdirSync(`/proc/${pid}/fdinfo`).some(fd => {
-      try {
-        return /^link_type:/m.test(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  }
 }
 
 /** libbpf-tools' multi-line output: the total of the stacks through nanosleep. */

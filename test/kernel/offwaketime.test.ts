@@ -1,0 +1,117 @@
+// offwaketime on the real kernel: a pipe ping-pong built here (pinger writes a byte every 50 ms, 10
+// times; ponger blocks reading it and writes it back). Ponger's time blocked in the pipe read must be
+// paired with pinger's pipe write as its waker, ~0.5 s in all, and agree with libbpf-tools wakeuptime
+// (sleep-to-wakeup time per waker stack) traced on the same run.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { validateRecord } from '../../lib/output/index.js';
+import { attached, expectUsageErrors, sleep, startReference, startTool, tmpDir, type Running } from './helpers.js';
+
+const dir = tmpDir('bpfkit-offwake-');
+const pingpong = path.join(dir, 'pingpong');
+const source = `
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+/* pinger writes a byte every 50 ms, 10 times; ponger blocks reading it and writes it back */
+int main(void)
+{
+	int p1[2], p2[2];
+	char c = 'x';
+	if (pipe(p1) || pipe(p2))
+		return 1;
+	pid_t child = fork();
+	if (child == 0) {
+		prctl(PR_SET_NAME, "ponger");
+		while (read(p1[0], &c, 1) == 1)
+			if (write(p2[1], &c, 1) != 1)
+				return 1;
+		return 0;
+	}
+	prctl(PR_SET_NAME, "pinger");
+	printf("%d\\n", child);
+	fflush(stdout);
+	if (read(0, &c, 1) != 1) /* started once the tracers are ready */
+		return 1;
+	struct timespec ts = { 0, 50000000 };
+	for (int i = 0; i < 10; i++) {
+		nanosleep(&ts, NULL);
+		if (write(p1[1], &c, 1) != 1 || read(p2[0], &c, 1) != 1)
+			return 1;
+	}
+	close(p1[1]);
+	return 0;
+}
+`;
+
+beforeAll(() => {
+  fs.writeFileSync(`${pingpong}.c`, source);
+  const cc = spawnSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', pingpong, `${pingpong}.c`], { encoding: 'utf8' });
+  expect(cc.stderr).toBe('');
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+let child: ChildProcess | undefined;
+let ponger = 0;
+afterEach(() => {
+  child?.kill('SIGKILL');
+  if (ponger) spawnSync('kill', ['-9', String(ponger)]);
+});
+
+/** Starts the ping-pong, the tracers given both PIDs, and the game once they have attached. */
+async function traced(start: (pinger: number, ponger: number) => Running[]) {
+  child = spawn(pingpong, [], { stdio: ['pipe', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout!.on('data', d => (out += d));
+  while (!out.includes('\n')) await sleep(20);
+  ponger = Number(out.trim());
+  const tracers = start(child.pid!, ponger);
+  const deadline = Date.now() + 30_000;
+  while (tracers.some(t => t.child.exitCode === null && !attached(t.child.pid!)) && Date.now() < deadline) await sleep(50);
+  await sleep(200);
+  child.stdin!.end('x');
+  const exited = new Promise(r => child!.on('exit', r));
+  await Promise.all([exited, ...tracers.map(t => t.exited)]);
+  return tracers.map(t => ({ code: t.child.exitCode, stdout: t.stdout(), stderr: t.stderr() }));
+}
+
+test('-p PINGER,PONGER: ponger blocked in the pipe read ~0.5 s, woken by pinger\'s write; wakeuptime agrees', async () => {
+  const [ours, ref] = await traced((a, b) => [startTool('offwaketime', ['--json', '-p', `${a},${b}`, '3']), startReference('wakeuptime', ['-p', String(b), '3'])]);
+  expect(ours.code).toBe(0);
+  const records = ours.stdout.trim().split('\n').map(l => JSON.parse(l));
+  expect(records).toHaveLength(1);
+  expect(validateRecord(records[0])).toEqual([]);
+  const pairs = records[0].stacks.filter((s: any) => s.comm === 'ponger' && s.waker_comm === 'pinger');
+  expect(pairs.length).toBeGreaterThan(0);
+  const total = pairs.reduce((a: number, s: any) => a + s.total_us, 0);
+  for (const s of pairs) {
+    expect(s).toMatchObject({ pid: ponger, tgid: ponger, waker_pid: child!.pid });
+    expect(s.kernel_stack.slice(0, 2)).toEqual(['__schedule', 'schedule']);
+    expect(s.kernel_stack.join(' ')).toMatch(/pipe_read/);
+    expect(s.waker_kernel_stack.join(' ')).toMatch(/pipe_write/);
+    expect(s.user_stack.join(' ')).toMatch(/\bread\b|__libc_read/);
+    expect(s.waker_user_stack.join(' ')).toMatch(/\bwrite\b|__libc_write/);
+  }
+  // libbpf-tools wakeuptime: "    target: ponger" blocks, the waker's kernel stack, the microseconds
+  const reference = ref.stdout.split('\n\n').filter(b => /target:\s+ponger/.test(b) && /pipe_write/.test(b))
+    .reduce((a, b) => a + Number(/(\d+)\s*$/.exec(b.trim())?.[1] ?? 0), 0);
+  console.log(`offwaketime: ponger blocked ${total} us woken by pinger; libbpf-tools wakeuptime: ${reference} us`);
+  expect(total).toBeGreaterThanOrEqual(400_000);
+  expect(total).toBeLessThanOrEqual(600_000);
+  expect(Math.abs(total - reference) / reference).toBeLessThan(0.05);
+}, 60_000);
+
+test('text and folded: the waker\'s stack from its root, "--", the blocked stack, the target', async () => {
+  const [text, folded] = await traced((a, b) => [startTool('offwaketime', ['-p', `${a},${b}`, '3']), startTool('offwaketime', ['-f', '-p', `${a},${b}`, '3'])]);
+  expect(text.stdout.split('\n')[0]).toBe('Tracing blocked time (us) by user + kernel off-CPU and waker stack for 3 secs.');
+  const block = text.stdout.split('\n\n').find(b => b.includes(`target:          ponger ${ponger}`) && b.includes('pipe_write'))!;
+  expect(block).toMatch(new RegExp(`^ {4}waker: {11}pinger ${child!.pid}\n[\\s\\S]*pipe_write[\\s\\S]*\n {4}-- {15}--\n {4}__schedule\n {4}schedule\n`));
+  const line = folded.stdout.split('\n').find(l => l.startsWith('ponger;') && l.includes('pipe_write'))!;
+  expect(line).toMatch(/^ponger;.*;schedule;__schedule;--;.*pipe_write.*;pinger \d+$/);
+}, 60_000);
+
+test('bad input: one line, exit 2', () => {
+  expectUsageErrors('offwaketime', [['-p', '1,x'], ['-u', '-k'], ['-U', '-K'], ['-k', '-U'], ['0']]);
+});
