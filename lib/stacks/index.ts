@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { BPF } from '../bpf.js';
 import { renderFlameGraph, type FlameGraphOptions, type RecordEmitter } from '../output/index.js';
-import { ProcessSymbols, symbolizeStack, type FormatOptions } from '../syms/index.js';
+import { ProcessSymbols, symbolizeStack, type FormatOptions, type StackOptions } from '../syms/index.js';
 
 const EFAULT = 14, ENOMEM = 12, EEXIST = 17;
 
@@ -108,7 +108,7 @@ export class StackReader {
   }
 
   /** One stack's frames, innermost first (see Frames); `kernelIp` goes in front of a kernel stack. */
-  frames(kind: 'user' | 'kernel', id: number, tgid: number, opts: FormatOptions & { kernelIp?: bigint; showAddress?: boolean } = {}): Frames {
+  frames(kind: 'user' | 'kernel', id: number, tgid: number, opts: StackOptions & { kernelIp?: bigint } = {}): Frames {
     if (kind === 'user' ? !this.user : !this.kernel) return undefined;
     if (stackMissed(id)) return null;
     if (id < 0) return [];
@@ -117,7 +117,7 @@ export class StackReader {
     if (kind === 'kernel' && opts.kernelIp && ips[0] !== opts.kernelIp) ips.unshift(opts.kernelIp);
     try {
       if (kind === 'kernel') return dropProbeFrames(symbolizeStack(ips, 'kernel', undefined, opts));
-      return symbolizeStack(ips, 'user', tgid, { ...opts, processSymbols: this.processSymbols(tgid) });
+      return symbolizeStack(ips, 'user', tgid, opts.processSymbols ? opts : { ...opts, processSymbols: this.processSymbols(tgid) });
     } catch {
       return ips.map(() => '[unknown]'); // a file that went away while being read: the frames are there, their names not
     }
@@ -135,14 +135,29 @@ export class StackReader {
       this.missed++;
       this.missedForRoom ||= id === -ENOMEM || id === -EEXIST;
     };
+    // many samples share a stack (every task blocked in the same syscall): read and name each once
+    const users = new Map<number, Map<number, Frames>>(), kernels = new Map<string | number, Frames>();
+    const frames = (kind: 'user' | 'kernel', id: number, tgid: number, kernelIp?: bigint) => {
+      let seen: Map<string | number, Frames>, key: string | number = id;
+      if (kind === 'user') {
+        seen = users.get(tgid) ?? new Map();
+        if (!users.has(tgid)) users.set(tgid, seen as Map<number, Frames>);
+      } else {
+        seen = kernels;
+        if (kernelIp) key = `${id}:${kernelIp}`;
+      }
+      let f = seen.get(key);
+      if (f === undefined && !seen.has(key)) seen.set(key, (f = this.frames(kind, id, tgid, kernelIp ? { ...opts, kernelIp } : opts)));
+      return f;
+    };
     const out: SymbolisedStack[] = [];
     for (const s of samples) {
       note(s.userStackId, this.user);
       note(s.kernelStackId, this.kernel);
       const st: SymbolisedStack = {
         pid: s.pid, tgid: s.tgid, comm: s.comm, value: s.value,
-        user: this.frames('user', s.userStackId, s.tgid, opts),
-        kernel: this.frames('kernel', s.kernelStackId, s.tgid, { ...opts, kernelIp: s.kernelIp }),
+        user: frames('user', s.userStackId, s.tgid),
+        kernel: frames('kernel', s.kernelStackId, s.tgid, s.kernelIp),
       };
       if (s.waker) {
         const w = s.waker;
@@ -150,8 +165,8 @@ export class StackReader {
         note(w.kernelStackId, this.kernel);
         st.waker = {
           pid: w.pid, tgid: w.tgid, comm: w.comm,
-          user: this.frames('user', w.userStackId, w.tgid, opts),
-          kernel: this.frames('kernel', w.kernelStackId, w.tgid, opts),
+          user: frames('user', w.userStackId, w.tgid),
+          kernel: frames('kernel', w.kernelStackId, w.tgid),
         };
       }
       out.push(st);
