@@ -190,7 +190,7 @@ function checkStacks(r: Record<string, unknown>, problems: string[]): void {
         problems.push(`${at}.${k}: must be an array of frame names, or null for a stack the kernel could not store`);
       }
     }
-    if (!('user_stack' in s) && !('kernel_stack' in s)) problems.push(`${at}: has neither user_stack nor kernel_stack`);
+    if (!Object.keys(s).some(k => k.endsWith('_stack'))) problems.push(`${at}: has no stack (user_stack, kernel_stack, waker_kernel_stack...)`);
     if (typeof by !== 'string') return;
     const v = s[by];
     if (typeof v !== 'number' || !(v >= 0)) return void problems.push(`${at}.${by}: must be a non-negative number`);

@@ -16,12 +16,13 @@ export interface StackSample {
   /** Whose address space the user stack is in (symbolised through this process). */
   tgid: number;
   comm: string;
-  userStackId: number;
-  kernelStackId: number;
+  /** Absent: not collected for this task (wakeuptime has only the waker's kernel stack). */
+  userStackId?: number;
+  kernelStackId?: number;
   /** profile: the sampled kernel IP, put in front of the kernel stack (its first frame, as BCC does). */
   kernelIp?: bigint;
   /** offwaketime: the task that woke it, with its own stacks. */
-  waker?: { pid: number; tgid: number; comm: string; userStackId: number; kernelStackId: number };
+  waker?: { pid?: number; tgid: number; comm: string; userStackId?: number; kernelStackId?: number };
   /** Samples, microseconds blocked, calls: what the map counts. */
   value: number;
 }
@@ -39,7 +40,7 @@ export interface SymbolisedStack {
   comm: string;
   user: Frames;
   kernel: Frames;
-  waker?: { pid: number; tgid: number; comm: string; user: Frames; kernel: Frames };
+  waker?: { pid?: number; tgid: number; comm: string; user: Frames; kernel: Frames };
   value: number;
 }
 
@@ -130,14 +131,15 @@ export class StackReader {
   read(samples: Iterable<StackSample>, opts: FormatOptions & { showAddress?: boolean } = {}): SymbolisedStack[] {
     this.missed = 0;
     this.missedForRoom = false;
-    const note = (id: number, side: boolean) => {
-      if (!side || !stackMissed(id)) return;
+    const note = (id: number | undefined, side: boolean) => {
+      if (!side || id === undefined || !stackMissed(id)) return;
       this.missed++;
       this.missedForRoom ||= id === -ENOMEM || id === -EEXIST;
     };
     // many samples share a stack (every task blocked in the same syscall): read and name each once
     const users = new Map<number, Map<number, Frames>>(), kernels = new Map<string | number, Frames>();
-    const frames = (kind: 'user' | 'kernel', id: number, tgid: number, kernelIp?: bigint) => {
+    const frames = (kind: 'user' | 'kernel', id: number | undefined, tgid: number, kernelIp?: bigint) => {
+      if (id === undefined) return undefined;
       let seen: Map<string | number, Frames>, key: string | number = id;
       if (kind === 'user') {
         seen = users.get(tgid) ?? new Map();
@@ -188,7 +190,7 @@ export class StackReader {
  */
 function dropProbeFrames(frames: string[]): string[] {
   let i = 0;
-  while (i < frames.length && /^(bpf_prog_[0-9a-f]+_|bpf_trace_run\d|__bpf_trace_|__traceiter_|bpf_trampoline_)/.test(frames[i])) i++;
+  while (i < frames.length && /^(0x[0-9a-f]+ )?(bpf_prog_[0-9a-f]+_|bpf_trace_run\d|__bpf_trace_|__traceiter_|bpf_trampoline_)/.test(frames[i])) i++;
   return i ? frames.slice(i) : frames;
 }
 
@@ -309,7 +311,7 @@ export function stackJson(s: SymbolisedStack, valueField: string, withTgid: bool
   if (s.user !== undefined) r.user_stack = s.user;
   if (s.kernel !== undefined) r.kernel_stack = s.kernel;
   if (s.waker) {
-    r.waker_pid = s.waker.pid;
+    if (s.waker.pid !== undefined) r.waker_pid = s.waker.pid;
     r.waker_comm = s.waker.comm;
     if (s.waker.user !== undefined) r.waker_user_stack = s.waker.user;
     if (s.waker.kernel !== undefined) r.waker_kernel_stack = s.waker.kernel;

@@ -36,5 +36,5 @@ test('stacks records: valid as built; frames, order and value field checked', ()
   expect(validateRecord(unsorted)).toEqual(['stacks[1]: not sorted by samples, largest first']);
   const badFrames = { ...rec, stacks: [{ ...rec.stacks[0], kernel_stack: [1] }] };
   expect(validateRecord(badFrames)).toEqual(['stacks[0].kernel_stack: must be an array of frame names, or null for a stack the kernel could not store']);
-  expect(validateRecord({ ...rec, stacks: [{ pid: 1, comm: 'x', samples: 1 }] })).toEqual(['stacks[0]: has neither user_stack nor kernel_stack']);
+  expect(validateRecord({ ...rec, stacks: [{ pid: 1, comm: 'x', samples: 1 }] })).toEqual(['stacks[0]: has no stack (user_stack, kernel_stack, waker_kernel_stack...)']);
 });
