@@ -158,3 +158,17 @@ export function attached(pid: number): boolean {
     return false;
   }
 }
+
+/** Waits until every tracer still running has attached (holds a BPF link), at most 30 s, then 200 ms more. */
+export async function untilAttached(tracers: Running[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (tracers.some(t => t.child.exitCode === null && !attached(t.child.pid!)) && Date.now() < deadline) await sleep(50);
+  await sleep(200);
+}
+
+/** Builds a test program from C source, as the stack tests want it: -O1, frame pointers kept. */
+export function buildC(file: string, source: string): void {
+  fs.writeFileSync(`${file}.c`, source);
+  const cc = spawnSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', file, `${file}.c`], { encoding: 'utf8' });
+  if (cc.status !== 0 || cc.stderr) throw new Error(`gcc ${file}.c: ${cc.stderr}`);
+}

@@ -1,11 +1,11 @@
 // offcputime on the real kernel: a C program sleeps 10 x 100 ms in nanosleep(); the time blocked under
 // the nanosleep syscall's stack must be ~1 s, and agree with Debian's libbpf-tools offcputime traced
 // on the same run. The program exits before either prints: only ours still names its user frames.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, expectRefusedUnprivileged, expectUsageErrors, sleep, startReference, startTool, tmpDir, type Running } from './helpers.js';
+import { buildC, untilAttached, expectRefusedUnprivileged, expectUsageErrors, startReference, startTool, tmpDir, type Running } from './helpers.js';
 
 const dir = tmpDir('bpfkit-offcpu-');
 const sleeper = path.join(dir, 'sleeper');
@@ -24,11 +24,7 @@ int main(void)
 }
 `;
 
-beforeAll(() => {
-  fs.writeFileSync(`${sleeper}.c`, source);
-  const cc = spawnSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', sleeper, `${sleeper}.c`], { encoding: 'utf8' });
-  expect(cc.stderr).toBe('');
-});
+beforeAll(() => buildC(sleeper, source));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 let child: ChildProcess | undefined;
@@ -38,10 +34,7 @@ afterEach(() => child?.kill('SIGKILL'));
 async function traced(start: (pid: number) => Running[]) {
   child = spawn(sleeper, [], { stdio: ['pipe', 'ignore', 'ignore'] });
   const tracers = start(child.pid!);
-  // each has attached once it holds a BPF link (stdbuf execs libbpf-tools' in place: same PID)
-  const deadline = Date.now() + 30_000;
-  while (tracers.some(t => t.child.exitCode === null && !attached(t.child.pid!)) && Date.now() < deadline) await sleep(50);
-  await sleep(200);
+  await untilAttached(tracers); // stdbuf execs libbpf-tools' in place: the same PID
   child.stdin!.end('x');
   const exited = new Promise(r => child!.on('exit', r));
   await Promise.all([exited, ...tracers.map(t => t.exited)]);

@@ -1,11 +1,11 @@
 // profile on the real kernel: a C program built here spends ~90 % of its time in hot_loop() and ~10 %
 // in cold_loop() (9:1 iterations of the same loop), a Node program burns in one JS function under
 // --perf-basic-prof; the sampled user stacks must say so, symbolised, in every output form.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { expectRefusedUnprivileged, expectUsageErrors, sleep, startTool, tmpDir } from './helpers.js';
+import { buildC, expectRefusedUnprivileged, expectUsageErrors, sleep, startTool, tmpDir } from './helpers.js';
 
 const dir = tmpDir('bpfkit-profile-');
 const burn = path.join(dir, 'burn');
@@ -26,11 +26,7 @@ int main(int argc, char **argv)
 }
 `;
 
-beforeAll(() => {
-  fs.writeFileSync(`${burn}.c`, source);
-  const cc = spawnSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', burn, `${burn}.c`], { encoding: 'utf8' });
-  expect(cc.stderr).toBe('');
-});
+beforeAll(() => buildC(burn, source));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 let children: ChildProcess[] = [];

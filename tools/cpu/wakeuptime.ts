@@ -2,9 +2,10 @@
 // wakeuptime: time from a task going to sleep to its wakeup, per waker kernel stack (BCC's
 // wakeuptime). sched_switch stamps the task leaving the CPU; sched_wakeup, run by the waker, adds the
 // time since to (waker's kernel stack, waker, target).
-import { defineTool, durationSeconds, opt, positiveInt } from '../../lib/cli/index.js';
+import { defineTool, durationSeconds, opt } from '../../lib/cli/index.js';
 import { sprintf } from '../../lib/output/index.js';
 import { printStacks, StackReader, type StackSample } from '../../lib/stacks/index.js';
+import { OFF_CPU_OPTIONS } from '../../lib/stacks/tasks.js';
 
 const program = `
 #include <bpfkit.h>
@@ -93,9 +94,9 @@ defineTool<Options>({
     pid: opt.pid('trace this PID only'),
     verbose: opt.flag('v', 'show raw addresses'),
     folded: opt.flag('f', 'output folded format'),
-    stackStorageSize: { type: 'string', default: 16384, describe: 'the number of unique stack traces that can be stored and displayed', coerce: positiveInt('stack storage size') },
-    minBlockTime: { alias: 'm', type: 'string', default: 1, describe: 'the amount of time in microseconds over which we store traces', coerce: positiveInt('minimum block time') },
-    maxBlockTime: { alias: 'M', type: 'string', describe: 'the amount of time in microseconds under which we store traces (default U64_MAX)', coerce: positiveInt('maximum block time') },
+    stackStorageSize: OFF_CPU_OPTIONS.stackStorageSize,
+    minBlockTime: OFF_CPU_OPTIONS.minBlockTime,
+    maxBlockTime: OFF_CPU_OPTIONS.maxBlockTime,
     flamegraph: { type: 'string', describe: 'also write the stacks as an interactive SVG flame graph to this file' },
   },
   positional: '[duration]',
