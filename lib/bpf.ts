@@ -111,10 +111,16 @@ export interface PerfEventOptions {
   cpus?: number[];
 }
 
-const live = new Set<BPF>();
-process.on('exit', () => {
-  for (const b of live) b.close();
-});
+// Each tool's bundle has its own copy of this module (bpfkit list and docs import them all): one set
+// of open objects and one exit hook on globalThis, not one listener per tool (node warns past 10).
+const shared = globalThis as { __bpfkitLiveObjects?: Set<BPF> };
+const live: Set<BPF> = shared.__bpfkitLiveObjects ?? new Set<BPF>();
+if (!shared.__bpfkitLiveObjects) {
+  shared.__bpfkitLiveObjects = live;
+  process.on('exit', () => {
+    for (const b of live) b.close();
+  });
+}
 
 export function onlineCpus(): number[] {
   const text = fs.readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
