@@ -12,7 +12,7 @@ import { OutputWriter, recordEmitter, type OutputKind, type RecordEmitter } from
 import { setDebugLog } from '../libbpf/index.js';
 import { formatHelp, kebabCase, optionAliases } from './help.js';
 
-export { intervalCount, nonNegativeInt, opt, positiveInt, positiveSeconds, UsageError, type OptionMeaning, type ToolOption } from './options.js';
+export { durationSeconds, intervalCount, nonNegativeInt, opt, positiveInt, positiveSeconds, UsageError, type OptionMeaning, type ToolOption } from './options.js';
 
 export type Subsystem = 'cpu' | 'mem' | 'disk' | 'fs' | 'net' | 'sched' | 'lang' | 'app' | 'kernel' | 'sec';
 
@@ -306,7 +306,13 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
       return new Promise<void>(resolve => {
         if (exitRequested) return resolve();
         exitWaiters.push(resolve);
-        if (seconds && seconds > 0) setTimeout(requestExit, seconds * 1000);
+        if (seconds && seconds > 0) {
+          setTimeout(requestExit, seconds * 1000);
+        } else {
+          // a tool with no event stream (profile, offcputime: maps read at the end) has nothing else keeping node alive
+          const keepAlive = setInterval(() => {}, 2 ** 30);
+          exitWaiters.push(() => clearInterval(keepAlive));
+        }
       });
     },
     async intervals(interval, count, tick) {

@@ -104,6 +104,19 @@ function existingDisk(v: unknown): string | undefined {
   return name;
 }
 
+/** BCC's positive_int_list ("185" or "185,175"), each one an existing process (or thread). */
+function existingList(check: (v: unknown) => number | undefined, what: string) {
+  return (v: unknown): number[] | undefined => {
+    if (v === undefined) return undefined;
+    const s = lastValue(v);
+    if (!/^\d+(,\d+)*$/.test(s)) throw new UsageError(`invalid ${what}: '${s}' (must be positive integers, comma separated)`);
+    return s.split(',').map(x => check(x)!);
+  };
+}
+
+/** A [duration] positional's seconds (defineTool has checked it), or undefined: until Ctrl-C. */
+export const durationSeconds = (v: unknown): number | undefined => positionalChecks.duration(v);
+
 const withAlias = (alias: string | undefined): Options => (alias ? { alias } : {});
 
 /** Shared option definitions with BCC's letters and validation. */
@@ -112,6 +125,11 @@ export const opt = {
     ({ alias, type: 'string', describe, coerce: existingPid, meaning: 'pid' }),
   tid: (describe = 'trace this TID only', alias = 't'): ToolOption =>
     ({ alias, type: 'string', describe, coerce: existingTid, meaning: 'tid' }),
+  /** -p 185,175: BCC's comma-separated PIDs (profile, offcputime). */
+  pids: (describe = 'trace these PIDs only, comma separated', alias = 'p'): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: existingList(existingPid, 'PID'), meaning: 'pid' }),
+  tids: (describe = 'trace these TIDs only, comma separated', alias = 't'): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: existingList(existingTid, 'TID'), meaning: 'tid' }),
   uid: (describe = 'trace this UID only (number or user name)', alias = 'u'): ToolOption =>
     ({ alias, type: 'string', describe, coerce: uidOrUser, meaning: 'uid' }),
   duration: (describe = 'total duration of trace in seconds', alias = 'd'): ToolOption =>

@@ -27,6 +27,6 @@ export type { TableOptions } from './table.js';
 export { parseFolded, renderFlameGraph, frameKind } from './flamegraph.js';
 export type { FlameGraphOptions, FrameKind } from './flamegraph.js';
 export {
-  OUTPUT_KINDS, eventRecord, histogramRecord, countsRecord, topRecord, recordEmitter, validateRecord,
+  OUTPUT_KINDS, eventRecord, histogramRecord, countsRecord, topRecord, stacksRecord, recordEmitter, validateRecord,
 } from './records.js';
 export type { OutputKind, Fields, HistSectionsJson, RecordEmitter } from './records.js';

@@ -3,8 +3,8 @@
 // functions, and validateRecord() is the schema the catalogue tests hold every printed line to.
 import type { HistBucket, HistJson } from './hist.js';
 
-/** What a tool prints: one record per event, or one per interval (histogram, counts, top). */
-export const OUTPUT_KINDS = ['event', 'histogram', 'counts', 'top'] as const;
+/** What a tool prints: one record per event, or one per interval (histogram, counts, top, stacks). */
+export const OUTPUT_KINDS = ['event', 'histogram', 'counts', 'top', 'stacks'] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
 export type Fields = Record<string, unknown>;
@@ -55,12 +55,22 @@ export function topRecord(tool: string, intervalS: number, sortBy: string, rows:
   return { ...envelope(tool, 'top', extra), interval_s: intervalS, sort_by: sortBy, rows, ...extra };
 }
 
+/**
+ * Counted stacks (profile, offcputime, ...): each stack's fields (pid, comm, user_stack, kernel_stack,
+ * frames innermost first) and its count in the field `valueField` names ("samples", "total_us"),
+ * largest first.
+ */
+export function stacksRecord(tool: string, intervalS: number, valueField: string, stacks: Fields[], extra: Fields = {}): Fields {
+  return { ...envelope(tool, 'stacks', extra), interval_s: intervalS, value_field: valueField, stacks, ...extra };
+}
+
 /** The record builders bound to one tool and one output (ToolContext.emit). */
 export interface RecordEmitter {
   event(fields: Fields, opts?: { tsNs?: bigint }): void;
   histogram(body: HistJson | HistSectionsJson, extra?: Fields): void;
   counts(intervalS: number, rows: Fields[], extra?: Fields): void;
   top(intervalS: number, sortBy: string, rows: Fields[], extra?: Fields): void;
+  stacks(intervalS: number, valueField: string, stacks: Fields[], extra?: Fields): void;
 }
 
 export function recordEmitter(tool: string, out: { json(value: unknown): void }): RecordEmitter {
@@ -69,6 +79,7 @@ export function recordEmitter(tool: string, out: { json(value: unknown): void })
     histogram: (body, extra) => out.json(histogramRecord(tool, body, extra)),
     counts: (intervalS, rows, extra) => out.json(countsRecord(tool, intervalS, rows, extra)),
     top: (intervalS, sortBy, rows, extra) => out.json(topRecord(tool, intervalS, sortBy, rows, extra)),
+    stacks: (intervalS, valueField, stacks, extra) => out.json(stacksRecord(tool, intervalS, valueField, stacks, extra)),
   };
 }
 
@@ -161,6 +172,33 @@ function checkRows(r: Record<string, unknown>, problems: string[]): void {
   });
 }
 
+/** `stacks`: every stack has a pid, a comm, its count, and frames as arrays of names (or null: missed). */
+function checkStacks(r: Record<string, unknown>, problems: string[]): void {
+  if (typeof r.interval_s !== 'number' || !(r.interval_s > 0)) problems.push('interval_s: must be a positive number of seconds');
+  const by = r.value_field;
+  if (typeof by !== 'string' || !SNAKE.test(by)) problems.push('value_field: must name the field each stack counts in');
+  if (!Array.isArray(r.stacks)) return void problems.push('stacks: must be an array');
+  let prev: number | undefined;
+  r.stacks.forEach((s, i) => {
+    const at = `stacks[${i}]`;
+    if (!isObject(s)) return void problems.push(`${at}: must be an object`);
+    if (!isCount(s.pid)) problems.push(`${at}.pid: must be a process or thread ID`);
+    if (typeof s.comm !== 'string') problems.push(`${at}.comm: must be a string`);
+    for (const [k, v] of Object.entries(s)) {
+      if (!k.endsWith('_stack')) continue;
+      if (v !== null && !(Array.isArray(v) && v.every(f => typeof f === 'string' && f.length > 0))) {
+        problems.push(`${at}.${k}: must be an array of frame names, or null for a stack the kernel could not store`);
+      }
+    }
+    if (!Object.keys(s).some(k => k.endsWith('_stack'))) problems.push(`${at}: has no stack (user_stack, kernel_stack, waker_kernel_stack...)`);
+    if (typeof by !== 'string') return;
+    const v = s[by];
+    if (typeof v !== 'number' || !(v >= 0)) return void problems.push(`${at}.${by}: must be a non-negative number`);
+    if (prev !== undefined && v > prev) problems.push(`${at}: not sorted by ${by}, largest first`);
+    prev = v;
+  });
+}
+
 /** The problems with one parsed --json line ([] when it follows docs/json.md). */
 export function validateRecord(value: unknown): string[] {
   if (!isObject(value)) return ['a record is a JSON object'];
@@ -182,6 +220,9 @@ export function validateRecord(value: unknown): string[] {
       break;
     case 'counts': case 'top':
       checkRows(value, problems);
+      break;
+    case 'stacks':
+      checkStacks(value, problems);
       break;
   }
   return problems;

@@ -37,8 +37,9 @@ export interface OutputWriterOptions {
   end?: boolean;
 }
 
-const live = new Set<OutputWriter>();
-let exitHooked = false;
+// shared by every bundled copy of this module (see lib/bpf.ts): one exit hook in all
+const sharedWriters = globalThis as { __bpfkitLiveWriters?: Set<OutputWriter> };
+const live: Set<OutputWriter> = (sharedWriters.__bpfkitLiveWriters ??= new Set<OutputWriter>());
 
 function flushAllOnExit(): void {
   for (const w of live) {
@@ -97,8 +98,9 @@ export class OutputWriter {
     this.endOnClose = !!opts.end && stream !== undefined && stream !== process.stdout && stream !== process.stderr;
     if (stream) this.hookStream(stream);
     live.add(this);
-    if (!exitHooked) {
-      exitHooked = true;
+    const hooked = globalThis as { __bpfkitWritersHooked?: boolean };
+    if (!hooked.__bpfkitWritersHooked) {
+      hooked.__bpfkitWritersHooked = true;
       process.on('exit', flushAllOnExit);
     }
   }

@@ -154,6 +154,16 @@ function selfVdso(): ElfFile | null {
   return ownVdso;
 }
 
+/** Whether two paths name one file (ELF data is read by path later, when /proc/PID may be gone). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a), y = fs.statSync(b);
+    return x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
+  }
+}
+
 function nsPid(pid: number): number {
   try {
     const m = /^NSpid:\s*(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -259,6 +269,7 @@ export class ProcessSymbols {
       m.path,
     ];
     if (m.deleted) candidates.push(candidates.shift()!);
+    else if (sameFile(candidates[0], m.path)) candidates.unshift(m.path); // the same file by a path that outlives the process
     let e: ElfFile | null = null;
     for (const c of candidates) {
       try {

@@ -188,3 +188,15 @@ export async function attached(r: Running): Promise<void> {
     return programs.length > 0 && links >= programs.length;
   }, 'the tool to attach its programs');
 }
+
+/** Waits until every tracer still running holds a link for each of its programs (see attached). */
+export async function untilAttached(tracers: Running[]): Promise<void> {
+  await Promise.all(tracers.filter(t => t.child.exitCode === null).map(t => attached(t)));
+}
+
+/** Builds a test program from C source, as the stack tests want it: -O1, frame pointers kept. */
+export function buildC(file: string, source: string): void {
+  fs.writeFileSync(`${file}.c`, source);
+  const cc = spawnSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', file, `${file}.c`], { encoding: 'utf8' });
+  if (cc.status !== 0 || cc.stderr) throw new Error(`gcc ${file}.c: ${cc.stderr}`);
+}

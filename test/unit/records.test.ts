@@ -64,7 +64,7 @@ describe('validateRecord rejects what docs/json.md rules out', () => {
     expect(problems(r => (r.time = 0))).toEqual([expect.stringMatching(/^time: must be an ISO 8601 UTC time/)]);
     expect(problems(r => (r.time = '2026-12-01 21:00:00'))).toHaveLength(1);
     expect(problems(r => delete r.tool)).toEqual(["tool: must be the tool's name"]);
-    expect(problems(r => (r.kind = 'stack'))).toEqual(['kind: must be one of event, histogram, counts, top']);
+    expect(problems(r => (r.kind = 'stack'))).toEqual(['kind: must be one of event, histogram, counts, top, stacks']);
   });
   test('names: snake_case at every depth', () => {
     expect(problems(r => (r.valType = 'x'))).toEqual(['valType: field names are snake_case']);

@@ -1,0 +1,321 @@
+// Stack counts: a BPF hash keyed by (pid, user stack id, kernel stack id, comm, ...) with its
+// BPF_STACK_TRACE map -> symbolised stacks (kernel through /proc/kallsyms, user through each process's
+// mappings, JIT code through /tmp/perf-PID.map), printed as BCC prints them (the multi-line default,
+// the folded -f format) or as `stacks` --json records (docs/json.md), and as flame graph input.
+import fs from 'node:fs';
+import type { BPF } from '../bpf.js';
+import { renderFlameGraph, type FlameGraphOptions, type RecordEmitter } from '../output/index.js';
+import { ProcessSymbols, symbolizeStack, type FormatOptions, type StackOptions } from '../syms/index.js';
+
+const EFAULT = 14, ENOMEM = 12, EEXIST = 17;
+
+/** One (stack ids, task) of a counts map, as the tool decodes its key. */
+export interface StackSample {
+  /** The id printed after the comm: the process ID (profile) or the thread ID (offcputime). */
+  pid: number;
+  /** Whose address space the user stack is in (symbolised through this process). */
+  tgid: number;
+  comm: string;
+  /** Absent: not collected for this task (wakeuptime has only the waker's kernel stack). */
+  userStackId?: number;
+  kernelStackId?: number;
+  /** profile: the sampled kernel IP, put in front of the kernel stack (its first frame, as BCC does). */
+  kernelIp?: bigint;
+  /** offwaketime: the task that woke it, with its own stacks. */
+  waker?: { pid?: number; tgid: number; comm: string; userStackId?: number; kernelStackId?: number };
+  /** Samples, microseconds blocked, calls: what the map counts. */
+  value: number;
+}
+
+/**
+ * A stack's frames, innermost first: names ("[unknown]" where no symbol covers an address), `null`
+ * when the kernel could not store the stack (BCC's "[Missed User Stack]"), `[]` when there is none
+ * (a kernel thread's user stack), `undefined` when the tool does not collect that side (-U, -K).
+ */
+export type Frames = string[] | null | undefined;
+
+export interface SymbolisedStack {
+  pid: number;
+  tgid: number;
+  comm: string;
+  user: Frames;
+  kernel: Frames;
+  waker?: { pid?: number; tgid: number; comm: string; user: Frames; kernel: Frames };
+  value: number;
+}
+
+export interface StackReaderOptions {
+  /** The BPF_STACK_TRACE map's name (BCC's "stack_traces"). */
+  stackMap?: string;
+  /** Which sides the BPF side collects (BCC's -U: user only, -K: kernel only). */
+  user?: boolean;
+  kernel?: boolean;
+}
+
+/**
+ * BCC's stack_id_err: a negative id is a stack the kernel could not store (no room, a hash
+ * collision), except -EFAULT, which means there is no such stack (user stack of a kernel thread).
+ */
+export function stackMissed(id: number): boolean {
+  return id < 0 && id !== -EFAULT;
+}
+
+/**
+ * Reads and symbolises the stacks of one tool's BPF object. While the tool runs it keeps the
+ * mappings of every process seen in the counts map (track()), so a process that exits before the
+ * print still resolves (its files permitting).
+ */
+export class StackReader {
+  readonly stackMap: string;
+  readonly user: boolean;
+  readonly kernel: boolean;
+  /** Stack ids the kernel could not store, in the last read (BCC's "N stack traces could not be displayed"). */
+  missed = 0;
+  /** Whether one of them failed for want of room (-ENOMEM) or by collision (-EEXIST). */
+  missedForRoom = false;
+  private readonly processes = new Map<number, ProcessSymbols>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly bpf: BPF, opts: StackReaderOptions = {}) {
+    this.stackMap = opts.stackMap ?? 'stack_traces';
+    this.user = opts.user ?? true;
+    this.kernel = opts.kernel ?? true;
+  }
+
+  /** The symbols of a process, made (its /proc/PID/maps read) on first sight and kept. */
+  processSymbols(tgid: number): ProcessSymbols | undefined {
+    if (tgid <= 0) return undefined;
+    let s = this.processes.get(tgid);
+    if (!s) this.processes.set(tgid, (s = new ProcessSymbols(tgid)));
+    return s;
+  }
+
+  /**
+   * Every `everyMs`, reads the map's keys and keeps the mappings of the processes in them (tgids()
+   * picks them out of a key), until stop(). The timer does not keep the tool alive.
+   */
+  track(countsMap: string, tgids: (key: any) => number[], everyMs = 250): void {
+    if (!this.user) return;
+    const m = this.bpf.map(countsMap);
+    this.timer = setInterval(() => {
+      for (const k of m.keys()) for (const t of tgids(k)) this.processSymbols(t);
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One stack's frames, innermost first (see Frames); `kernelIp` goes in front of a kernel stack. */
+  frames(kind: 'user' | 'kernel', id: number, tgid: number, opts: StackOptions & { kernelIp?: bigint } = {}): Frames {
+    if (kind === 'user' ? !this.user : !this.kernel) return undefined;
+    if (stackMissed(id)) return null;
+    if (id < 0) return [];
+    const ips = this.bpf.stackIps(this.stackMap, id);
+    // BCC puts the sampled IP in front: kernels whose stack starts at the caller lose the first frame
+    if (kind === 'kernel' && opts.kernelIp && ips[0] !== opts.kernelIp) ips.unshift(opts.kernelIp);
+    try {
+      if (kind === 'kernel') return dropProbeFrames(symbolizeStack(ips, 'kernel', undefined, opts));
+      return symbolizeStack(ips, 'user', tgid, opts.processSymbols ? opts : { ...opts, processSymbols: this.processSymbols(tgid) });
+    } catch {
+      return ips.map(() => '[unknown]'); // a file that went away while being read: the frames are there, their names not
+    }
+  }
+
+  /**
+   * The samples symbolised, smallest value first (BCC's order: the largest is printed last, next to
+   * the prompt); also counts the missed stacks (this.missed).
+   */
+  read(samples: Iterable<StackSample>, opts: FormatOptions & { showAddress?: boolean } = {}): SymbolisedStack[] {
+    this.missed = 0;
+    this.missedForRoom = false;
+    const note = (id: number | undefined, side: boolean) => {
+      if (!side || id === undefined || !stackMissed(id)) return;
+      this.missed++;
+      this.missedForRoom ||= id === -ENOMEM || id === -EEXIST;
+    };
+    // many samples share a stack (every task blocked in the same syscall): read and name each once
+    const users = new Map<number, Map<number, Frames>>(), kernels = new Map<string | number, Frames>();
+    const frames = (kind: 'user' | 'kernel', id: number | undefined, tgid: number, kernelIp?: bigint) => {
+      if (id === undefined) return undefined;
+      let seen: Map<string | number, Frames>, key: string | number = id;
+      if (kind === 'user') {
+        seen = users.get(tgid) ?? new Map();
+        if (!users.has(tgid)) users.set(tgid, seen as Map<number, Frames>);
+      } else {
+        seen = kernels;
+        if (kernelIp) key = `${id}:${kernelIp}`;
+      }
+      let f = seen.get(key);
+      if (f === undefined && !seen.has(key)) seen.set(key, (f = this.frames(kind, id, tgid, kernelIp ? { ...opts, kernelIp } : opts)));
+      return f;
+    };
+    const out: SymbolisedStack[] = [];
+    for (const s of samples) {
+      note(s.userStackId, this.user);
+      note(s.kernelStackId, this.kernel);
+      const st: SymbolisedStack = {
+        pid: s.pid, tgid: s.tgid, comm: s.comm, value: s.value,
+        user: frames('user', s.userStackId, s.tgid),
+        kernel: frames('kernel', s.kernelStackId, s.tgid, s.kernelIp),
+      };
+      if (s.waker) {
+        const w = s.waker;
+        note(w.userStackId, this.user);
+        note(w.kernelStackId, this.kernel);
+        st.waker = {
+          pid: w.pid, tgid: w.tgid, comm: w.comm,
+          user: frames('user', w.userStackId, w.tgid),
+          kernel: frames('kernel', w.kernelStackId, w.tgid),
+        };
+      }
+      out.push(st);
+    }
+    return out.sort((a, b) => a.value - b.value);
+  }
+
+  /** BCC's closing warning (stderr), or undefined when every stack was stored. */
+  missedWarning(): string | undefined {
+    if (!this.missed) return undefined;
+    return `WARNING: ${this.missed} stack traces could not be displayed.${this.missedForRoom ? ' Consider increasing --stack-storage-size.' : ''}`;
+  }
+}
+
+/**
+ * A kernel stack taken in a tracepoint program starts in the program and the code that ran it
+ * (bpf_prog_<tag>_<name>, bpf_trace_run4, __traceiter_sched_switch when several programs share it): those frames are the tool's,
+ * not the traced task's, and BCC's kprobe-based tools never show them.
+ */
+function dropProbeFrames(frames: string[]): string[] {
+  let i = 0;
+  while (i < frames.length && /^(0x[0-9a-f]+ )?(bpf_prog_[0-9a-f]+_|bpf_trace_run\d|__bpf_trace_|__traceiter_|bpf_trampoline_)/.test(frames[i])) i++;
+  return i ? frames.slice(i) : frames;
+}
+
+// ------------------------------------------------------------------ text
+
+export interface PrintOptions {
+  /** BCC's -d: "--" between the kernel and the user stack (multi-line), "-" in folded lines. */
+  delimited?: boolean;
+  /** BCC's -a: "_[k]" after kernel frames in folded lines (flame graphs colour them). */
+  annotations?: boolean;
+}
+
+const MISSED_USER = '[Missed User Stack]', MISSED_KERNEL = '[Missed Kernel Stack]';
+
+/**
+ * BCC's default multi-line stack: kernel frames, then user frames, then "- comm (pid)" and the value.
+ * With a waker (offwaketime): the waker's stacks read from the root down to the wakeup, "--", then the
+ * blocked task's from where it blocked, "target: comm pid" and the value.
+ */
+export function formatStack(s: SymbolisedStack, opts: PrintOptions = {}): string {
+  const lines: string[] = [];
+  const side = (f: Frames, missed: string, rootFirst = false) => {
+    if (f === null) lines.push(`    ${missed}`);
+    else if (f) for (const name of rootFirst ? [...f].reverse() : f) lines.push(`    ${name}`);
+  };
+  const delimit = (a: Frames, b: Frames) => opts.delimited && a && a.length && b && b.length;
+  if (s.waker) {
+    const w = s.waker;
+    lines.push(`    ${'waker:'.padEnd(16)} ${w.comm} ${w.pid}`);
+    side(w.user, MISSED_USER, true);
+    if (delimit(w.user, w.kernel)) lines.push('    -');
+    side(w.kernel, MISSED_KERNEL, true);
+    lines.push(`    ${'--'.padEnd(16)} --`);
+  }
+  side(s.kernel, MISSED_KERNEL);
+  if (delimit(s.kernel, s.user)) lines.push(s.waker ? '    -' : '    --');
+  side(s.user, MISSED_USER);
+  lines.push(s.waker ? `    ${'target:'.padEnd(16)} ${s.comm} ${s.pid}` : `    ${'-'.padEnd(16)} ${s.comm} (${s.pid})`);
+  lines.push(`        ${s.value}`, '');
+  return lines.join('\n') + '\n';
+}
+
+/** A stack's frames from the root: comm, user frames outermost first, then kernel frames (BCC's folded order). */
+export function foldedFrames(s: SymbolisedStack, opts: PrintOptions = {}): string[] {
+  const out = [s.comm];
+  const root = (f: Frames, missed: string, annotate: boolean) => {
+    if (f === null) out.push(missed);
+    else if (f) for (let i = f.length - 1; i >= 0; i--) out.push(annotate ? `${f[i]}_[k]` : f[i]);
+  };
+  root(s.user, MISSED_USER, false);
+  if (opts.delimited && s.user && s.user.length && s.kernel && s.kernel.length) out.push('-');
+  root(s.kernel, MISSED_KERNEL, !!opts.annotations);
+  if (s.waker) {
+    // offwaketime: the waker's frames follow, leaf first, so the two stacks meet in the middle
+    out.push('--');
+    const leaf = (f: Frames, missed: string, annotate: boolean) => {
+      if (f === null) out.push(missed);
+      else if (f) for (const name of f) out.push(annotate ? `${name}_[k]` : name);
+    };
+    leaf(s.waker.kernel, MISSED_KERNEL, !!opts.annotations);
+    if (opts.delimited && s.waker.user && s.waker.user.length && s.waker.kernel && s.waker.kernel.length) out.push('-');
+    leaf(s.waker.user, MISSED_USER, false);
+    out.push(s.waker.comm);
+  }
+  return out;
+}
+
+/** One folded line: "comm;outer;...;inner value". */
+export function foldedLine(s: SymbolisedStack, opts: PrintOptions = {}): string {
+  return `${foldedFrames(s, opts).join(';')} ${s.value}`;
+}
+
+// ------------------------------------------------------------------ a tool's closing print
+
+export interface PrintStacksOptions extends PrintOptions {
+  /** --json: one stacks record, its count in this field ("samples", "total_us"); `tgid` added when it differs in meaning from pid. */
+  json?: { emit: RecordEmitter; seconds: number; valueField: string; withTgid?: boolean };
+  folded?: boolean;
+  /** The default multi-line output's frames: BCC's profile shows offsets and modules, offcputime -s offsets. */
+  text?: FormatOptions & { showAddress?: boolean };
+  /** --flamegraph FILE: the folded stacks (kernel frames annotated) as an SVG. */
+  flamegraph?: { file: string } & FlameGraphOptions;
+}
+
+/**
+ * What a stack tool prints at its end, from its samples: a stacks record, folded lines or the
+ * multi-line stacks on `out`; the flame graph file; BCC's missed-stacks warning on stderr.
+ */
+export function printStacks(reader: StackReader, samples: StackSample[], out: { write(s: string): void }, opts: PrintStacksOptions): void {
+  const names = reader.read(samples); // names only: folded lines, JSON, the flame graph
+  if (opts.json) {
+    const { emit, seconds, valueField, withTgid } = opts.json;
+    emit.stacks(seconds, valueField, [...names].reverse().map(s => stackJson(s, valueField, !!withTgid)), { missed_stacks: reader.missed });
+  } else if (opts.folded) {
+    for (const s of names) out.write(foldedLine(s, opts) + '\n');
+  } else {
+    const text = opts.text && Object.values(opts.text).some(Boolean) ? reader.read(samples, opts.text) : names;
+    for (const s of text) out.write(formatStack(s, opts));
+  }
+  if (opts.flamegraph) {
+    const { file, ...graph } = opts.flamegraph;
+    fs.writeFileSync(file, renderFlameGraph(names.map(s => [foldedFrames(s, { annotations: true }), s.value]), graph));
+  }
+  const warning = reader.missedWarning();
+  if (warning) process.stderr.write(warning + '\n');
+}
+
+// ------------------------------------------------------------------ JSON
+
+/**
+ * One stack of a `stacks` record (docs/json.md): frames innermost first; `user_stack`/`kernel_stack`
+ * null when missed, absent when not collected; `valueField` names the count ("samples", "total_us").
+ */
+export function stackJson(s: SymbolisedStack, valueField: string, withTgid: boolean): Record<string, unknown> {
+  const r: Record<string, unknown> = { pid: s.pid };
+  if (withTgid) r.tgid = s.tgid;
+  r.comm = s.comm;
+  if (s.user !== undefined) r.user_stack = s.user;
+  if (s.kernel !== undefined) r.kernel_stack = s.kernel;
+  if (s.waker) {
+    if (s.waker.pid !== undefined) r.waker_pid = s.waker.pid;
+    r.waker_comm = s.waker.comm;
+    if (s.waker.user !== undefined) r.waker_user_stack = s.waker.user;
+    if (s.waker.kernel !== undefined) r.waker_kernel_stack = s.waker.kernel;
+  }
+  r[valueField] = s.value;
+  return r;
+}
