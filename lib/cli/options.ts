@@ -105,12 +105,10 @@ function existingDisk(v: unknown): string | undefined {
 }
 
 /** BCC's positive_int_list ("185" or "185,175"), each one an existing process (or thread). */
-function existingList(check: (v: unknown) => number | undefined, what: string) {
+function existingList(check: (v: unknown) => number | undefined) {
   return (v: unknown): number[] | undefined => {
     if (v === undefined) return undefined;
-    const s = lastValue(v);
-    if (!/^\d+(,\d+)*$/.test(s)) throw new UsageError(`invalid ${what}: '${s}' (must be positive integers, comma separated)`);
-    return s.split(',').map(x => check(x)!);
+    return lastValue(v).split(',').map(x => check(x)!); // each with the single option's check and words
   };
 }
 
@@ -127,9 +125,9 @@ export const opt = {
     ({ alias, type: 'string', describe, coerce: existingTid, meaning: 'tid' }),
   /** -p 185,175: BCC's comma-separated PIDs (profile, offcputime). */
   pids: (describe = 'trace these PIDs only, comma separated', alias = 'p'): ToolOption =>
-    ({ alias, type: 'string', describe, coerce: existingList(existingPid, 'PID'), meaning: 'pid' }),
+    ({ alias, type: 'string', describe, coerce: existingList(existingPid), meaning: 'pid' }),
   tids: (describe = 'trace these TIDs only, comma separated', alias = 't'): ToolOption =>
-    ({ alias, type: 'string', describe, coerce: existingList(existingTid, 'TID'), meaning: 'tid' }),
+    ({ alias, type: 'string', describe, coerce: existingList(existingTid), meaning: 'tid' }),
   uid: (describe = 'trace this UID only (number or user name)', alias = 'u'): ToolOption =>
     ({ alias, type: 'string', describe, coerce: uidOrUser, meaning: 'uid' }),
   duration: (describe = 'total duration of trace in seconds', alias = 'd'): ToolOption =>
