@@ -49,15 +49,7 @@ const volatile bool targ_kernel = true;         /* not -U */
 
 BPF_HASH(targets, u32, u8, 64);
 
-/* task_struct's state was renamed __state in 5.14 */
-struct task_struct___pre514 { long state; } __attribute__((preserve_access_index));
-
-static __always_inline long task_state(struct task_struct *t)
-{
-	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
-	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
-}
+#include <bpfkit_sched.h>                     /* task_state() */
 
 static __always_inline bool wanted(struct task_struct *t)
 {

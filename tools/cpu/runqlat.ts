@@ -20,15 +20,7 @@ BPF_HASH(start, u32, u64, 10240);
 BPF_HISTOGRAM(dist);                          /* all tasks */
 BPF_HISTOGRAM(dist_by, struct hist_key);      /* -P / -L / --pidnss sections */
 
-/* task_struct's state was renamed __state in 5.14 */
-struct task_struct___pre514 { long state; } __attribute__((preserve_access_index));
-
-static __always_inline long task_state(struct task_struct *t)
-{
-	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
-	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
-}
+#include <bpfkit_sched.h>                     /* task_state() */
 
 /* The task's active PID namespace, as task_active_pid_ns(): thread_pid->numbers[level].ns */
 static __always_inline u32 pid_namespace(struct task_struct *t)
