@@ -58,7 +58,9 @@ afterEach(() => {
 
 /** Starts the ping-pong, the tracers given both PIDs, and the game once they have attached. */
 async function traced(start: (pinger: number, ponger: number) => Running[]) {
-  child = spawn(pingpong, [], { stdio: ['pipe', 'pipe', 'ignore'] });
+  // both on one CPU (taskset execs in place: the same PID): every wakeup is then made by the writer
+  // itself, never through an IPI on another CPU, where whatever task runs there counts as the waker
+  child = spawn('taskset', ['-c', '0', pingpong], { stdio: ['pipe', 'pipe', 'ignore'] });
   let out = '';
   child.stdout!.on('data', d => (out += d));
   while (!out.includes('\n')) await sleep(20);
