@@ -79,7 +79,13 @@ export type CatalogueEntry = Omit<ToolSpec<any>, 'program' | 'run' | 'validate'>
 
 const hashOf = (text: string) => crypto.createHash('sha256').update(text).digest('hex').slice(0, 32);
 
+/** The newest mtime under tools/ and lib/: once per process (catalogue() and runsHereCached() both ask). */
+let newestSeen: number | undefined;
 function newestSource(): number {
+  return (newestSeen ??= walkNewest());
+}
+
+function walkNewest(): number {
   let newest = 0;
   const walk = (dir: string) => {
     newest = Math.max(newest, fs.statSync(dir).mtimeMs); // a tool added or removed

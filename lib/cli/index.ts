@@ -7,7 +7,6 @@ import yargsParser from 'yargs-parser';
 import { BPF, type LoadOptions, type Substitute } from '../bpf.js';
 import type { ProbeKind } from '../attach/sections.js';
 import { positionalChecks, UsageError, type ToolOption } from './options.js';
-import { compile } from '../compile/index.js';
 import { OutputWriter, recordEmitter, type OutputKind, type RecordEmitter } from '../output/index.js';
 import { setDebugLog } from '../libbpf/index.js';
 import { formatHelp, kebabCase, optionAliases } from './help.js';
@@ -262,11 +261,6 @@ export function defineTool<O>(spec: ToolSpec<O>): ToolSpec<O> {
     runTool(spec, process.argv.slice(2)).catch(e => fail(spec, e, process.argv.includes('--debug')));
   });
   return spec;
-}
-
-/** Compiles a tool's program into the cache (setup's prebuild). */
-export function precompile(spec: ToolSpec<any>): boolean {
-  return !compile({ text: spec.program, name: `${spec.name}.bpf.c` }).cached;
 }
 
 export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<void> {

@@ -95,7 +95,6 @@ defineTool<Options>({
   ],
   validate(o) {
     if (o.folded && o.offset) return 'can only use -f or -s';
-    durationSeconds(o.duration);
     return offCpuProblem(o);
   },
 

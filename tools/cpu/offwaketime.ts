@@ -125,7 +125,6 @@ defineTool<OffCpuOptions>({
     ['offwaketime -K', 'only show kernel space stacks (no user)'],
   ],
   validate(o) {
-    durationSeconds(o.duration);
     return offCpuProblem(o);
   },
 

@@ -119,7 +119,6 @@ defineTool<Options>({
     if (o.pid && o.tid) return 'use only one of -p and -L';
     if (o.userStacksOnly && o.kernelStacksOnly) return 'use only one of -U and -K';
     if (o.frequency && o.count) return 'use only one of -F and -c';
-    durationSeconds(o.duration);
     if (o.cpu !== undefined && !onlineCpus().includes(o.cpu)) return `invalid CPU: ${o.cpu} (online: ${onlineCpus().join(',')})`;
     return undefined;
   },

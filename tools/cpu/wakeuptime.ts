@@ -110,7 +110,6 @@ defineTool<Options>({
   validate(o) {
     if (o.pid && o.useronly) return 'use either -p or -u';
     if (o.maxBlockTime !== undefined && o.maxBlockTime < o.minBlockTime) return `-M ${o.maxBlockTime} is below -m ${o.minBlockTime}`;
-    durationSeconds(o.duration);
     return undefined;
   },
 

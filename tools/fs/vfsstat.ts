@@ -95,10 +95,6 @@ defineTool<Options>({
     ['vfsstat 5 3', 'print 3 summaries, 5 seconds apart'],
     ['vfsstat --json', 'one JSON object per interval'],
   ],
-  validate(o) {
-    intervalCount(o);
-    return undefined;
-  },
 
   async run({ opts, load, out, json, emit, intervals }) {
     let { interval, count } = intervalCount(opts);
