@@ -117,11 +117,6 @@ export async function catalogue(): Promise<CatalogueEntry[]> {
   return JSON.parse(json);
 }
 
-/** Why a tool cannot run here (a missing probe kind or tracepoint), or undefined when it can. */
-export function cannotRunHere(spec: ToolSpec<any>): string | undefined {
-  return BPF.check({ text: spec.program, name: spec.name, substitutes: spec.substitutes });
-}
-
 /** How a tool runs here, in words: "yes", "yes, counted at syscalls: <why>" (a substitute), "no: <why>". */
 export function runsHere(spec: ToolSpec<any>): string {
   let plan;
