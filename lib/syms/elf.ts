@@ -86,6 +86,12 @@ function bigToNum(v: bigint): number {
 }
 
 /** One symbol table as read from the file: entries are decoded on demand, names are slices of strs. */
+/** "memcpy@GLIBC_2.2.5" and "memcpy@@GLIBC_2.14" as "memcpy" (BCC and perf print the plain name); "f@plt" kept. */
+export function unversioned(name: string): string {
+  const at = name.indexOf('@');
+  return at > 0 && name.slice(at) !== '@plt' ? name.slice(0, at) : name;
+}
+
 interface RawSymtab { data: Buffer; strs: Buffer; text?: string; ent: number; count: number; versym?: Buffer; secs: ElfSection[]; dynamic: boolean }
 
 /**
@@ -521,8 +527,10 @@ export class ElfFile {
       const end = strs.indexOf(0, off);
       const len = (end < 0 ? strs.length : end) - off;
       const bind = info >> 4, type = info & 0xf;
-      return ((bind === STB_GLOBAL ? 8 : bind === STB_WEAK ? 4 : 0) + (type === STT_FUNC ? 2 : 0) + (size[i] > 0 ? 1 : 0)) * 65536
-        - under * 1024 - Math.min(len, 1023);
+      // a debug file's .symtab names compat versions literally ("clock_nanosleep@GLIBC_2.2.5"): the plain alias first
+      const versioned = strs.indexOf(64 /* @ */, off) >= 0 && strs.indexOf(64, off) < off + len ? 1 : 0;
+      return ((bind === STB_GLOBAL ? 8 : bind === STB_WEAK ? 4 : 0) + (type === STT_FUNC ? 2 : 0) + (size[i] > 0 ? 1 : 0)
+        - versioned * 16) * 65536 - under * 1024 - Math.min(len, 1023);
     };
     const keep = new Uint32Array(n);
     let m = 0;
@@ -581,7 +589,7 @@ export class ElfFile {
     if (best < 0 || a >= st.ends[best]) return undefined;
     const sym = st.table[best] < 0 ? st.plt[st.entry[best]] : this.rawSymbol(this.rawTables()[st.table[best]], st.entry[best]);
     if (vaddr < sym.value) return undefined; // above 2^53, Number rounding
-    return { name: sym.name, offset: Number(vaddr - sym.value), value: sym.value, size: sym.size };
+    return { name: unversioned(sym.name), offset: Number(vaddr - sym.value), value: sym.value, size: sym.size };
   }
 
   /** Kept for callers of the earlier API: symbolAt without value/size. */
