@@ -525,12 +525,18 @@ export class ElfFile {
       let under = 0;
       while (strs[off + under] === 95) under++;
       const end = strs.indexOf(0, off);
-      const len = (end < 0 ? strs.length : end) - off;
+      let len = (end < 0 ? strs.length : end) - off;
+      // a debug file's .symtab spells versions out ("clock_nanosleep@@GLIBC_2.17", "...@GLIBC_2.2.5"): ranked by
+      // the plain name (printed without the version), the default version before a compat one
+      let version = 0;
+      const at = strs.indexOf(64 /* @ */, off);
+      if (at >= 0 && at < off + len) {
+        version = strs[at + 1] === 64 ? 256 : 512;
+        len = at - off;
+      }
       const bind = info >> 4, type = info & 0xf;
-      // a debug file's .symtab names compat versions literally ("clock_nanosleep@GLIBC_2.2.5"): the plain alias first
-      const versioned = strs.indexOf(64 /* @ */, off) >= 0 && strs.indexOf(64, off) < off + len ? 1 : 0;
-      return ((bind === STB_GLOBAL ? 8 : bind === STB_WEAK ? 4 : 0) + (type === STT_FUNC ? 2 : 0) + (size[i] > 0 ? 1 : 0)
-        - versioned * 16) * 65536 - under * 1024 - Math.min(len, 1023);
+      return ((bind === STB_GLOBAL ? 8 : bind === STB_WEAK ? 4 : 0) + (type === STT_FUNC ? 2 : 0) + (size[i] > 0 ? 1 : 0)) * 65536
+        - under * 1024 - version - Math.min(len, 255);
     };
     const keep = new Uint32Array(n);
     let m = 0;
