@@ -152,7 +152,7 @@ export const RENAMED_NOWHERE = RENAMED.replaceAll('|vfs_read', '|bpfkit_vfs_read
  * A kernel wildcard in the section, as tools write it: attachAll() makes one kprobe.multi link of it
  * where the kernel has them, else one kprobe per function. Counts, by function address, the calls by
  * process `targ_tgid` whose first argument is the file with inode `targ_ino` (vfs_read and vfs_readv
- * take a struct file first; vfs_readlink's dentry never reads as that inode).
+ * take a struct file first; vfs_readlink takes a dentry, but the process, a dd, reads no link).
  */
 export const WILDCARD = `${OUR_FILE}
 BPF_HASH(calls, u64, u64, 64);   /* function address -> calls */
