@@ -48,7 +48,7 @@ const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 const config = (() => {
   const file = `/boot/config-${os.release()}`;
   if (!fs.existsSync(file)) {
-    console.log(`FAIL the lane needs the booted kernel's config at ${file} (vm-run.sh puts it there)`);
+    console.log(`FAIL the lane needs the booted kernel's config at ${file} (vm-run.sh puts it there)\n0 passed, 1 failed`);
     process.exit(1);
   }
   return new Map([...fs.readFileSync(file, 'utf8').matchAll(/^(CONFIG_\w+)=(.*)$/gm)].map(m => [m[1]!, m[2]!]));
