@@ -11,9 +11,10 @@
 #   npm run test:vm                      both kernels at once, their lines interleaved
 #   VM_KERNEL=6.12 npm run test:vm       one of them alone (VM_KERNEL="6.1 6.12" is the default)
 #   VM_PARALLEL=0 npm run test:vm        one kernel after the other
-# Measured on 2 cores without KVM (software emulation), with other tests running beside: both at once
-# ~100-140 s in all, one after the other ~150-230 s (6.1 ~80 s, 6.12 ~65-130 s): a guest spends much of
-# its time in single-threaded phases (boot, 9p reads, JavaScript start-up), so two share the cores well.
+# Measured on 2 cores without KVM (software emulation), with other tests running beside (load 4-18):
+# both at once 97-212 s in all, one after the other 148-232 s (6.1 ~80 s, 6.12 ~65-130 s alone): a guest
+# spends much of its time in single-threaded phases (boot, 9p reads, JavaScript start-up), so two guests
+# share the cores well.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 T0=$(date +%s.%N)
