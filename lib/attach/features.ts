@@ -209,6 +209,9 @@ export function tracepointExists(category: string, event: string): boolean {
 /** raw_tp/tp_btf name only the event: find it in any category. */
 export function rawTracepointExists(event: string): boolean {
   const ev = `${tracefsDir()}/events`;
+  // most events live in the category their name starts with (sched_switch in sched/): one lookup, not ~100
+  const prefix = event.split('_')[0];
+  if (fs.existsSync(`${ev}/${prefix}/${event}`)) return true;
   try {
     for (const cat of fs.readdirSync(ev)) if (fs.existsSync(`${ev}/${cat}/${event}`)) return true;
   } catch {
