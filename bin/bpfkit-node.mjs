@@ -14,7 +14,7 @@ if (!script) {
 }
 let source;
 try {
-  source = fs.realpathSync(script);
+  source = fs.realpathSync.native(script); // one realpath(3), not an lstat per path component
 } catch {
   process.stderr.write(`bpfkit-node: no such file: ${script}\n`);
   process.exit(2);
