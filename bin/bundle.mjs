@@ -106,7 +106,8 @@ export function importedNames(source, specifier) {
   const quoted = specifier.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   const statement = new RegExp(`(?:^|[\\n;])\\s*import\\s+(?!type\\s)([^;'"]*?)\\s*from\\s*(['"])${quoted}\\2`, 'g');
   const names = new Set();
-  for (const [, clause] of source.matchAll(statement)) {
+  for (const [, written] of source.matchAll(statement)) {
+    const clause = written.replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, ''); // comments between the names
     if (clause.includes('*')) return undefined;
     const braces = /\{([^}]*)\}/.exec(clause)?.[1] ?? '';
     for (const item of braces.split(',')) {

@@ -60,3 +60,19 @@ test('a user who cannot write the cache gets a private bundle directory', () => 
   expect(fs.statSync(mine).uid).toBe(65534);
   expect(fs.statSync(mine).mode & 0o077).toBe(0); // made private
 });
+
+test('the names a module imports from a builtin, as the bundle takes them', async () => {
+  const { importedNames } = await import('../../bin/bundle.mjs' as string);
+  const source = `/* eslint-disable n/no-unpublished-import */
+import fs from 'node:fs';
+import { readFileSync, statSync as stat,
+  // a comment between names
+  existsSync } from 'node:fs';
+import type { Stats } from 'node:fs';
+import * as path from 'node:path';
+import { format } from "util";`;
+  expect(importedNames(source, 'node:fs')).toEqual(['existsSync', 'readFileSync', 'statSync']);
+  expect(importedNames(source, 'util')).toEqual(['format']);
+  expect(importedNames(source, 'node:path')).toBeUndefined(); // a namespace import keeps node's wrapper
+  expect(importedNames(source, 'node:os')).toEqual([]);
+});
