@@ -1,6 +1,7 @@
 // bench/startup: what a user waits for and pays to start a tool, ours against libbpf-tools' in the same
 // run (alternating, medians of BENCH_RUNS): `runqlat 1 1` (time beyond its 1 s interval, CPU time, peak
-// RSS), `runqlat --help`, and `bpfkit list` with this catalogue and with 150 tools (generated copies).
+// RSS), `runqlat --help`, and `bpfkit list` with this catalogue and with 150 tools (generated copies);
+// node alone (`node -e ''`) as the floor of CPU and RSS, and the load average each figure was taken at.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -47,14 +48,18 @@ function catalogueOf(count: number): string {
 
 export function startupBench() {
   const runqlat = path.join(projectRoot, 'tools', 'cpu', 'runqlat.ts');
-  const [ours, theirs] = alternate([[runqlat, '1', '1'], ['/usr/sbin/runqlat', '1', '1']]);
+  const load = () => os.loadavg()[0];
+  const loads = [load()];
+  const [ours, theirs, nodeAlone] = alternate([[runqlat, '1', '1'], ['/usr/sbin/runqlat', '1', '1'], [process.execPath, '-e', '']]);
+  loads.push(load());
   const [help, theirHelp] = alternate([[runqlat, '--help'], ['/usr/sbin/runqlat', '--help']]);
   const [list] = alternate([[path.join(projectRoot, 'bin', 'bpfkit'), 'list']]);
   const big = catalogueOf(150);
   try {
     const first = measure([path.join(big, 'bin', 'bpfkit'), 'list'], big); // bundles, manifest, runs-here answers
     const [list150] = alternate([[path.join(big, 'bin', 'bpfkit'), 'list']], big);
-    return { ours, theirs, help, theirHelp, list, list150, list150First: first };
+    loads.push(load());
+    return { ours, theirs, nodeAlone, help, theirHelp, list, list150, list150First: first, loads };
   } finally {
     fs.rmSync(big, { recursive: true, force: true });
   }
@@ -69,9 +74,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     `  runqlat 1 1: time beyond the interval ${ms(beyond(r.ours))} vs ${ms(beyond(r.theirs))} (+${ms(beyond(r.ours) - beyond(r.theirs))}); ` +
       `CPU ${r.ours.cpu.toFixed(3)} s vs ${r.theirs.cpu.toFixed(3)} s (${(r.ours.cpu / Math.max(r.theirs.cpu, 0.01)).toFixed(1)}x); ` +
       `peak RSS ${(r.ours.rssKb / 1024).toFixed(0)} MiB vs ${(r.theirs.rssKb / 1024).toFixed(0)} MiB`,
+    `  node alone (node -e ''): CPU ${r.nodeAlone.cpu.toFixed(3)} s, peak RSS ${(r.nodeAlone.rssKb / 1024).toFixed(0)} MiB`,
     `  runqlat --help: ${ms(r.help.seconds)} vs ${ms(r.theirHelp.seconds)}`,
     `  bpfkit list: ${ms(r.list.seconds)} with this catalogue; with 150 tools ${ms(r.list150.seconds)} ` +
       `(the first run, which bundles them and asks the kernel about each, ${ms(r.list150First.seconds)})`,
+    `  load average (1 min) at the start, after runqlat, at the end: ${r.loads.map(l => l.toFixed(1)).join(', ')}`,
     '',
   ].join('\n'));
 }

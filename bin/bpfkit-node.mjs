@@ -1,9 +1,10 @@
 // Runs a bpfkit TypeScript file — a tool (its shebang leads here through bin/bpfkit-node), bin/cli.ts, a
 // bench — as its bundle (bin/bundle.mjs), with node's compile cache in bpfkit's cache directory.
-import module from 'node:module';
-import fs from 'node:fs';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+// builtins as bundle.mjs takes them (node's ESM wrapper of fs alone loads ~10 more modules)
+const module = process.getBuiltinModule('node:module');
+const fs = process.getBuiltinModule('node:fs');
+const path = process.getBuiltinModule('node:path');
+const { pathToFileURL } = process.getBuiltinModule('node:url');
 import { bundleFor, cacheDir, root } from './bundle.mjs';
 
 const [script, ...args] = process.argv.slice(2);
@@ -13,7 +14,7 @@ if (!script) {
 }
 let source;
 try {
-  source = fs.realpathSync(script);
+  source = fs.realpathSync.native(script); // one realpath(3), not an lstat per path component
 } catch {
   process.stderr.write(`bpfkit-node: no such file: ${script}\n`);
   process.exit(2);

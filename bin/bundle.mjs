@@ -2,11 +2,13 @@
 // node then loads one file instead of ~40, and its compile cache makes that file cheap to start. A bundle
 // is rebuilt (esbuild, ~50 ms) whenever any file it was built from is newer, so editing a tool or the
 // library needs no build step. Plain JS: it runs before anything is built.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// Builtins through process.getBuiltinModule, not `import`: node's ESM wrapper of a builtin reads every
+// export, and fs's lazy `promises` alone loads ~10 more modules (fs/promises, readline, streams).
+const fs = process.getBuiltinModule('node:fs');
+const os = process.getBuiltinModule('node:os');
+const path = process.getBuiltinModule('node:path');
+const { builtinModules, createRequire } = process.getBuiltinModule('node:module');
+const { fileURLToPath, pathToFileURL } = process.getBuiltinModule('node:url');
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -74,6 +76,17 @@ const inPlace = {
   name: 'bpfkit-in-place',
   setup(build) {
     build.onResolve({ filter: /^(koffi|yargs)$/ }, args => ({ path: pathToFileURL(requireFromRoot.resolve(args.path)).href, external: true }));
+    // an import of a builtin takes it from process.getBuiltinModule, reading only the names imported
+    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, async args => {
+      const name = args.path.replace(/^node:/, '');
+      if (!builtins.has(name) || args.kind !== 'import-statement') return undefined;
+      const names = importedNames(await fs.promises.readFile(args.importer, 'utf8'), args.path);
+      return names && { path: `${name}:${names.join(',')}`, namespace: 'bpfkit-builtin' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'bpfkit-builtin' }, args => {
+      const [name, names] = args.path.split(':');
+      return { contents: builtinShim(name, names ? names.split(',') : []), loader: 'js' };
+    });
     // every module, ours (.ts) or a package's (.js), keeps its own place
     build.onLoad({ filter: /\.[cm]?[jt]s$/ }, async args => ({
       contents: (await fs.promises.readFile(args.path, 'utf8')).replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
@@ -81,7 +94,39 @@ const inPlace = {
     }));
   },
 };
-const banner = `import { createRequire as __bpfkitRequire } from 'node:module'; const require = __bpfkitRequire(${JSON.stringify(path.join(root, 'package.json'))});`;
+const banner = `const require = process.getBuiltinModule('node:module').createRequire(${JSON.stringify(path.join(root, 'package.json'))});`;
+
+const builtins = new Set(builtinModules.map(m => m.replace(/^node:/, '')));
+
+/**
+ * The names `source` imports from `specifier` (`import fs, { a, b as c } from ...`: a, b), or undefined
+ * for a namespace import (`* as`), which keeps node's own ESM wrapper.
+ */
+export function importedNames(source, specifier) {
+  const quoted = specifier.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const statement = new RegExp(`(?:^|[\\n;])\\s*import\\s+(?!type\\s)([^;'"]*?)\\s*from\\s*(['"])${quoted}\\2`, 'g');
+  const names = new Set();
+  for (const [, written] of source.matchAll(statement)) {
+    const clause = written.replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, ''); // comments between the names
+    if (clause.includes('*')) return undefined;
+    const braces = /\{([^}]*)\}/.exec(clause)?.[1] ?? '';
+    for (const item of braces.split(',')) {
+      const imported = item.trim().split(/\s+as\s+/)[0];
+      if (imported && !imported.startsWith('type ') && imported !== 'default') names.add(imported);
+    }
+  }
+  return [...names].sort();
+}
+
+/**
+ * The ESM face of builtin `name` without node's wrapper, which reads every export (fs's lazy `promises`
+ * alone loads ~10 modules; util's lazy ones load worker_threads): the default export is the module, and
+ * only `names` are read from it.
+ */
+function builtinShim(name, names) {
+  const get = `process.getBuiltinModule(${JSON.stringify(`node:${name}`)})`;
+  return `const m = ${get};\nexport default m;\n${names.length ? `export const { ${names.join(', ')} } = m;\n` : ''}`;
+}
 
 /** Builds the bundles of these sources (one esbuild run); writes each atomically, with its list of inputs. */
 export async function buildBundles(sources, dir = cacheDir()) {
@@ -101,7 +146,7 @@ export async function buildBundles(sources, dir = cacheDir()) {
     fs.mkdirSync(path.dirname(out), { recursive: true });
     for (const file of r.outputFiles) writeAtomic(file.path, file.contents);
     // this file is an input too: a change in how bundles are made remakes them
-    const inputs = [fileURLToPath(import.meta.url), ...Object.keys(r.metafile.inputs).map(f => path.resolve(root, f))];
+    const inputs = [fileURLToPath(import.meta.url), ...Object.keys(r.metafile.inputs).filter(f => !f.startsWith('bpfkit-builtin:')).map(f => path.resolve(root, f))];
     writeAtomic(`${out}.inputs`, JSON.stringify(inputs));
     const projectDir = path.join(dir, 'run', path.relative(path.join(dir, 'run'), out).split(path.sep)[0]);
     fs.utimesSync(projectDir, new Date(), new Date()); // in use: not for pruning

@@ -4,7 +4,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { compile } from '../compile/index.js';
 import { tracefsDir } from '../compile/tracepoints.js';
 import { kprobeMultiOpts, libbpfFns as f, openOpts, takeLog, type Ptr } from '../libbpf/index.js';
@@ -103,6 +102,8 @@ let configMemo: Map<string, string> | null | undefined;
 function readKernelConfig(): Map<string, string> | undefined {
   let text: string | undefined;
   try {
+    // zlib on first use: loading it costs every start ~5 ms (it brings node's zip support along)
+    const zlib = process.getBuiltinModule('node:zlib');
     text = zlib.gunzipSync(fs.readFileSync('/proc/config.gz')).toString('utf8');
   } catch {
     try {
@@ -208,6 +209,9 @@ export function tracepointExists(category: string, event: string): boolean {
 /** raw_tp/tp_btf name only the event: find it in any category. */
 export function rawTracepointExists(event: string): boolean {
   const ev = `${tracefsDir()}/events`;
+  // most events live in the category their name starts with (sched_switch in sched/): one lookup, not ~100
+  const prefix = event.split('_')[0];
+  if (fs.existsSync(`${ev}/${prefix}/${event}`)) return true;
   try {
     for (const cat of fs.readdirSync(ev)) if (fs.existsSync(`${ev}/${cat}/${event}`)) return true;
   } catch {

@@ -70,7 +70,7 @@ function statKey(p: string): string {
 function which(cmd: string): string {
   for (const dir of (process.env.PATH || '/usr/bin').split(':')) {
     const p = path.join(dir, cmd);
-    if (fs.existsSync(p)) return fs.realpathSync(p);
+    if (fs.existsSync(p)) return fs.realpathSync.native(p);
   }
   return cmd;
 }

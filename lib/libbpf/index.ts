@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 type Koffi = typeof import('koffi').default;
 const require = createRequire(import.meta.url);
@@ -14,12 +15,20 @@ const require = createRequire(import.meta.url);
  * a tool's. Anything unexpected (another layout or version) takes koffi's loader.
  */
 function loadKoffi(): Koffi {
-  const arch = `${process.platform}_${process.arch}`;
-  try {
-    const native = require(`@koromix/koffi-${process.platform}-${process.arch}/${arch}/koffi.node`);
-    const koffiPackage = path.join(path.dirname(require.resolve('koffi')), 'package.json');
-    if (native.version === JSON.parse(fs.readFileSync(koffiPackage, 'utf8')).version) return native as Koffi;
-  } catch { /* not there: koffi finds it */ }
+  const addon = path.join('@koromix', `koffi-${process.platform}-${process.arch}`, `${process.platform}_${process.arch}`, 'koffi.node');
+  // the node_modules above this file that has both, found as node's resolver would but without its
+  // package.json and exports handling (~4 ms of a start)
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const modules = path.join(dir, 'node_modules');
+    if (fs.existsSync(path.join(modules, addon))) {
+      try {
+        const native = require(path.join(modules, addon));
+        if (native.version === JSON.parse(fs.readFileSync(path.join(modules, 'koffi', 'package.json'), 'utf8')).version) return native as Koffi;
+      } catch { /* another layout: koffi finds it */ }
+      break;
+    }
+    if (path.dirname(dir) === dir) break;
+  }
   return require('koffi') as Koffi;
 }
 const koffi = loadKoffi();
@@ -34,6 +43,28 @@ function named<T>(name: string, make: () => T): T {
   } catch {
     return make();
   }
+}
+
+type NativeFunction = ReturnType<ReturnType<Koffi['load']>['func']>;
+
+/**
+ * Functions declared on first use: a tool calls about half of these, and parsing a declaration costs
+ * tens of µs (a few ms of every start for all of them).
+ */
+function onFirstUse<K extends string>(declarations: Record<K, () => NativeFunction>): Record<K, NativeFunction> {
+  const fns = {} as Record<K, NativeFunction>;
+  for (const name of Object.keys(declarations) as K[]) {
+    Object.defineProperty(fns, name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        const fn = declarations[name]();
+        Object.defineProperty(fns, name, { value: fn, enumerable: true });
+        return fn;
+      },
+    });
+  }
+  return fns;
 }
 
 function declare() {
@@ -70,75 +101,75 @@ function declare() {
 
   const PrintFn = named('libbpf_print_fn', () => koffi.proto('int libbpf_print_fn(int level, void *fmt, void *ap)'));
 
-  const fns = {
+  const fns = onFirstUse({
     // objects
-    open_mem: libbpf.func('bpf_object *bpf_object__open_mem(const void *buf, size_t sz, const bpf_object_open_opts *opts)'),
-    load: libbpf.func('int bpf_object__load(bpf_object *obj)'),
-    close: libbpf.func('void bpf_object__close(bpf_object *obj)'),
-    object_btf: libbpf.func('btf *bpf_object__btf(const bpf_object *obj)'),
-    btf_raw_data: libbpf.func('const void *btf__raw_data(const btf *btf, _Out_ uint32_t *size)'),
-    next_program: libbpf.func('bpf_program *bpf_object__next_program(const bpf_object *obj, bpf_program *prog)'),
-    next_map: libbpf.func('bpf_map *bpf_object__next_map(const bpf_object *obj, const bpf_map *map)'),
+    open_mem: () => libbpf.func('bpf_object *bpf_object__open_mem(const void *buf, size_t sz, const bpf_object_open_opts *opts)'),
+    load: () => libbpf.func('int bpf_object__load(bpf_object *obj)'),
+    close: () => libbpf.func('void bpf_object__close(bpf_object *obj)'),
+    object_btf: () => libbpf.func('btf *bpf_object__btf(const bpf_object *obj)'),
+    btf_raw_data: () => libbpf.func('const void *btf__raw_data(const btf *btf, _Out_ uint32_t *size)'),
+    next_program: () => libbpf.func('bpf_program *bpf_object__next_program(const bpf_object *obj, bpf_program *prog)'),
+    next_map: () => libbpf.func('bpf_map *bpf_object__next_map(const bpf_object *obj, const bpf_map *map)'),
     // programs
-    prog_name: libbpf.func('const char *bpf_program__name(const bpf_program *prog)'),
-    prog_section: libbpf.func('const char *bpf_program__section_name(const bpf_program *prog)'),
-    prog_fd: libbpf.func('int bpf_program__fd(const bpf_program *prog)'),
-    prog_type: libbpf.func('int bpf_program__type(const bpf_program *prog)'),
-    prog_set_type: libbpf.func('int bpf_program__set_type(bpf_program *prog, int type)'),
-    prog_set_expected_attach_type: libbpf.func('int bpf_program__set_expected_attach_type(bpf_program *prog, int type)'),
-    prog_set_attach_target: libbpf.func('int bpf_program__set_attach_target(bpf_program *prog, int fd, const char *name)'),
-    prog_set_autoload: libbpf.func('int bpf_program__set_autoload(bpf_program *prog, bool autoload)'),
-    prog_autoload: libbpf.func('bool bpf_program__autoload(const bpf_program *prog)'),
+    prog_name: () => libbpf.func('const char *bpf_program__name(const bpf_program *prog)'),
+    prog_section: () => libbpf.func('const char *bpf_program__section_name(const bpf_program *prog)'),
+    prog_fd: () => libbpf.func('int bpf_program__fd(const bpf_program *prog)'),
+    prog_type: () => libbpf.func('int bpf_program__type(const bpf_program *prog)'),
+    prog_set_type: () => libbpf.func('int bpf_program__set_type(bpf_program *prog, int type)'),
+    prog_set_expected_attach_type: () => libbpf.func('int bpf_program__set_expected_attach_type(bpf_program *prog, int type)'),
+    prog_set_attach_target: () => libbpf.func('int bpf_program__set_attach_target(bpf_program *prog, int fd, const char *name)'),
+    prog_set_autoload: () => libbpf.func('int bpf_program__set_autoload(bpf_program *prog, bool autoload)'),
+    prog_autoload: () => libbpf.func('bool bpf_program__autoload(const bpf_program *prog)'),
     // attach
-    attach: libbpf.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
-    attach_tracepoint: libbpf.func('bpf_link *bpf_program__attach_tracepoint(const bpf_program *prog, const char *category, const char *name)'),
-    attach_raw_tracepoint: libbpf.func('bpf_link *bpf_program__attach_raw_tracepoint(const bpf_program *prog, const char *name)'),
-    attach_trace: libbpf.func('bpf_link *bpf_program__attach_trace(const bpf_program *prog)'),
-    attach_uprobe_opts: libbpf.func('bpf_link *bpf_program__attach_uprobe_opts(const bpf_program *prog, int pid, const char *path, size_t off, const bpf_uprobe_opts *opts)'),
-    attach_kprobe_opts: libbpf.func('bpf_link *bpf_program__attach_kprobe_opts(const bpf_program *prog, const char *func, const bpf_kprobe_opts *opts)'),
-    attach_kprobe_multi_opts: libbpf.func('bpf_link *bpf_program__attach_kprobe_multi_opts(const bpf_program *prog, const char *pattern, const bpf_kprobe_multi_opts *opts)'),
-    attach_usdt: libbpf.func('bpf_link *bpf_program__attach_usdt(const bpf_program *prog, int pid, const char *path, const char *provider, const char *name, const bpf_usdt_opts *opts)'),
-    attach_perf_event: libbpf.func('bpf_link *bpf_program__attach_perf_event(const bpf_program *prog, int pfd)'),
-    link_destroy: libbpf.func('int bpf_link__destroy(bpf_link *link)'),
-    link_fd: libbpf.func('int bpf_link__fd(const bpf_link *link)'),
-    link_disconnect: libbpf.func('void bpf_link__disconnect(bpf_link *link)'),
+    attach: () => libbpf.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
+    attach_tracepoint: () => libbpf.func('bpf_link *bpf_program__attach_tracepoint(const bpf_program *prog, const char *category, const char *name)'),
+    attach_raw_tracepoint: () => libbpf.func('bpf_link *bpf_program__attach_raw_tracepoint(const bpf_program *prog, const char *name)'),
+    attach_trace: () => libbpf.func('bpf_link *bpf_program__attach_trace(const bpf_program *prog)'),
+    attach_uprobe_opts: () => libbpf.func('bpf_link *bpf_program__attach_uprobe_opts(const bpf_program *prog, int pid, const char *path, size_t off, const bpf_uprobe_opts *opts)'),
+    attach_kprobe_opts: () => libbpf.func('bpf_link *bpf_program__attach_kprobe_opts(const bpf_program *prog, const char *func, const bpf_kprobe_opts *opts)'),
+    attach_kprobe_multi_opts: () => libbpf.func('bpf_link *bpf_program__attach_kprobe_multi_opts(const bpf_program *prog, const char *pattern, const bpf_kprobe_multi_opts *opts)'),
+    attach_usdt: () => libbpf.func('bpf_link *bpf_program__attach_usdt(const bpf_program *prog, int pid, const char *path, const char *provider, const char *name, const bpf_usdt_opts *opts)'),
+    attach_perf_event: () => libbpf.func('bpf_link *bpf_program__attach_perf_event(const bpf_program *prog, int pfd)'),
+    link_destroy: () => libbpf.func('int bpf_link__destroy(bpf_link *link)'),
+    link_fd: () => libbpf.func('int bpf_link__fd(const bpf_link *link)'),
+    link_disconnect: () => libbpf.func('void bpf_link__disconnect(bpf_link *link)'),
     // maps (object side)
-    map_name: libbpf.func('const char *bpf_map__name(const bpf_map *map)'),
-    map_fd: libbpf.func('int bpf_map__fd(const bpf_map *map)'),
-    map_type: libbpf.func('int bpf_map__type(const bpf_map *map)'),
-    map_key_size: libbpf.func('uint32_t bpf_map__key_size(const bpf_map *map)'),
-    map_value_size: libbpf.func('uint32_t bpf_map__value_size(const bpf_map *map)'),
-    map_max_entries: libbpf.func('uint32_t bpf_map__max_entries(const bpf_map *map)'),
-    map_set_max_entries: libbpf.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max)'),
-    map_set_autocreate: libbpf.func('int bpf_map__set_autocreate(bpf_map *map, bool autocreate)'),
-    map_btf_key_type_id: libbpf.func('uint32_t bpf_map__btf_key_type_id(const bpf_map *map)'),
-    map_btf_value_type_id: libbpf.func('uint32_t bpf_map__btf_value_type_id(const bpf_map *map)'),
-    map_initial_value: libbpf.func('void *bpf_map__initial_value(bpf_map *map, _Out_ size_t *psize)'),
+    map_name: () => libbpf.func('const char *bpf_map__name(const bpf_map *map)'),
+    map_fd: () => libbpf.func('int bpf_map__fd(const bpf_map *map)'),
+    map_type: () => libbpf.func('int bpf_map__type(const bpf_map *map)'),
+    map_key_size: () => libbpf.func('uint32_t bpf_map__key_size(const bpf_map *map)'),
+    map_value_size: () => libbpf.func('uint32_t bpf_map__value_size(const bpf_map *map)'),
+    map_max_entries: () => libbpf.func('uint32_t bpf_map__max_entries(const bpf_map *map)'),
+    map_set_max_entries: () => libbpf.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max)'),
+    map_set_autocreate: () => libbpf.func('int bpf_map__set_autocreate(bpf_map *map, bool autocreate)'),
+    map_btf_key_type_id: () => libbpf.func('uint32_t bpf_map__btf_key_type_id(const bpf_map *map)'),
+    map_btf_value_type_id: () => libbpf.func('uint32_t bpf_map__btf_value_type_id(const bpf_map *map)'),
+    map_initial_value: () => libbpf.func('void *bpf_map__initial_value(bpf_map *map, _Out_ size_t *psize)'),
     // maps (fd side)
-    map_lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
-    map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
-    map_delete_elem: libbpf.func('int bpf_map_delete_elem(int fd, const void *key)'),
-    map_get_next_key: libbpf.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
-    map_lookup_batch: libbpf.func('int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const bpf_map_batch_opts *opts)'),
-    map_lookup_and_delete_batch: libbpf.func('int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const bpf_map_batch_opts *opts)'),
+    map_lookup_elem: () => libbpf.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
+    map_update_elem: () => libbpf.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
+    map_delete_elem: () => libbpf.func('int bpf_map_delete_elem(int fd, const void *key)'),
+    map_get_next_key: () => libbpf.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
+    map_lookup_batch: () => libbpf.func('int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const bpf_map_batch_opts *opts)'),
+    map_lookup_and_delete_batch: () => libbpf.func('int bpf_map_lookup_and_delete_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const bpf_map_batch_opts *opts)'),
     // perf buffers (fallback for kernels without ring buffers)
-    perf_buffer_new: libbpf.func('perf_buffer *perf_buffer__new(int map_fd, size_t page_cnt, perf_buffer_sample_fn *sample_cb, perf_buffer_lost_fn *lost_cb, void *ctx, const void *opts)'),
-    perf_buffer_consume: libbpf.func('int perf_buffer__consume(perf_buffer *pb)'),
-    perf_buffer_free: libbpf.func('void perf_buffer__free(perf_buffer *pb)'),
+    perf_buffer_new: () => libbpf.func('perf_buffer *perf_buffer__new(int map_fd, size_t page_cnt, perf_buffer_sample_fn *sample_cb, perf_buffer_lost_fn *lost_cb, void *ctx, const void *opts)'),
+    perf_buffer_consume: () => libbpf.func('int perf_buffer__consume(perf_buffer *pb)'),
+    perf_buffer_free: () => libbpf.func('void perf_buffer__free(perf_buffer *pb)'),
     // misc
-    num_possible_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
-    strerror: libbpf.func('int libbpf_strerror(int err, _Out_ char *buf, size_t size)'),
-    set_print: libbpf.func('void *libbpf_set_print(libbpf_print_fn *fn)'),
-    probe_prog_type: libbpf.func('int libbpf_probe_bpf_prog_type(int prog_type, const void *opts)'),
-    probe_map_type: libbpf.func('int libbpf_probe_bpf_map_type(int map_type, const void *opts)'),
+    num_possible_cpus: () => libbpf.func('int libbpf_num_possible_cpus(void)'),
+    strerror: () => libbpf.func('int libbpf_strerror(int err, _Out_ char *buf, size_t size)'),
+    set_print: () => libbpf.func('void *libbpf_set_print(libbpf_print_fn *fn)'),
+    probe_prog_type: () => libbpf.func('int libbpf_probe_bpf_prog_type(int prog_type, const void *opts)'),
+    probe_map_type: () => libbpf.func('int libbpf_probe_bpf_map_type(int map_type, const void *opts)'),
     // libc
-    vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t n, void *fmt, void *ap)'),
-    mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
-    munmap: libc.func('int munmap(void *addr, size_t len)'),
-    syscall5: libc.func('long syscall(long nr, ...)'),
-    closefd: libc.func('int close(int fd)'),
-    ioctl: libc.func('int ioctl(int fd, unsigned long req, ...)'),
-  };
+    vsnprintf: () => libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t n, void *fmt, void *ap)'),
+    mmap: () => libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
+    munmap: () => libc.func('int munmap(void *addr, size_t len)'),
+    syscall5: () => libc.func('long syscall(long nr, ...)'),
+    closefd: () => libc.func('int close(int fd)'),
+    ioctl: () => libc.func('int ioctl(int fd, unsigned long req, ...)'),
+  });
   return { fns, OpenOpts, UprobeOpts, KprobeOpts, KprobeMultiOpts, BatchOpts, PrintFn, PerfSampleFn, PerfLostFn };
 }
 

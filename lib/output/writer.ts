@@ -14,7 +14,7 @@
 //
 // EPIPE (`tool | head`) ends the process quietly with exit code 0.
 
-import * as fs from 'node:fs';
+import fs from 'node:fs';
 import { toJson } from './json.js';
 
 export interface OutputWriterOptions {

@@ -37,7 +37,6 @@ export interface OffCpuOptions extends TaskFilterOptions {
  * CO-RE (raw_tp safe); needs a `targets` hash of the PIDs or TIDs of -p/-t.
  */
 export const TASK_FILTER_C = `
-#define PF_KTHREAD 0x00200000
 enum { FILTER_NONE, FILTER_TGID, FILTER_TID, FILTER_USER, FILTER_KERNEL };
 
 const volatile u32 targ_filter = FILTER_NONE;
@@ -49,9 +48,9 @@ const volatile bool targ_kernel = true;         /* not -U */
 
 BPF_HASH(targets, u32, u8, 64);
 
-#include <bpfkit_sched.h>                     /* task_state() */
+#include <bpfkit_sched.h>                     /* task_state(), struct task_struct___lean, PF_KTHREAD */
 
-static __always_inline bool wanted(struct task_struct *t)
+static __always_inline bool wanted(struct task_struct___lean *t)
 {
 	u32 tgid = BPF_CORE_READ(t, tgid), pid = BPF_CORE_READ(t, pid);
 	u32 flags = BPF_CORE_READ(t, flags);

@@ -1,5 +1,6 @@
 // Argument validation helpers shared by every tool.
-import { intervalCount, nonNegativeInt, opt, positiveInt, positiveSeconds, UsageError } from '../../lib/cli/index.js';
+import { fastParse, intervalCount, nonNegativeInt, opt, positiveInt, positiveSeconds, UsageError } from '../../lib/cli/index.js';
+import { loadSpecs } from '../../lib/cli/catalogue.js';
 
 test('PIDs must be positive integers', () => {
   expect(positiveInt('PID')('42')).toBe(42);
@@ -47,3 +48,12 @@ test('UIDs are numbers or user names', () => {
   expect(uid('root')).toBe(0);
   expect(() => uid('no-such-user-bpfkit')).toThrow("invalid UID: 'no-such-user-bpfkit' (must be a non-negative integer or a user name)");
 });
+
+test('integer positionals alone give every tool what yargs-parser gives it', async () => {
+  // `--json=false` changes nothing but sends the same words through yargs-parser
+  for (const spec of await loadSpecs()) {
+    for (const args of [[], ['1'], ['1', '10'], ['0', '999999999999999']]) {
+      expect({ tool: spec.name, args, parsed: fastParse(spec, args) }).toEqual({ tool: spec.name, args, parsed: fastParse(spec, [...args, '--json=false']) });
+    }
+  }
+}, 60_000);

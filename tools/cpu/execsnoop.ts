@@ -7,6 +7,7 @@ import { userName } from '../../lib/host/users.js';
 
 const program = `
 #include <bpfkit.h>
+#include <bpfkit_task.h>                      /* current_task(), struct task_struct___lean */
 
 #define ARGSIZE 128
 #define TOTAL_MAX_ARGS 60
@@ -39,7 +40,7 @@ TRACEPOINT_PROBE(syscalls, sys_enter_execve)
 	u64 id = bpf_get_current_pid_tgid();
 	u32 tid = (u32)id;
 	u32 uid = (u32)bpf_get_current_uid_gid();
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct___lean *task = current_task();
 	u32 ppid = BPF_CORE_READ(task, real_parent, tgid);
 
 	if (targ_uid != (u32)-1 && targ_uid != uid)

@@ -8,6 +8,7 @@ import { sprintf, timeZoneAbbreviation } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
+#include <bpfkit_task.h>                      /* current_task(), struct task_struct___lean */
 
 const volatile u32 targ_tgid = 0;
 const volatile bool trace_failed_only = false;
@@ -35,7 +36,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 		return 0;
 	if (trace_by_process && tgid != tid)
 		return 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct___lean *task = current_task();
 	int code = BPF_CORE_READ(task, exit_code);
 	if (trace_failed_only && code == 0)
 		return 0;

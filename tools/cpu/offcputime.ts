@@ -24,7 +24,7 @@ BPF_HASH(start, u32, struct start_t, 10240);
 BPF_HASH(counts, struct key_t, u64, 10240);
 BPF_STACK_TRACE(stack_traces, 16384);
 
-static __always_inline int on_switch(void *ctx, struct task_struct *prev, struct task_struct *next)
+static __always_inline int on_switch(void *ctx, struct task_struct___lean *prev, struct task_struct___lean *next)
 {
 	u64 now = bpf_ktime_get_ns();
 	/* prev is still the current task: its stacks are the ones it blocks in */
@@ -55,7 +55,7 @@ static __always_inline int on_switch(void *ctx, struct task_struct *prev, struct
 	return 0;
 }
 
-BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(ctx, prev, next), bool preempt, struct task_struct *prev, struct task_struct *next)
+BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(ctx, prev, next), bool preempt, struct task_struct___lean *prev, struct task_struct___lean *next)
 `;
 
 interface Options extends OffCpuOptions {

@@ -39,7 +39,7 @@ static __always_inline void current_stacks(void *ctx, bool kthread, int *k, int 
 	*u = targ_user && !kthread ? bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK) : -14;
 }
 
-static __always_inline int on_wakeup(void *ctx, struct task_struct *p)
+static __always_inline int on_wakeup(void *ctx, struct task_struct___lean *p)
 {
 	if (!wanted(p))
 		return 0;
@@ -49,13 +49,13 @@ static __always_inline int on_wakeup(void *ctx, struct task_struct *p)
 	w.pid = (u32)id;
 	w.tgid = id >> 32;
 	bpf_get_current_comm(&w.name, sizeof(w.name));
-	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+	struct task_struct___lean *cur = current_task();
 	current_stacks(ctx, BPF_CORE_READ(cur, flags) & PF_KTHREAD, &w.k_stack_id, &w.u_stack_id);
 	bpf_map_update_elem(&wokeby, &pid, &w, BPF_ANY);
 	return 0;
 }
 
-static __always_inline int on_switch(void *ctx, struct task_struct *prev, struct task_struct *next)
+static __always_inline int on_switch(void *ctx, struct task_struct___lean *prev, struct task_struct___lean *next)
 {
 	u64 now = bpf_ktime_get_ns();
 	u32 pid = BPF_CORE_READ(prev, pid);
@@ -91,8 +91,8 @@ static __always_inline int on_switch(void *ctx, struct task_struct *prev, struct
 	return 0;
 }
 
-BTF_TRACEPOINT_PROBE(sched_wakeup, wakeup, on_wakeup(ctx, p), struct task_struct *p)
-BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(ctx, prev, next), bool preempt, struct task_struct *prev, struct task_struct *next)
+BTF_TRACEPOINT_PROBE(sched_wakeup, wakeup, on_wakeup(ctx, p), struct task_struct___lean *p)
+BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(ctx, prev, next), bool preempt, struct task_struct___lean *prev, struct task_struct___lean *next)
 `;
 
 interface Key {

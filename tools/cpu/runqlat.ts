@@ -20,18 +20,18 @@ BPF_HASH(start, u32, u64, 10240);
 BPF_HISTOGRAM(dist);                          /* all tasks */
 BPF_HISTOGRAM(dist_by, struct hist_key);      /* -P / -L / --pidnss sections */
 
-#include <bpfkit_sched.h>                     /* task_state() */
+#include <bpfkit_sched.h>                     /* task_state(), struct task_struct___lean */
 
 /* The task's active PID namespace, as task_active_pid_ns(): thread_pid->numbers[level].ns */
-static __always_inline u32 pid_namespace(struct task_struct *t)
+static __always_inline u32 pid_namespace(struct task_struct___lean *t)
 {
-	struct pid *pid = BPF_CORE_READ(t, thread_pid);
+	struct pid___lean *pid = BPF_CORE_READ(t, thread_pid);
 	u32 level = BPF_CORE_READ(pid, level);
-	struct upid *up = (void *)pid + bpf_core_field_offset(struct pid, numbers) + level * bpf_core_type_size(struct upid);
+	struct upid___lean *up = (void *)pid + bpf_core_field_offset(struct pid___lean, numbers) + level * bpf_core_type_size(struct upid___lean);
 	return BPF_CORE_READ(up, ns, ns.inum);
 }
 
-static __always_inline int enqueue(struct task_struct *p)
+static __always_inline int enqueue(struct task_struct___lean *p)
 {
 	u32 tgid = BPF_CORE_READ(p, tgid), pid = BPF_CORE_READ(p, pid);
 	if (!pid || (targ_tgid && tgid != targ_tgid))
@@ -41,7 +41,7 @@ static __always_inline int enqueue(struct task_struct *p)
 	return 0;
 }
 
-static __always_inline int on_switch(struct task_struct *prev, struct task_struct *next)
+static __always_inline int on_switch(struct task_struct___lean *prev, struct task_struct___lean *next)
 {
 	if (task_state(prev) == TASK_RUNNING)
 		enqueue(prev);                /* preempted: back on the run queue */
@@ -71,9 +71,9 @@ static __always_inline int on_switch(struct task_struct *prev, struct task_struc
 	return 0;
 }
 
-BTF_TRACEPOINT_PROBE(sched_wakeup, wakeup, enqueue(p), struct task_struct *p)
-BTF_TRACEPOINT_PROBE(sched_wakeup_new, wakeup_new, enqueue(p), struct task_struct *p)
-BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(prev, next), bool preempt, struct task_struct *prev, struct task_struct *next)
+BTF_TRACEPOINT_PROBE(sched_wakeup, wakeup, enqueue(p), struct task_struct___lean *p)
+BTF_TRACEPOINT_PROBE(sched_wakeup_new, wakeup_new, enqueue(p), struct task_struct___lean *p)
+BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(prev, next), bool preempt, struct task_struct___lean *prev, struct task_struct___lean *next)
 `;
 
 interface Options {

@@ -10,6 +10,7 @@ import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
+#include <bpfkit_task.h>                      /* current_task(), struct task_struct___lean */
 
 const volatile bool targ_per_cpu = false;
 const volatile bool targ_host = false;
@@ -23,8 +24,8 @@ struct cfs_rq___pre614 { unsigned int nr_running; } __attribute__((preserve_acce
 SEC("perf_event")
 int do_sample(struct bpf_perf_event_data *ctx)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct cfs_rq *q = BPF_CORE_READ(task, se.cfs_rq);
+	struct task_struct___lean *task = current_task();
+	struct cfs_rq___lean *q = BPF_CORE_READ(task, se.cfs_rq);
 	u32 len;
 	if (targ_host && bpf_core_field_exists(q->rq))  /* cfs_rq->rq: CONFIG_FAIR_GROUP_SCHED */
 		len = BPF_CORE_READ(q, rq, nr_running);

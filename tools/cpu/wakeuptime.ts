@@ -9,8 +9,8 @@ import { OFF_CPU_OPTIONS } from '../../lib/stacks/tasks.js';
 
 const program = `
 #include <bpfkit.h>
+#include <bpfkit_task.h>                      /* struct task_struct___lean, PF_KTHREAD */
 
-#define PF_KTHREAD 0x00200000
 const volatile u32 targ_tgid = 0;               /* -p: targets of this process only */
 const volatile bool targ_user_only = false;     /* -u: no kernel threads */
 const volatile u64 min_block_us = 1;
@@ -27,14 +27,14 @@ BPF_HASH(start, u32, u64, 10240);
 BPF_HASH(counts, struct key_t, u64, 10240);
 BPF_STACK_TRACE(stack_traces, 16384);
 
-static __always_inline bool wanted(struct task_struct *t)
+static __always_inline bool wanted(struct task_struct___lean *t)
 {
 	if (targ_tgid && BPF_CORE_READ(t, tgid) != targ_tgid)
 		return false;
 	return !(targ_user_only && (BPF_CORE_READ(t, flags) & PF_KTHREAD));
 }
 
-static __always_inline int on_switch(struct task_struct *prev)
+static __always_inline int on_switch(struct task_struct___lean *prev)
 {
 	if (!wanted(prev))
 		return 0;
@@ -44,7 +44,7 @@ static __always_inline int on_switch(struct task_struct *prev)
 	return 0;
 }
 
-static __always_inline int on_wakeup(void *ctx, struct task_struct *p)
+static __always_inline int on_wakeup(void *ctx, struct task_struct___lean *p)
 {
 	u32 tid = BPF_CORE_READ(p, pid);
 	u64 *tsp = bpf_map_lookup_elem(&start, &tid);
@@ -62,8 +62,8 @@ static __always_inline int on_wakeup(void *ctx, struct task_struct *p)
 	return 0;
 }
 
-BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(prev), bool preempt, struct task_struct *prev, struct task_struct *next)
-BTF_TRACEPOINT_PROBE(sched_wakeup, wakeup, on_wakeup(ctx, p), struct task_struct *p)
+BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(prev), bool preempt, struct task_struct___lean *prev, struct task_struct___lean *next)
+BTF_TRACEPOINT_PROBE(sched_wakeup, wakeup, on_wakeup(ctx, p), struct task_struct___lean *p)
 `;
 
 interface Options {

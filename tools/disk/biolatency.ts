@@ -17,7 +17,7 @@ import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
-#include <bpfkit_block.h>   /* rq_dev() */
+#include <bpfkit_block.h>   /* rq_dev(), struct request___lean */
 
 const volatile bool targ_queued = false;   /* -Q: from insertion into the I/O scheduler */
 const volatile bool targ_ms = false;       /* -m */
@@ -43,13 +43,13 @@ struct ext_val {
 	u64 count;
 };
 
-BPF_HASH(start, struct request *, u64);
+BPF_HASH(start, struct request___lean *, u64);
 BPF_HISTOGRAM(dist);
 BPF_HISTOGRAM(dist_disk, struct disk_key);
 BPF_HISTOGRAM(dist_flags, struct flag_key);
 BPF_ARRAY(extension, struct ext_val, 1);
 
-static __always_inline int rq_start(struct request *rq, bool issue)
+static __always_inline int rq_start(struct request___lean *rq, bool issue)
 {
 	if (filter_dev && rq_dev(rq) != targ_dev)
 		return 0;
@@ -60,7 +60,7 @@ static __always_inline int rq_start(struct request *rq, bool issue)
 	return 0;
 }
 
-static __always_inline int rq_done(struct request *rq)
+static __always_inline int rq_done(struct request___lean *rq)
 {
 	u64 *tsp = bpf_map_lookup_elem(&start, &rq);
 	if (!tsp)
@@ -93,10 +93,10 @@ static __always_inline int rq_done(struct request *rq)
 }
 
 /* One program per probe kind and event: the library keeps tp_btf where the kernel allows it. */
-BTF_TRACEPOINT_PROBE(block_io_start, io_start, rq_start(rq, false), struct request *rq)
-BTF_TRACEPOINT_PROBE(block_rq_insert, rq_insert, rq_start(rq, false), struct request *rq)
-BTF_TRACEPOINT_PROBE(block_rq_issue, rq_issue, rq_start(rq, true), struct request *rq)
-BTF_TRACEPOINT_PROBE(block_rq_complete, rq_complete, rq_done(rq), struct request *rq)
+BTF_TRACEPOINT_PROBE(block_io_start, io_start, rq_start(rq, false), struct request___lean *rq)
+BTF_TRACEPOINT_PROBE(block_rq_insert, rq_insert, rq_start(rq, false), struct request___lean *rq)
+BTF_TRACEPOINT_PROBE(block_rq_issue, rq_issue, rq_start(rq, true), struct request___lean *rq)
+BTF_TRACEPOINT_PROBE(block_rq_complete, rq_complete, rq_done(rq), struct request___lean *rq)
 `;
 
 interface Options {

@@ -17,7 +17,7 @@ import { sprintf } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
-#include <bpfkit_block.h>   /* rq_dev() */
+#include <bpfkit_block.h>   /* rq_dev(), struct request___lean */
 
 const volatile bool targ_queued = false;  /* -Q */
 const volatile bool targ_pattern = false; /* -P */
@@ -54,8 +54,8 @@ struct event {
 	char comm[TASK_COMM_LEN];
 };
 
-BPF_HASH(whoby, struct request *, struct who);
-BPF_HASH(start, struct request *, struct stage);
+BPF_HASH(whoby, struct request___lean *, struct who);
+BPF_HASH(start, struct request___lean *, struct stage);
 BPF_HASH(last_sector, u32, u64, 256);
 BPF_RINGBUF_OUTPUT(events, 256);
 /* Puts struct event in the object's BTF (only a pointer to it is used), for user space to decode. */
@@ -70,7 +70,7 @@ struct {
 
 /* The submitting process: set when the request is created (BPF_ANY: a new life of the struct);
  * insert and issue only fill in what was not seen (BPF_NOEXIST). */
-static __always_inline int remember_who(struct request *rq, u64 flags)
+static __always_inline int remember_who(struct request___lean *rq, u64 flags)
 {
 	struct who who = {};
 
@@ -85,7 +85,7 @@ static __always_inline int remember_who(struct request *rq, u64 flags)
 	return 0;
 }
 
-static __always_inline int rq_issue(struct request *rq)
+static __always_inline int rq_issue(struct request___lean *rq)
 {
 	struct stage stage = {};
 
@@ -105,7 +105,7 @@ static __always_inline int rq_issue(struct request *rq)
 	return 0;
 }
 
-static __always_inline int rq_complete(void *ctx, struct request *rq)
+static __always_inline int rq_complete(void *ctx, struct request___lean *rq)
 {
 	struct stage *stage = bpf_map_lookup_elem(&start, &rq);
 	struct who *who;
@@ -152,10 +152,10 @@ cleanup:
 }
 
 /* One program per probe kind and event: the library keeps tp_btf where the kernel allows it. */
-BTF_TRACEPOINT_PROBE(block_io_start, io_start, remember_who(rq, BPF_ANY), struct request *rq)
-BTF_TRACEPOINT_PROBE(block_rq_insert, rq_insert, remember_who(rq, BPF_NOEXIST), struct request *rq)
-BTF_TRACEPOINT_PROBE(block_rq_issue, rq_issue, rq_issue(rq), struct request *rq)
-BTF_TRACEPOINT_PROBE(block_rq_complete, rq_complete, rq_complete(ctx, rq), struct request *rq)
+BTF_TRACEPOINT_PROBE(block_io_start, io_start, remember_who(rq, BPF_ANY), struct request___lean *rq)
+BTF_TRACEPOINT_PROBE(block_rq_insert, rq_insert, remember_who(rq, BPF_NOEXIST), struct request___lean *rq)
+BTF_TRACEPOINT_PROBE(block_rq_issue, rq_issue, rq_issue(rq), struct request___lean *rq)
+BTF_TRACEPOINT_PROBE(block_rq_complete, rq_complete, rq_complete(ctx, rq), struct request___lean *rq)
 `;
 
 interface Options {

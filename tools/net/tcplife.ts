@@ -41,6 +41,10 @@ BPF_HASH(whoami, u64, struct who, 10240);
 BPF_RINGBUF_OUTPUT(events, 64);
 BPFKIT_EXPORT_TYPE(struct event);
 
+/* the two counters read here, as a type of our own: vmlinux.h's tcp_sock would bring ~1,000 types into
+ * every compile's debug info (bpfkit_task.h says more) */
+struct tcp_sock___lean { u64 bytes_received; u64 bytes_acked; } __attribute__((preserve_access_index));
+
 TRACEPOINT_PROBE(sock, inet_sock_set_state)
 {
 	if (args->protocol != IPPROTO_TCP)
@@ -80,7 +84,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	struct event *e = ringbuf_reserve(events, struct event);
 	if (!e)
 		goto cleanup;
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	struct tcp_sock___lean *tp = (struct tcp_sock___lean *)sk;
 	e->ts_us = now / 1000;
 	e->span_us = span;
 	e->rx_b = BPF_CORE_READ(tp, bytes_received);
