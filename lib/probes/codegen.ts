@@ -314,8 +314,14 @@ export function attachProbes(bpf: BPF, gen: GeneratedProgram, opts: { pid?: numb
   const byMethod = (m: AttachMethod) => gen.probes.filter(p => gen.methods[p.id] === m);
   for (const p of byMethod('tracepoint')) {
     if (p.type !== 'tracepoint') continue;
-    bpf.attachTracepoint(PROGRAM.tracepoint, p.category, p.event, { cookie: cookie(p) });
-    result.attached.push(p);
+    try {
+      bpf.attachTracepoint(PROGRAM.tracepoint, p.category, p.event, { cookie: cookie(p) });
+      result.attached.push(p);
+    } catch (e) {
+      // a pattern may match events perf cannot open (ftrace's own): those are left out, as BCC does
+      if (!p.spec.wildcard) throw e;
+      result.skipped.push({ probe: p, why: (e as Error).message });
+    }
   }
   const kernel = (m: 'kprobe' | 'kretprobe', program: string, list = byMethod(m)) => {
     const plain = list.filter(p => p.type === m && !p.offset) as Extract<ResolvedProbe, { function: string }>[];
