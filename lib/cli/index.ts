@@ -76,8 +76,11 @@ export interface ToolContext<O> {
   /** --json records (docs/json.md), written to `out`: emit.event({...}), emit.histogram(...), ... */
   emit: RecordEmitter;
   spec: ToolSpec<O>;
-  /** Compiles (cached) and loads the tool's program; it is closed on exit. */
-  load(opts?: Omit<LoadOptions, 'text' | 'file' | 'elf' | 'name'>): BPF;
+  /**
+   * Compiles (cached) and loads the tool's program; it is closed on exit. `text` replaces the
+   * program with one generated at run time (the generic tools: lib/probes/codegen.ts).
+   */
+  load(opts?: Omit<LoadOptions, 'file' | 'elf' | 'name'>): BPF;
   /** Prints "Tracing ... Hit Ctrl-C to end." (to stderr in JSON mode, so stdout stays JSON). */
   banner(text: string): void;
   /** Resolves on Ctrl-C, SIGTERM, or after `seconds` when given. */
@@ -162,7 +165,7 @@ export function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, a
   if (argv.some(a => a === '-h' || a === '--help')) return undefined;
   const options = { ...spec.options, ...commonOptions };
   const cfg = { alias: {} as Record<string, string[]>, boolean: [] as string[], string: [] as string[], number: [] as string[],
-    array: [] as string[], default: {} as Record<string, unknown>, coerce: {} as Record<string, (v: any) => any> };
+    array: [] as string[], count: [] as string[], default: {} as Record<string, unknown>, coerce: {} as Record<string, (v: any) => any> };
   const known = new Set<string>(['_', '$0']);
   for (const [name, o] of Object.entries(options)) {
     const aliases = optionAliases(o);
@@ -170,6 +173,7 @@ export function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, a
     for (const k of [name, kebabCase(name), ...aliases]) known.add(k);
     if (o.type === 'boolean' || o.type === 'string' || o.type === 'number') cfg[o.type].push(name);
     if (o.array) cfg.array.push(name);
+    if (o.count) cfg.count.push(name); // -vv: BCC's action="count"
     if (o.default !== undefined) cfg.default[name] = o.default;
   }
   let r;
@@ -295,7 +299,7 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
   const ctx: ToolContext<O> = {
     opts, out, json: opts.json, emit: recordEmitter(spec.name, out), spec,
     load(lo = {}) {
-      const b = BPF.load({ ...lo, text: spec.program, name: spec.name, substitutes: spec.substitutes });
+      const b = BPF.load({ ...lo, text: lo.text ?? spec.program, name: spec.name, substitutes: spec.substitutes });
       objects.push(b);
       // the one line saying this run sees the closest events this kernel has, not the reference's
       if (b.substituted && !substitutionSaid) process.stderr.write(`${spec.name}: ${b.substituted.says}: ${b.substituted.reason}\n`);
