@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import type { BPF } from '../bpf.js';
 import { renderFlameGraph, type FlameGraphOptions, type RecordEmitter } from '../output/index.js';
-import { ProcessSymbols, symbolizeStack, type FormatOptions, type StackOptions } from '../syms/index.js';
+import { libbpfFns } from '../libbpf/index.js';
+import { frameText, KernelSymbols, ProcessSymbols, type FormatOptions, type StackOptions } from '../syms/index.js';
 
 const EFAULT = 14, ENOMEM = 12, EEXIST = 17;
 
@@ -75,11 +76,14 @@ export class StackReader {
   missedForRoom = false;
   private readonly processes = new Map<number, ProcessSymbols>();
   private timer?: NodeJS.Timeout;
+  private values?: StackValues;
 
   constructor(private readonly bpf: BPF, opts: StackReaderOptions = {}) {
     this.stackMap = opts.stackMap ?? 'stack_traces';
     this.user = opts.user ?? true;
     this.kernel = opts.kernel ?? true;
+    // the kernel takes 30-100 ms to generate /proc/kallsyms: read it while the tool samples, not at its end
+    if (this.kernel) KernelSymbols.loadAsync().catch(() => { /* load() at the end says why */ });
   }
 
   /** The symbols of a process, made (its /proc/PID/maps read) on first sight and kept. */
@@ -113,15 +117,42 @@ export class StackReader {
     if (kind === 'user' ? !this.user : !this.kernel) return undefined;
     if (stackMissed(id)) return null;
     if (id < 0) return [];
-    const ips = this.bpf.stackIps(this.stackMap, id);
-    // BCC puts the sampled IP in front: kernels whose stack starts at the caller lose the first frame
-    if (kind === 'kernel' && opts.kernelIp && ips[0] !== opts.kernelIp) ips.unshift(opts.kernelIp);
+    const names = kind === 'kernel' ? this.kernelNames(opts) : this.userNames(tgid, opts.processSymbols ? opts : { ...opts, processSymbols: this.processSymbols(tgid) });
+    return this.named(kind, id, names, opts.kernelIp);
+  }
+
+  private stackValues(): StackValues {
+    return (this.values ??= new StackValues(this.bpf.map(this.stackMap)));
+  }
+
+  private kernelNames(opts: StackOptions): FrameNames {
+    let ks: KernelSymbols | undefined;
     try {
-      if (kind === 'kernel') return dropProbeFrames(symbolizeStack(ips, 'kernel', undefined, opts));
-      return symbolizeStack(ips, 'user', tgid, opts.processSymbols ? opts : { ...opts, processSymbols: this.processSymbols(tgid) });
-    } catch {
-      return ips.map(() => '[unknown]'); // a file that went away while being read: the frames are there, their names not
-    }
+      ks = KernelSymbols.load();
+    } catch { /* unreadable kallsyms: the frames are there, their names not */ }
+    return new FrameNames(ip => frameText(ip, ks, undefined, opts));
+  }
+
+  private userNames(tgid: number, opts: StackOptions): FrameNames {
+    const ps = opts.processSymbols;
+    return new FrameNames(ip => {
+      try {
+        return frameText(ip, undefined, ps, opts);
+      } catch {
+        return '[unknown]'; // a file that went away while being read: the frame is there, its name not
+      }
+    });
+  }
+
+  /** The frames of stack `id` named through `names` (kernel stacks without the probe's own frames). */
+  private named(kind: 'user' | 'kernel', id: number, names: FrameNames, kernelIp?: bigint): string[] {
+    const v = this.stackValues();
+    const depth = v.load(id), w = v.words;
+    const out: string[] = [];
+    // BCC puts the sampled IP in front: kernels whose stack starts at the caller lose the first frame
+    if (kernelIp !== undefined && !(depth > 0 && BigInt(w[0]) + (BigInt(w[1]) << 32n) === kernelIp)) out.push(names.ofBig(kernelIp));
+    for (let i = 0; i < depth; i++) out.push(names.of(w[2 * i], w[2 * i + 1]));
+    return kind === 'kernel' ? dropProbeFrames(out) : out;
   }
 
   /**
@@ -136,10 +167,15 @@ export class StackReader {
       this.missed++;
       this.missedForRoom ||= id === -ENOMEM || id === -EEXIST;
     };
-    // many samples share a stack (every task blocked in the same syscall): read and name each once
+    // Many samples share a stack (every task blocked in the same syscall) and stacks share frames
+    // (the same callers): each stack is read and named once, each distinct address named once.
+    let kernelNames: FrameNames | undefined;
+    const userNames = new Map<number, FrameNames>();
     const users = new Map<number, Map<number, Frames>>(), kernels = new Map<string | number, Frames>();
-    const frames = (kind: 'user' | 'kernel', id: number | undefined, tgid: number, kernelIp?: bigint) => {
-      if (id === undefined) return undefined;
+    const frames = (kind: 'user' | 'kernel', id: number | undefined, tgid: number, kernelIp?: bigint): Frames => {
+      if (id === undefined || (kind === 'user' ? !this.user : !this.kernel)) return undefined;
+      if (stackMissed(id)) return null;
+      if (id < 0) return [];
       let seen: Map<string | number, Frames>, key: string | number = id;
       if (kind === 'user') {
         seen = users.get(tgid) ?? new Map();
@@ -149,7 +185,16 @@ export class StackReader {
         if (kernelIp) key = `${id}:${kernelIp}`;
       }
       let f = seen.get(key);
-      if (f === undefined && !seen.has(key)) seen.set(key, (f = this.frames(kind, id, tgid, kernelIp ? { ...opts, kernelIp } : opts)));
+      if (f === undefined) {
+        let names: FrameNames;
+        if (kind === 'kernel') {
+          names = kernelNames ??= this.kernelNames(opts);
+        } else {
+          names = userNames.get(tgid) ?? this.userNames(tgid, { ...opts, processSymbols: this.processSymbols(tgid) });
+          userNames.set(tgid, names);
+        }
+        seen.set(key, (f = this.named(kind, id, names, kernelIp || undefined)));
+      }
       return f;
     };
     const out: SymbolisedStack[] = [];
@@ -180,6 +225,90 @@ export class StackReader {
   missedWarning(): string | undefined {
     if (!this.missed) return undefined;
     return `WARNING: ${this.missed} stack traces could not be displayed.${this.missedForRoom ? ' Consider increasing --stack-storage-size.' : ''}`;
+  }
+}
+
+/**
+ * The names of one address space's frames, each distinct address named once. Stacks repeat the
+ * same callers, so most frames are a hit: an open-addressing table over the address's two 32-bit
+ * halves (no BigInt, no string key, no boxed number per frame).
+ */
+class FrameNames {
+  private lo = new Uint32Array(1024);
+  private hi = new Uint32Array(1024);
+  private slot = new Int32Array(1024).fill(-1); // index into names, -1 empty
+  private readonly names: string[] = [];
+  constructor(private readonly name: (ip: bigint) => string) {}
+
+  /** The frame at the address hi:lo. */
+  of(lo: number, hi: number): string {
+    const mask = this.slot.length - 1;
+    let i = (Math.imul(lo, 0x9e3779b1) ^ Math.imul(hi, 0x85ebca77)) & mask;
+    for (;;) {
+      const k = this.slot[i];
+      if (k < 0) break;
+      if (this.lo[i] === lo && this.hi[i] === hi) return this.names[k];
+      i = (i + 1) & mask;
+    }
+    const n = this.name(BigInt(lo) + (BigInt(hi) << 32n));
+    this.lo[i] = lo;
+    this.hi[i] = hi;
+    this.slot[i] = this.names.length;
+    this.names.push(n);
+    if (this.names.length * 2 > this.slot.length) this.grow();
+    return n;
+  }
+
+  ofBig(ip: bigint): string {
+    return this.of(Number(ip & 0xffffffffn), Number((ip >> 32n) & 0xffffffffn));
+  }
+
+  private grow(): void {
+    const { lo, hi, slot } = this;
+    const size = slot.length * 2, mask = size - 1;
+    this.lo = new Uint32Array(size);
+    this.hi = new Uint32Array(size);
+    this.slot = new Int32Array(size).fill(-1);
+    for (let j = 0; j < slot.length; j++) {
+      if (slot[j] < 0) continue;
+      let i = (Math.imul(lo[j], 0x9e3779b1) ^ Math.imul(hi[j], 0x85ebca77)) & mask;
+      while (this.slot[i] >= 0) i = (i + 1) & mask;
+      this.lo[i] = lo[j];
+      this.hi[i] = hi[j];
+      this.slot[i] = slot[j];
+    }
+  }
+}
+
+/**
+ * A BPF_STACK_TRACE map's values read into one reused buffer, as 32-bit halves: no array of BigInts
+ * per stack. (Stack maps have no batch lookup: one syscall per stack.)
+ */
+class StackValues {
+  private readonly fd: number;
+  private readonly key = Buffer.alloc(4);
+  private readonly value: Buffer;
+  /** The last stack loaded: address i is words[2i] (low half), words[2i+1] (high half). */
+  readonly words: Uint32Array;
+
+  constructor(map: { fd: number; valueSize: number }) {
+    this.fd = map.fd;
+    const bytes = new ArrayBuffer(map.valueSize);
+    this.value = Buffer.from(bytes);
+    this.words = new Uint32Array(bytes);
+  }
+
+  /** Loads stack `id`: its depth (addresses before the first zero), 0 when the map has no such stack. */
+  load(id: number): number {
+    this.key.writeInt32LE(id);
+    if (libbpfFns.map_lookup_elem(this.fd, this.key, this.value) < 0) {
+      this.words.fill(0);
+      return 0;
+    }
+    const w = this.words, n = w.length >> 1;
+    let depth = 0;
+    while (depth < n && (w[2 * depth] | w[2 * depth + 1]) !== 0) depth++;
+    return depth;
   }
 }
 
