@@ -22,7 +22,7 @@ export interface StackOptions extends FormatOptions {
 const demangled = new Map<string, string>(); // stacks repeat the same frames: demangle each name once
 
 function displayName(name: string, mode: FormatOptions['demangle']): string {
-  if (mode === false || !name.startsWith('_Z')) return name;
+  if (mode === false || !(name.startsWith('_Z') || name.startsWith('_R'))) return name;
   const key = mode === 'full' ? '+' + name : name;
   let d = demangled.get(key);
   if (d === undefined) {
