@@ -95,14 +95,27 @@ export class StackReader {
   }
 
   /**
-   * Every `everyMs`, reads the map's keys and keeps the mappings of the processes in them (tgids()
-   * picks them out of a key), until stop(). The timer does not keep the tool alive.
+   * Every `everyMs`, reads a map's keys and keeps the mappings of the processes in them, until
+   * stop(); the timer does not keep the tool alive. Either a map keyed by tgid (u32) that the BPF
+   * side fills with the processes it samples (no `tgids`: the cheap way, a scan of a small map), or
+   * the counts map, with `tgids` picking them out of a key: then each tick reads the keys undecoded
+   * and decodes only those not seen before (a batch syscall over the whole map and a hash probe per key).
    */
-  track(countsMap: string, tgids: (key: any) => number[], everyMs = 250): void {
+  track(map: string, tgids?: (key: any) => number[], everyMs = 250): void {
     if (!this.user) return;
-    const m = this.bpf.map(countsMap);
+    const m = this.bpf.map(map);
+    if (!tgids && m.keySize !== 4) throw new Error(`track(${map}): keys are not tgids (u32); say how to find them`);
+    const seen = new SeenKeys(m.keySize);
     this.timer = setInterval(() => {
-      for (const k of m.keys()) for (const t of tgids(k)) this.processSymbols(t);
+      const keys = m.rawKeys();
+      if (!tgids) {
+        for (let off = 0; off < keys.length; off += 4) this.processSymbols(keys.readUInt32LE(off));
+        return;
+      }
+      const dv = new DataView(keys.buffer, keys.byteOffset, keys.length);
+      for (let off = 0; off < keys.length; off += m.keySize) {
+        if (seen.add(dv, off)) for (const t of tgids(m.decodeKey(keys, off))) this.processSymbols(t);
+      }
     }, everyMs);
     this.timer.unref();
   }
@@ -276,6 +289,66 @@ class FrameNames {
       this.lo[i] = lo[j];
       this.hi[i] = hi[j];
       this.slot[i] = slot[j];
+    }
+  }
+}
+
+/** The keys of a map seen so far: an open-addressing set over their 32-bit words (no string per key). */
+class SeenKeys {
+  private readonly words: number;
+  private readonly key: Int32Array;
+  private slots: Int32Array;
+  private used: Uint8Array;
+  private count = 0;
+
+  constructor(private readonly keySize: number) {
+    this.words = Math.max(1, Math.ceil(keySize / 4));
+    this.key = new Int32Array(this.words);
+    this.used = new Uint8Array(1024);
+    this.slots = new Int32Array(1024 * this.words);
+  }
+
+  /** Adds the key whose bytes start at `off`; whether it was new. */
+  add(dv: DataView, off: number): boolean {
+    const { key, words } = this, end = off + this.keySize;
+    let h = 0x811c9dc5 | 0;
+    for (let i = 0; i < words; i++) {
+      const o = off + 4 * i;
+      let x = 0;
+      if (o + 4 <= end) x = dv.getInt32(o, true);
+      else for (let b = o; b < end; b++) x |= dv.getUint8(b) << (8 * (b - o)); // the last bytes of an odd size
+      key[i] = x;
+      h = Math.imul(h ^ x, 0x01000193);
+    }
+    if (!this.insert(key, h)) return false;
+    if (++this.count * 2 > this.used.length) this.grow();
+    return true;
+  }
+
+  private insert(key: Int32Array, h: number): boolean {
+    const { words, used, slots } = this, mask = used.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      if (!used[i]) {
+        used[i] = 1;
+        slots.set(key, i * words);
+        return true;
+      }
+      let same = true;
+      for (let w = 0; w < words && same; w++) same = slots[i * words + w] === key[w];
+      if (same) return false;
+    }
+  }
+
+  private grow(): void {
+    const { words, used, slots } = this;
+    this.used = new Uint8Array(used.length * 2);
+    this.slots = new Int32Array(this.used.length * words);
+    for (let i = 0; i < used.length; i++) {
+      if (!used[i]) continue;
+      const key = slots.subarray(i * words, (i + 1) * words);
+      let h = 0x811c9dc5 | 0;
+      for (let w = 0; w < words; w++) h = Math.imul(h ^ key[w], 0x01000193);
+      this.insert(key, h);
     }
   }
 }
