@@ -105,10 +105,10 @@ export class StackReader {
     if (!this.user) return;
     const m = this.bpf.map(map);
     if (!tgids && m.keySize !== 4) throw new Error(`track(${map}): keys are not tgids (u32); say how to find them`);
-    const seen = new SeenKeys(m.keySize);
+    const seen = tgids && new SeenKeys(m.keySize);
     this.timer = setInterval(() => {
       const keys = m.rawKeys();
-      if (!tgids) {
+      if (!tgids || !seen) {
         for (let off = 0; off < keys.length; off += 4) this.processSymbols(keys.readUInt32LE(off));
         return;
       }
@@ -130,8 +130,8 @@ export class StackReader {
     if (kind === 'user' ? !this.user : !this.kernel) return undefined;
     if (stackMissed(id)) return null;
     if (id < 0) return [];
-    const names = kind === 'kernel' ? this.kernelNames(opts) : this.userNames(tgid, opts.processSymbols ? opts : { ...opts, processSymbols: this.processSymbols(tgid) });
-    return this.named(kind, id, names, opts.kernelIp);
+    const names = kind === 'kernel' ? this.kernelNames(opts) : this.userNames(opts.processSymbols ? opts : { ...opts, processSymbols: this.processSymbols(tgid) });
+    return this.named(kind, id, names, opts.kernelIp || undefined);
   }
 
   private stackValues(): StackValues {
@@ -146,7 +146,7 @@ export class StackReader {
     return new FrameNames(ip => frameText(ip, ks, undefined, opts));
   }
 
-  private userNames(tgid: number, opts: StackOptions): FrameNames {
+  private userNames(opts: StackOptions): FrameNames {
     const ps = opts.processSymbols;
     return new FrameNames(ip => {
       try {
@@ -203,7 +203,7 @@ export class StackReader {
         if (kind === 'kernel') {
           names = kernelNames ??= this.kernelNames(opts);
         } else {
-          names = userNames.get(tgid) ?? this.userNames(tgid, { ...opts, processSymbols: this.processSymbols(tgid) });
+          names = userNames.get(tgid) ?? this.userNames({ ...opts, processSymbols: this.processSymbols(tgid) });
           userNames.set(tgid, names);
         }
         seen.set(key, (f = this.named(kind, id, names, kernelIp || undefined)));
