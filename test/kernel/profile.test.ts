@@ -56,14 +56,14 @@ async function profile(args: string[]) {
 test('-U -p PID -f: hot_loop in 80-95 % of the samples, under main; cold_loop in the rest', async () => {
   const b = start(burn, ['30']);
   await sleep(200);
-  // 199 Hz: a few hundred samples in 3 s keep the share's sampling error near 2 % (4 % at 50 samples, a loaded machine)
-  const r = await profile(['-U', '-F', '199', '-p', String(b.pid), '-f', '3']);
+  // 199 Hz: a few hundred samples in 5 s keep the share's sampling error near 2 % (4 % at 50, on a loaded machine)
+  const r = await profile(['-U', '-F', '199', '-p', String(b.pid), '-f', '5']);
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
   const stacks = folded(r.stdout);
   const total = stacks.reduce((a, [, n]) => a + n, 0);
   const share = (fn: string) => stacks.filter(([f]) => f.includes(fn)).reduce((a, [, n]) => a + n, 0) / total;
   console.log(`profile: ${total} samples, hot_loop ${(100 * share('hot_loop')).toFixed(1)} %, cold_loop ${(100 * share('cold_loop')).toFixed(1)} %`);
-  expect(total).toBeGreaterThan(50); // it shares the CPUs with other work: fewer than 199 x 3
+  expect(total).toBeGreaterThanOrEqual(50); // it shares the CPUs with other work: fewer than 199 x 5
   expect(share('hot_loop')).toBeGreaterThanOrEqual(0.8);
   expect(share('hot_loop')).toBeLessThanOrEqual(0.95);
   expect(share('cold_loop')).toBeGreaterThan(0.03);
@@ -71,7 +71,7 @@ test('-U -p PID -f: hot_loop in 80-95 % of the samples, under main; cold_loop in
   const hot = stacks.filter(([f]) => f.at(-1) === 'hot_loop');
   expect(hot.length).toBeGreaterThan(0);
   for (const [frames] of hot) expect(frames.at(-2)).toBe('main'); // main -> hot_loop, root first
-}, 30_000);
+}, 60_000);
 
 test('a process that exits before the print still resolves; the default output has offsets, modules and "- comm (pid)"', async () => {
   const b = start(burn, ['3']);
