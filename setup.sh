@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 say() { echo "setup: $*"; }
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (sudo ./setup.sh)" >&2; exit 1; }
 
-APT_PACKAGES="clang llvm libbpf-dev libbpf1 bpftool libbpf-tools bpftrace gcc make systemtap-sdt-dev \
+APT_PACKAGES="clang llvm rustc libbpf-dev libbpf1 bpftool libbpf-tools bpftrace gcc make systemtap-sdt-dev \
   qemu-system-x86 busybox-static xz-utils cpio chromium"
 missing=""
 for p in $APT_PACKAGES; do

@@ -86,6 +86,8 @@ export class BpfMap<K = any, V = any> {
   private readonly valView: DataView;
   private readonly slot: number;
   private batchWorks = true;
+  /** rawKeys()' buffers, kept between calls. */
+  private scan?: { keys: Buffer; vals: Buffer; inTok: Buffer; outTok: Buffer; all: Buffer };
 
   constructor(info: MapInfo) {
     this.name = info.name;
@@ -162,6 +164,50 @@ export class BpfMap<K = any, V = any> {
 
   keys(): K[] {
     return this.entries().map(([k]) => k);
+  }
+
+  /**
+   * Every key's bytes, keySize apart, undecoded: for scans that decode only the few keys they have
+   * not seen (decodeKey). Read in batches, as entries() is, into buffers kept for the next call (a
+   * scan every few hundred milliseconds allocates nothing): the result is valid until then.
+   */
+  rawKeys(): Buffer {
+    const chunk = Math.max(1, Math.min(this.maxEntries, 4096));
+    const s = (this.scan ??= {
+      keys: Buffer.alloc(chunk * this.keySize), vals: Buffer.alloc(chunk * this.slot * this.ncpus),
+      inTok: Buffer.alloc(Math.max(this.keySize, 8)), outTok: Buffer.alloc(Math.max(this.keySize, 8)), all: Buffer.alloc(0),
+    });
+    let n = 0;
+    const append = (src: Buffer, len: number) => {
+      if (n + len > s.all.length) {
+        const bigger = Buffer.alloc(Math.max(2 * s.all.length, n + len, 4096));
+        s.all.copy(bigger, 0, 0, n);
+        s.all = bigger;
+      }
+      src.copy(s.all, n, 0, len);
+      n += len;
+    };
+    if (this.batchWorks) {
+      for (let first = true; ; first = false) {
+        const count = [chunk];
+        const r = f.map_lookup_batch(this.fd, first ? null : s.inTok, s.outTok, s.keys, s.vals, count, batchOpts());
+        if (first && r < 0 && r !== -ENOENT && isUnsupported({ errno: -r })) { // no batch ops: the key loop below
+          this.batchWorks = false;
+          break;
+        }
+        append(s.keys, count[0] * this.keySize);
+        if (r === -ENOENT) return s.all.subarray(0, n);
+        if (r < 0) throw bpfError(`batch lookup in map ${this.name}`, r);
+        s.outTok.copy(s.inTok);
+      }
+    }
+    for (const [k] of this.iterateRaw()) append(k, this.keySize);
+    return s.all.subarray(0, n);
+  }
+
+  /** The key whose bytes start at `offset` (as rawKeys() gives them). */
+  decodeKey(bytes: Buffer, offset = 0): K {
+    return this.key.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.length), offset);
   }
 
   values(): V[] {

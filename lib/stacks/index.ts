@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import type { BPF } from '../bpf.js';
 import { renderFlameGraph, type FlameGraphOptions, type RecordEmitter } from '../output/index.js';
-import { ProcessSymbols, symbolizeStack, type FormatOptions, type StackOptions } from '../syms/index.js';
+import { libbpfFns } from '../libbpf/index.js';
+import { frameText, KernelSymbols, ProcessSymbols, type FormatOptions, type StackOptions } from '../syms/index.js';
 
 const EFAULT = 14, ENOMEM = 12, EEXIST = 17;
 
@@ -75,11 +76,14 @@ export class StackReader {
   missedForRoom = false;
   private readonly processes = new Map<number, ProcessSymbols>();
   private timer?: NodeJS.Timeout;
+  private values?: StackValues;
 
   constructor(private readonly bpf: BPF, opts: StackReaderOptions = {}) {
     this.stackMap = opts.stackMap ?? 'stack_traces';
     this.user = opts.user ?? true;
     this.kernel = opts.kernel ?? true;
+    // the kernel takes 30-100 ms to generate /proc/kallsyms: read it while the tool samples, not at its end
+    if (this.kernel) KernelSymbols.loadAsync().catch(() => { /* load() at the end says why */ });
   }
 
   /** The symbols of a process, made (its /proc/PID/maps read) on first sight and kept. */
@@ -91,14 +95,27 @@ export class StackReader {
   }
 
   /**
-   * Every `everyMs`, reads the map's keys and keeps the mappings of the processes in them (tgids()
-   * picks them out of a key), until stop(). The timer does not keep the tool alive.
+   * Every `everyMs`, reads a map's keys and keeps the mappings of the processes in them, until
+   * stop(); the timer does not keep the tool alive. Either a map keyed by tgid (u32) that the BPF
+   * side fills with the processes it samples (no `tgids`: the cheap way, a scan of a small map), or
+   * the counts map, with `tgids` picking them out of a key: then each tick reads the keys undecoded
+   * and decodes only those not seen before (a batch syscall over the whole map and a hash probe per key).
    */
-  track(countsMap: string, tgids: (key: any) => number[], everyMs = 250): void {
+  track(map: string, tgids?: (key: any) => number[], everyMs = 250): void {
     if (!this.user) return;
-    const m = this.bpf.map(countsMap);
+    const m = this.bpf.map(map);
+    if (!tgids && m.keySize !== 4) throw new Error(`track(${map}): keys are not tgids (u32); say how to find them`);
+    const seen = tgids && new SeenKeys(m.keySize);
     this.timer = setInterval(() => {
-      for (const k of m.keys()) for (const t of tgids(k)) this.processSymbols(t);
+      const keys = m.rawKeys();
+      if (!tgids || !seen) {
+        for (let off = 0; off < keys.length; off += 4) this.processSymbols(keys.readUInt32LE(off));
+        return;
+      }
+      const dv = new DataView(keys.buffer, keys.byteOffset, keys.length);
+      for (let off = 0; off < keys.length; off += m.keySize) {
+        if (seen.add(dv, off)) for (const t of tgids(m.decodeKey(keys, off))) this.processSymbols(t);
+      }
     }, everyMs);
     this.timer.unref();
   }
@@ -113,15 +130,42 @@ export class StackReader {
     if (kind === 'user' ? !this.user : !this.kernel) return undefined;
     if (stackMissed(id)) return null;
     if (id < 0) return [];
-    const ips = this.bpf.stackIps(this.stackMap, id);
-    // BCC puts the sampled IP in front: kernels whose stack starts at the caller lose the first frame
-    if (kind === 'kernel' && opts.kernelIp && ips[0] !== opts.kernelIp) ips.unshift(opts.kernelIp);
+    const names = kind === 'kernel' ? this.kernelNames(opts) : this.userNames(opts.processSymbols ? opts : { ...opts, processSymbols: this.processSymbols(tgid) });
+    return this.named(kind, id, names, opts.kernelIp || undefined);
+  }
+
+  private stackValues(): StackValues {
+    return (this.values ??= new StackValues(this.bpf.map(this.stackMap)));
+  }
+
+  private kernelNames(opts: StackOptions): FrameNames {
+    let ks: KernelSymbols | undefined;
     try {
-      if (kind === 'kernel') return dropProbeFrames(symbolizeStack(ips, 'kernel', undefined, opts));
-      return symbolizeStack(ips, 'user', tgid, opts.processSymbols ? opts : { ...opts, processSymbols: this.processSymbols(tgid) });
-    } catch {
-      return ips.map(() => '[unknown]'); // a file that went away while being read: the frames are there, their names not
-    }
+      ks = KernelSymbols.load();
+    } catch { /* unreadable kallsyms: the frames are there, their names not */ }
+    return new FrameNames(ip => frameText(ip, ks, undefined, opts));
+  }
+
+  private userNames(opts: StackOptions): FrameNames {
+    const ps = opts.processSymbols;
+    return new FrameNames(ip => {
+      try {
+        return frameText(ip, undefined, ps, opts);
+      } catch {
+        return '[unknown]'; // a file that went away while being read: the frame is there, its name not
+      }
+    });
+  }
+
+  /** The frames of stack `id` named through `names` (kernel stacks without the probe's own frames). */
+  private named(kind: 'user' | 'kernel', id: number, names: FrameNames, kernelIp?: bigint): string[] {
+    const v = this.stackValues();
+    const depth = v.load(id), w = v.words;
+    const out: string[] = [];
+    // BCC puts the sampled IP in front: kernels whose stack starts at the caller lose the first frame
+    if (kernelIp !== undefined && !(depth > 0 && BigInt(w[0]) + (BigInt(w[1]) << 32n) === kernelIp)) out.push(names.ofBig(kernelIp));
+    for (let i = 0; i < depth; i++) out.push(names.of(w[2 * i], w[2 * i + 1]));
+    return kind === 'kernel' ? dropProbeFrames(out) : out;
   }
 
   /**
@@ -136,10 +180,15 @@ export class StackReader {
       this.missed++;
       this.missedForRoom ||= id === -ENOMEM || id === -EEXIST;
     };
-    // many samples share a stack (every task blocked in the same syscall): read and name each once
+    // Many samples share a stack (every task blocked in the same syscall) and stacks share frames
+    // (the same callers): each stack is read and named once, each distinct address named once.
+    let kernelNames: FrameNames | undefined;
+    const userNames = new Map<number, FrameNames>();
     const users = new Map<number, Map<number, Frames>>(), kernels = new Map<string | number, Frames>();
-    const frames = (kind: 'user' | 'kernel', id: number | undefined, tgid: number, kernelIp?: bigint) => {
-      if (id === undefined) return undefined;
+    const frames = (kind: 'user' | 'kernel', id: number | undefined, tgid: number, kernelIp?: bigint): Frames => {
+      if (id === undefined || (kind === 'user' ? !this.user : !this.kernel)) return undefined;
+      if (stackMissed(id)) return null;
+      if (id < 0) return [];
       let seen: Map<string | number, Frames>, key: string | number = id;
       if (kind === 'user') {
         seen = users.get(tgid) ?? new Map();
@@ -149,7 +198,16 @@ export class StackReader {
         if (kernelIp) key = `${id}:${kernelIp}`;
       }
       let f = seen.get(key);
-      if (f === undefined && !seen.has(key)) seen.set(key, (f = this.frames(kind, id, tgid, kernelIp ? { ...opts, kernelIp } : opts)));
+      if (f === undefined) {
+        let names: FrameNames;
+        if (kind === 'kernel') {
+          names = kernelNames ??= this.kernelNames(opts);
+        } else {
+          names = userNames.get(tgid) ?? this.userNames({ ...opts, processSymbols: this.processSymbols(tgid) });
+          userNames.set(tgid, names);
+        }
+        seen.set(key, (f = this.named(kind, id, names, kernelIp || undefined)));
+      }
       return f;
     };
     const out: SymbolisedStack[] = [];
@@ -180,6 +238,150 @@ export class StackReader {
   missedWarning(): string | undefined {
     if (!this.missed) return undefined;
     return `WARNING: ${this.missed} stack traces could not be displayed.${this.missedForRoom ? ' Consider increasing --stack-storage-size.' : ''}`;
+  }
+}
+
+/**
+ * The names of one address space's frames, each distinct address named once. Stacks repeat the
+ * same callers, so most frames are a hit: an open-addressing table over the address's two 32-bit
+ * halves (no BigInt, no string key, no boxed number per frame).
+ */
+class FrameNames {
+  private lo = new Uint32Array(1024);
+  private hi = new Uint32Array(1024);
+  private slot = new Int32Array(1024).fill(-1); // index into names, -1 empty
+  private readonly names: string[] = [];
+  constructor(private readonly name: (ip: bigint) => string) {}
+
+  /** The frame at the address hi:lo. */
+  of(lo: number, hi: number): string {
+    const mask = this.slot.length - 1;
+    let i = (Math.imul(lo, 0x9e3779b1) ^ Math.imul(hi, 0x85ebca77)) & mask;
+    for (;;) {
+      const k = this.slot[i];
+      if (k < 0) break;
+      if (this.lo[i] === lo && this.hi[i] === hi) return this.names[k];
+      i = (i + 1) & mask;
+    }
+    const n = this.name(BigInt(lo) + (BigInt(hi) << 32n));
+    this.lo[i] = lo;
+    this.hi[i] = hi;
+    this.slot[i] = this.names.length;
+    this.names.push(n);
+    if (this.names.length * 2 > this.slot.length) this.grow();
+    return n;
+  }
+
+  ofBig(ip: bigint): string {
+    return this.of(Number(ip & 0xffffffffn), Number((ip >> 32n) & 0xffffffffn));
+  }
+
+  private grow(): void {
+    const { lo, hi, slot } = this;
+    const size = slot.length * 2, mask = size - 1;
+    this.lo = new Uint32Array(size);
+    this.hi = new Uint32Array(size);
+    this.slot = new Int32Array(size).fill(-1);
+    for (let j = 0; j < slot.length; j++) {
+      if (slot[j] < 0) continue;
+      let i = (Math.imul(lo[j], 0x9e3779b1) ^ Math.imul(hi[j], 0x85ebca77)) & mask;
+      while (this.slot[i] >= 0) i = (i + 1) & mask;
+      this.lo[i] = lo[j];
+      this.hi[i] = hi[j];
+      this.slot[i] = slot[j];
+    }
+  }
+}
+
+/** The keys of a map seen so far: an open-addressing set over their 32-bit words (no string per key). */
+class SeenKeys {
+  private readonly words: number;
+  private readonly key: Int32Array;
+  private slots: Int32Array;
+  private used: Uint8Array;
+  private count = 0;
+
+  constructor(private readonly keySize: number) {
+    this.words = Math.max(1, Math.ceil(keySize / 4));
+    this.key = new Int32Array(this.words);
+    this.used = new Uint8Array(1024);
+    this.slots = new Int32Array(1024 * this.words);
+  }
+
+  /** Adds the key whose bytes start at `off`; whether it was new. */
+  add(dv: DataView, off: number): boolean {
+    const { key, words } = this, end = off + this.keySize;
+    let h = 0x811c9dc5 | 0;
+    for (let i = 0; i < words; i++) {
+      const o = off + 4 * i;
+      let x = 0;
+      if (o + 4 <= end) x = dv.getInt32(o, true);
+      else for (let b = o; b < end; b++) x |= dv.getUint8(b) << (8 * (b - o)); // the last bytes of an odd size
+      key[i] = x;
+      h = Math.imul(h ^ x, 0x01000193);
+    }
+    if (!this.insert(key, h)) return false;
+    if (++this.count * 2 > this.used.length) this.grow();
+    return true;
+  }
+
+  private insert(key: Int32Array, h: number): boolean {
+    const { words, used, slots } = this, mask = used.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      if (!used[i]) {
+        used[i] = 1;
+        slots.set(key, i * words);
+        return true;
+      }
+      let same = true;
+      for (let w = 0; w < words && same; w++) same = slots[i * words + w] === key[w];
+      if (same) return false;
+    }
+  }
+
+  private grow(): void {
+    const { words, used, slots } = this;
+    this.used = new Uint8Array(used.length * 2);
+    this.slots = new Int32Array(this.used.length * words);
+    for (let i = 0; i < used.length; i++) {
+      if (!used[i]) continue;
+      const key = slots.subarray(i * words, (i + 1) * words);
+      let h = 0x811c9dc5 | 0;
+      for (let w = 0; w < words; w++) h = Math.imul(h ^ key[w], 0x01000193);
+      this.insert(key, h);
+    }
+  }
+}
+
+/**
+ * A BPF_STACK_TRACE map's values read into one reused buffer, as 32-bit halves: no array of BigInts
+ * per stack. (Stack maps have no batch lookup: one syscall per stack.)
+ */
+class StackValues {
+  private readonly fd: number;
+  private readonly key = Buffer.alloc(4);
+  private readonly value: Buffer;
+  /** The last stack loaded: address i is words[2i] (low half), words[2i+1] (high half). */
+  readonly words: Uint32Array;
+
+  constructor(map: { fd: number; valueSize: number }) {
+    this.fd = map.fd;
+    const bytes = new ArrayBuffer(map.valueSize);
+    this.value = Buffer.from(bytes);
+    this.words = new Uint32Array(bytes);
+  }
+
+  /** Loads stack `id`: its depth (addresses before the first zero), 0 when the map has no such stack. */
+  load(id: number): number {
+    this.key.writeInt32LE(id);
+    if (libbpfFns.map_lookup_elem(this.fd, this.key, this.value) < 0) {
+      this.words.fill(0);
+      return 0;
+    }
+    const w = this.words, n = w.length >> 1;
+    let depth = 0;
+    while (depth < n && (w[2 * depth] | w[2 * depth + 1]) !== 0) depth++;
+    return depth;
   }
 }
 

@@ -4,7 +4,10 @@
 // lambdas and unnamed types, ABI tags, literals, special names (vtable, typeinfo, thunks, guard
 // variables) and clone suffixes. Output follows GNU c++filt ("std::vector<int, std::allocator<int> >",
 // "char const*"). Anything outside that (expressions in template arguments, decltype, vector types)
-// returns the input unchanged.
+// returns the input unchanged. Rust symbols (legacy "_ZN...17h<hash>E" and v0 "_R...") go to
+// demangle-rust.ts from the same entry point.
+
+import { demangleRust, isRustLegacy } from './demangle-rust.js';
 
 export interface DemangleOptions {
   /** Print parameter types and qualifiers as c++filt does (default: just the qualified name). */
@@ -1014,6 +1017,10 @@ function cloneSuffixes(rest: string): string | undefined {
  * A name that is not mangled, or uses something this demangler does not know, comes back unchanged.
  */
 export function demangle(name: string, opts: DemangleOptions = {}): string {
+  if (name.startsWith('_R') || isRustLegacy(name)) {
+    const rust = demangleRust(name);
+    if (rust !== undefined) return rust;
+  }
   if (!name.startsWith('_Z')) {
     const g = /^_GLOBAL_[._$]([DI])_(.*)$/.exec(name);
     if (g) return `global ${g[1] === 'I' ? 'constructors' : 'destructors'} keyed to ${demangle(g[2], opts)}`;

@@ -524,16 +524,13 @@ export class ElfFile {
       const off = t.data.readUInt32LE(o), strs = t.strs; // underscores and length from the bytes: no string
       let under = 0;
       while (strs[off + under] === 95) under++;
-      const end = strs.indexOf(0, off);
-      let len = (end < 0 ? strs.length : end) - off;
       // a debug file's .symtab spells versions out ("clock_nanosleep@@GLIBC_2.17", "...@GLIBC_2.2.5"): ranked by
       // the plain name (printed without the version), the default version before a compat one
-      let version = 0;
-      const at = strs.indexOf(64 /* @ */, off);
-      if (at >= 0 && at < off + len) {
-        version = strs[at + 1] === 64 ? 256 : 512;
-        len = at - off;
-      }
+      // (a byte loop: Buffer.indexOf costs more than these short names take to scan)
+      let end = off, version = 0;
+      while (end < strs.length && strs[end] !== 0 && strs[end] !== 64 /* @ */) end++;
+      if (strs[end] === 64) version = strs[end + 1] === 64 ? 256 : 512;
+      const len = end - off;
       const bind = info >> 4, type = info & 0xf;
       return ((bind === STB_GLOBAL ? 8 : bind === STB_WEAK ? 4 : 0) + (type === STT_FUNC ? 2 : 0) + (size[i] > 0 ? 1 : 0)) * 65536
         - under * 1024 - version - Math.min(len, 255);
@@ -561,7 +558,8 @@ export class ElfFile {
     const out: SortedSymbols = {
       addrs: new Float64Array(m), ends: new Float64Array(m), table: new Int8Array(m), entry: new Uint32Array(m), plt,
     };
-    keep.subarray(0, m).forEach((i, k) => {
+    for (let k = 0; k < m; k++) {
+      const i = keep[k];
       out.addrs[k] = val[i];
       out.table[k] = table[i];
       out.entry[k] = entry[i];
@@ -573,7 +571,7 @@ export class ElfFile {
         const sec = t && shndx < 0xff00 ? t.secs[shndx] : undefined;
         out.ends[k] = sec && sec.addr !== 0n ? Number(sec.addr) + sec.size : Infinity;
       }
-    });
+    }
     return (this.sorted = out);
   }
 

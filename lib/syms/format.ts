@@ -22,7 +22,7 @@ export interface StackOptions extends FormatOptions {
 const demangled = new Map<string, string>(); // stacks repeat the same frames: demangle each name once
 
 function displayName(name: string, mode: FormatOptions['demangle']): string {
-  if (mode === false || !name.startsWith('_Z')) return name;
+  if (mode === false || !(name.startsWith('_Z') || name.startsWith('_R'))) return name;
   const key = mode === 'full' ? '+' + name : name;
   let d = demangled.get(key);
   if (d === undefined) {
@@ -43,6 +43,20 @@ export function formatSymbol(s: { name: string; offset: number; module?: string 
 }
 
 /**
+ * One frame's text: the symbol of `ip` in the kernel (ks) or in a process (ps), formatted; a frame
+ * no symbol covers is "[unknown]", with its module when showModule asks for one and a mapping has it.
+ */
+export function frameText(ip: bigint, ks: KernelSymbols | undefined, ps: ProcessSymbols | undefined, opts: StackOptions = {}): string {
+  const s = ks ? ks.resolve(ip) : ps?.resolve(ip);
+  let text = formatSymbol(s, ip, opts);
+  if (!s && opts.showModule) {
+    const mod = ps?.moduleOf(ip);
+    if (mod) text += ` [${mod}]`;
+  }
+  return opts.showAddress ? `0x${ip.toString(16).padStart(16, '0')} ${text}` : text;
+}
+
+/**
  * Symbolizes the instruction pointers of one stack (from a BPF_MAP_TYPE_STACK_TRACE value), stopping
  * at the first 0. Kernel stacks use /proc/kallsyms; user stacks the process's mappings (pid).
  */
@@ -52,13 +66,7 @@ export function symbolizeStack(ips: readonly bigint[], kind: 'kernel' | 'user', 
   const ps = kind === 'user' ? opts.processSymbols ?? (pid !== undefined && pid > 0 ? ProcessSymbols.forPid(pid) : undefined) : undefined;
   for (const ip of ips) {
     if (!ip) break;
-    const s = ks ? ks.resolve(ip) : ps?.resolve(ip);
-    let text = formatSymbol(s, ip, opts);
-    if (!s && opts.showModule) {
-      const mod = ps?.moduleOf(ip);
-      if (mod) text += ` [${mod}]`;
-    }
-    out.push(opts.showAddress ? `0x${ip.toString(16).padStart(16, '0')} ${text}` : text);
+    out.push(frameText(ip, ks, ps, opts));
   }
   return out;
 }

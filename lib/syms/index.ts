@@ -10,7 +10,7 @@ export { KernelSymbols, type KernelSymbol } from './kallsyms.js';
 export { ProcessSymbols, PerfMap, parseMaps, type MapEntry, type ProcessSymbol, type ProcessSymbolsOptions } from './process.js';
 export { resolveLibrary, ldSoCache, parseLdSoCache, type LdCacheEntry } from './libraries.js';
 export { demangle, type DemangleOptions } from './demangle.js';
-export { formatSymbol, stackTrace, symbolizeStack, type FormatOptions, type StackOptions } from './format.js';
+export { formatSymbol, frameText, stackTrace, symbolizeStack, type FormatOptions, type StackOptions } from './format.js';
 
 /** Resolved symbol as returned by KernelSymbols.resolve / ProcessSymbols.resolve. */
 export interface ResolvedSymbol { name: string; offset: number; module?: string }

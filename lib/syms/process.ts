@@ -182,28 +182,43 @@ export interface ProcessSymbolsOptions {
 export class ProcessSymbols {
   private static pool = new Map<number, ProcessSymbols>();
 
-  private mapsList: MapEntry[];
+  /** /proc/PID/maps as read (parsed on first use: tools keep many processes' maps and use few). */
+  private mapsText: string;
+  private parsedMaps?: MapEntry[];
   private readonly elfs = new Map<string, ElfFile | null>();
-  private readonly perfMaps: PerfMap[];
+  private jitMaps?: PerfMap[];
   private readonly memo = new Map<bigint, ProcessSymbol | undefined>();
   private lastRefresh = Date.now();
   private vdso?: ElfFile | null;
   /** Whether /proc/PID/maps could be read when this was made. */
   readonly alive: boolean;
 
-  constructor(readonly pid: number, opts: ProcessSymbolsOptions = {}) {
+  constructor(readonly pid: number, private readonly opts: ProcessSymbolsOptions = {}) {
     let text = '';
     try {
       text = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
     } catch { /* gone, or no such pid */ }
     this.alive = text.length > 0;
-    this.mapsList = parseMaps(text);
-    this.perfMaps = [];
-    if (opts.perfMap !== false) {
-      const inner = nsPid(pid);
-      if (inner !== pid) this.perfMaps.push(new PerfMap(`/proc/${pid}/root/tmp/perf-${inner}.map`));
-      this.perfMaps.push(new PerfMap(`/tmp/perf-${pid}.map`));
+    this.mapsText = text;
+  }
+
+  private get mapsList(): MapEntry[] {
+    return (this.parsedMaps ??= parseMaps(this.mapsText));
+  }
+
+  /**
+   * The JIT symbol files: /tmp/perf-PID.map, and the process's own /tmp when it is in another PID
+   * namespace (asked for when first needed: that file is only reachable while the process lives).
+   */
+  private get perfMaps(): PerfMap[] {
+    if (this.jitMaps) return this.jitMaps;
+    this.jitMaps = [];
+    if (this.opts.perfMap !== false) {
+      const inner = nsPid(this.pid);
+      if (inner !== this.pid) this.jitMaps.push(new PerfMap(`/proc/${this.pid}/root/tmp/perf-${inner}.map`));
+      this.jitMaps.push(new PerfMap(`/tmp/perf-${this.pid}.map`));
     }
+    return this.jitMaps;
   }
 
   /** One shared instance per pid (kept for the most recent 256 pids); maps re-read on unknown addresses. */
@@ -230,7 +245,8 @@ export class ProcessSymbols {
     try {
       const text = fs.readFileSync(`/proc/${this.pid}/maps`, 'utf8');
       if (text) {
-        this.mapsList = parseMaps(text);
+        this.mapsText = text;
+        this.parsedMaps = undefined;
         this.memo.clear();
       }
     } catch { /* gone */ }

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
+import { buildSpin, noRustc } from '../fixtures/rust/build.js';
 import { buildC, expectRefusedUnprivileged, expectUsageErrors, sleep, startTool, tmpDir } from './helpers.js';
 
 const dir = tmpDir('bpfkit-profile-');
@@ -55,14 +56,14 @@ async function profile(args: string[]) {
 test('-U -p PID -f: hot_loop in 80-95 % of the samples, under main; cold_loop in the rest', async () => {
   const b = start(burn, ['30']);
   await sleep(200);
-  // 199 Hz: a few hundred samples in 2 s keep the share's sampling error near 2 %
-  const r = await profile(['-U', '-F', '199', '-p', String(b.pid), '-f', '2']);
+  // 199 Hz: a few hundred samples in 5 s keep the share's sampling error near 2 % (4 % at 50, on a loaded machine)
+  const r = await profile(['-U', '-F', '199', '-p', String(b.pid), '-f', '5']);
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
   const stacks = folded(r.stdout);
   const total = stacks.reduce((a, [, n]) => a + n, 0);
   const share = (fn: string) => stacks.filter(([f]) => f.includes(fn)).reduce((a, [, n]) => a + n, 0) / total;
   console.log(`profile: ${total} samples, hot_loop ${(100 * share('hot_loop')).toFixed(1)} %, cold_loop ${(100 * share('cold_loop')).toFixed(1)} %`);
-  expect(total).toBeGreaterThan(100); // it shares the CPUs with other work: fewer than 199 x 2
+  expect(total).toBeGreaterThanOrEqual(50); // it shares the CPUs with other work: fewer than 199 x 5
   expect(share('hot_loop')).toBeGreaterThanOrEqual(0.8);
   expect(share('hot_loop')).toBeLessThanOrEqual(0.95);
   expect(share('cold_loop')).toBeGreaterThan(0.03);
@@ -70,7 +71,7 @@ test('-U -p PID -f: hot_loop in 80-95 % of the samples, under main; cold_loop in
   const hot = stacks.filter(([f]) => f.at(-1) === 'hot_loop');
   expect(hot.length).toBeGreaterThan(0);
   for (const [frames] of hot) expect(frames.at(-2)).toBe('main'); // main -> hot_loop, root first
-}, 30_000);
+}, 60_000);
 
 test('a process that exits before the print still resolves; the default output has offsets, modules and "- comm (pid)"', async () => {
   const b = start(burn, ['3']);
@@ -119,6 +120,25 @@ while (Date.now() < end) sink += hotJsFunction(1e6);
     fs.rmSync(`/tmp/perf-${n.pid}.map`, { force: true });
   }
 }, 30_000);
+
+(noRustc ? test.skip : test)(`a Rust program's hot loop is named as its source names it, in both manglings${noRustc ? ` (skipped: ${noRustc})` : ''}`, async () => {
+  const spins = (['legacy', 'v0'] as const).map(m => start(buildSpin(dir, m), ['spin'])); // spin: until killed
+  await sleep(300);
+  const r = await profile(['-U', '-F', '199', '-p', spins.map(c => c.pid).join(','), '-f', '3']);
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+  const stacks = folded(r.stdout);
+  for (const [i, mangling] of ['legacy', 'v0'].entries()) {
+    const own = stacks.filter(([f]) => f[0] === `spin-${mangling}`);
+    const total = own.reduce((a, [, n]) => a + n, 0);
+    const hot = own.filter(([f]) => f.at(-1) === 'spin::hot_loop').reduce((a, [, n]) => a + n, 0);
+    console.log(`profile: spin-${mangling} (${spins[i].pid}) ${total} samples, ${hot} in spin::hot_loop`);
+    expect(total).toBeGreaterThanOrEqual(10); // it shares the CPUs with the other spin and other work
+    expect(hot / total).toBeGreaterThan(0.8); // it does little else
+    // the frame-pointer walk reaches its caller, and std's frames read as rustc names them
+    for (const [f] of own.filter(([f]) => f.at(-1) === 'spin::hot_loop')) expect(f.at(-2)).toBe('spin::main');
+    expect(own.some(([f]) => f.includes(mangling === 'v0' ? 'std::rt::lang_start::<()>::{closure#0}' : 'std::rt::lang_start::{{closure}}'))).toBe(true);
+  }
+}, 60_000);
 
 test('bad input: one line, exit 2', () => {
   expectUsageErrors('profile', [['-p', 'x'], ['-p', '1', '-L', '1'], ['-U', '-K'], ['-F', '9', '-c', '9'], ['0'], ['-C', '999'], ['--stack-storage-size', '0']]);

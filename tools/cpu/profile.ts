@@ -27,6 +27,8 @@ struct key_t {
 BPF_HASH(targets, u32, u8, 64);
 BPF_HASH(counts, struct key_t, u64, 40960);
 BPF_STACK_TRACE(stack_traces, 16384);
+/* the processes sampled, so their mappings are read while they live (cheaper to scan than counts) */
+BPF_LRU_HASH(sampled_tgids, u32, u8, 4096);
 
 SEC("perf_event")
 int do_perf_event(struct bpf_perf_event_data *ctx)
@@ -39,6 +41,10 @@ int do_perf_event(struct bpf_perf_event_data *ctx)
 		u32 which = targ_filter == FILTER_TGID ? tgid : tid;
 		if (!bpf_map_lookup_elem(&targets, &which))
 			return 0;
+	}
+	if (targ_user && !bpf_map_lookup_elem(&sampled_tgids, &tgid)) {
+		u8 one = 1;
+		bpf_map_update_elem(&sampled_tgids, &tgid, &one, BPF_ANY);
 	}
 	struct key_t key = { .pid = tgid };
 	bpf_get_current_comm(&key.name, sizeof(key.name));
@@ -135,7 +141,7 @@ defineTool<Options>({
     bpf.attachPerfEvent('do_perf_event', { type: 1, config: 0, ...(opts.count ? { period: opts.count } : { frequency }), ...(opts.cpu !== undefined ? { cpus: [opts.cpu] } : {}) });
     const started = Date.now();
     const reader = new StackReader(bpf, { user: !opts.kernelStacksOnly, kernel: !opts.userStacksOnly });
-    reader.track('counts', (k: Key) => [k.pid]);
+    reader.track('sampled_tgids');
 
     if (!opts.folded) {
       const sampling = frequency ? `${frequency} Hertz` : `every ${opts.count} events`;
