@@ -319,9 +319,18 @@ export function unregisterCallback(p: Ptr): void {
  * RCU grace periods (perf_trace_destroy -> tracepoint_synchronize_unregister, ~70 ms here), partly
  * under the kernel's event_mutex: one after another opensnoop's 6 took ~0.45 s, together ~0.3 s.
  */
-export function destroyLinksConcurrently(links: Ptr[]): Promise<void> {
+export async function destroyLinksConcurrently(links: Ptr[]): Promise<void> {
   const destroyAsync = (f.link_destroy as unknown as { async(link: Ptr, cb: (err: unknown) => void): void }).async;
-  return Promise.all(links.map(l => new Promise<void>(resolve => destroyAsync(l, () => resolve())))).then(() => undefined);
+  // koffi refuses more than a few hundred asynchronous calls in flight: a bounded number at a time
+  const inFlight = 32;
+  let next = 0;
+  const worker = async () => {
+    while (next < links.length) {
+      const l = links[next++];
+      await new Promise<void>(resolve => destroyAsync(l, () => resolve()));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, links.length) }, worker));
 }
 
 /**

@@ -202,3 +202,15 @@ SEC("tracepoint/syscalls/sys_enter_getppid") int t(void *ctx) {
   });
 });
 
+
+test('500 links are destroyed concurrently and all of them go (koffi limits calls in flight)', async () => {
+  const bpf = BPF.load({ text: `#include <bpfkit.h>
+SEC("raw_tp/sys_enter") int many_links(void *ctx) { return 0; }`, name: 'many-links.bpf.c' });
+  for (let i = 0; i < 500; i++) bpf.attachRawTracepoint('many_links', 'sys_enter');
+  const linksOf = () => fs.readdirSync('/proc/self/fd').filter(fd => {
+    try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:bpf_link'; } catch { return false; }
+  }).length;
+  expect(linksOf()).toBeGreaterThanOrEqual(500);
+  await bpf.closeAsync();
+  expect(linksOf()).toBe(0);
+});
