@@ -12,7 +12,7 @@ import { expandKernelFunctions, firstExistingKernelFunction, resolveKernelFuncti
 import { fallbackGroup, parseSection, preference, targetFunctions, type ProbeSpec } from './attach/sections.js';
 import {
   BpfError, bpfError, checkPtr, closeFd, destroyLinksConcurrently, kprobeMultiOpts, kprobeOpts, lastErrno, libbpfFns as f, mmapFd, munmap, openOpts,
-  perfEventEnable, perfEventOpen, PROT_READ, PROT_WRITE, takeLog, uprobeOpts, view, type Ptr,
+  perfEventEnable, perfEventOpen, PROT_READ, PROT_WRITE, takeLog, tracepointOpts, uprobeOpts, usdtOpts, view, type Ptr,
 } from './libbpf/index.js';
 import { BpfMap, sumPerCpu } from './maps/index.js';
 import { Histogram } from './maps/histogram.js';
@@ -97,6 +97,8 @@ export interface UprobeOptions {
   offset?: number;
   pid?: number;
   retprobe?: boolean;
+  /** The program's bpf_get_attach_cookie() for this attachment (which probe fired). */
+  cookie?: bigint;
 }
 
 export interface PerfEventOptions {
@@ -459,10 +461,13 @@ export class BPF {
     this.addLink(f.attach(p.ptr) as Ptr | null, `attaching ${p.name} to ${p.section}`);
   }
 
-  attachTracepoint(program: string, category: string, event: string): void {
+  /** A classic tracepoint; `cookie` is what the program's bpf_get_attach_cookie() returns (one program, many events). */
+  attachTracepoint(program: string, category: string, event: string, opts: { cookie?: bigint } = {}): void {
     const p = this.program(program);
     if (!tracepointExists(category, event)) throw new TracepointMissingError(category, event, 'does not exist on this kernel');
-    this.addLink(f.attach_tracepoint(p.ptr, category, event) as Ptr | null, `attaching ${program} to tracepoint ${category}:${event}`);
+    const link = opts.cookie === undefined ? f.attach_tracepoint(p.ptr, category, event)
+      : f.attach_tracepoint_opts(p.ptr, category, event, tracepointOpts(opts.cookie));
+    this.addLink(link as Ptr | null, `attaching ${program} to tracepoint ${category}:${event}`);
   }
 
   attachRawTracepoint(program: string, event: string): void {
@@ -474,12 +479,12 @@ export class BPF {
    * kprobe/kretprobe on a kernel function; BCC's name variants (syscall wrappers, .isra) are resolved.
    * Several names are alternatives (renamed across kernel versions): the first one this kernel has.
    */
-  attachKprobe(program: string, fn: string | string[], opts: { retprobe?: boolean; offset?: number; syscall?: boolean } = {}): void {
+  attachKprobe(program: string, fn: string | string[], opts: { retprobe?: boolean; offset?: number; syscall?: boolean; cookie?: bigint } = {}): void {
     const p = this.program(program);
     const feat = kindSupported('kprobe');
     if (!feat.ok) throw new BpfError(`${program}: needs kprobes: ${feat.why}`, 95);
     const target = resolveKernelFunction(fn, { syscall: opts.syscall });
-    this.addLink(f.attach_kprobe_opts(p.ptr, target, kprobeOpts(!!opts.retprobe, opts.offset ?? 0)) as Ptr | null,
+    this.addLink(f.attach_kprobe_opts(p.ptr, target, kprobeOpts(!!opts.retprobe, opts.offset ?? 0, opts.cookie ?? 0n)) as Ptr | null,
       `attaching ${program} to ${opts.retprobe ? 'kretprobe' : 'kprobe'} ${target}`);
   }
 
@@ -514,17 +519,45 @@ export class BPF {
     const p = this.program(program);
     const bin = resolveLibrary(o.binary, o.pid);
     const what = `attaching ${program} to ${o.retprobe ? 'uretprobe' : 'uprobe'} ${bin}:${o.symbol ?? `0x${(o.offset ?? 0).toString(16)}`}`;
-    this.addLink(f.attach_uprobe_opts(p.ptr, o.pid ?? -1, bin, o.offset ?? 0, uprobeOpts(!!o.retprobe, o.symbol ?? null)) as Ptr | null, what);
+    this.addLink(f.attach_uprobe_opts(p.ptr, o.pid ?? -1, bin, o.offset ?? 0, uprobeOpts(!!o.retprobe, o.symbol ?? null, o.cookie ?? 0n)) as Ptr | null, what);
+  }
+
+  /**
+   * One kprobe.multi (or kprobe) program on these resolved kernel functions, `cookies[i]` being what
+   * bpf_get_attach_cookie() returns in function i: one link where the kernel has kprobe.multi links,
+   * else one kprobe per function (those that fail to attach are left out; the attached ones are returned).
+   */
+  attachKprobeFunctions(program: string, fns: string[], opts: { retprobe?: boolean; cookies?: bigint[] } = {}): string[] {
+    const p = this.program(program);
+    const feat = kindSupported(isMultiKind(p.spec.kind) ? p.spec.kind : 'kprobe');
+    if (!feat.ok) throw new BpfError(`${program}: needs kprobes: ${feat.why}`, 95);
+    const retprobe = opts.retprobe ?? (p.spec.kind === 'kretprobe' || p.spec.kind === 'kretprobe.multi');
+    if (isMultiKind(p.spec.kind) && !p.perFunction) {
+      const link = f.attach_kprobe_multi_opts(p.ptr, null, kprobeMultiOpts(retprobe, fns, opts.cookies ?? null)) as Ptr | null;
+      this.addLink(link, `attaching ${program} to ${retprobe ? 'kretprobe' : 'kprobe'}.multi (${fns.length} functions)`);
+      return fns;
+    }
+    const attached: string[] = [];
+    fns.forEach((fn, i) => {
+      const l = f.attach_kprobe_opts(p.ptr, fn, kprobeOpts(retprobe, 0, opts.cookies?.[i] ?? 0n)) as Ptr | null;
+      if (l) {
+        this.links.push(l);
+        attached.push(fn);
+      }
+    });
+    takeLog();
+    if (attached.length === 0) throw new BpfError(`cannot attach ${program} to any of ${fns.length} kernel functions`, lastErrno());
+    return attached;
   }
 
   /**
    * A USDT probe (`provider:name`, from the binary's .note.stapsdt) through libbpf's USDT support: the
    * program is `SEC("usdt") int BPF_USDT(fn, args...)` with `#include <bpf/usdt.bpf.h>`.
    */
-  attachUsdt(program: string, o: { binary: string; provider: string; name: string; pid?: number }): void {
+  attachUsdt(program: string, o: { binary: string; provider: string; name: string; pid?: number; cookie?: bigint }): void {
     const p = this.program(program);
     const bin = resolveLibrary(o.binary, o.pid);
-    this.addLink(f.attach_usdt(p.ptr, o.pid ?? -1, bin, o.provider, o.name, null) as Ptr | null,
+    this.addLink(f.attach_usdt(p.ptr, o.pid ?? -1, bin, o.provider, o.name, o.cookie === undefined ? null : usdtOpts(o.cookie)) as Ptr | null,
       `attaching ${program} to USDT ${o.provider}:${o.name} in ${bin}`);
   }
 

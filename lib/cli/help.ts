@@ -15,6 +15,7 @@ const positionalHelp: Record<string, string> = {
   interval: 'output interval, in seconds',
   count: 'number of outputs',
   duration: 'total duration of trace, in seconds',
+  pattern: 'search expression for events',
 };
 
 /** An option's long name as BCC spells it: printUid -> print-uid. */

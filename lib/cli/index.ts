@@ -76,8 +76,11 @@ export interface ToolContext<O> {
   /** --json records (docs/json.md), written to `out`: emit.event({...}), emit.histogram(...), ... */
   emit: RecordEmitter;
   spec: ToolSpec<O>;
-  /** Compiles (cached) and loads the tool's program; it is closed on exit. */
-  load(opts?: Omit<LoadOptions, 'text' | 'file' | 'elf' | 'name'>): BPF;
+  /**
+   * Compiles (cached) and loads the tool's program; it is closed on exit. `text` replaces the
+   * program with one generated at run time (the generic tools: lib/probes/codegen.ts).
+   */
+  load(opts?: Omit<LoadOptions, 'file' | 'elf' | 'name'>): BPF;
   /** Prints "Tracing ... Hit Ctrl-C to end." (to stderr in JSON mode, so stdout stays JSON). */
   banner(text: string): void;
   /** Resolves on Ctrl-C, SIGTERM, or after `seconds` when given. */
@@ -284,7 +287,7 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
   const ctx: ToolContext<O> = {
     opts, out, json: opts.json, emit: recordEmitter(spec.name, out), spec,
     load(lo = {}) {
-      const b = BPF.load({ ...lo, text: spec.program, name: spec.name, substitutes: spec.substitutes });
+      const b = BPF.load({ ...lo, text: lo.text ?? spec.program, name: spec.name, substitutes: spec.substitutes });
       objects.push(b);
       // the one line saying this run sees the closest events this kernel has, not the reference's
       if (b.substituted && !substitutionSaid) process.stderr.write(`${spec.name}: ${b.substituted.says}: ${b.substituted.reason}\n`);

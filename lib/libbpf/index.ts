@@ -62,7 +62,8 @@ function declare() {
     cnt: 'size_t', retprobe: 'bool',
   }));
   const BatchOpts = named('bpf_map_batch_opts', () => koffi.struct('bpf_map_batch_opts', { sz: 'size_t', elem_flags: 'uint64_t', flags: 'uint64_t' }));
-  named('bpf_usdt_opts', () => koffi.struct('bpf_usdt_opts', { sz: 'size_t', usdt_cookie: 'uint64_t' }));
+  const UsdtOpts = named('bpf_usdt_opts', () => koffi.struct('bpf_usdt_opts', { sz: 'size_t', usdt_cookie: 'uint64_t' }));
+  const TracepointOpts = named('bpf_tracepoint_opts', () => koffi.struct('bpf_tracepoint_opts', { sz: 'size_t', bpf_cookie: 'uint64_t' }));
 
   const PerfSampleFn = named('perf_buffer_sample_fn', () => koffi.proto('void perf_buffer_sample_fn(void *ctx, int cpu, void *data, uint32_t size)'));
   const PerfLostFn = named('perf_buffer_lost_fn', () => koffi.proto('void perf_buffer_lost_fn(void *ctx, int cpu, uint64_t cnt)'));
@@ -92,6 +93,7 @@ function declare() {
     // attach
     attach: libbpf.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
     attach_tracepoint: libbpf.func('bpf_link *bpf_program__attach_tracepoint(const bpf_program *prog, const char *category, const char *name)'),
+    attach_tracepoint_opts: libbpf.func('bpf_link *bpf_program__attach_tracepoint_opts(const bpf_program *prog, const char *category, const char *name, const bpf_tracepoint_opts *opts)'),
     attach_raw_tracepoint: libbpf.func('bpf_link *bpf_program__attach_raw_tracepoint(const bpf_program *prog, const char *name)'),
     attach_trace: libbpf.func('bpf_link *bpf_program__attach_trace(const bpf_program *prog)'),
     attach_uprobe_opts: libbpf.func('bpf_link *bpf_program__attach_uprobe_opts(const bpf_program *prog, int pid, const char *path, size_t off, const bpf_uprobe_opts *opts)'),
@@ -138,11 +140,11 @@ function declare() {
     closefd: libc.func('int close(int fd)'),
     ioctl: libc.func('int ioctl(int fd, unsigned long req, ...)'),
   };
-  return { fns, OpenOpts, UprobeOpts, KprobeOpts, KprobeMultiOpts, BatchOpts, PrintFn, PerfSampleFn, PerfLostFn };
+  return { fns, OpenOpts, UprobeOpts, KprobeOpts, KprobeMultiOpts, BatchOpts, UsdtOpts, TracepointOpts, PrintFn, PerfSampleFn, PerfLostFn };
 }
 
 const decl = declare();
-const { OpenOpts, UprobeOpts, KprobeOpts, KprobeMultiOpts, BatchOpts, PrintFn } = decl;
+const { OpenOpts, UprobeOpts, KprobeOpts, KprobeMultiOpts, BatchOpts, UsdtOpts, TracepointOpts, PrintFn } = decl;
 export const { PerfSampleFn, PerfLostFn } = decl;
 const f = decl.fns;
 
@@ -238,8 +240,14 @@ export function uprobeOpts(retprobe: boolean, funcName: string | null, cookie = 
 export function kprobeOpts(retprobe: boolean, offset = 0, cookie = 0n) {
   return { sz: koffi.sizeof(KprobeOpts), bpf_cookie: cookie, offset, retprobe };
 }
-export function kprobeMultiOpts(retprobe: boolean, syms: string[] | null) {
-  return { sz: koffi.sizeof(KprobeMultiOpts), syms, addrs: null, cookies: null, cnt: syms ? syms.length : 0, retprobe };
+export function kprobeMultiOpts(retprobe: boolean, syms: string[] | null, cookies: bigint[] | null = null) {
+  return { sz: koffi.sizeof(KprobeMultiOpts), syms, addrs: null, cookies, cnt: syms ? syms.length : 0, retprobe };
+}
+export function usdtOpts(cookie: bigint) {
+  return { sz: koffi.sizeof(UsdtOpts), usdt_cookie: cookie };
+}
+export function tracepointOpts(cookie: bigint) {
+  return { sz: koffi.sizeof(TracepointOpts), bpf_cookie: cookie };
 }
 export function batchOpts() {
   return { sz: koffi.sizeof(BatchOpts), elem_flags: 0n, flags: 0n };
