@@ -20,7 +20,7 @@ export interface ProbeSpec {
 }
 
 const prefixes: [RegExp, ProbeKind][] = [
-  [/^(tracepoint|tp)\//, 'tracepoint'],
+  [/^(tracepoint|tp)(\/|$)/, 'tracepoint'],
   [/^(raw_tracepoint|raw_tp)(\.w)?\//, 'raw_tp'],
   [/^tp_btf\//, 'tp_btf'],
   [/^kprobe\.multi(\/|$)/, 'kprobe.multi'],

@@ -165,7 +165,7 @@ function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, any> | u
   if (argv.some(a => a === '-h' || a === '--help')) return undefined;
   const options = { ...spec.options, ...commonOptions };
   const cfg = { alias: {} as Record<string, string[]>, boolean: [] as string[], string: [] as string[], number: [] as string[],
-    array: [] as string[], default: {} as Record<string, unknown>, coerce: {} as Record<string, (v: any) => any> };
+    array: [] as string[], count: [] as string[], default: {} as Record<string, unknown>, coerce: {} as Record<string, (v: any) => any> };
   const known = new Set<string>(['_', '$0']);
   for (const [name, o] of Object.entries(options)) {
     const aliases = optionAliases(o);
@@ -173,6 +173,7 @@ function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, any> | u
     for (const k of [name, kebabCase(name), ...aliases]) known.add(k);
     if (o.type === 'boolean' || o.type === 'string' || o.type === 'number') cfg[o.type].push(name);
     if (o.array) cfg.array.push(name);
+    if (o.count) cfg.count.push(name); // -vv: BCC's action="count"
     if (o.default !== undefined) cfg.default[name] = o.default;
   }
   let r;

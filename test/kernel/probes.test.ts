@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tracefsDir } from '../../lib/compile/tracepoints.js';
 import { mappedFiles, parseAndResolve, parseProbeSpec, ProbeResolveError, resolveProbes, type TracepointTarget, type UsdtTarget, type UserFunctionTarget } from '../../lib/probes/index.js';
+import { syscallNumber } from '../../lib/probes/syscalls.js';
 import { buildC, tmpDir, waitUntil } from './helpers.js';
 
 const resolve = (text: string, opts: { regex?: boolean; pid?: number } = {}) => parseAndResolve([text], opts).probes;
@@ -167,4 +168,11 @@ test('several specs: each target once, ids in order', () => {
   const specs = ['t:sched:sched_switch', 'vfs_read', 't:sched:sched_swi*', 'c:malloc'].map(t => parseProbeSpec(t));
   const got = resolveProbes(specs);
   expect(got.map(t => [t.id, t.label])).toEqual([[0, 'sched:sched_switch'], [1, 'vfs_read'], [2, 'malloc']]);
+});
+
+(process.arch === 'x64' ? test : test.skip)('every syscall tracepoint of this kernel has its number, each number once', () => {
+  const events = fs.readdirSync(`${tracefsDir()}/events/syscalls`).filter(e => e.startsWith('sys_enter_')).map(e => e.slice('sys_enter_'.length));
+  const numbers = events.map(e => [e, syscallNumber(e)] as const);
+  expect(numbers.filter(([, nr]) => nr === undefined).map(([e]) => e)).toEqual([]);
+  expect(new Set(numbers.map(([, nr]) => nr)).size).toBe(events.length);
 });
