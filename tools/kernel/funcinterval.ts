@@ -68,7 +68,7 @@ defineTool<Options>({
     verbose: opt.flag('v', 'print the BPF program (for debugging purposes)'),
     printBpf: { alias: 'D', type: 'boolean', default: false, describe: 'print the BPF program before starting (as -v)' },
   },
-  positional: '<pattern>',
+  positional: '[pattern]',
   examples: [
     ['funcinterval do_sys_open', 'time the interval of do_sys_open()'],
     ['funcinterval -u xhci_ring_ep_doorbell', 'time the interval of xhci_ring_ep_doorbell(), in microseconds'],
@@ -80,12 +80,13 @@ defineTool<Options>({
     ['funcinterval /usr/local/bin/python:main', 'time /usr/local/bin/python main function'],
   ],
   validate(o) {
-    if (!o.pattern) return 'the following arguments are required: pattern';
     if (o.microseconds && o.milliseconds) return 'use only one of -u and -m';
     return undefined;
   },
 
   async run({ opts, load, out, json, emit, banner, intervals }) {
+    // checked here, after the privilege check, so that an unprivileged user hears about root first
+    if (!opts.pattern) throw new UsageError('the following arguments are required: pattern');
     const probes = resolveSpecs([opts.pattern!], { pid: opts.pid, allow: ['kprobe', 'uprobe', 'tracepoint', 'usdt'] }, m => new UsageError(m));
     const gen = generateProgram(probes, codegen);
     if (opts.verbose || opts.printBpf) process.stderr.write(gen.text);

@@ -78,7 +78,7 @@ defineTool<Options>({
     printBpf: { alias: 'D', type: 'boolean', default: false, describe: 'print the BPF program before starting (for debugging purposes)' },
     verbose: opt.flag('v', 'print the BPF program (as -D, BCC\'s spelling)'),
   },
-  positional: '<pattern>',
+  positional: '[pattern]',
   examples: [
     ['funclatency do_sys_open', 'time the do_sys_open() kernel function'],
     ['funclatency c:read', 'time the read() C library function'],
@@ -93,13 +93,14 @@ defineTool<Options>({
     ['funclatency -u -p 181 /path/to/bin:func', 'time func() of a program, in microseconds'],
   ],
   validate(o) {
-    if (!o.pattern) return 'the following arguments are required: pattern';
     if (o.microseconds && o.milliseconds) return 'use only one of -u and -m';
     if (o.level !== undefined && o.level > 64) return `invalid level: ${o.level} (at most 64 nested calls per thread)`;
     return undefined;
   },
 
   async run({ opts, load, out, json, emit, banner, intervals }) {
+    // checked here, after the privilege check, so that an unprivileged user hears about root first
+    if (!opts.pattern) throw new UsageError('the following arguments are required: pattern');
     const probes = resolveSpecs([opts.pattern!], { regex: opts.regexp, pid: opts.pid, allow: ['kprobe', 'uprobe'] },
       m => new UsageError(m), untimeable);
     const user = probes.some(p => p.type === 'uprobe');

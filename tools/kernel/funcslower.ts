@@ -101,7 +101,7 @@ defineTool<Options>({
     userStack: opt.flag('U', 'output user stack trace'),
     kernelStack: opt.flag('K', 'output kernel stack trace'),
   },
-  positional: '<functions...>',
+  positional: '[functions...]',
   examples: [
     ['funcslower vfs_write', 'trace vfs_write calls slower than 1ms'],
     ['funcslower -m 10 vfs_write', 'same, but slower than 10ms'],
@@ -113,7 +113,6 @@ defineTool<Options>({
     ['funcslower -f -UK c:open', 'Output in folded format for flame graphs'],
   ],
   validate(o) {
-    if (!o.functions?.length) return 'the following arguments are required: function';
     if (o.minMs !== undefined && o.minUs !== undefined) return 'use only one of -m and -u';
     if (o.arguments !== undefined && o.arguments > MAX_ARGS) return `invalid number of arguments: ${o.arguments} (at most ${MAX_ARGS})`;
     if (o.folded && !o.userStack && !o.kernelStack) return '-f prints stacks: add -U and/or -K';
@@ -121,6 +120,8 @@ defineTool<Options>({
   },
 
   async run({ opts, load, out, json, emit, untilExit }) {
+    // checked here, after the privilege check, so that an unprivileged user hears about root first
+    if (!opts.functions?.length) throw new UsageError('the following arguments are required: function');
     const specs = opts.functions!.map(String);
     const probes = resolveSpecs(specs, { pid: opts.pid, allow: ['kprobe', 'uprobe'] }, m => new UsageError(m), untimeable);
     const nargs = opts.arguments ?? 0;
