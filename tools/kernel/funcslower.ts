@@ -86,7 +86,7 @@ defineTool<Options>({
   ports: { bcc: 'tools/funcslower.py' },
   probes: { uprobe: [''], uretprobe: [''] },
   output: 'event',
-  invocations: [{ args: ['-u', '1', 'c:nanosleep'], ends: 'ctrl-c' }],
+  invocations: [{ args: ['-u', '1', 'c:write'], ends: 'ctrl-c' }],
   program: representativeProgram(),
   options: {
     pid: opt.pid(),
