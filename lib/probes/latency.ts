@@ -14,6 +14,7 @@
 // whose frames are gone are dropped first (a longjmp, an exception, a missed return): a caller still
 // running has its entry stack pointer above the new call's. Calls nested deeper than `depth` are
 // counted but not timed, so that their returns do not take their callers' entries.
+import { opt, type ToolOption } from '../cli/options.js';
 import { generateProgram, type CodegenOptions, type GeneratedProgram } from './codegen.js';
 import { ProbeResolveError, resolveProbes, type ResolvedProbe } from './resolve.js';
 import { parseProbeSpec, ProbeSpecError, type ParseOptions } from './spec.js';
@@ -143,6 +144,18 @@ export function untimeable(p: ResolvedProbe): string | undefined {
 }
 
 // ------------------------------------------------------------------ shared by the three tools
+
+/** BCC's options of funclatency and funcinterval: -p, -i, -d, -T, -u, -m. */
+export function timedHistogramOptions(): Record<string, ToolOption> {
+  return {
+    pid: opt.pid(),
+    interval: opt.interval(),
+    duration: opt.duration('total duration of trace, in seconds'),
+    timestamp: opt.flag('T', 'include timestamp on output'),
+    microseconds: opt.flag('u', 'microsecond histogram'),
+    milliseconds: opt.flag('m', 'millisecond histogram'),
+  };
+}
 
 /** BCC's -u/-m: the histogram's unit and what the nanoseconds are divided by. */
 export function timeUnit(o: { microseconds?: boolean; milliseconds?: boolean }): { label: 'nsecs' | 'usecs' | 'msecs'; divisor: number } {

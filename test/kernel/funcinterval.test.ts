@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, expectUsageErrors, heldProgram, runTool, startTool, tmpDir, type Running } from './helpers.js';
+import { expectUsageErrors, heldProgram, histogramRows, runTool, tmpDir, traceHeld } from './helpers.js';
 
 const dir = tmpDir();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -23,37 +23,24 @@ const periodic = (n: number, ms: number, call: string) => `struct timespec next;
 	}`;
 const TICK = `__attribute__((noinline)) int bpfkit_tick(int i) { asm volatile(""); return i + 1; }`;
 
-function rows(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const m of text.matchAll(/^ *(\d+) -> (\d+) *: (\d+) /gm)) out.set(`${m[1]}-${m[2]}`, Number(m[3]));
-  return out;
-}
-const nonZero = (m: Map<string, number>) => [...m].filter(([, n]) => n > 0);
 
-async function around(file: string, functions: string, body: string, args: (pid: number) => string[]): Promise<{ tool: Running; code: number | null }> {
+async function around(file: string, functions: string, body: string, args: (pid: number) => string[]) {
   const p = heldProgram(path.join(dir, file), functions, body, { realtime: true });
-  const tool = startTool('funcinterval', args(p.pid));
-  try {
-    await attached(tool);
-    await p.release();
-    return { tool, code: await tool.stop() };
-  } finally {
-    p.end();
-  }
+  return traceHeld('funcinterval', args(p.pid), p);
 }
 
 test('a function called every 10 ms: -m puts its 29 intervals in 8 -> 15; BCC\'s banner', async () => {
   const bin = path.join(dir, 'tick');
   const { tool, code } = await around('tick', TICK, periodic(30, 10, 'bpfkit_tick(i)'), pid => ['-m', '-p', String(pid), `${bin}:bpfkit_tick`]);
   expect(code).toBe(0);
-  expect(nonZero(rows(tool.stdout()))).toEqual([['8-15', 29]]);
+  expect(histogramRows(tool.stdout())).toEqual([['8-15', 29]]);
   expect(tool.stdout()).toMatch(/^Tracing uprobe function for "bpfkit_tick"\.\.\. Hit Ctrl-C to end\.\n\n {5}msecs {15}: count {5}distribution\n/);
   expect(tool.stdout().endsWith('Detaching...\n')).toBe(true);
 });
 
 test('a syscall tracepoint every 3 ms: -u puts its 39 intervals in 2048 -> 4095', async () => {
   const { tool } = await around('getppid', '', periodic(40, 3, 'syscall(SYS_getppid)'), pid => ['-u', '-p', String(pid), 't:syscalls:sys_enter_getppid']);
-  expect(nonZero(rows(tool.stdout()))).toEqual([['2048-4095', 39]]);
+  expect(histogramRows(tool.stdout())).toEqual([['2048-4095', 39]]);
   expect(tool.stdout()).toMatch(/^Tracing tracepoint for "syscalls:sys_enter_getppid"\.\.\./);
 });
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, expectUsageErrors, heldProgram, runTool, startReference, startTool, tmpDir, untilAttached, type HeldProgram, type Running } from './helpers.js';
+import { attached, expectUsageErrors, heldProgram, histogramRows, runTool, startReference, startTool, tmpDir, traceHeld } from './helpers.js';
 
 const dir = tmpDir();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -21,34 +21,14 @@ const TEN_MS = `${NAP}
 __attribute__((noinline)) int bpfkit_work10(int i) { bpfkit_nap(10); return i; }
 __attribute__((noinline)) int bpfkit_quick(int i) { asm volatile(""); return i + 1; }`;
 
-/** The log2 rows of a histogram printed by BCC's print_log2_hist: "low -> high : count". */
-function rows(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const m of text.matchAll(/^ *(\d+) -> (\d+) *: (\d+) /gm)) out.set(`${m[1]}-${m[2]}`, Number(m[3]));
-  return out;
-}
-const nonZero = (m: Map<string, number>) => [...m].filter(([, n]) => n > 0);
-
-/** Starts the tool on a held program, releases it once attached, Ctrl-C after its work. */
-async function around(program: HeldProgram, args: string[], others: Running[] = []): Promise<{ tool: Running; code: number | null }> {
-  const tool = startTool('funclatency', args);
-  try {
-    await attached(tool);
-    await untilAttached(others);
-    await program.release();
-    return { tool, code: await tool.stop() };
-  } finally {
-    program.end();
-  }
-}
 
 test('a function that sleeps 10 ms, called 20 times: -u puts all 20 in 8192 -> 16383, count 20; BCC\'s layout', async () => {
   const p = heldProgram(path.join(dir, 'ten'), TEN_MS, 'for (int i = 0; i < 20; i++) bpfkit_work10(i);', { realtime: true });
   const bin = path.join(dir, 'ten');
-  const { tool, code } = await around(p, ['-u', '-p', String(p.pid), `${bin}:bpfkit_work10`]);
+  const { tool, code } = await traceHeld('funclatency', ['-u', '-p', String(p.pid), `${bin}:bpfkit_work10`], p);
   expect(code).toBe(0);
   const out = tool.stdout();
-  expect(nonZero(rows(out))).toEqual([['8192-16383', 20]]);
+  expect(histogramRows(out)).toEqual([['8192-16383', 20]]);
   expect(out).toMatch(new RegExp(`^Tracing 1 functions for "${bin}:bpfkit_work10"\\.\\.\\. Hit Ctrl-C to end\\.\\n\\n {5}usecs {15}: count {5}distribution\\n`));
   const avg = /\navg = (\d+) usecs, total: (\d+) usecs, count: 20\n\nDetaching\.\.\.\n$/.exec(out);
   expect(avg).not.toBeNull();
@@ -61,9 +41,9 @@ test('nested and recursive calls are each timed: rec(2) over 6 ms naps lasts 18,
   const functions = `${NAP}
 __attribute__((noinline)) int bpfkit_rec(int n) { bpfkit_nap(6); int r = n > 0 ? bpfkit_rec(n - 1) : 0; asm volatile("" ::: "memory"); return r + 1; }`;
   const p = heldProgram(path.join(dir, 'rec'), functions, 'for (int i = 0; i < 8; i++) bpfkit_rec(2);', { realtime: true });
-  const { tool, code } = await around(p, ['-m', '-p', String(p.pid), `${path.join(dir, 'rec')}:bpfkit_rec`]);
+  const { tool, code } = await traceHeld('funclatency', ['-m', '-p', String(p.pid), `${path.join(dir, 'rec')}:bpfkit_rec`], p);
   expect(code).toBe(0);
-  expect(nonZero(rows(tool.stdout()))).toEqual([['4-7', 8], ['8-15', 8], ['16-31', 8]]);
+  expect(histogramRows(tool.stdout())).toEqual([['4-7', 8], ['8-15', 8], ['16-31', 8]]);
   expect(tool.stdout()).toMatch(/\navg = 1\d msecs, total: \d+ msecs, count: 24\n/);
 });
 
@@ -71,17 +51,17 @@ test('-l 1 times only the outermost of nested calls (the deeper ones are counted
   const functions = `${NAP}
 __attribute__((noinline)) int bpfkit_rec1(int n) { bpfkit_nap(6); int r = n > 0 ? bpfkit_rec1(n - 1) : 0; asm volatile("" ::: "memory"); return r + 1; }`;
   const p = heldProgram(path.join(dir, 'rec1'), functions, 'for (int i = 0; i < 5; i++) bpfkit_rec1(2);', { realtime: true });
-  const { tool } = await around(p, ['-m', '-l', '1', '-p', String(p.pid), `${path.join(dir, 'rec1')}:bpfkit_rec1`]);
-  expect(nonZero(rows(tool.stdout()))).toEqual([['16-31', 5]]);
+  const { tool } = await traceHeld('funclatency', ['-m', '-l', '1', '-p', String(p.pid), `${path.join(dir, 'rec1')}:bpfkit_rec1`], p);
+  expect(histogramRows(tool.stdout())).toEqual([['16-31', 5]]);
 });
 
 test('-F: one histogram per function, as "Function = name [PID]"; a traced function inside another timed too', async () => {
   const bin = path.join(dir, 'two');
   const p = heldProgram(bin, TEN_MS, 'for (int i = 0; i < 6; i++) bpfkit_work10(i); for (int i = 0; i < 300; i++) bpfkit_quick(i);', { realtime: true });
-  const { tool } = await around(p, ['-F', '-u', '-p', String(p.pid), `${bin}:bpfkit_*`]);
+  const { tool } = await traceHeld('funclatency', ['-F', '-u', '-p', String(p.pid), `${bin}:bpfkit_*`], p);
   const out = tool.stdout();
   expect(out).toContain('Tracing 3 functions for');
-  const sections = new Map(out.split(/\nFunction = /).slice(1).map(s => [s.split('\n')[0]!, nonZero(rows(s))]));
+  const sections = new Map(out.split(/\nFunction = /).slice(1).map(s => [s.split('\n')[0]!, histogramRows(s)]));
   expect([...sections.keys()]).toEqual([`bpfkit_nap [${p.pid}]`, `bpfkit_quick [${p.pid}]`, `bpfkit_work10 [${p.pid}]`]);
   // work10 calls nap: both last 10 ms
   expect(sections.get(`bpfkit_nap [${p.pid}]`)).toEqual([['8192-16383', 6]]);
@@ -103,7 +83,7 @@ test('user functions without -p: a histogram per function and process, as BCC (t
     a.end();
     b.end();
   }
-  const sections = new Map(tool.stdout().split(/\nFunction = /).slice(1).map(s => [s.split('\n')[0]!, nonZero(rows(s))]));
+  const sections = new Map(tool.stdout().split(/\nFunction = /).slice(1).map(s => [s.split('\n')[0]!, histogramRows(s)]));
   expect(Object.fromEntries(sections)).toEqual({ [`bpfkit_work10 [${a.pid}]`]: [['8192-16383', 20]], [`bpfkit_work10 [${b.pid}]`]: [['8192-16383', 20]] });
 });
 
@@ -113,17 +93,17 @@ test('the same histogram as libbpf-tools funclatency on the same calls', async (
   await p.started(); // libbpf-tools' ":func" is a function of the -p process's executable
   const reference = startReference('funclatency', ['-u', '-p', String(p.pid), ':bpfkit_work10']);
   await reference.waitFor(/Tracing /, 60000);
-  const { tool } = await around(p, ['-u', '-p', String(p.pid), `${bin}:bpfkit_work10`]);
+  const { tool } = await traceHeld('funclatency', ['-u', '-p', String(p.pid), `${bin}:bpfkit_work10`], p);
   await reference.stop();
-  const theirs = nonZero(rows(reference.stdout()));
+  const theirs = histogramRows(reference.stdout());
   expect(theirs).toEqual([['8192-16383', 15]]);
-  expect(nonZero(rows(tool.stdout()))).toEqual(theirs);
+  expect(histogramRows(tool.stdout())).toEqual(theirs);
 });
 
 test('--json: a histogram record with BCC\'s summary (average, sum, count)', async () => {
   const bin = path.join(dir, 'ten');
   const p = heldProgram(bin, TEN_MS, 'for (int i = 0; i < 12; i++) bpfkit_work10(i);', { realtime: true });
-  const { tool, code } = await around(p, ['--json', '-m', '-p', String(p.pid), `${bin}:bpfkit_work10`]);
+  const { tool, code } = await traceHeld('funclatency', ['--json', '-m', '-p', String(p.pid), `${bin}:bpfkit_work10`], p);
   expect(code).toBe(0);
   const records = tool.stdout().trim().split('\n').map(l => JSON.parse(l));
   expect(records).toHaveLength(1);

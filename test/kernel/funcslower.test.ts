@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, expectUsageErrors, heldProgram, runTool, startTool, tmpDir, type Running } from './helpers.js';
+import { expectUsageErrors, heldProgram, runTool, tmpDir, traceHeld } from './helpers.js';
 
 const dir = tmpDir();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -22,16 +22,9 @@ const FUNCTIONS = `__attribute__((noinline)) long bpfkit_slow(int ms, long tag)
 __attribute__((noinline)) void bpfkit_caller(int i) { bpfkit_slow(i % 2 ? 20 : 5, 0xbeef00 + i); asm volatile(""); }`;
 const BODY = `for (int i = 0; i < ${CALLS}; i++) bpfkit_caller(i);`;
 
-async function around(args: string[]): Promise<{ tool: Running; code: number | null; pid: number }> {
+async function around(args: string[]) {
   const p = heldProgram(bin, FUNCTIONS, BODY, { realtime: true });
-  const tool = startTool('funcslower', ['-p', String(p.pid), ...args]);
-  try {
-    await attached(tool);
-    await p.release();
-    return { tool, code: await tool.stop(), pid: p.pid };
-  } finally {
-    p.end();
-  }
+  return { ...(await traceHeld('funcslower', ['-p', String(p.pid), ...args], p)), pid: p.pid };
 }
 
 test('-u 10000: exactly the 20 ms calls, one line each in BCC\'s columns, their return values', async () => {

@@ -236,7 +236,7 @@ int main(void)
 `;
   // the same program started again (two processes of one binary) is not rebuilt
   if (!fs.existsSync(file) || fs.readFileSync(`${file}.c`, 'utf8') !== source) buildC(file, source);
-  const [cmd, args] = opts.realtime ? ['chrt', ['-f', '20', file]] : [file, []];
+  const [cmd, args] = opts.realtime ? ['chrt', ['-f', '50', file]] : [file, []];
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   running.add(child);
   let out = '';
@@ -260,4 +260,25 @@ int main(void)
     release: () => (child.stdin!.write('g'), done),
     end: () => child.stdin!.end(),
   };
+}
+
+/** The non-empty rows of a log2 histogram as BCC prints it ("low -> high : count"): ["low-high", count], in order. */
+export function histogramRows(text: string): [string, number][] {
+  return [...text.matchAll(/^ *(\d+) -> (\d+) *: (\d+) /gm)].map((m): [string, number] => [`${m[1]}-${m[2]}`, Number(m[3])]).filter(([, n]) => n > 0);
+}
+
+/**
+ * Runs a tool while a held program does its work: starts it, waits until it has attached (and the
+ * `others` too), releases the program, waits for its work, Ctrl-C; the tool and its exit code.
+ */
+export async function traceHeld(tool: string, args: string[], program: HeldProgram, others: Running[] = []): Promise<{ tool: Running; code: number | null }> {
+  const t = startTool(tool, args);
+  try {
+    await attached(t);
+    await untilAttached(others);
+    await program.release();
+    return { tool: t, code: await t.stop() };
+  } finally {
+    program.end();
+  }
 }

@@ -276,10 +276,11 @@ await check('vfsstat runs (fentry path) and counts a reader\'s reads', () => {
 });
 
 /**
- * Runs a built tool with `args` until `work` (which returns the PID doing it) is done: started, ready
- * once its banner is on stderr (JSON mode prints it there), then 0.5 s later Ctrl-C.
+ * A built tool started in the background, `started` once `banner` is on its stdout or stderr (JSON
+ * mode prints banners there): it has attached. `interrupt` is Ctrl-C; it resolves with what it printed
+ * once it has exited with 0.
  */
-async function aroundTool(tool: string, args: string[], work: () => number) {
+async function backgroundTool(tool: string, args: string[], banner: RegExp) {
   const child = spawn(process.execPath, toolCommand(tool, args), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -287,16 +288,26 @@ async function aroundTool(tool: string, args: string[], work: () => number) {
   child.stderr!.on('data', d => (stderr += d));
   const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
   const deadline = Date.now() + 180_000;
-  while (!stderr.includes('Hit Ctrl-C') && child.exitCode === null && Date.now() < deadline) await sleep(100);
-  if (!stderr.includes('Hit Ctrl-C')) {
+  while (!banner.test(stdout + stderr) && child.exitCode === null && Date.now() < deadline) await sleep(100);
+  if (!banner.test(stdout + stderr)) {
     child.kill('SIGKILL');
     throw new Error(`${tool} did not start: ${stderr.trim()}`);
   }
+  return {
+    async interrupt(): Promise<{ stdout: string; stderr: string }> {
+      child.kill('SIGINT');
+      expectEqual(await exited, 0, `${tool} exit status (stderr: ${stderr.trim()})`);
+      return { stdout, stderr };
+    },
+  };
+}
+
+/** Runs a built tool with `args` until `work` (which returns the PID doing it) is done, then 0.5 s later Ctrl-C. */
+async function aroundTool(tool: string, args: string[], work: () => number) {
+  const running = await backgroundTool(tool, args, /Hit Ctrl-C/);
   const pid = work();
   await sleep(500);
-  child.kill('SIGINT');
-  const code = await exited;
-  expectEqual(code, 0, `${tool} exit status (stderr: ${stderr.trim()})`);
+  const { stdout } = await running.interrupt();
   return { lines: jsonRecords(tool, stdout), pid };
 }
 
@@ -338,7 +349,7 @@ await check('biosnoop -Q and biolatency -Q -D (block_rq_insert path): each of dd
 function latencyRuns(): [tool: string, args: string[]][] {
   return [
     ['kernel/funclatency', ['-u', 'vfs_read']],
-    ['kernel/funcslower', ['--json', '-u', '0.001', 'vfs_read']],
+    ['kernel/funcslower', ['--json', '-u', '0.001', '-K', 'vfs_read']],
     ['kernel/funcinterval', ['--json', 'vfs_read']],
   ];
 }
@@ -396,26 +407,13 @@ function heldReader(): { pid: number; release(): Promise<void> } {
   return { pid: child.pid!, release: () => { child.stdin!.end('g'); return exited; } };
 }
 
-/** Runs a tool on a held reader (-p): once its banner is out (attached), releases it, then Ctrl-C. */
+/** Runs a tool on a held reader (-p): once it has attached, releases the reader, then Ctrl-C. */
 async function onReader(tool: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
   const reader = heldReader();
-  const child = spawn(process.execPath, toolCommand(tool, ['-p', String(reader.pid), ...args]), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', d => (stdout += d));
-  child.stderr!.on('data', d => (stderr += d));
-  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
-  const deadline = Date.now() + 180_000;
-  while (!/^Tracing /m.test(stdout + stderr) && child.exitCode === null && Date.now() < deadline) await sleep(100);
-  if (!/^Tracing /m.test(stdout + stderr)) {
-    child.kill('SIGKILL');
-    throw new Error(`${tool} did not start: ${stderr.trim()}`);
-  }
+  const running = await backgroundTool(tool, ['-p', String(reader.pid), ...args], /^Tracing /m);
   await reader.release();
   await sleep(300);
-  child.kill('SIGINT');
-  expectEqual(await exited, 0, `${tool} exit status (stderr: ${stderr.trim()})`);
-  return { stdout, stderr };
+  return running.interrupt();
 }
 
 await check(`funclatency, funcslower, funcinterval vfs_read (kprobe + kretprobe): the reader's ${BLOCKS} reads, exactly`, async () => {
@@ -430,6 +428,9 @@ await check(`funclatency, funcslower, funcinterval vfs_read (kprobe + kretprobe)
   const events = jsonRecords('funcslower', s.stdout);
   expectEqual(events.length, BLOCKS, 'funcslower events (every read is slower than 1 ns)');
   expectEqual([...new Set(events.map(e => `${e.func} ${e.retval}`))], [`vfs_read ${BLOCK}`], 'function and return value (bytes read)');
+  // -K at the return: the kernel stack is vfs_read's caller's, the read syscall
+  const stacks = events.map(e => e.kernel_stack as string[] | null);
+  expectTrue(stacks.every(k => Array.isArray(k) && k.some(f => /^(ksys_read|__x64_sys_read)$/.test(f))), `kernel stacks: ${JSON.stringify(stacks[0])}`);
 
   const i = await onReader(interval!, intervalArgs!);
   const [h] = jsonRecords('funcinterval', i.stdout) as { total: number }[];

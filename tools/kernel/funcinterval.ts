@@ -3,11 +3,11 @@
 // tracepoint, as a histogram (BCC's funcinterval). The pattern is a probe specification
 // (lib/probes): `vfs_read`, `t:sched:sched_switch`, `c:malloc`, `/path/bin:func`. As BCC's, one
 // last-call time for all that the pattern matches (and -p allows), reset at every print.
-import { defineTool, opt, positiveSeconds, ToolError, UsageError } from '../../lib/cli/index.js';
+import { defineTool, opt, ToolError, UsageError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 import { parseProbeSpec, type ResolvedProbe } from '../../lib/probes/index.js';
 import { attachProbes, generateProgram, unsupportedReason, type CodegenOptions } from '../../lib/probes/codegen.js';
-import { intervalSchedule, resolveSpecs, timeUnit } from '../../lib/probes/latency.js';
+import { intervalSchedule, resolveSpecs, timedHistogramOptions, timeUnit } from '../../lib/probes/latency.js';
 
 const codegen: CodegenOptions = {
   prelude: `
@@ -59,12 +59,7 @@ defineTool<Options>({
   ],
   program: representativeProgram(),
   options: {
-    pid: opt.pid(),
-    interval: { alias: 'i', type: 'string', describe: 'summary interval, in seconds', coerce: positiveSeconds('interval') },
-    duration: { alias: 'd', type: 'string', describe: 'total duration of trace, in seconds', coerce: positiveSeconds('duration'), meaning: 'duration' },
-    timestamp: opt.flag('T', 'include timestamp on output'),
-    microseconds: opt.flag('u', 'microsecond histogram'),
-    milliseconds: opt.flag('m', 'millisecond histogram'),
+    ...timedHistogramOptions(),
     verbose: opt.flag('v', 'print the BPF program (for debugging purposes)'),
     printBpf: { alias: 'D', type: 'boolean', default: false, describe: 'print the BPF program before starting (as -v)' },
   },

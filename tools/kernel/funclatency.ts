@@ -3,12 +3,12 @@
 // funclatency). The pattern is a probe specification (lib/probes): `vfs_read`, `'vfs_fstat*'`,
 // `c:read`, `/path/bin:func`. Each entry pushes its start on a per-thread stack of calls in flight
 // and its return pops it (lib/probes/latency.ts), so nested and recursive calls are each timed.
-import { defineTool, opt, positiveInt, positiveSeconds, ToolError, UsageError } from '../../lib/cli/index.js';
+import { defineTool, opt, positiveInt, ToolError, UsageError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 import { parseProbeSpec, type ResolvedProbe } from '../../lib/probes/index.js';
 import { attachProbes, unsupportedReason } from '../../lib/probes/codegen.js';
 import {
-  DEFAULT_DEPTH, generateLatencyProgram, intervalSchedule, resolveSpecs, timeUnit, untimeable, type LatencyOptions,
+  DEFAULT_DEPTH, generateLatencyProgram, intervalSchedule, resolveSpecs, timedHistogramOptions, timeUnit, untimeable, type LatencyOptions,
 } from '../../lib/probes/latency.js';
 
 /**
@@ -65,12 +65,7 @@ defineTool<Options>({
   ],
   program: representativeProgram(),
   options: {
-    pid: opt.pid(),
-    interval: { alias: 'i', type: 'string', describe: 'summary interval, in seconds', coerce: positiveSeconds('interval') },
-    duration: { alias: 'd', type: 'string', describe: 'total duration of trace, in seconds', coerce: positiveSeconds('duration'), meaning: 'duration' },
-    timestamp: opt.flag('T', 'include timestamp on output'),
-    microseconds: opt.flag('u', 'microsecond histogram'),
-    milliseconds: opt.flag('m', 'millisecond histogram'),
+    ...timedHistogramOptions(),
     function: opt.flag('F', 'show a separate histogram per function'),
     regexp: opt.flag('r', 'use regular expressions. Default is "*" wildcards only.'),
     level: { alias: 'l', type: 'string', describe: `set the level of nested or recursive functions timed per thread (default ${DEFAULT_DEPTH})`,
