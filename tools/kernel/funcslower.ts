@@ -158,6 +158,8 @@ defineTool<Options>({
       const user = opts.userStack ? frames('user', e.user_stack_id) : undefined;
       const kernel = opts.kernelStack ? frames('kernel', e.kernel_stack_id) : undefined;
       if (json) {
+        // pid, tid, comm, func (as the text's FUNC), latency_us, retval; args with -a; user_stack / kernel_stack
+        // (frames innermost first, null when not stored) with -U / -K; ts_ns is the call's start
         emit.event({
           pid, tid, comm: e.comm, func: funcName(probe), latency_us: Number(e.duration_ns) / 1e3, retval: e.retval,
           ...(nargs ? { args } : {}),
