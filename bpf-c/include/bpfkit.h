@@ -252,6 +252,15 @@ static __always_inline u32 bpf_log2l(u64 v)
 }
 #define log2l bpf_log2l
 
+/* libbpf 1.1 names five argument registers; a function's sixth (funcslower -a, trace arg6) */
+#ifndef PT_REGS_PARM6
+#if defined(__TARGET_ARCH_x86)
+#define PT_REGS_PARM6(x) (((struct pt_regs *)(x))->r9)
+#elif defined(__TARGET_ARCH_arm64)
+#define PT_REGS_PARM6(x) (((const struct user_pt_regs *)(x))->regs[5])
+#endif
+#endif
+
 #define lock_xadd(ptr, val) ((void)__sync_fetch_and_add(ptr, val))
 
 static __always_inline u32 bpfkit_tgid(void) { return bpf_get_current_pid_tgid() >> 32; }

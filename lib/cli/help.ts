@@ -16,6 +16,7 @@ const positionalHelp: Record<string, string> = {
   count: 'number of outputs',
   duration: 'total duration of trace, in seconds',
   pattern: 'search expression for events',
+  functions: 'function(s) to trace',
 };
 
 /** An option's long name as BCC spells it: printUid -> print-uid. */

@@ -130,6 +130,9 @@ export const opt = {
     ({ alias, type: 'string', describe, coerce: existingList(existingTid), meaning: 'tid' }),
   uid: (describe = 'trace this UID only (number or user name)', alias = 'u'): ToolOption =>
     ({ alias, type: 'string', describe, coerce: uidOrUser, meaning: 'uid' }),
+  /** -i: BCC's summary interval as an option (funccount, funclatency): seconds > 0, fractions allowed. */
+  interval: (describe = 'summary interval, in seconds', alias = 'i'): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: positiveSeconds('interval') }),
   duration: (describe = 'total duration of trace in seconds', alias = 'd'): ToolOption =>
     ({ alias, type: 'string', describe, coerce: positiveSeconds('duration'), meaning: 'duration' }),
   cgroup: (describe = 'trace processes in this cgroup (a cgroup v2 directory)', alias = 'c'): ToolOption =>

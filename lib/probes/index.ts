@@ -18,6 +18,7 @@
 //   Code generation: codegen.ts — generateProgram(probes, { prelude, onHit, onReturn?, tracepointArgs? }) -> { text,
 //     rodata({ pid, cpu }), methods }, unsupportedReason(gen), attachProbes(bpf, gen, { pid }); see its header and
 //     docs/guide.md ("Probe specifications").
+//   Timed calls (entry/return pairs on a per-thread stack): latency.ts — latencyCodegen({ prelude, onLatency, ... }).
 export {
   parseProbeSpec, formatProbeSpec, describeType, nameMatcher, ProbeSpecError,
   type ProbeSpec, type ProbeType, type ParseOptions,

@@ -200,3 +200,85 @@ export function buildC(file: string, source: string): void {
   const cc = spawnSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', file, `${file}.c`], { encoding: 'utf8' });
   if (cc.status !== 0 || cc.stderr) throw new Error(`gcc ${file}.c: ${cc.stderr}`);
 }
+
+/** A test program that is held until released: its PID can be a tool's -p before it does its work. */
+export interface HeldProgram {
+  pid: number;
+  /** Resolves once the process runs the program (under chrt: once chrt has exec'd it). */
+  started(): Promise<void>;
+  /** Lets it run its work; resolves when the work is done (the program stays alive until end()). */
+  release(): Promise<void>;
+  end(): void;
+}
+
+/**
+ * Builds (buildC) and starts a C program whose main() waits for a byte on stdin, runs `body`, says
+ * so, and waits for stdin to close. `functions` is C placed before main(). With `realtime`, it runs
+ * under SCHED_FIFO (chrt execs it: same PID), so that a loaded machine does not stretch its sleeps.
+ */
+export function heldProgram(file: string, functions: string, body: string, opts: { realtime?: boolean } = {}): HeldProgram {
+  const source = `#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+${functions}
+int main(void)
+{
+	char c;
+	if (read(0, &c, 1) != 1)
+		return 1;
+	${body}
+	write(1, "done\\n", 5);
+	while (read(0, &c, 1) > 0)
+		;
+	_exit(0);
+}
+`;
+  // the same program started again (two processes of one binary) is not rebuilt
+  if (!fs.existsSync(file) || fs.readFileSync(`${file}.c`, 'utf8') !== source) buildC(file, source);
+  const [cmd, args] = opts.realtime ? ['chrt', ['-f', '50', file]] : [file, []];
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  running.add(child);
+  let out = '';
+  const done = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', d => {
+      out += d;
+      if (out.includes('done')) resolve();
+    });
+    child.on('exit', code => reject(new Error(`${file} exited (${code}) before its work was done`)));
+  });
+  done.catch(() => {});
+  return {
+    pid: child.pid!,
+    started: () => waitUntil(() => {
+      try {
+        return fs.readlinkSync(`/proc/${child.pid}/exe`) === file;
+      } catch {
+        return false;
+      }
+    }, `${file} to start`),
+    release: () => (child.stdin!.write('g'), done),
+    end: () => child.stdin!.end(),
+  };
+}
+
+/** The non-empty rows of a log2 histogram as BCC prints it ("low -> high : count"): ["low-high", count], in order. */
+export function histogramRows(text: string): [string, number][] {
+  return [...text.matchAll(/^ *(\d+) -> (\d+) *: (\d+) /gm)].map((m): [string, number] => [`${m[1]}-${m[2]}`, Number(m[3])]).filter(([, n]) => n > 0);
+}
+
+/**
+ * Runs a tool while a held program does its work: starts it, waits until it has attached (and the
+ * `others` too), releases the program, waits for its work, Ctrl-C; the tool and its exit code.
+ */
+export async function traceHeld(tool: string, args: string[], program: HeldProgram, others: Running[] = []): Promise<{ tool: Running; code: number | null }> {
+  const t = startTool(tool, args);
+  try {
+    await attached(t);
+    await untilAttached(others);
+    await program.release();
+    return { tool: t, code: await t.stop() };
+  } finally {
+    program.end();
+  }
+}

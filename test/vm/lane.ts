@@ -22,6 +22,7 @@ import { BY_HAND, Hit, LANE_OBJECTS, READS, RENAMED, RENAMED_NOWHERE, Slot, WILD
 
 if (process.argv.includes('--precompile')) {
   for (const [name, text] of Object.entries(LANE_OBJECTS)) compile({ text, name: `${name}.bpf.c` });
+  precompileLatencyTools();
   compile({ text: featureProbeSource, name: featureProbeName });
   for (const pattern of ['shmem_file_read*', 'shmem_file_read_iter']) compile({ text: await funccountProgram(pattern), name: 'funccount.bpf.c' });
   process.exit(0);
@@ -327,10 +328,11 @@ await check('vfsstat runs (fentry path) and counts a reader\'s reads', () => {
 });
 
 /**
- * Runs a built tool with `args` until `work` (which returns the PID doing it) is done: started, ready
- * once its banner is on stderr (JSON mode prints it there), then 0.5 s later Ctrl-C.
+ * A built tool started in the background, `started` once `banner` is on its stdout or stderr (JSON
+ * mode prints banners there): it has attached. `interrupt` is Ctrl-C; it resolves with what it printed
+ * once it has exited with 0.
  */
-async function aroundTool(tool: string, args: string[], work: () => number) {
+async function backgroundTool(tool: string, args: string[], banner: RegExp) {
   const child = spawn(process.execPath, toolCommand(tool, args), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -338,16 +340,26 @@ async function aroundTool(tool: string, args: string[], work: () => number) {
   child.stderr!.on('data', d => (stderr += d));
   const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
   const deadline = Date.now() + 180_000;
-  while (!stderr.includes('Hit Ctrl-C') && child.exitCode === null && Date.now() < deadline) await sleep(100);
-  if (!stderr.includes('Hit Ctrl-C')) {
+  while (!banner.test(stdout + stderr) && child.exitCode === null && Date.now() < deadline) await sleep(100);
+  if (!banner.test(stdout + stderr)) {
     child.kill('SIGKILL');
     throw new Error(`${tool} did not start: ${stderr.trim()}`);
   }
+  return {
+    async interrupt(): Promise<{ stdout: string; stderr: string }> {
+      child.kill('SIGINT');
+      expectEqual(await exited, 0, `${tool} exit status (stderr: ${stderr.trim()})`);
+      return { stdout, stderr };
+    },
+  };
+}
+
+/** Runs a built tool with `args` until `work` (which returns the PID doing it) is done, then 0.5 s later Ctrl-C. */
+async function aroundTool(tool: string, args: string[], work: () => number) {
+  const running = await backgroundTool(tool, args, /Hit Ctrl-C/);
   const pid = work();
   await sleep(500);
-  child.kill('SIGINT');
-  const code = await exited;
-  expectEqual(code, 0, `${tool} exit status (stderr: ${stderr.trim()})`);
+  const { stdout } = await running.interrupt();
   return { lines: jsonRecords(tool, stdout), pid };
 }
 
@@ -379,6 +391,108 @@ await check(`biosnoop -Q and biolatency -Q -D (${kernel.blockIoStart ? 'block_io
   const disk = sections.filter(s => s.key === 'nullb0');
   expectTrue(disk.length > 0, `a nullb0 histogram: ${JSON.stringify(sections.map(s => s.key))}`);
   expectEqual(disk.reduce((a, s) => a + s.total, 0), WRITES, 'I/Os in the nullb0 histogram');
+});
+
+// funclatency, funcslower and funcinterval on a kernel function (kprobe + kretprobe: one link each, or
+// one kprobe per function where the kernel has no kprobe.multi). A static reader, held at a read of
+// its stdin (entered before the tools attach, so never paired), reads the lane's file in exactly
+// BLOCKS read()s of BLOCK bytes: every vfs_read of its process is one of them.
+// (Functions, not constants: --precompile runs them before the lane's constants are initialised.)
+function latencyRuns(): [tool: string, args: string[]][] {
+  return [
+    ['kernel/funclatency', ['-u', 'vfs_read']],
+    ['kernel/funcslower', ['--json', '-u', '0.001', '-K', 'vfs_read']],
+    ['kernel/funcinterval', ['--json', 'vfs_read']],
+  ];
+}
+
+/** The static reader (built on the host: the guest sees the host's files) and the tools' generated programs. */
+function latencyLaneFiles() {
+  const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+  const dir = path.join(process.env.BPFKIT_CACHE || path.join(os.homedir(), '.cache', 'bpfkit'), 'lane');
+  return { repo, reader: path.join(dir, 'reader') };
+}
+
+/**
+ * On the host: builds the reader, and compiles what each run generates (-D prints it; the text does not
+ * depend on the PID or the units, which are set at load), so the guest finds the objects in the cache.
+ */
+function precompileLatencyTools(): void {
+  const { repo, reader } = latencyLaneFiles();
+  fs.mkdirSync(path.dirname(reader), { recursive: true });
+  fs.writeFileSync(`${reader}.c`, `#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	char c;
+	if (argc != 4 || read(0, &c, 1) != 1)
+		_exit(2);
+	int fd = open(argv[1], O_RDONLY), n = atoi(argv[2]), size = atoi(argv[3]);
+	char *buf = malloc(size);
+	for (int i = 0; i < n; i++)
+		if (read(fd, buf, size) != size)
+			_exit(1);
+	_exit(0);
+}
+`);
+  const cc = spawnSync('gcc', ['-static', '-O1', '-o', reader, `${reader}.c`], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`gcc ${reader}.c: ${cc.stderr}`);
+  for (const [tool, args] of latencyRuns()) {
+    const name = path.basename(tool);
+    const r = spawnSync(process.execPath, [path.join(repo, 'bin', 'bpfkit-node.mjs'), path.join(repo, 'tools', `${tool}.ts`), '-D', '-p', '1', ...args],
+      { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGINT' });
+    // the C, then (on a host without kprobes) the line saying so
+    const text = r.stderr.split('\n').filter(l => !l.startsWith(`${name}:`)).join('\n').trim() + '\n';
+    if (!text.includes('#include <bpfkit.h>')) throw new Error(`${name} -D printed no program: ${r.stderr}`);
+    compile({ text, name: `${name}.bpf.c` });
+  }
+}
+
+/** A held reader; `release` lets it read and resolves when it has exited. */
+function heldReader(): { pid: number; release(): Promise<void> } {
+  const child = spawn(latencyLaneFiles().reader, [file, String(BLOCKS), String(BLOCK)], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on('exit', code => (code === 0 ? resolve() : reject(new Error(`the reader exited with ${code}`))));
+    child.on('error', reject);
+  });
+  return { pid: child.pid!, release: () => { child.stdin!.end('g'); return exited; } };
+}
+
+/** Runs a tool on a held reader (-p): once it has attached, releases the reader, then Ctrl-C. */
+async function onReader(tool: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const reader = heldReader();
+  const running = await backgroundTool(tool, ['-p', String(reader.pid), ...args], /^Tracing /m);
+  await reader.release();
+  await sleep(300);
+  return running.interrupt();
+}
+
+await check(`funclatency, funcslower, funcinterval vfs_read (kprobe + kretprobe): the reader's ${BLOCKS} reads, exactly`, async () => {
+  const [[lat, latArgs], [slower, slowerArgs], [interval, intervalArgs]] = latencyRuns();
+  const l = await onReader(lat!, latArgs!);
+  expectTrue(l.stdout.startsWith('Tracing 1 functions for "vfs_read"... Hit Ctrl-C to end.\n'), `funclatency banner:\n${l.stdout}`);
+  const histogram = [...l.stdout.matchAll(/^ *\d+ -> \d+ *: (\d+) /gm)].reduce((a, m) => a + Number(m[1]), 0);
+  expectEqual(histogram, BLOCKS, `calls in funclatency's histogram:\n${l.stdout}`);
+  expectTrue(new RegExp(`\navg = \\d+ usecs, total: \\d+ usecs, count: ${BLOCKS}\n`).test(l.stdout), `funclatency's avg line:\n${l.stdout}`);
+
+  const s = await onReader(slower!, slowerArgs!);
+  const events = jsonRecords('funcslower', s.stdout);
+  expectEqual(events.length, BLOCKS, 'funcslower events (every read is slower than 1 ns)');
+  expectEqual([...new Set(events.map(e => `${e.func} ${e.retval}`))], [`vfs_read ${BLOCK}`], 'function and return value (bytes read)');
+  // -K at the return: a kernel stack taken for every call (on 6.1 its frames at a kretprobe do not
+  // symbolise yet: [unknown] x3, an open question)
+  const stacks = events.map(e => e.kernel_stack as string[] | null);
+  expectTrue(stacks.every(k => Array.isArray(k) && k.length > 0), `kernel stacks: ${JSON.stringify(stacks[0])}`);
+
+  const i = await onReader(interval!, intervalArgs!);
+  const [h] = jsonRecords('funcinterval', i.stdout) as { total: number }[];
+  expectEqual(h?.total, BLOCKS - 1, 'intervals between the reads');
+  expectTrue(i.stderr.includes('Tracing kprobe function for "vfs_read"... Hit Ctrl-C to end.'), `funcinterval banner: ${i.stderr}`);
+
+  const left = (JSON.parse(spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' }).stdout || '[]') as { name?: string }[])
+    .map(p => p.name ?? '').filter(n => n.startsWith('bpfkit_k'));
+  expectEqual(left, [], 'kprobe programs left loaded');
 });
 
 // runqlen's field for kernels before 6.14 (cfs_rq->nr_running, renamed nr_queued since; both kernels
