@@ -41,13 +41,13 @@ static __always_inline u32 bpfkit_log2_slot(u64 value)
 		__found;                                                                           \
 	})
 
-/* Counts `value` in histogram `dist` (BPF_HISTOGRAM), or, when `sectioned`, in section `id` of
+/* Counts `value` in histogram `dist` (BPF_HISTOGRAM), or, when `sectioned`, in section `section` of
  * `dist_by` (BPF_HISTOGRAM keyed by struct bpfkit_hist_key). */
-#define hist_record(dist, dist_by, sectioned, id, value)                                           \
+#define hist_record(dist, dist_by, sectioned, section, value)                                           \
 	({                                                                                         \
 		u32 __slot = bpfkit_log2_slot(value);                                              \
 		if (sectioned) {                                                                   \
-			struct bpfkit_hist_key __hk = { .id = (id), .slot = __slot };              \
+			struct bpfkit_hist_key __hk = { .id = (section), .slot = __slot };              \
 			map_increment(dist_by, __hk);                                              \
 		} else {                                                                           \
 			map_increment(dist, __slot);                                               \

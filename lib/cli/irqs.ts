@@ -1,0 +1,74 @@
+// What hardirqs and softirqs share: BCC's options (-T -N -C -d -c CPU, interval, count), their checks,
+// and the report of each interval — "NAME TOTAL_usecs" rows largest first, or a histogram per IRQ.
+import os from 'node:os';
+import { nonNegativeInt, opt, type ToolOption } from './options.js';
+import type { ToolContext } from './index.js';
+import type { Histogram } from '../maps/histogram.js';
+import { sprintf, strftimeHMS } from '../output/index.js';
+
+export interface IrqOptions {
+  timestamp: boolean;
+  nanoseconds: boolean;
+  events: boolean;
+  dist: boolean;
+  cpu?: number;
+  interval?: string;
+  count?: string;
+}
+
+export const IRQ_OPTIONS: Record<string, ToolOption> = {
+  timestamp: opt.flag('T', 'include timestamp on output'),
+  nanoseconds: opt.flag('N', 'output in nanoseconds'),
+  events: opt.flag('C', 'show event counts instead of timing'),
+  dist: opt.flag('d', 'show distributions as histograms'),
+  cpu: { alias: 'c', type: 'string', describe: 'trace this CPU only', coerce: nonNegativeInt('CPU') },
+};
+
+export function irqProblem(o: IrqOptions): string | undefined {
+  if (o.events && (o.dist || o.nanoseconds)) return "-C counts events: it can't be used with the time-based options -d and -N";
+  const cpus = os.cpus().length;
+  if (o.cpu !== undefined && o.cpu >= cpus) return `invalid CPU: ${o.cpu} (this machine has CPUs 0-${cpus - 1})`;
+  return undefined;
+}
+
+/** The globals of both BPF programs: targ_cpu (-1: all), targ_count, targ_dist, targ_ns. */
+export const irqGlobals = (o: IrqOptions) => ({ targ_cpu: o.cpu ?? -1, targ_count: o.events, targ_dist: o.dist, targ_ns: o.nanoseconds });
+
+/** What BCC prints above the values: count, nsecs or usecs. */
+export const irqLabel = (o: IrqOptions) => (o.events ? 'count' : o.nanoseconds ? 'nsecs' : 'usecs');
+
+/**
+ * One interval's report. `totals` are the (name, value) pairs of the interval, times in ns; `hist`
+ * the sectioned histogram of -d. `kind` names the IRQs ("hardirq", "softirq"), `nameWidth` is BCC's
+ * first column; `sectionName` names a histogram's section key (softirqs: the vector).
+ */
+export function reportIrqs(
+  ctx: Pick<ToolContext<IrqOptions>, 'opts' | 'out' | 'json' | 'emit'>,
+  kind: 'hardirq' | 'softirq', nameWidth: number, seconds: number,
+  totals: { name: string; value: number }[], hist: Histogram, sectionName?: (key: any) => string,
+): void {
+  const { opts, out, json, emit } = ctx;
+  const label = irqLabel(opts);
+  const divisor = opts.events || opts.nanoseconds ? 1 : 1000;
+  if (opts.dist) {
+    const data = hist.read(true);
+    const format = { sectionHeader: kind, sectionFormat: sectionName };
+    if (json) emit.histogram(hist.json(label, format, data));
+    else {
+      out.write('\n');
+      if (opts.timestamp) out.write(sprintf('%-8s\n', strftimeHMS()));
+      out.write(hist.format(label, format, data));
+    }
+    return;
+  }
+  const rows = totals.map(t => ({ name: t.name, value: Math.floor(t.value / divisor) })).sort((a, b) => b.value - a.value);
+  if (json) {
+    const field = opts.events ? 'count' : opts.nanoseconds ? 'total_ns' : 'total_us';
+    emit.counts(seconds, rows.map(r => ({ [kind]: r.name, [field]: r.value })));
+    return;
+  }
+  out.write('\n');
+  if (opts.timestamp) out.write(sprintf('%-8s\n', strftimeHMS()));
+  out.line(sprintf(`%-${nameWidth}s %11s`, kind.toUpperCase(), `TOTAL_${label}`));
+  for (const r of rows) out.line(sprintf(`%-${nameWidth}s %11d`, r.name, r.value));
+}
