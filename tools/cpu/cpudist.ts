@@ -19,14 +19,18 @@ const volatile bool targ_extension = false;
 
 struct comm_t { char comm[16]; };
 struct ext_val { u64 total; u64 count; };
+struct on_cpu { u64 ts; u32 pid; };
 
+/* On-CPU, the task switched out is the one this CPU last switched in: its start is one per-CPU slot.
+ * Off-CPU, a task comes back on any CPU: its start is kept by task (the idle tasks, all PID 0, by
+ * CPU too, as BCC keys them). */
+BPF_PERCPU_ARRAY(running_since, struct on_cpu, 1);
 BPF_HASH(start, u64, u64, 10240);
 BPF_HISTOGRAM(dist);
 BPF_HISTOGRAM(dist_by, struct bpfkit_hist_key);
 BPF_HASH(comms, u32, struct comm_t, 10240);   /* -P / -L: the section's name, as the task had it */
 BPF_ARRAY(extension, struct ext_val, 1);      /* -e: total and count */
 
-/* The idle tasks all have PID 0, one per CPU: BCC keys them by CPU too. */
 static __always_inline u64 start_key(u32 pid)
 {
 	return pid ? pid : (u64)(bpf_get_smp_processor_id() + 1) << 32;
@@ -37,19 +41,8 @@ static __always_inline bool traced(u32 tgid, u32 pid)
 	return (!targ_tgid || tgid == targ_tgid) && (pid || targ_idle);
 }
 
-static __always_inline void store_start(struct task_struct *t, u64 now)
+static __always_inline void record(struct task_struct *t, u32 tgid, u32 pid, u64 delta)
 {
-	u32 tgid = BPF_CORE_READ(t, tgid), pid = BPF_CORE_READ(t, pid);
-	if (traced(tgid, pid))
-		stamp_start(start, start_key(pid), now);
-}
-
-static __always_inline void update_hist(struct task_struct *t, u64 now)
-{
-	u32 tgid = BPF_CORE_READ(t, tgid), pid = BPF_CORE_READ(t, pid);
-	u64 delta;
-	if (!traced(tgid, pid) || !take_elapsed(start, start_key(pid), now, &delta))
-		return;
 	delta /= targ_ms ? 1000000 : 1000;
 	u32 id = targ_per == BPFKIT_PER_PROCESS ? tgid : pid;
 	hist_record(dist, dist_by, targ_per != BPFKIT_PER_NONE, id, delta);
@@ -68,17 +61,38 @@ static __always_inline void update_hist(struct task_struct *t, u64 now)
 	}
 }
 
+static __always_inline int on_cpu_switch(struct task_struct *prev, struct task_struct *next, u64 now)
+{
+	u32 zero = 0;
+	struct on_cpu *slot = bpf_map_lookup_elem(&running_since, &zero);
+	if (!slot)
+		return 0;
+	u32 pid = BPF_CORE_READ(prev, pid);
+	if (slot->ts && slot->pid == pid && now >= slot->ts)
+		record(prev, BPF_CORE_READ(prev, tgid), pid, now - slot->ts);
+	pid = BPF_CORE_READ(next, pid);
+	slot->ts = traced(BPF_CORE_READ(next, tgid), pid) ? now : 0;
+	slot->pid = pid;
+	return 0;
+}
+
+static __always_inline int off_cpu_switch(struct task_struct *prev, struct task_struct *next, u64 now)
+{
+	u32 tgid = BPF_CORE_READ(prev, tgid), pid = BPF_CORE_READ(prev, pid);
+	if (traced(tgid, pid))
+		stamp_start(start, start_key(pid), now);
+	tgid = BPF_CORE_READ(next, tgid);
+	pid = BPF_CORE_READ(next, pid);
+	u64 delta;
+	if (traced(tgid, pid) && take_elapsed(start, start_key(pid), now, &delta))
+		record(next, tgid, pid, delta);
+	return 0;
+}
+
 static __always_inline int on_switch(struct task_struct *prev, struct task_struct *next)
 {
 	u64 now = bpf_ktime_get_ns();
-	if (targ_offcpu) {
-		store_start(prev, now);
-		update_hist(next, now);
-	} else {
-		update_hist(prev, now);
-		store_start(next, now);
-	}
-	return 0;
+	return targ_offcpu ? off_cpu_switch(prev, next, now) : on_cpu_switch(prev, next, now);
 }
 
 BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(prev, next), bool preempt, struct task_struct *prev, struct task_struct *next)
