@@ -22,7 +22,7 @@ defineTool<Options>({
   ports: { bcc: 'tools/killsnoop.py', 'libbpf-tools': 'libbpf-tools/sigsnoop.c', bpftrace: 'tools/killsnoop.bt', book: 'chapter 13, Applications' },
   probes: { tracepoint: ['kill', 'tkill', 'tgkill'].flatMap(s => [`syscalls/sys_enter_${s}`, `syscalls/sys_exit_${s}`]) },
   output: 'event',
-  invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-x', '-s', '9,15'], ends: 'ctrl-c' }],
+  invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-x'], ends: 'ctrl-c' }],
   program,
   options: {
     failed: opt.flag('x', 'only show failed kill syscalls'),

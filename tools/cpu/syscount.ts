@@ -120,7 +120,7 @@ defineTool<Options>({
   options: {
     pid: opt.pid('trace only this pid'),
     tid: opt.tid('trace only this tid'),
-    ppid: { alias: 'c', type: 'string', describe: 'trace only child of this pid', coerce: positiveInt('PPID'), meaning: 'pid' },
+    ppid: opt.pid('trace only child of this pid', 'c'),
     interval: { alias: 'i', type: 'string', describe: 'print summary at this interval (seconds)', coerce: positiveSeconds('interval') },
     duration: opt.duration(),
     top: { alias: 'T', type: 'string', default: 10, describe: 'print only the top syscalls by count or latency', coerce: positiveInt('top') },
