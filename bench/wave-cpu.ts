@@ -1,7 +1,7 @@
-// bench/wave-cpu: the BPF-side cost of cpudist, hardirqs, softirqs, syscount and runqslower against
-// Debian's libbpf-tools on the same workload. Each pair runs at once with the kernel's BPF statistics
-// on (kernel.bpf_stats_enabled), so both see the same events; a tool's cost is the run time of all its
-// programs over the workload (bpftool's run_time_ns), and the figure printed is ours / theirs.
+// bench/wave-cpu: the BPF-side cost of cpudist, hardirqs, softirqs, syscount, runqslower, killsnoop and
+// sigsnoop against Debian's libbpf-tools on the same workload. Each pair runs at once with the kernel's
+// BPF statistics on (kernel.bpf_stats_enabled), so both see the same events; a tool's cost is the run
+// time of all its programs over the workload (run_time_ns in their fds' fdinfo), printed as ours / theirs.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -34,7 +34,7 @@ function start(cmd: string, args: string[]): { child: ChildProcess; ready: Promi
   const ready = new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', d => {
       out += d;
-      if (/Tracing/.test(out)) resolve();
+      if (/Tracing|^TIME/m.test(out)) resolve();
     });
     child.once('exit', code => reject(new Error(`${cmd} ${args.join(' ')} exited (${code}) before tracing`)));
   });
@@ -50,6 +50,11 @@ spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', 'count=8', 'oflag=direct
 
 const directReads = () => spawnSync('sh', ['-c', `for i in 1 2 3 4; do dd if=${file} of=/dev/null bs=4k iflag=direct status=none; done`]);
 const syscalls = () => spawnSync('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1', 'count=300000', 'status=none']);
+/** 3,000 kill(2) calls of signal 0 (the shell's builtin kill), and 200 signals generated (SIGCHLD of each sh). */
+const kills = () => {
+  spawnSync('sh', ['-c', 'i=0; while [ $i -lt 3000 ]; do kill -0 $$; i=$((i+1)); done']);
+  for (let i = 0; i < 200; i++) spawnSync('sh', ['-c', 'true']);
+};
 /** Four busy shells on two CPUs for a second: context switches (preemptions) on both CPUs. */
 async function switches(): Promise<void> {
   const hogs = Array.from({ length: os.cpus().length * 2 }, () => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
@@ -67,6 +72,8 @@ const pairs: { tool: string; ours: string[]; theirs: string[]; work: () => unkno
   { tool: 'softirqs', ours: [], theirs: [], work: directReads },
   { tool: 'syscount', ours: [], theirs: [], work: syscalls },
   { tool: 'syscount', ours: ['-L'], theirs: ['-L'], work: syscalls },
+  { tool: 'killsnoop', ours: [], theirs: [], work: kills },
+  { tool: 'sigsnoop', ours: [], theirs: [], work: kills },
 ];
 
 const statsSysctl = '/proc/sys/kernel/bpf_stats_enabled';
@@ -75,7 +82,7 @@ fs.writeFileSync(statsSysctl, '1');
 try {
   console.log('wave-cpu: BPF run time on the same workload, bpfkit / libbpf-tools (bpf_stats)');
   for (const p of pairs) {
-    const toolFile = path.join(projectRoot, 'tools', 'cpu', `${p.tool}.ts`);
+    const toolFile = ['cpu', 'app'].map(sub => path.join(projectRoot, 'tools', sub, `${p.tool}.ts`)).find(f => fs.existsSync(f))!;
     const ours = start(path.join(projectRoot, 'bin', 'bpfkit-node'), [toolFile, ...p.ours]);
     const theirs = start('stdbuf', ['-oL', `/usr/sbin/${p.tool}`, ...p.theirs]);
     await Promise.all([ours.ready, theirs.ready]);
