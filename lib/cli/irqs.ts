@@ -31,6 +31,45 @@ export function irqProblem(o: IrqOptions): string | undefined {
   return undefined;
 }
 
+/**
+ * BPF C both programs start with (after the includes): the globals irqGlobals() sets, the -c CPU check,
+ * and the handler's start time, one per-CPU slot (neither hard IRQ handlers nor softirqs nest on a CPU).
+ */
+export const IRQ_COMMON_C = `
+const volatile int targ_cpu = -1;
+const volatile bool targ_count = false;
+const volatile bool targ_dist = false;
+const volatile bool targ_ns = false;
+
+BPF_PERCPU_ARRAY(start, u64, 1);
+
+static __always_inline bool on_target_cpu(void)
+{
+	return targ_cpu < 0 || bpf_get_smp_processor_id() == targ_cpu;
+}
+
+/* At a handler's entry. */
+static __always_inline void irq_started(void)
+{
+	u32 zero = 0;
+	u64 *ts = bpf_map_lookup_elem(&start, &zero);
+	if (ts)
+		*ts = bpf_ktime_get_ns();
+}
+
+/* At its exit: the ns it ran, or 0 when it began before we attached. */
+static __always_inline u64 irq_elapsed(void)
+{
+	u32 zero = 0;
+	u64 *ts = bpf_map_lookup_elem(&start, &zero);
+	if (!ts || !*ts)
+		return 0;
+	u64 delta = bpf_ktime_get_ns() - *ts;
+	*ts = 0;
+	return delta;
+}
+`;
+
 /** The globals of both BPF programs: targ_cpu (-1: all), targ_count, targ_dist, targ_ns. */
 export const irqGlobals = (o: IrqOptions) => ({ targ_cpu: o.cpu ?? -1, targ_count: o.events, targ_dist: o.dist, targ_ns: o.nanoseconds });
 

@@ -2,9 +2,9 @@
 // hardirqs: time spent in hard IRQ handlers (or, with -C, how many ran), per handler name, as totals
 // or histograms (-d). Port of BCC's hardirqs on the irq_handler_entry/exit tracepoints (tp_btf, with
 // raw_tp below it). As BCC, a handler that returned IRQ_NONE (not its device's interrupt, on a shared
-// line) is not counted. Handlers don't nest, so the start time is one per-CPU slot.
+// line) is not counted.
 import { defineTool, intervalCount } from '../../lib/cli/index.js';
-import { IRQ_OPTIONS, irqGlobals, irqProblem, reportIrqs, type IrqOptions } from '../../lib/cli/irqs.js';
+import { IRQ_COMMON_C, IRQ_OPTIONS, irqGlobals, irqProblem, reportIrqs, type IrqOptions } from '../../lib/cli/irqs.js';
 
 const program = `
 #include <bpfkit.h>
@@ -12,29 +12,18 @@ const program = `
 
 #define IRQ_NONE 0
 
-const volatile int targ_cpu = -1;
-const volatile bool targ_count = false;
-const volatile bool targ_dist = false;
-const volatile bool targ_ns = false;
+${IRQ_COMMON_C}
 
 struct irq_key { char name[32]; };
 struct irq_slot_key { char name[32]; u32 slot; };
 
-BPF_PERCPU_ARRAY(start, u64, 1);
 BPF_HASH(totals, struct irq_key, u64, 256);          /* ns, or events with -C */
 BPF_HISTOGRAM(dist, struct irq_slot_key, 4096);      /* -d */
 
-static __always_inline bool on_target_cpu(void)
-{
-	return targ_cpu < 0 || bpf_get_smp_processor_id() == targ_cpu;
-}
-
 static __always_inline int on_entry(void)
 {
-	u32 zero = 0;
-	u64 *ts = bpf_map_lookup_elem(&start, &zero);
-	if (ts && on_target_cpu())
-		*ts = bpf_ktime_get_ns();
+	if (on_target_cpu())
+		irq_started();
 	return 0;
 }
 
@@ -48,12 +37,9 @@ static __always_inline int on_exit(struct irqaction *action, int ret)
 		map_increment(totals, key);
 		return 0;
 	}
-	u32 zero = 0;
-	u64 *ts = bpf_map_lookup_elem(&start, &zero);
-	if (!ts || !*ts)
-		return 0;                 /* attached while this handler ran */
-	u64 delta = bpf_ktime_get_ns() - *ts;
-	*ts = 0;
+	u64 delta = irq_elapsed();
+	if (!delta)
+		return 0;
 	if (!targ_dist) {
 		map_add(totals, key, delta);
 		return 0;

@@ -1,10 +1,10 @@
 #!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // softirqs: time spent in soft IRQ handlers (or, with -C, how many ran), per softirq vector, as totals
 // or histograms (-d). Port of BCC's softirqs on the softirq_entry/exit tracepoints (tp_btf, with
-// raw_tp below it). Softirqs don't nest on a CPU: the start time and the sums are per-CPU slots, so
-// no event pays for an atomic operation or a hash lookup.
+// raw_tp below it). The sums are per-CPU slots by vector: no event pays for an atomic operation or a
+// hash lookup.
 import { defineTool, intervalCount } from '../../lib/cli/index.js';
-import { IRQ_OPTIONS, irqGlobals, irqProblem, reportIrqs, type IrqOptions } from '../../lib/cli/irqs.js';
+import { IRQ_COMMON_C, IRQ_OPTIONS, irqGlobals, irqProblem, reportIrqs, type IrqOptions } from '../../lib/cli/irqs.js';
 
 const program = `
 #include <bpfkit.h>
@@ -12,47 +12,32 @@ const program = `
 
 #define NR_SOFTIRQS 10
 
-const volatile int targ_cpu = -1;
-const volatile bool targ_count = false;
-const volatile bool targ_dist = false;
-const volatile bool targ_ns = false;
+${IRQ_COMMON_C}
 
-BPF_PERCPU_ARRAY(start, u64, 1);
 BPF_PERCPU_ARRAY(totals, u64, NR_SOFTIRQS);                 /* ns, or events with -C */
 BPF_HISTOGRAM(dist, struct bpfkit_hist_key, 1024);          /* -d: id is the vector */
 
-static __always_inline bool on_target_cpu(void)
-{
-	return targ_cpu < 0 || bpf_get_smp_processor_id() == targ_cpu;
-}
-
 static __always_inline int on_entry(unsigned int vec)
 {
-	u32 zero = 0;
 	if (!on_target_cpu())
 		return 0;
-	if (targ_count) {
-		u64 *n = bpf_map_lookup_elem(&totals, &vec);
-		if (n)
-			*n += 1;
+	if (!targ_count) {
+		irq_started();
 		return 0;
 	}
-	u64 *ts = bpf_map_lookup_elem(&start, &zero);
-	if (ts)
-		*ts = bpf_ktime_get_ns();
+	u64 *n = bpf_map_lookup_elem(&totals, &vec);
+	if (n)
+		*n += 1;
 	return 0;
 }
 
 static __always_inline int on_exit(unsigned int vec)
 {
-	u32 zero = 0;
 	if (targ_count || !on_target_cpu())
 		return 0;
-	u64 *ts = bpf_map_lookup_elem(&start, &zero);
-	if (!ts || !*ts)
-		return 0;                 /* attached while this softirq ran */
-	u64 delta = bpf_ktime_get_ns() - *ts;
-	*ts = 0;
+	u64 delta = irq_elapsed();
+	if (!delta)
+		return 0;
 	if (targ_dist) {
 		hist_record(dist, dist, true, vec, targ_ns ? delta : delta / 1000);
 		return 0;
