@@ -82,7 +82,9 @@ test('-O -m -T: the 50 sleeps of 10 ms are in the 8 -> 15 msecs row; -e sums the
   expect(await t.stop()).toBe(0);
   const out = t.stdout();
   expect(out.split('\n').slice(0, 4)).toEqual(['Tracing off-CPU time... Hit Ctrl-C to end.', '', expect.stringMatching(/^\d\d:\d\d:\d\d$/), '     msecs               : count     distribution']);
-  expect(countIn(out, 8)).toBe(ROUNDS); // 10 ms and the timer's slack: 8 -> 15 msecs
+  // 10 ms and the wakeup: 8 -> 15 msecs; at a load average of ~20 one wakeup of the FIFO task once took over 6 ms
+  expect(countIn(out, 8)).toBeGreaterThanOrEqual(ROUNDS - 2);
+  expect(total(out)).toBe(ROUNDS);
   const ext = /^avg = (\d+) msecs, total: (\d+) msecs, count: (\d+)$/m.exec(out);
   expect(ext).not.toBeNull();
   expect(Number(ext![3])).toBe(total(out));

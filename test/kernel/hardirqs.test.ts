@@ -68,7 +68,8 @@ test('-d -T: a histogram per handler whose counts are the same interrupts; defau
   expect(lines.slice(0, 3)).toEqual(['Tracing hard irq event time... Hit Ctrl-C to end.', '', expect.stringMatching(/^\d\d:\d\d:\d\d$/)]);
   expect(dist.stdout()).toContain(`\nhardirq = ${disk}\n     usecs               : count     distribution\n`);
   const n = sectionCounts(dist.stdout()).get(disk)!;
-  expect(n).toBeGreaterThanOrEqual(inner(b, disk));
+  // time mode (stamped at entry, counted at exit) once came 1 under the bound at load average ~20: see softirqs' slack
+  expect(n).toBeGreaterThanOrEqual(Math.floor(inner(b, disk) * 0.97) - 1);
   expect(n).toBeLessThanOrEqual(outer(b, disk));
   expect(time.stdout()).toContain('HARDIRQ                    TOTAL_usecs\n');
   expect(totals(time.stdout()).get(disk)).toBeGreaterThan(0);
