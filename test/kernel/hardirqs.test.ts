@@ -27,6 +27,15 @@ async function traced(before: Counters, tracers: Running[], reads: number): Prom
   return { before, attached, stopping, after: procInterrupts() };
 }
 
+/**
+ * The least the tool may count of `n` interrupts /proc/interrupts counted: as BCC, it leaves out the
+ * handler runs that returned IRQ_NONE, which /proc counts (and libbpf-tools too). On an idle machine
+ * there are none (the counts were exact); at load average ~20 a virtio queue's interrupt sometimes
+ * finds its completions already reaped, and 3 % of them were IRQ_NONE. This kernel keeps no count of
+ * them (/proc/irq/N/spurious stays 0), so the bound allows 10 %.
+ */
+const handledAtLeast = (n: number) => Math.floor(n * 0.9);
+
 /** "NAME  VALUE" rows of the totals table. */
 const totals = (text: string) => new Map([...text.matchAll(/^(\S+) +(\d+)$/gm)].map(m => [m[1], Number(m[2])]));
 
@@ -50,7 +59,7 @@ test('-C: the disk interrupts of 4,096 direct reads, as /proc/interrupts counts 
   const counted = totals(out);
   console.log(`hardirqs -C: ${disk} counted ${counted.get(disk)}, /proc/interrupts between ${inner(b, disk)} and ${outer(b, disk)}`);
   expect(inner(b, disk)).toBeGreaterThanOrEqual(4000);
-  expect(counted.get(disk)).toBeGreaterThanOrEqual(inner(b, disk));
+  expect(counted.get(disk)).toBeGreaterThanOrEqual(handledAtLeast(inner(b, disk)));
   expect(counted.get(disk)).toBeLessThanOrEqual(outer(b, disk));
   for (const [name, n] of counted) expect([name, n <= outer(b, name)]).toEqual([name, true]);
 });
@@ -68,8 +77,7 @@ test('-d -T: a histogram per handler whose counts are the same interrupts; defau
   expect(lines.slice(0, 3)).toEqual(['Tracing hard irq event time... Hit Ctrl-C to end.', '', expect.stringMatching(/^\d\d:\d\d:\d\d$/)]);
   expect(dist.stdout()).toContain(`\nhardirq = ${disk}\n     usecs               : count     distribution\n`);
   const n = sectionCounts(dist.stdout()).get(disk)!;
-  // time mode (stamped at entry, counted at exit) once came 1 under the bound at load average ~20: see softirqs' slack
-  expect(n).toBeGreaterThanOrEqual(Math.floor(inner(b, disk) * 0.97) - 1);
+  expect(n).toBeGreaterThanOrEqual(handledAtLeast(inner(b, disk)));
   expect(n).toBeLessThanOrEqual(outer(b, disk));
   expect(time.stdout()).toContain('HARDIRQ                    TOTAL_usecs\n');
   expect(totals(time.stdout()).get(disk)).toBeGreaterThan(0);
@@ -103,10 +111,11 @@ test('conformance: the same disk interrupts as libbpf-tools hardirqs -C, both br
   const b = await traced(before, [ours, theirs], 4096);
   const [a, r] = [totals(ours.stdout()).get(disk)!, totals(theirs.stdout()).get(disk)!];
   console.log(`hardirqs conformance: ${disk} bpfkit ${a}, libbpf-tools ${r}, /proc/interrupts ${inner(b, disk)}..${outer(b, disk)}`);
-  for (const n of [a, r]) {
-    expect(n).toBeGreaterThanOrEqual(inner(b, disk));
-    expect(n).toBeLessThanOrEqual(outer(b, disk));
-  }
+  // libbpf-tools counts the IRQ_NONE runs too: exactly what /proc/interrupts counts
+  expect(r).toBeGreaterThanOrEqual(inner(b, disk));
+  expect(r).toBeLessThanOrEqual(outer(b, disk));
+  expect(a).toBeGreaterThanOrEqual(handledAtLeast(inner(b, disk)));
+  expect(a).toBeLessThanOrEqual(r + (outer(b, disk) - inner(b, disk)));
 });
 
 test('bad input: one line and exit 2; unprivileged: one line and exit 1', () => {

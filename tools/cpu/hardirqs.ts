@@ -23,7 +23,7 @@ BPF_HISTOGRAM(dist, struct irq_slot_key, 4096);      /* -d */
 static __always_inline int on_entry(void)
 {
 	if (on_target_cpu())
-		irq_started();
+		irq_started(0);
 	return 0;
 }
 
@@ -37,7 +37,7 @@ static __always_inline int on_exit(struct irqaction *action, int ret)
 		map_increment(totals, key);
 		return 0;
 	}
-	u64 delta = irq_elapsed();
+	u64 delta = irq_elapsed(0);
 	if (!delta)
 		return 0;
 	if (!targ_dist) {

@@ -22,7 +22,7 @@ static __always_inline int on_entry(unsigned int vec)
 	if (!on_target_cpu())
 		return 0;
 	if (!targ_count) {
-		irq_started();
+		irq_started(vec);
 		return 0;
 	}
 	u64 *n = bpf_map_lookup_elem(&totals, &vec);
@@ -35,7 +35,7 @@ static __always_inline int on_exit(unsigned int vec)
 {
 	if (targ_count || !on_target_cpu())
 		return 0;
-	u64 delta = irq_elapsed();
+	u64 delta = irq_elapsed(vec);
 	if (!delta)
 		return 0;
 	if (targ_dist) {
