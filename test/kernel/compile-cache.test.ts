@@ -238,4 +238,4 @@ test('setup\'s precompile compiles every tool, two at a time on two CPUs', async
   } finally {
     fs.rmSync(cache, { recursive: true, force: true });
   }
-});
+}, 600_000); // every tool of the catalogue, cold: 20 tools take minutes on a loaded 2-CPU machine
