@@ -83,8 +83,10 @@ test('-O -m -T: the 50 sleeps of 10 ms are in the 8 -> 15 msecs row; -e sums the
   const out = t.stdout();
   expect(out.split('\n').slice(0, 4)).toEqual(['Tracing off-CPU time... Hit Ctrl-C to end.', '', expect.stringMatching(/^\d\d:\d\d:\d\d$/), '     msecs               : count     distribution']);
   // 10 ms and the wakeup: 8 -> 15 msecs; at a load average of ~20 one wakeup of the FIFO task once took over 6 ms
+  // (a preemption by a stop-class kernel thread adds a short stretch off the CPU, runnable)
   expect(countIn(out, 8)).toBeGreaterThanOrEqual(ROUNDS - 2);
-  expect(total(out)).toBe(ROUNDS);
+  expect(total(out)).toBeGreaterThanOrEqual(ROUNDS);
+  expect(total(out)).toBeLessThanOrEqual(ROUNDS + 2);
   const ext = /^avg = (\d+) msecs, total: (\d+) msecs, count: (\d+)$/m.exec(out);
   expect(ext).not.toBeNull();
   expect(Number(ext![3])).toBe(total(out));
