@@ -133,7 +133,12 @@ struct __bpfkit_heap { u8 data[BPFKIT_HEAP_SIZE]; };
 			__sync_fetch_and_add(__v, (n));                                            \
 		} else {                                                                           \
 			u64 __init = (n);                                                          \
-			bpf_map_update_elem(&(map), &__k, &__init, BPF_NOEXIST);                   \
+			/* another CPU may have added the key meanwhile: then add to its entry */  \
+			if (bpf_map_update_elem(&(map), &__k, &__init, BPF_NOEXIST)) {             \
+				__v = bpf_map_lookup_elem(&(map), &__k);                           \
+				if (__v)                                                           \
+					__sync_fetch_and_add(__v, (n));                            \
+			}                                                                          \
 		}                                                                                  \
 	})
 #define map_increment(map, key) map_add(map, key, 1)

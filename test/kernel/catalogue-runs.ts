@@ -78,7 +78,7 @@ async function runAll(list: ReturnType<typeof invocations>, parallel = 3): Promi
 
 /**
  * Something for every tool to see, every 300 ms until stopped: execs and exits (sh, cat, dd), opens,
- * direct-I/O writes to the disk, and a loopback TCP session.
+ * direct-I/O writes to the disk, kill(2) calls, and a loopback TCP session.
  */
 function startWorkload(): { stop(): Promise<void> } {
   const dir = fs.mkdtempSync('/var/tmp/bpfkit-catalogue-'); // on the disk (/tmp may be tmpfs)
@@ -89,7 +89,8 @@ function startWorkload(): { stop(): Promise<void> } {
   const loop = (async () => {
     while (!stopped) {
       await new Promise<void>(resolve => {
-        const sh = spawn('sh', ['-c', `cat /etc/hostname >/dev/null; dd if=/dev/zero of=${file} bs=4096 count=2 oflag=direct status=none`], { stdio: 'ignore' });
+        // kill -0: a kill(2) that succeeds and one that fails (no such PID), for killsnoop and sigsnoop -k
+        const sh = spawn('sh', ['-c', `cat /etc/hostname >/dev/null; dd if=/dev/zero of=${file} bs=4096 count=2 oflag=direct status=none; kill -0 $$; kill -0 4000000 2>/dev/null`], { stdio: 'ignore' });
         sh.on('exit', () => resolve());
         sh.on('error', () => resolve());
       });
