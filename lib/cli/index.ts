@@ -210,9 +210,11 @@ export function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, a
  * parse: one large function that node compiles afresh at every start (5-10 ms). Each default is set
  * under the option's name, its kebab-case spelling and its aliases, as yargs-parser sets them.
  */
-function integersOnly(cfg: { alias: Record<string, string[]>; default: Record<string, unknown> }, argv: string[]) {
+function integersOnly(cfg: { alias: Record<string, string[]>; default: Record<string, unknown>; count: string[] }, argv: string[]) {
   const out: Record<string, unknown> = { _: argv.map(Number) };
-  for (const [name, value] of Object.entries(cfg.default)) for (const k of [name, kebabCase(name), ...cfg.alias[name]]) out[k] = value;
+  // a count option (-vv) not given is 0, as yargs-parser has it
+  const defaults = { ...Object.fromEntries(cfg.count.map(name => [name, 0])), ...cfg.default };
+  for (const [name, value] of Object.entries(defaults)) for (const k of [name, kebabCase(name), ...cfg.alias[name]]) out[k] = value;
   return { argv: out, error: null };
 }
 
