@@ -1,0 +1,132 @@
+// Reading a probe's arguments in the generated C, per probe kind (trace, argdist; expr.ts uses it to
+// rewrite BCC's names): function arguments from pt_regs (kprobes, uprobes; a syscall wrapper's from
+// the user's pt_regs it is handed), return values (kretprobe, uretprobe), USDT arguments through
+// libbpf's bpf_usdt_arg(), tracepoint fields through `args` (the record codegen's tracepointArgs
+// types), and strings with bpf_probe_read_{user,kernel}_str. Values are C expressions; the handler
+// codegen generates has `void *ctx`, so every read casts it.
+import type { TracepointField } from '../compile/tracepoints.js';
+import type { ResolvedProbe } from './resolve.js';
+
+/** What an expression may name at one probe. */
+export interface ArgContext {
+  probe: ResolvedProbe;
+  /** A signature's parameters (`p:c:open(char *path, int flags)`), by name. */
+  params?: Map<string, SignatureParam>;
+  /** A tracepoint's fields (tracefs format), so that a wrong args->name is an error that lists them. */
+  tracepointFields?: TracepointField[];
+}
+
+export interface SignatureParam {
+  name: string;
+  type: string;
+  /** 1-based position. */
+  index: number;
+  /** The C expression of its value at the function's entry. */
+  read: string;
+  /** Declared __user (or the probe is in user space): pointers are user addresses. */
+  user: boolean;
+}
+
+const REGS = '((struct pt_regs *)ctx)';
+/** x86-64's six argument registers; bpf_usdt_arg() reads at most 12 USDT arguments. */
+export const MAX_FUNCTION_ARGS = 6;
+export const MAX_USDT_ARGS = 12;
+
+/** A syscall's entry point (__x64_sys_openat): its arguments are in the pt_regs it is passed. */
+function isSyscallWrapper(probe: ResolvedProbe): boolean {
+  return (probe.type === 'kprobe' || probe.type === 'kretprobe') && /^__(x64|ia32|arm64|s390x?|riscv)_sys_/.test(probe.function);
+}
+
+/** Whether pointers the probe sees are addresses in the traced process (uprobes, USDT). */
+export function readsUserMemory(ctx: ArgContext): boolean {
+  const t = ctx.probe.type;
+  return t === 'uprobe' || t === 'uretprobe' || t === 'usdt';
+}
+
+/** How many arguments a USDT probe has (its note's spec: "-4@%edi 8@%rsi" is two). */
+export function usdtArgCount(probe: ResolvedProbe): number {
+  return probe.type === 'usdt' ? probe.args.trim().split(/\s+/).filter(Boolean).length : 0;
+}
+
+/** The C for argN (1-based) at this probe, or why there is none. */
+export function argumentRead(ctx: ArgContext, n: number): string | { error: string } {
+  const p = ctx.probe;
+  switch (p.type) {
+    case 'tracepoint':
+      return { error: `a tracepoint has fields, not arguments: args->name (tplist -v ${p.label} lists them)` };
+    case 'usdt': {
+      const count = usdtArgCount(p);
+      if (n < 1 || n > count) return { error: `${p.provider}:${p.name} has ${count} argument${count === 1 ? '' : 's'}` };
+      return `({ long __arg = 0; bpf_usdt_arg(${REGS}, ${n - 1}, &__arg); __arg; })`;
+    }
+    case 'kretprobe': case 'uretprobe':
+      return { error: `arguments are gone at a function's return: use retval${ctx.params ? ' or $entry(name)' : ''}` };
+    case 'kprobe': case 'uprobe':
+      if (n < 1 || n > MAX_FUNCTION_ARGS) return { error: `functions have arg1 to arg${MAX_FUNCTION_ARGS} here (register arguments)` };
+      return isSyscallWrapper(p) ? `((u64)PT_REGS_PARM${n}_CORE_SYSCALL((struct pt_regs *)PT_REGS_PARM1(${REGS})))` : `((u64)PT_REGS_PARM${n}(${REGS}))`;
+  }
+}
+
+/** The C for retval, or why there is none. */
+export function returnValueRead(ctx: ArgContext): string | { error: string } {
+  const t = ctx.probe.type;
+  if (t === 'kretprobe' || t === 'uretprobe') return `((u64)PT_REGS_RC(${REGS}))`;
+  return { error: 'retval is only for return probes (r::function, r:library:function)' };
+}
+
+/** The current task, as BCC's $task. */
+export function taskValue(): string {
+  return '((struct task_struct *)bpf_get_current_task())';
+}
+
+/** base->a->b.c as probe reads: kernel memory through BPF_CORE_READ, user memory through its _USER form. */
+export function memberChainRead(ctx: ArgContext, base: string, chain: string[]): string {
+  return `${readsUserMemory(ctx) ? 'BPF_CORE_READ_USER' : 'BPF_CORE_READ'}(${base}, ${chain.join(', ')})`;
+}
+
+/**
+ * A signature's parameters as BCC reads them ("char *path, int flags": the type is up to the last '*',
+ * else the last space); throws with the bad part. At a return probe they are only names for $entry.
+ */
+export function parseSignature(signature: string, probe: ResolvedProbe): Map<string, SignatureParam> {
+  const out = new Map<string, SignatureParam>();
+  const text = signature.trim();
+  if (!text || text === 'void') return out;
+  text.split(',').forEach((raw, i) => {
+    const param = raw.trim();
+    const star = param.lastIndexOf('*');
+    const cut = star >= 0 ? star : param.lastIndexOf(' ');
+    const type = param.slice(0, cut + 1).trim();
+    const name = param.slice(cut + 1).trim();
+    if (!type || !/^[A-Za-z_]\w*$/.test(name)) throw new Error(`"${param}": a parameter is a type and a name (char *path)`);
+    if (i >= MAX_FUNCTION_ARGS) throw new Error(`"${param}": only ${MAX_FUNCTION_ARGS} register arguments can be read`);
+    const index = i + 1;
+    const user = /\b__user\b/.test(type) || probe.type === 'uprobe' || probe.type === 'uretprobe';
+    const cleanType = type.replace(/\b__user\b/g, '').replace(/\s+/g, ' ').trim();
+    const reg = probe.type === 'kprobe' || probe.type === 'kretprobe'
+      ? (isSyscallWrapper(probe) ? `PT_REGS_PARM${index}_CORE_SYSCALL((struct pt_regs *)PT_REGS_PARM1(${REGS}))` : `PT_REGS_PARM${index}(${REGS})`)
+      : `PT_REGS_PARM${index}(${REGS})`;
+    out.set(name, { name, type: cleanType, index, read: `((${cleanType})${reg})`, user });
+  });
+  return out;
+}
+
+/**
+ * Statements copying the NUL-terminated string at `pointer` (a C expression) into the char array
+ * `dst`: from user memory for user probes and user pointers, else kernel memory first and user memory
+ * when that faults (a kernel function's char * argument may be either; x86-64 keeps them apart).
+ */
+export function stringRead(ctx: ArgContext, dst: string, pointer: string, user: boolean): string {
+  const p = `(const void *)(long)(${pointer})`;
+  if (user || readsUserMemory(ctx)) return `bpf_probe_read_user_str(${dst}, sizeof(${dst}), ${p});`;
+  return `{\n\tconst void *__str = ${p};\n\tif (bpf_probe_read_kernel_str(${dst}, sizeof(${dst}), __str) < 0)\n\t\tbpf_probe_read_user_str(${dst}, sizeof(${dst}), __str);\n}`;
+}
+
+/**
+ * args->name of a __data_loc field (a string stored in the record, e.g. sched_process_exec's
+ * filename): the address of its bytes, so that "%s" reads it like any other string.
+ */
+export function dataLocField(fields: TracepointField[] | undefined, name: string): string | undefined {
+  const f = fields?.find(x => x.name === name);
+  return f && f.decl.startsWith('__data_loc') ? `((char *)args + (args->data_loc_${name} & 0xffff))` : undefined;
+}
