@@ -130,3 +130,34 @@ export function dataLocField(fields: TracepointField[] | undefined, name: string
   const f = fields?.find(x => x.name === name);
   return f && f.decl.startsWith('__data_loc') ? `((char *)args + (args->data_loc_${name} & 0xffff))` : undefined;
 }
+
+/** Which kernel or user-space place a target probes (two specs on one place must share one attachment). */
+export function probePlace(p: ResolvedProbe): string {
+  switch (p.type) {
+    case 'kprobe': case 'kretprobe': return `${p.type}:${p.function}+${p.offset ?? 0}`;
+    case 'tracepoint': return `t:${p.category}:${p.event}`;
+    case 'uprobe': case 'uretprobe': return `${p.type}:${p.binary}:${p.fileOffset}`;
+    case 'usdt': return `u:${p.binary}:${p.provider}:${p.name}`;
+  }
+}
+
+/**
+ * The probes to generate for items of several specs (trace's probes, argdist's specifiers): one per
+ * place, with the items that probe it. The kernel takes a program once per tracepoint (EEXIST), so two
+ * specs on one place share its program, each item's statements in turn. Ids are the probes' indexes.
+ */
+export function shareProbes<T extends { resolved: ResolvedProbe }>(items: T[]): { probe: ResolvedProbe; members: T[] }[] {
+  const out: { probe: ResolvedProbe; members: T[] }[] = [];
+  const byPlace = new Map<string, { probe: ResolvedProbe; members: T[] }>();
+  for (const item of items) {
+    const place = probePlace(item.resolved);
+    let g = byPlace.get(place);
+    if (!g) {
+      g = { probe: { ...item.resolved, id: out.length }, members: [] };
+      byPlace.set(place, g);
+      out.push(g);
+    }
+    g.members.push(item);
+  }
+  return out;
+}

@@ -129,7 +129,7 @@ export function rewriteExpression(text: string, ctx: ArgContext, entry?: EntryVa
       emit(read as string, t.at);
       continue;
     }
-    if (t.text === 'retval') {
+    if (t.text === 'retval' || t.text === '$retval') { // trace's name, argdist's
       const read = returnValueRead(ctx);
       if (typeof read !== 'string') bad(t, read.error);
       emit(read as string, t.at);
@@ -203,7 +203,7 @@ function dollarValue(name: string): string | undefined {
     case '$uid': return '((u32)bpf_get_current_uid_gid())';
     case '$gid': return '((u32)(bpf_get_current_uid_gid() >> 32))';
     case '$pid': return '((u32)bpf_get_current_pid_tgid())';
-    case '$tgid': return '((u32)(bpf_get_current_pid_tgid() >> 32))';
+    case '$tgid': case '$PID': return '((u32)(bpf_get_current_pid_tgid() >> 32))'; // $PID: argdist's
     case '$cpu': return 'bpf_get_smp_processor_id()';
     default: return undefined;
   }

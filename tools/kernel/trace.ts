@@ -12,7 +12,7 @@ import { defineTool, opt, ToolError, UsageError } from '../../lib/cli/index.js';
 import { CompileError } from '../../lib/compile/errors.js';
 import { readTracepointFormat } from '../../lib/compile/tracepoints.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { parseSignature, stringRead, type ArgContext } from '../../lib/probes/args.js';
+import { parseSignature, shareProbes, stringRead, type ArgContext } from '../../lib/probes/args.js';
 import { attachProbes, generateProgram, unsupportedReason } from '../../lib/probes/codegen.js';
 import {
   explainCompileError, expressionSites, ExpressionError, markExpression, rewriteExpression, splitTopLevel, tokenize,
@@ -122,6 +122,8 @@ interface Options {
 /** One target of one trace probe: what the generated C sends for it, and how it is printed. */
 interface Target {
   probe: TraceProbe;
+  /** Its index among all targets: its record's struct and the header's `probe`. */
+  index: number;
   resolved: ResolvedProbe;
   values: { expr: RewrittenExpression; conversion: NonNullable<FormatPiece['conversion']> }[];
   filter?: RewrittenExpression;
@@ -139,7 +141,7 @@ const HEADER = `struct trace_header {
 	char comm[16];
 };`;
 
-/** The C of one target's hit: filters, then a record with its values. */
+/** The C of one target's hit: filters, then a record with its values (in a do-while that a filter breaks out of). */
 function hitStatements(t: Target, opts: Options, marks: Map<number, { expression: RewrittenExpression; spec: string }>): string {
   const mark = (e: RewrittenExpression) => {
     const n = marks.size;
@@ -149,15 +151,15 @@ function hitStatements(t: Target, opts: Options, marks: Map<number, { expression
   const ctx: ArgContext = { probe: t.resolved };
   const lines = [
     'u64 __id = bpf_get_current_pid_tgid();',
-    'if (targ_tid && (u32)__id != targ_tid)\n\treturn 0;',
-    'if (targ_self && (__id >> 32) == targ_self)\n\treturn 0;',
-    'if (targ_uid != (u32)-1 && (u32)bpf_get_current_uid_gid() != targ_uid)\n\treturn 0;',
+    'if (targ_tid && (u32)__id != targ_tid)\n\tbreak;',
+    'if (targ_self && (__id >> 32) == targ_self)\n\tbreak;',
+    'if (targ_uid != (u32)-1 && (u32)bpf_get_current_uid_gid() != targ_uid)\n\tbreak;',
   ];
-  if (t.filter) lines.push(`if (!(${t.filter.c})) ${mark(t.filter)}\n\treturn 0;`);
-  const struct = `struct trace_event_${t.resolved.id}`;
-  lines.push(`${struct} *e = ringbuf_reserve(events, ${struct});`, 'if (!e)\n\treturn 0;',
+  if (t.filter) lines.push(`if (!(${t.filter.c})) ${mark(t.filter)}\n\tbreak;`);
+  const struct = `struct trace_event_${t.index}`;
+  lines.push(`${struct} *e = ringbuf_reserve(events, ${struct});`, 'if (!e)\n\tbreak;',
     'e->h.ts = bpf_ktime_get_ns();', 'e->h.tgid = __id >> 32;', 'e->h.pid = (u32)__id;',
-    'e->h.uid = (u32)bpf_get_current_uid_gid();', 'e->h.probe = probe_id;', 'e->h.cpu = bpf_get_smp_processor_id();',
+    'e->h.uid = (u32)bpf_get_current_uid_gid();', `e->h.probe = ${t.index};`, 'e->h.cpu = bpf_get_smp_processor_id();',
     'bpf_get_current_comm(&e->h.comm, sizeof(e->h.comm));');
   t.values.forEach((v, i) => {
     if (v.conversion === 's') {
@@ -171,7 +173,7 @@ function hitStatements(t: Target, opts: Options, marks: Map<number, { expression
   lines.push(`e->h.kernel_stack = ${opts.kernelStack ? 'bpf_get_stackid(ctx, &stacks, 0)' : '-1'};`,
     `e->h.user_stack = ${opts.userStack ? 'bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK)' : '-1'};`,
     'ringbuf_submit(events, e);');
-  return lines.join('\n');
+  return `do {\n${lines.map(l => '\t' + l.replace(/\n/g, '\n\t')).join('\n')}\n} while (0);`;
 }
 
 function prelude(targets: Target[], opts: Options): string {
@@ -182,8 +184,8 @@ function prelude(targets: Target[], opts: Options): string {
   ];
   for (const t of targets) {
     const fields = t.values.map((v, i) => (v.conversion === 's' ? `\tchar v${i}[${opts.stringSize}];` : `\t${isSigned(v.conversion) ? 's64' : 'u64'} v${i};`));
-    c.push(`struct trace_event_${t.resolved.id} { /* ${t.resolved.label} */`, '\tstruct trace_header h;', ...fields, '};',
-      `BPFKIT_EXPORT_TYPE(struct trace_event_${t.resolved.id});`);
+    c.push(`struct trace_event_${t.index} { /* ${t.resolved.label} */`, '\tstruct trace_header h;', ...fields, '};',
+      `BPFKIT_EXPORT_TYPE(struct trace_event_${t.index});`);
   }
   // BCC's -b is perf pages per CPU; one ring buffer of that many pages per CPU holds as much
   c.push('', `BPF_RINGBUF_OUTPUT(events, ${ringPages(opts.bufferPages)});`);
@@ -219,7 +221,7 @@ function buildTargets(probes: TraceProbe[], pid: number | undefined): Target[] {
       throw e;
     }
     for (const r of resolved) {
-      const target = { ...r, id: targets.length } as ResolvedProbe;
+      const target = r;
       const ctx: ArgContext = { probe: target };
       const inProbe = (what: { text: string; at: number }, run: () => RewrittenExpression): RewrittenExpression => {
         try {
@@ -237,7 +239,7 @@ function buildTargets(probes: TraceProbe[], pid: number | undefined): Target[] {
       if (target.type === 'tracepoint') ctx.tracepointFields = readTracepointFormat(target.category, target.event);
       const conversions = probe.format?.pieces.filter(p => p.conversion).map(p => p.conversion!) ?? [];
       targets.push({
-        probe, resolved: target,
+        probe, index: targets.length, resolved: target,
         filter: probe.filter && inProbe(probe.filter, () => rewriteExpression(probe.filter!.text, ctx)),
         values: probe.values.map((v, i) => ({ expr: inProbe(v, () => rewriteExpression(v.text, ctx)), conversion: conversions[i]! })),
       });
@@ -264,10 +266,10 @@ function representativeProgram(): string {
 }
 
 function generate(targets: Target[], opts: Options, marks: Map<number, { expression: RewrittenExpression; spec: string }>) {
-  const byId = (p: ResolvedProbe) => targets[p.id]!;
-  return generateProgram(targets.map(t => t.resolved), {
+  const shared = shareProbes(targets);
+  return generateProgram(shared.map(g => g.probe), {
     prelude: prelude(targets, opts),
-    onHit: p => hitStatements(byId(p), opts, marks),
+    onHit: p => shared[p.id]!.members.map(t => hitStatements(t, opts, marks)).join('\n'),
     tracepointArgs: true,
     includes: includeLines(opts.include),
   });
@@ -380,7 +382,7 @@ defineTool<Options>({
     }
 
     const probeOf = bpf.fieldReaders('trace_header').probe!;
-    const decoders = targets.map(t => bpf!.decoder<{ h: Record<string, any>; [v: string]: any }>(`trace_event_${t.resolved.id}`));
+    const decoders = targets.map(t => bpf!.decoder<{ h: Record<string, any>; [v: string]: any }>(`trace_event_${t.index}`));
     const kernelSymbols = () => KernelSymbols.load();
     const processSymbols = new Map<number, ProcessSymbols>();
     const userSymbols = (pid: number) => {
@@ -407,7 +409,7 @@ defineTool<Options>({
       // the record's struct is its target's: the header says which
       const target = targets[probeOf(dv, off) as number];
       if (!target) return;
-      const e = decoders[target.resolved.id]!.decode(dv, off);
+      const e = decoders[target.index]!.decode(dv, off);
       const h = e.h;
       if (opts.name && !String(h.comm).includes(opts.name)) return;
       const values = target.values.map((_, i) => e[`v${i}`]);
