@@ -3,7 +3,10 @@
 // the user's pt_regs it is handed), return values (kretprobe, uretprobe), USDT arguments through
 // libbpf's bpf_usdt_arg(), tracepoint fields through `args` (the record codegen's tracepointArgs
 // types), and strings with bpf_probe_read_{user,kernel}_str. Values are C expressions; the handler
-// codegen generates has `void *ctx`, so every read casts it.
+// codegen generates has `void *ctx`, so every read casts it. Registers are read as signed longs, so
+// that `retval < 0` means what it says (BCC's unsigned pt_regs fields never compare below zero), and
+// through probe reads (the _CORE forms): clang may merge two direct loads of ctx into one at a
+// computed offset, which the verifier refuses ("dereference of modified ctx ptr").
 import type { TracepointField } from '../compile/tracepoints.js';
 import type { ResolvedProbe } from './resolve.js';
 
@@ -63,14 +66,14 @@ export function argumentRead(ctx: ArgContext, n: number): string | { error: stri
       return { error: `arguments are gone at a function's return: use retval${ctx.params ? ' or $entry(name)' : ''}` };
     case 'kprobe': case 'uprobe':
       if (n < 1 || n > MAX_FUNCTION_ARGS) return { error: `functions have arg1 to arg${MAX_FUNCTION_ARGS} here (register arguments)` };
-      return isSyscallWrapper(p) ? `((u64)PT_REGS_PARM${n}_CORE_SYSCALL((struct pt_regs *)PT_REGS_PARM1(${REGS})))` : `((u64)PT_REGS_PARM${n}(${REGS}))`;
+      return isSyscallWrapper(p) ? `((s64)PT_REGS_PARM${n}_CORE_SYSCALL((struct pt_regs *)PT_REGS_PARM1_CORE(${REGS})))` : `((s64)PT_REGS_PARM${n}_CORE(${REGS}))`;
   }
 }
 
 /** The C for retval, or why there is none. */
 export function returnValueRead(ctx: ArgContext): string | { error: string } {
   const t = ctx.probe.type;
-  if (t === 'kretprobe' || t === 'uretprobe') return `((u64)PT_REGS_RC(${REGS}))`;
+  if (t === 'kretprobe' || t === 'uretprobe') return `((s64)PT_REGS_RC_CORE(${REGS}))`;
   return { error: 'retval is only for return probes (r::function, r:library:function)' };
 }
 
@@ -104,8 +107,8 @@ export function parseSignature(signature: string, probe: ResolvedProbe): Map<str
     const user = /\b__user\b/.test(type) || probe.type === 'uprobe' || probe.type === 'uretprobe';
     const cleanType = type.replace(/\b__user\b/g, '').replace(/\s+/g, ' ').trim();
     const reg = probe.type === 'kprobe' || probe.type === 'kretprobe'
-      ? (isSyscallWrapper(probe) ? `PT_REGS_PARM${index}_CORE_SYSCALL((struct pt_regs *)PT_REGS_PARM1(${REGS}))` : `PT_REGS_PARM${index}(${REGS})`)
-      : `PT_REGS_PARM${index}(${REGS})`;
+      ? (isSyscallWrapper(probe) ? `PT_REGS_PARM${index}_CORE_SYSCALL((struct pt_regs *)PT_REGS_PARM1_CORE(${REGS}))` : `PT_REGS_PARM${index}_CORE(${REGS})`)
+      : `PT_REGS_PARM${index}_CORE(${REGS})`;
     out.set(name, { name, type: cleanType, index, read: `((${cleanType})${reg})`, user });
   });
   return out;

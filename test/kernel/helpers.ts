@@ -200,3 +200,21 @@ export function buildC(file: string, source: string): void {
   const cc = spawnSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', file, `${file}.c`], { encoding: 'utf8' });
   if (cc.status !== 0 || cc.stderr) throw new Error(`gcc ${file}.c: ${cc.stderr}`);
 }
+
+/** A process held until go(): it waits for a byte on stdin; `done` resolves when it prints "done". */
+export interface HeldProcess { child: ChildProcess; pid: number; done: Promise<void>; go(): void; end(): void }
+
+/**
+ * Starts a workload that reads one byte from stdin before its work (so a tracer can attach to its PID
+ * first), prints "done" after it and stays alive until stdin closes (end()).
+ */
+export function startHeld(cmd: string, args: string[] = []): HeldProcess {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  running.add(child);
+  let out = '';
+  const done = new Promise<void>(resolve => child.stdout!.on('data', d => {
+    out += d;
+    if (out.includes('done')) resolve();
+  }));
+  return { child, pid: child.pid!, done, go: () => child.stdin!.write('g'), end: () => child.stdin!.end() };
+}

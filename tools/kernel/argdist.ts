@@ -67,6 +67,7 @@ function parseSpecifier(raw: string, kind: Kind, index: number): Specifier {
     throw e;
   }
   if (signature.trim() && (letter === 't' || letter === 'u')) bad(fn, "USDT and tracepoint probes can't have a function signature; use arg1, arg2, ... or args->field");
+  if (parts.length === 4) bad(parts[3]!, 'a type needs its expression (type:expr)');
   const s: Specifier = { raw, kind, index, spec: spec!, signature, label, defaultExpr: parts.length < 5, types: [], exprs: [] };
   if (!s.defaultExpr) {
     s.types = splitTopLevel(parts[3]!, ',').map(p => p.text.trim());
@@ -81,7 +82,6 @@ function parseSpecifier(raw: string, kind: Kind, index: number): Specifier {
     s.types = [letter === 'r' ? 'int' : 'u64'];
     s.exprs = [letter === 'r' ? '$retval' : '1'];
   }
-  if (parts.length === 4) bad(parts[3]!, 'a type needs its expression (type:expr)');
   if (parts.length === 6) s.filter = parts[5]!.trim();
   return s;
 }
@@ -169,6 +169,9 @@ function generate(targets: Target[], specs: Specifier[], opts: Options, marks: M
   for (const t of targets) {
     const ctx: ArgContext = { probe: t.resolved };
     if (t.spec.signature.trim()) ctx.params = parseParams(t);
+    for (const n of t.entryParams) {
+      if (!ctx.params?.has(n)) throw new SpecifierError(t.spec.raw, `$entry(${n})`, `no parameter ${n} in the signature (name it: function(type ${n}))`);
+    }
     if (t.resolved.type === 'tracepoint') ctx.tracepointFields = readTracepointFormat(t.resolved.category, t.resolved.event);
     const retType = t.resolved.type === 'uprobe' ? 'uretprobe' : 'kretprobe';
     const ret: ArgContext = { ...ctx, probe: { ...t.resolved, type: retType } as ResolvedProbe };
@@ -193,13 +196,14 @@ function generate(targets: Target[], specs: Specifier[], opts: Options, marks: M
       'if (!__entry)\n\tbreak;', `struct argdist_entry_${t.index} __saved = *__entry;`, `bpf_map_delete_elem(&${start}, &__tid);`,
       '__entry = &__saved;', collect(t, ret, marks, opts.stringSize, entry)].join('\n'));
   };
+  // with an onReturn, codegen runs return probes there (an entry's pair, or a plain r: target)
+  const plainReturn = (t: Target) => paired && !t.paired && (t.resolved.type === 'kretprobe' || t.resolved.type === 'uretprobe');
+  const plain = (t: Target) => block(`${TID_FILTER}\n${collect(t, contexts.get(t.index)!.entry, marks, opts.stringSize)}`);
   return generateProgram(shared.map(g => g.probe), {
     prelude: prelude.join('\n'),
-    onHit: p => shared[p.id]!.members.map(t => {
-      const { entry } = contexts.get(t.index)!;
-      return block(t.paired ? entryStatements(t, entry) : `${TID_FILTER}\n${collect(t, entry, marks, opts.stringSize)}`);
-    }).join('\n'),
-    onReturn: paired ? p => shared[p.id]!.members.filter(t => t.paired).map(returnStatements).join('\n') : undefined,
+    onHit: p => shared[p.id]!.members.filter(t => !plainReturn(t))
+      .map(t => (t.paired ? block(entryStatements(t, contexts.get(t.index)!.entry)) : plain(t))).join('\n'),
+    onReturn: paired ? p => shared[p.id]!.members.map(t => (t.paired ? returnStatements(t) : plainReturn(t) ? plain(t) : '')).join('\n') : undefined,
     tracepointArgs: true,
     includes: (opts.include ?? []).map(h => (h.startsWith('.') || h.startsWith('/') ? path.resolve(h) : h)),
   });
@@ -364,7 +368,8 @@ defineTool<Options>({
         };
         if (json) {
           for (const e of entries) {
-            rows.push({ probe: title, count: e.count, event: keyText(e.key), values: s.exprs.map((x, i) => ({ expr: x, value: jsonValue(e.key[`v${i}`]) })) });
+            // one value: it is `value` too (rows are flat); several are in `event` only
+            rows.push({ probe: title, count: e.count, event: keyText(e.key), value: s.exprs.length === 1 && !s.defaultExpr ? jsonValue(e.key.v0) : null });
           }
           continue;
         }

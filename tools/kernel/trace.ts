@@ -283,7 +283,7 @@ defineTool<Options>({
   probes: { tracepoint: [''], uprobe: [''], usdt: [''] },
   output: 'event',
   invocations: [
-    { args: ['-M', '1', 't:syscalls:sys_enter_openat "%s", args->filename'], ends: 'itself', workload: 'open' } as any,
+    { args: ['-M', '1', 't:syscalls:sys_enter_openat "%s", args->filename'], ends: 'itself' },
     { args: ['t:sched:sched_process_exec "%s", args->filename'], ends: 'ctrl-c' },
   ],
   program: representativeProgram(),
