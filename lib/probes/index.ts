@@ -15,7 +15,9 @@
 //     uprobe/uretprobe {binary (absolute), symbol, address, fileOffset}  usdt {binary, provider, name, args, sites}
 //   parseAndResolve(texts, opts) -> { specs, probes }            both steps, for a tool's positional specs
 //   tracepointList(), mappedFiles(pid), describeTarget(t), nameMatcher(pattern, regex)
-//   Code generation: codegen.ts (generateProgram, attachProbes) — see its header.
+//   Code generation: codegen.ts — generateProgram(probes, { prelude, onHit, onReturn?, tracepointArgs? }) -> { text,
+//     rodata({ pid, cpu }), methods }, unsupportedReason(gen), attachProbes(bpf, gen, { pid }); see its header and
+//     docs/guide.md ("Probe specifications").
 export {
   parseProbeSpec, formatProbeSpec, describeType, nameMatcher, ProbeSpecError,
   type ProbeSpec, type ProbeType, type ParseOptions,

@@ -13,7 +13,8 @@ import {
 } from '../../lib/probes/index.js';
 import { attachProbes, generateProgram, unsupportedReason, type CodegenOptions } from '../../lib/probes/codegen.js';
 
-const codegen: CodegenOptions = {
+/** What every hit does (exported for the VM lane, which precompiles the program a run generates). */
+export const codegen: CodegenOptions = {
   prelude: 'BPF_PERCPU_ARRAY(counts, u64, BPFKIT_NPROBES);',
   onHit: 'map_increment(counts, probe_id);',
 };
@@ -40,7 +41,9 @@ defineTool<Options>({
   subsystem: 'kernel',
   description: 'Count functions, tracepoints, and USDT probes',
   ports: { bcc: 'tools/funccount.py' },
-  probes: { raw_tp: ['sys_enter'], tracepoint: [''], uprobe: [''], usdt: [''] },
+  // generated per run; kernel functions take kprobe.multi (one kprobe each without multi links), and
+  // syscall exits raw_tp/sys_exit
+  probes: { raw_tp: ['sys_enter'], tracepoint: ['t:category:event (syscalls at raw_tp)'], uprobe: ['lib:function'], usdt: ['u:lib:probe'] },
   output: 'counts',
   invocations: [
     { args: ['-d', '1', 't:syscalls:sys_enter_*'], ends: 'itself' },
@@ -57,7 +60,7 @@ defineTool<Options>({
     printBpf: { alias: 'D', type: 'boolean', default: false, describe: 'print BPF program before starting (for debugging purposes)' },
     cpu: { alias: 'c', type: 'string', describe: 'trace this CPU only', coerce: (v: unknown) => (v === undefined ? undefined : cpuNumber(String(v))) },
   },
-  positional: '<pattern>',
+  positional: '[pattern]',
   examples: [
     ["funccount 'vfs_*'", 'count kernel fns starting with "vfs"'],
     ["funccount -r '^vfs.*'", 'same as above, using regular expressions'],
@@ -71,12 +74,9 @@ defineTool<Options>({
     ["funccount ./test:'read*'", 'count "read*" calls in the ./test binary'],
     ["funccount -c 1 'vfs_*'", 'count vfs calls on CPU 1 only'],
   ],
-  validate(o) {
-    if (!o.pattern) return 'the following arguments are required: pattern';
-    return undefined;
-  },
-
   async run({ opts, load, out, json, emit, banner, intervals }) {
+    // checked here, after the privilege check, so an unprivileged user hears about root first
+    if (!opts.pattern) throw new UsageError('the following arguments are required: pattern');
     let probes: ResolvedProbe[];
     try {
       probes = parseAndResolve([opts.pattern!], { regex: opts.regexp, pid: opts.pid }).probes;
