@@ -24,8 +24,11 @@ export interface SignatureParam {
   type: string;
   /** 1-based position. */
   index: number;
-  /** The C expression of its value at the function's entry. */
+  /** The C expression of its value: the local `paramDeclarations` declares (a probe read nested in an
+   *  expression's BPF_CORE_READ would be a nested preserve_access_index, which clang refuses). */
   read: string;
+  /** Its register at the function's entry. */
+  register: string;
   /** Declared __user (or the probe is in user space): pointers are user addresses. */
   user: boolean;
 }
@@ -109,7 +112,7 @@ export function parseSignature(signature: string, probe: ResolvedProbe): Map<str
     const reg = probe.type === 'kprobe' || probe.type === 'kretprobe'
       ? (isSyscallWrapper(probe) ? `PT_REGS_PARM${index}_CORE_SYSCALL((struct pt_regs *)PT_REGS_PARM1_CORE(${REGS}))` : `PT_REGS_PARM${index}_CORE(${REGS})`)
       : `PT_REGS_PARM${index}_CORE(${REGS})`;
-    out.set(name, { name, type: cleanType, index, read: `((${cleanType})${reg})`, user });
+    out.set(name, { name, type: cleanType, index, read: name, register: `((${cleanType})${reg})`, user });
   });
   return out;
 }
@@ -163,4 +166,10 @@ export function shareProbes<T extends { resolved: ResolvedProbe }>(items: T[]): 
     g.members.push(item);
   }
   return out;
+}
+
+/** The locals of a signature's parameters at a function's entry, for the statements of its hit. */
+export function paramDeclarations(ctx: ArgContext): string {
+  if (!ctx.params || (ctx.probe.type !== 'kprobe' && ctx.probe.type !== 'uprobe')) return '';
+  return [...ctx.params.values()].map(p => `${p.type} ${p.name} = ${p.register};`).join('\n');
 }

@@ -169,6 +169,9 @@ export function rewriteExpression(text: string, ctx: ArgContext, entry?: EntryVa
     }
     const param = ctx.params?.get(t.text);
     const task = t.text === '$task';
+    if (param && (ctx.probe.type === 'kretprobe' || ctx.probe.type === 'uretprobe')) {
+      bad(t, `${t.text}: arguments are gone at a function's return${entry ? `: use $entry(${t.text})` : ''}`);
+    }
     if (param || task) {
       // p->a->b: the chain is read through probe reads (BPF_CORE_READ), as BCC rewrites dereferences
       const chain: string[] = [];

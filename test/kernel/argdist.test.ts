@@ -118,7 +118,7 @@ test('-n intervals end by themselves; --json: histogram and counts records', asy
 test('bad specifiers: one line quoting the bad part, exit 2; clang errors in the user\'s words', () => {
   expect(runTool('argdist', ['-H', 'p:c:malloc(size_t size):size_t']).stderr).toBe(`argdist: cannot parse 'p:c:malloc(size_t size):size_t' at "size_t": a type needs its expression (type:expr)\n`);
   expect(runTool('argdist', ['-H', 'p:c:malloc(size_t size):size_t:nosize']).stderr)
-    .toBe(`argdist: in 'p:c:malloc(size_t size):size_t:nosize' at "nosize": use of undeclared identifier 'nosize'\n`);
+    .toBe(`argdist: in 'p:c:malloc(size_t size):size_t:nosize' at "nosize": use of undeclared identifier 'nosize'; did you mean 'size'?\n`);
   expect(runTool('argdist', ['-C', 't:syscalls:sys_enter_read():u64:args->cnt']).stderr).toMatch(/at "cnt": syscalls:sys_enter_read has no field 'cnt' \(it has __syscall_nr, fd, buf, count\)\n$/);
   expect(runTool('argdist', ['-H', 'p:c:malloc()']).stderr).toBe(`argdist: cannot parse 'p:c:malloc()': histograms must have expr\n`);
   expectUsageErrors('argdist', [

@@ -11,7 +11,7 @@ import { defineTool, opt, positiveSeconds, ToolError, UsageError } from '../../l
 import { CompileError } from '../../lib/compile/errors.js';
 import { readTracepointFormat } from '../../lib/compile/tracepoints.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { parseSignature, shareProbes, stringRead, type ArgContext } from '../../lib/probes/args.js';
+import { paramDeclarations, parseSignature, shareProbes, stringRead, type ArgContext } from '../../lib/probes/args.js';
 import { attachProbes, generateProgram, unsupportedReason } from '../../lib/probes/codegen.js';
 import {
   explainCompileError, expressionSites, ExpressionError, markExpression, rewriteExpression, splitTopLevel,
@@ -150,7 +150,7 @@ const block = (lines: string) => `do {\n${lines.split('\n').map(l => '\t' + l).j
 
 function entryStatements(t: Target, ctx: ArgContext): string {
   const params = ctx.params!;
-  const lines = [TID_FILTER, `struct argdist_entry_${t.index} __e = { .ts = bpf_ktime_get_ns() };`];
+  const lines = [TID_FILTER, paramDeclarations(ctx), `struct argdist_entry_${t.index} __e = { .ts = bpf_ktime_get_ns() };`];
   for (const name of t.entryParams) lines.push(`__e.${name} = ${params.get(name)!.read};`);
   lines.push('u32 __tid = bpfkit_tid();', `bpf_map_update_elem(&argdist_start_${t.index}, &__tid, &__e, BPF_ANY);`);
   return lines.join('\n');
@@ -198,7 +198,10 @@ function generate(targets: Target[], specs: Specifier[], opts: Options, marks: M
   };
   // with an onReturn, codegen runs return probes there (an entry's pair, or a plain r: target)
   const plainReturn = (t: Target) => paired && !t.paired && (t.resolved.type === 'kretprobe' || t.resolved.type === 'uretprobe');
-  const plain = (t: Target) => block(`${TID_FILTER}\n${collect(t, contexts.get(t.index)!.entry, marks, opts.stringSize)}`);
+  const plain = (t: Target) => {
+    const ctx = contexts.get(t.index)!.entry;
+    return block([TID_FILTER, paramDeclarations(ctx), collect(t, ctx, marks, opts.stringSize)].filter(Boolean).join('\n'));
+  };
   return generateProgram(shared.map(g => g.probe), {
     prelude: prelude.join('\n'),
     onHit: p => shared[p.id]!.members.filter(t => !plainReturn(t))
@@ -218,12 +221,14 @@ function parseParams(t: Target) {
   }
 }
 
-function buildTargets(specs: Specifier[], pid: number | undefined): Target[] {
+type Resolver = (spec: ProbeSpec) => ResolvedProbe[];
+
+function buildTargets(specs: Specifier[], resolve: Resolver): Target[] {
   const targets: Target[] = [];
   for (const s of specs) {
     let resolved: ResolvedProbe[];
     try {
-      resolved = resolveProbe(s.spec, { pid });
+      resolved = resolve(s.spec);
     } catch (e) {
       if (e instanceof ProbeResolveError) throw new UsageError(e.message);
       throw e;
@@ -248,10 +253,23 @@ interface Options {
   include?: string[];
 }
 
+/** The specifiers of a command line, in BCC's order (the counts, then the histograms). */
+function parseSpecifiers(counts: string[], histograms: string[]): Specifier[] {
+  return [...counts.map(c => ['freq', c] as const), ...histograms.map(h => ['hist', h] as const)].map(([kind, raw], i) => parseSpecifier(raw, kind, i));
+}
+
+/**
+ * The program argdist generates for these -C and -H specifiers, `resolve` naming their targets (the VM
+ * lane precompiles it on the host for kernel functions the host cannot probe).
+ */
+export function argdistProgram(counts: string[], histograms: string[], resolve: Resolver, opts: Partial<Options> = {}): string {
+  const specs = parseSpecifiers(counts, histograms);
+  return generate(buildTargets(specs, resolve), specs, { stringSize: 80, ...opts } as Options, new Map()).text;
+}
+
 function representativeProgram(): string {
   try {
-    const specs = [parseSpecifier('t:syscalls:sys_enter_read():u64:args->count', 'hist', 0), parseSpecifier('p:c:malloc(size_t size):size_t:size', 'freq', 1)];
-    return generate(buildTargets(specs, undefined), specs, { stringSize: 80 } as Options, new Map()).text;
+    return argdistProgram(['p:c:malloc(size_t size):size_t:size'], ['t:syscalls:sys_enter_read():u64:args->count'], spec => resolveProbe(spec));
   } catch {
     return '#include <bpfkit.h>\n';
   }
@@ -314,10 +332,8 @@ defineTool<Options>({
     const marks: Marks = new Map();
     let gen;
     try {
-      // BCC's order: the counts first, then the histograms
-      specs = [...(opts.count ?? []).map(c => ['freq', c] as const), ...(opts.histogram ?? []).map(h => ['hist', h] as const)]
-        .map(([kind, raw], i) => parseSpecifier(raw, kind, i));
-      targets = buildTargets(specs, opts.pid);
+      specs = parseSpecifiers(opts.count ?? [], opts.histogram ?? []);
+      targets = buildTargets(specs, spec => resolveProbe(spec, { pid: opts.pid }));
       gen = generate(targets, specs, opts, marks);
     } catch (e) {
       if (e instanceof SpecifierError) throw new UsageError(e.message);
