@@ -297,7 +297,7 @@ defineTool<Options>({
   ],
   program: representativeProgram(),
   options: {
-    bufferPages: { alias: 'b', type: 'string', default: 64, describe: 'number of pages to use for perf_events ring buffer (default: 64)', coerce: pagesCount },
+    bufferPages: { alias: 'b', type: 'string', default: 64, describe: 'number of pages to use for perf_events ring buffer', coerce: pagesCount },
     pid: opt.pid('id of the process to trace (optional)'),
     tid: opt.tid('id of the thread to trace (optional)', 'L'),
     uid: { ...opt.uid('id of the user to trace (optional)'), alias: undefined },
