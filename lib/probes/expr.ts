@@ -5,6 +5,7 @@
 // string or a character constant), checks that brackets balance and strings end, and rewrites them
 // into C through args.ts; `offsets` maps every character of the C back to the user's text, so a clang
 // error in the generated line is reported at the user's own characters.
+import { CompileError } from '../compile/errors.js';
 import { argumentRead, dataLocField, memberChainRead, readsUserMemory, returnValueRead, taskValue, type ArgContext } from './args.js';
 
 /** An expression BCC would refuse (or clang could never make sense of): quotes the bad part. */
@@ -212,11 +213,8 @@ function dollarValue(name: string): string | undefined {
   }
 }
 
-/**
- * Where a user expression sits in a generated program: the line, the column its C starts at, and the
- * rewriting, so that a clang diagnostic "name:LINE:COL: error: ..." is reported in the user's words.
- */
-export interface ExpressionSite {
+/** Where a user expression sits in a generated program: its line, the column its C starts at. */
+interface ExpressionSite {
   line: number;
   column: number;
   expression: RewrittenExpression;
@@ -224,43 +222,64 @@ export interface ExpressionSite {
   spec: string;
 }
 
-/** Finds where each marked expression landed in the program text (marks: a trailing comment /<star>expr:N<star>/). */
-export function expressionSites(programText: string, marks: Map<number, { expression: RewrittenExpression; spec: string }>): ExpressionSite[] {
-  const sites: ExpressionSite[] = [];
-  programText.split('\n').forEach((line, index) => {
-    const m = /\/\* expr:(\d+) \*\/\s*$/.exec(line);
-    if (!m) return;
-    const mark = marks.get(Number(m[1]));
-    if (!mark) return;
-    const column = line.indexOf(mark.expression.c);
-    if (column >= 0) sites.push({ line: index + 1, column: column + 1, ...mark });
-  });
-  return sites;
-}
-
-/** The C text with a mark naming the expression: put it at the end of the line that holds the expression. */
-export function markExpression(n: number): string {
-  return `/* expr:${n} */`;
-}
+/** A clang error in a user's expression, as one line in the user's words. */
+export class UserExpressionError extends Error {}
 
 /**
- * One line for clang's first error in a user's expression: "in 'SPEC' at "part": message", or
- * undefined when the error is in no user expression (then it is the generator's bug, reported as is).
+ * The user expressions a generated program holds, so that a clang diagnostic "name:LINE:COL: error: ..."
+ * is reported at the user's own characters. Each expression's C line ends with the comment mark() returns.
  */
-export function explainCompileError(diagnostics: string, sites: ExpressionSite[]): string | undefined {
-  for (const line of diagnostics.split('\n')) {
-    const m = /^[^:\s]*:(\d+):(\d+): (?:fatal )?error: (.*)$/.exec(line);
-    if (!m) continue;
-    const lineNo = Number(m[1]), col = Number(m[2]);
-    const site = sites.find(s => s.line === lineNo && col >= s.column && col <= s.column + s.expression.c.length);
-    if (!site) continue;
-    const e = site.expression;
-    const at = e.offsets[Math.min(col - site.column, e.offsets.length - 1)] ?? 0;
-    const message = m[3]!.replace(/\s*\[-W[\w-]+\]$/, '');
-    const part = e.source.slice(at).trim() || e.source.trim();
-    return `in '${site.spec}' at "${part}": ${message}`;
+export class ExpressionMarks {
+  private readonly marks: { expression: RewrittenExpression; spec: string }[] = [];
+
+  /** The comment to end the line holding `expression`'s C with. */
+  mark(expression: RewrittenExpression, spec: string): string {
+    this.marks.push({ expression, spec });
+    return `/* expr:${this.marks.length - 1} */`;
   }
-  return undefined;
+
+  private sites(programText: string): ExpressionSite[] {
+    const sites: ExpressionSite[] = [];
+    programText.split('\n').forEach((line, index) => {
+      const m = /\/\* expr:(\d+) \*\/\s*$/.exec(line);
+      const mark = m && this.marks[Number(m[1])];
+      if (!mark) return;
+      const column = line.indexOf(mark.expression.c);
+      if (column >= 0) sites.push({ line: index + 1, column: column + 1, ...mark });
+    });
+    return sites;
+  }
+
+  /**
+   * One line for clang's first error in a user's expression: "in 'SPEC' at "part": message", or
+   * undefined when the error is in no user expression (then it is the generator's, reported as is).
+   */
+  explain(diagnostics: string, programText: string): string | undefined {
+    const sites = this.sites(programText);
+    for (const line of diagnostics.split('\n')) {
+      const m = /^[^:\s]*:(\d+):(\d+): (?:fatal )?error: (.*)$/.exec(line);
+      if (!m) continue;
+      const lineNo = Number(m[1]), col = Number(m[2]);
+      const site = sites.find(s => s.line === lineNo && col >= s.column && col <= s.column + s.expression.c.length);
+      if (!site) continue;
+      const e = site.expression;
+      const at = e.offsets[Math.min(col - site.column, e.offsets.length - 1)] ?? 0;
+      const part = e.source.slice(at).trim() || e.source.trim();
+      return `in '${site.spec}' at "${part}": ${m[3]!.replace(/\s*\[-W[\w-]+\]$/, '')}`;
+    }
+    return undefined;
+  }
+
+  /** Runs `load` (compile + load of `programText`); a clang error in a user's expression becomes UserExpressionError. */
+  load<T>(programText: string, load: () => T): T {
+    try {
+      return load();
+    } catch (e) {
+      const line = e instanceof CompileError ? this.explain(e.diagnostics, programText) : undefined;
+      if (line) throw new UserExpressionError(line);
+      throw e;
+    }
+  }
 }
 
 /**

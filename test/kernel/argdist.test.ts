@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, buildC, expectUsageErrors, runTool, startHeld, startTool, tmpDir, type HeldProcess, type Running } from './helpers.js';
+import { attached, buildHeldWorkload, expectUsageErrors, runTool, startHeld, startTool, tmpDir, type HeldProcess, type Running } from './helpers.js';
 
 const dir = tmpDir('bpfkit-argdist-');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -47,24 +47,9 @@ test('-H t:syscalls:sys_enter_read():u64:args->count on dd bs=4096 count=500: 50
 });
 
 function mallocs(name: string): HeldProcess {
-  const bin = path.join(dir, name);
-  buildC(bin, `#include <stdlib.h>
-#include <unistd.h>
-int main(void)
-{
-	char c;
-	if (read(0, &c, 1) != 1)
-		return 1;
-	for (int i = 0; i < 300; i++) { void *volatile p = malloc(16); free(p); }
+  return startHeld(buildHeldWorkload(dir, name, `for (int i = 0; i < 300; i++) { void *volatile p = malloc(16); free(p); }
 	for (int i = 0; i < 200; i++) { void *volatile p = malloc(5000); free(p); }
-	for (int i = 0; i < 7; i++) { void *volatile p = malloc(100000); free(p); }
-	write(1, "done\\n", 5);
-	while (read(0, &c, 1) > 0)
-		;
-	_exit(0);
-}
-`);
-  return startHeld(bin);
+	for (int i = 0; i < 7; i++) { void *volatile p = malloc(100000); free(p); }`));
 }
 
 test('-C counts exact values (p:c:malloc with a signature), -T keeps the top ones, a filter, #label', async () => {

@@ -218,3 +218,31 @@ export function startHeld(cmd: string, args: string[] = []): HeldProcess {
   }));
   return { child, pid: child.pid!, done, go: () => child.stdin!.write('g'), end: () => child.stdin!.end() };
 }
+
+/**
+ * A C workload for startHeld: waits for a byte on stdin, runs `body`, prints "done", then waits for
+ * stdin to close (alive, so its PID still names it, when the tracer reports). Returns the binary.
+ */
+export function buildHeldWorkload(dir: string, name: string, body: string, extra = ''): string {
+  const bin = path.join(dir, name);
+  buildC(bin, `#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+${extra}
+int main(void)
+{
+	char c;
+	if (read(0, &c, 1) != 1)
+		return 1;
+	${body}
+	write(1, "done\\n", 5);
+	while (read(0, &c, 1) > 0)
+		;
+	_exit(0);
+}
+`);
+  return bin;
+}

@@ -6,34 +6,14 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, buildC, expectUsageErrors, runTool, startHeld, startTool, tmpDir, type HeldProcess, type Running } from './helpers.js';
+import { attached, buildHeldWorkload, expectUsageErrors, runTool, startHeld, startTool, tmpDir, type HeldProcess, type Running } from './helpers.js';
 
 const dir = tmpDir('bpfkit-trace-');
 const python = '/usr/bin/python3.11';
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** A C workload held on stdin (see startHeld): `body` runs once released. */
-function workload(name: string, body: string, extra = ''): string {
-  const bin = path.join(dir, name);
-  buildC(bin, `#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <fcntl.h>
-${extra}
-int main(void)
-{
-	char c;
-	if (read(0, &c, 1) != 1)
-		return 1;
-	${body}
-	write(1, "done\\n", 5);
-	while (read(0, &c, 1) > 0)
-		;
-	_exit(0);
-}
-`);
-  return bin;
-}
+const workload = (name: string, body: string, extra = '') => buildHeldWorkload(dir, name, body, extra);
 
 /** Runs trace with args while the held workload does its work; Ctrl-C after it is done. */
 async function traceWhile(w: HeldProcess, args: string[]): Promise<{ tool: Running; code: number | null; lines: string[] }> {

@@ -8,14 +8,12 @@
 // rewritten by lib/probes/expr.ts; each specifier has its own map: a log2 histogram or a hash of keys.
 import path from 'node:path';
 import { defineTool, opt, positiveSeconds, ToolError, UsageError } from '../../lib/cli/index.js';
-import { CompileError } from '../../lib/compile/errors.js';
 import { readTracepointFormat } from '../../lib/compile/tracepoints.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 import { paramDeclarations, parseSignature, shareProbes, stringRead, type ArgContext } from '../../lib/probes/args.js';
 import { attachProbes, generateProgram, unsupportedReason } from '../../lib/probes/codegen.js';
 import {
-  explainCompileError, expressionSites, ExpressionError, markExpression, rewriteExpression, splitTopLevel,
-  type EntryValues, type RewrittenExpression,
+  ExpressionError, ExpressionMarks, rewriteExpression, splitTopLevel, UserExpressionError, type EntryValues, type RewrittenExpression,
 } from '../../lib/probes/expr.js';
 import { parseProbeSpec, ProbeResolveError, ProbeSpecError, resolveProbe, type ProbeSpec, type ResolvedProbe } from '../../lib/probes/index.js';
 
@@ -99,7 +97,6 @@ interface Target {
   entryParams: string[];
 }
 
-type Marks = Map<number, { expression: RewrittenExpression; spec: string }>;
 
 function rewrite(s: Specifier, text: string, ctx: ArgContext, entry?: EntryValues): RewrittenExpression {
   try {
@@ -111,12 +108,9 @@ function rewrite(s: Specifier, text: string, ctx: ArgContext, entry?: EntryValue
 }
 
 /** Statements computing the key, testing the filter and counting (the entry's, or the return's with $entry values). */
-function collect(t: Target, ctx: ArgContext, marks: Marks, stringSize: number, entry?: EntryValues): string {
+function collect(t: Target, ctx: ArgContext, marks: ExpressionMarks, stringSize: number, entry?: EntryValues): string {
   const s = t.spec;
-  const mark = (e: RewrittenExpression) => {
-    marks.set(marks.size, { expression: e, spec: s.raw });
-    return markExpression(marks.size - 1);
-  };
+  const mark = (e: RewrittenExpression) => marks.mark(e, s.raw);
   const lines: string[] = [];
   if (s.kind === 'hist') {
     const e = rewrite(s, s.exprs[0]!, ctx, entry);
@@ -156,7 +150,7 @@ function entryStatements(t: Target, ctx: ArgContext): string {
   return lines.join('\n');
 }
 
-function generate(targets: Target[], specs: Specifier[], opts: Options, marks: Marks) {
+function generate(targets: Target[], specs: Specifier[], opts: Options, marks: ExpressionMarks) {
   const prelude: string[] = ['/* -t TID */', 'const volatile u32 targ_tid = 0;', ''];
   for (const s of specs) {
     if (s.kind === 'hist') prelude.push(`BPF_HISTOGRAM(argdist_hist_${s.index});`);
@@ -264,7 +258,7 @@ function parseSpecifiers(counts: string[], histograms: string[]): Specifier[] {
  */
 export function argdistProgram(counts: string[], histograms: string[], resolve: Resolver, opts: Partial<Options> = {}): string {
   const specs = parseSpecifiers(counts, histograms);
-  return generate(buildTargets(specs, resolve), specs, { stringSize: 80, ...opts } as Options, new Map()).text;
+  return generate(buildTargets(specs, resolve), specs, { stringSize: 80, ...opts } as Options, new ExpressionMarks()).text;
 }
 
 function representativeProgram(): string {
@@ -329,7 +323,7 @@ defineTool<Options>({
   async run({ opts, load, out, json, emit, intervals }) {
     let specs: Specifier[];
     let targets: Target[];
-    const marks: Marks = new Map();
+    const marks = new ExpressionMarks();
     let gen;
     try {
       specs = parseSpecifiers(opts.count ?? [], opts.histogram ?? []);
@@ -344,12 +338,9 @@ defineTool<Options>({
     if (missing) throw new ToolError(missing);
     let bpf;
     try {
-      bpf = load({ text: gen.text, rodata: { ...gen.rodata({ pid: opts.pid }), targ_tid: opts.tid ?? 0 } });
+      bpf = marks.load(gen.text, () => load({ text: gen.text, rodata: { ...gen.rodata({ pid: opts.pid }), targ_tid: opts.tid ?? 0 } }));
     } catch (e) {
-      if (e instanceof CompileError) {
-        const line = explainCompileError(e.diagnostics, expressionSites(gen.text, marks));
-        if (line) throw new UsageError(line);
-      }
+      if (e instanceof UserExpressionError) throw new UsageError(e.message);
       throw e;
     }
     attachProbes(bpf, gen, { pid: opts.pid });

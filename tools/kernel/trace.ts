@@ -8,15 +8,11 @@
 // each target's statements test the filter and send one record with the values to a ring buffer.
 import path from 'node:path';
 import { defineTool, opt, ToolError, UsageError } from '../../lib/cli/index.js';
-import { CompileError } from '../../lib/compile/errors.js';
 import { readTracepointFormat } from '../../lib/compile/tracepoints.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 import { paramDeclarations, parseSignature, shareProbes, stringRead, type ArgContext } from '../../lib/probes/args.js';
 import { attachProbes, generateProgram, unsupportedReason } from '../../lib/probes/codegen.js';
-import {
-  explainCompileError, expressionSites, ExpressionError, markExpression, rewriteExpression, splitTopLevel, tokenize,
-  type RewrittenExpression,
-} from '../../lib/probes/expr.js';
+import { ExpressionError, ExpressionMarks, rewriteExpression, splitTopLevel, UserExpressionError, type RewrittenExpression } from '../../lib/probes/expr.js';
 import { parseProbeSpec, ProbeResolveError, ProbeSpecError, resolveProbe, type ProbeSpec, type ResolvedProbe } from '../../lib/probes/index.js';
 import { CONVERSION_C_TYPE, FormatError, formatMessage, isSigned, parseFormat, type FormatPiece } from '../../lib/probes/printf.js';
 import { KernelSymbols, ProcessSymbols, formatSymbol, symbolizeStack } from '../../lib/syms/index.js';
@@ -142,12 +138,8 @@ const HEADER = `struct trace_header {
 };`;
 
 /** The C of one target's hit: filters, then a record with its values (in a do-while that a filter breaks out of). */
-function hitStatements(t: Target, opts: Options, marks: Map<number, { expression: RewrittenExpression; spec: string }>): string {
-  const mark = (e: RewrittenExpression) => {
-    const n = marks.size;
-    marks.set(n, { expression: e, spec: t.probe.text });
-    return markExpression(n);
-  };
+function hitStatements(t: Target, opts: Options, marks: ExpressionMarks): string {
+  const mark = (e: RewrittenExpression) => marks.mark(e, t.probe.text);
   const lines = [
     'u64 __id = bpf_get_current_pid_tgid();',
     'if (targ_tid && (u32)__id != targ_tid)\n\tbreak;',
@@ -262,7 +254,7 @@ function includeLines(include: string[] | undefined): string[] {
  */
 export function traceProgram(probeTexts: string[], resolve: Resolver, opts: Partial<Options> = {}): string {
   const o = { stringSize: 80, bufferPages: 64, kernelStack: false, userStack: false, ...opts } as Options;
-  return generate(buildTargets(probeTexts.map(parseTraceProbe), resolve), o, new Map()).text;
+  return generate(buildTargets(probeTexts.map(parseTraceProbe), resolve), o, new ExpressionMarks()).text;
 }
 
 function representativeProgram(): string {
@@ -274,7 +266,7 @@ function representativeProgram(): string {
   }
 }
 
-function generate(targets: Target[], opts: Options, marks: Map<number, { expression: RewrittenExpression; spec: string }>) {
+function generate(targets: Target[], opts: Options, marks: ExpressionMarks) {
   const shared = shareProbes(targets);
   return generateProgram(shared.map(g => g.probe), {
     prelude: prelude(targets, opts),
@@ -318,7 +310,7 @@ defineTool<Options>({
     include: { alias: 'I', type: 'string', array: true, describe: 'additional header files to include in the BPF program as either full path, or relative to current working directory, or relative to default kernel header search path' },
     aggregate: opt.flag('A', 'aggregate amount of each trace'),
   },
-  positional: '<probes...>',
+  positional: '[probes...]',
   examples: [
     ['trace do_sys_open', 'Trace the open syscall and print a default trace message when entered'],
     ["trace 'do_sys_openat2 \"%s\", arg2@user'", 'Trace the open syscall and print the filename being opened (arg2@user: a user-space pointer)'],
@@ -360,22 +352,17 @@ defineTool<Options>({
     // BCC's -t offsets count from before the probes are attached
     const firstTs = monotonicNs();
     const firstReal = Date.now() / 1000;
-    const marks = new Map<number, { expression: RewrittenExpression; spec: string }>();
+    const marks = new ExpressionMarks();
     const gen = generate(targets, opts, marks);
     if (opts.verbose || opts.printBpf) process.stderr.write(gen.text);
     const missing = unsupportedReason(gen);
     if (missing) throw new ToolError(missing);
+    const rodata = { ...gen.rodata({ pid: opts.pid }), targ_tid: opts.tid ?? 0, targ_uid: opts.uid ?? -1 >>> 0, targ_self: opts.includeSelf ? 0 : process.pid };
     let bpf;
     try {
-      bpf = load({
-        text: gen.text,
-        rodata: { ...gen.rodata({ pid: opts.pid }), targ_tid: opts.tid ?? 0, targ_uid: opts.uid ?? -1 >>> 0, targ_self: opts.includeSelf ? 0 : process.pid },
-      });
+      bpf = marks.load(gen.text, () => load({ text: gen.text, rodata }));
     } catch (e) {
-      if (e instanceof CompileError) {
-        const line = explainCompileError(e.diagnostics, expressionSites(gen.text, marks));
-        if (line) throw new UsageError(line);
-      }
+      if (e instanceof UserExpressionError) throw new UsageError(e.message);
       throw e;
     }
     attachProbes(bpf, gen, { pid: opts.pid });
