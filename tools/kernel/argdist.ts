@@ -315,12 +315,9 @@ defineTool<Options>({
     ["argdist -H 'p:c:sleep(u32 seconds):u32:seconds' -H 'p:c:nanosleep(struct timespec *req):long:req->tv_nsec'", 'Print histograms of sleep() and nanosleep() parameter values'],
     ["argdist -p 2780 -z 120 -C 'p:c:write(int fd, char* buf, size_t len):char*:buf:fd==1'", 'Spy on writes to STDOUT performed by process 2780, up to a string size of 120 characters'],
   ],
-  validate(o) {
-    if (!o.histogram?.length && !o.count?.length) return 'at least one specifier is required';
-    return undefined;
-  },
-
   async run({ opts, load, out, json, emit, intervals }) {
+    // here, not in validate(): without privileges, that is what a bare `argdist` says first
+    if (!opts.histogram?.length && !opts.count?.length) throw new UsageError('at least one specifier is required');
     let specs: Specifier[];
     let targets: Target[];
     const marks = new ExpressionMarks();

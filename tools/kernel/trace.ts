@@ -332,7 +332,6 @@ defineTool<Options>({
     ["trace -I 'linux/fs.h' 'p::uprobe_register(struct inode *inode) \"a_ops = %llx\", inode->i_mapping->a_ops'", 'Include a header for a struct the program names'],
   ],
   validate(o) {
-    if (!o.probes?.length) return 'the following arguments are required: probe';
     if (o.tid !== undefined && o.pid !== undefined) return 'only one of -p and -L may be specified';
     if (o.aggregate && o.maxEvents === undefined) return '-M/--max-events should be specified with -A/--aggregate';
     if (o.unixTimestamp && !o.timestamp) return '-u/--unix-timestamp requires -t';
@@ -340,6 +339,8 @@ defineTool<Options>({
   },
 
   async run({ opts, load, out, json, emit, banner, untilExit, monotonicNs }) {
+    // here, not in validate(): without privileges, that is what a bare `trace` says first
+    if (!opts.probes?.length) throw new UsageError('the following arguments are required: probe');
     let probes: TraceProbe[];
     let targets: Target[];
     try {
