@@ -148,6 +148,24 @@ sys.stdin.read()
   expect(r.rows.get('function__return')).toBeGreaterThanOrEqual(1500);
 });
 
+test('-c CPU: only the calls made on that CPU (the workload pinned to CPU 0)', async () => {
+  const bin = workload('pinned', 'for (int i = 0; i < 600; i++) syscall(SYS_getppid);');
+  const w = start('taskset', ['-c', '0', bin]);
+  const on0 = startTool('funccount', ['-c', '0', '-p', String(w.pid), 't:syscalls:sys_enter_getppid']);
+  const on1 = startTool('funccount', ['-c', '1', '-p', String(w.pid), 't:syscalls:sys_enter_getppid']);
+  try {
+    await Promise.all([on0, on1].map(t => t.waitFor(/Hit Ctrl-C to end\./, 60000)));
+    w.go();
+    await w.done;
+    expect(await on0.stop()).toBe(0);
+    expect(await on1.stop()).toBe(0);
+  } finally {
+    w.end();
+  }
+  expect([...parseRows(on0.stdout())]).toEqual([['syscalls:sys_enter_getppid', 600]]);
+  expect([...parseRows(on1.stdout())]).toEqual([]);
+});
+
 test('-i and -T: a table per interval with its time; -d ends by itself', async () => {
   const t = runTool('funccount', ['-T', '-i', '1', '-d', '2', 't:sched:sched_switch'], { timeoutMs: 60000 });
   expect(t.code).toBe(0);
