@@ -197,9 +197,9 @@ export function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, a
   }
   const positionals = positionalNames(spec);
   const rest = (out._ as (string | number)[]).map(String);
-  // a last positional written "<name...>" takes the rest, as an array (funcslower's functions)
-  const variadic = /\.\.\.[\]>]?$/.test(spec.positional ?? '');
-  if (rest.length > positionals.length && !variadic) return undefined;
+  // a last positional written `<name...>` takes every remaining argument (trace's probes)
+  const variadic = /\.\.\.[\]>]\s*$/.test(spec.positional ?? '');
+  if (!variadic && rest.length > positionals.length) return undefined;
   positionals.forEach((p, i) => (out[p] = variadic && i === positionals.length - 1 ? rest.slice(i) : rest[i]));
   out._ = [];
   return out;
@@ -253,7 +253,10 @@ async function parseArgs<O>(spec: ToolSpec<O>, argv: string[]): Promise<O & { js
   if (parsed.help || parsed.h) process.exit(0); // yargs printed it
   if (parsed._.length > 0) throw new UsageError(`unexpected argument${parsed._.length > 1 ? 's' : ''}: ${parsed._.join(' ')}`);
   keepLastValues(options, parsed);
-  for (const p of positionalNames(spec)) if (parsed[p] !== undefined && typeof parsed[p] !== 'string' && !Array.isArray(parsed[p])) parsed[p] = String(parsed[p]);
+  for (const p of positionalNames(spec)) {
+    if (Array.isArray(parsed[p])) parsed[p] = parsed[p].map(String);
+    else if (parsed[p] !== undefined && typeof parsed[p] !== 'string') parsed[p] = String(parsed[p]);
+  }
   checkPositionals(spec, parsed);
   const msg = spec.validate?.(parsed);
   if (msg) throw new UsageError(msg);

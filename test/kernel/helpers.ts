@@ -282,3 +282,49 @@ export async function traceHeld(tool: string, args: string[], program: HeldProgr
     program.end();
   }
 }
+
+/** A process held until go(): it waits for a byte on stdin; `done` resolves when it prints "done". */
+export interface HeldProcess { child: ChildProcess; pid: number; done: Promise<void>; go(): void; end(): void }
+
+/**
+ * Starts a workload that reads one byte from stdin before its work (so a tracer can attach to its PID
+ * first), prints "done" after it and stays alive until stdin closes (end()).
+ */
+export function startHeld(cmd: string, args: string[] = []): HeldProcess {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  running.add(child);
+  let out = '';
+  const done = new Promise<void>(resolve => child.stdout!.on('data', d => {
+    out += d;
+    if (out.includes('done')) resolve();
+  }));
+  return { child, pid: child.pid!, done, go: () => child.stdin!.write('g'), end: () => child.stdin!.end() };
+}
+
+/**
+ * A C workload for startHeld: waits for a byte on stdin, runs `body`, prints "done", then waits for
+ * stdin to close (alive, so its PID still names it, when the tracer reports). Returns the binary.
+ */
+export function buildHeldWorkload(dir: string, name: string, body: string, extra = ''): string {
+  const bin = path.join(dir, name);
+  buildC(bin, `#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+${extra}
+int main(void)
+{
+	char c;
+	if (read(0, &c, 1) != 1)
+		return 1;
+	${body}
+	write(1, "done\\n", 5);
+	while (read(0, &c, 1) > 0)
+		;
+	_exit(0);
+}
+`);
+  return bin;
+}

@@ -25,6 +25,7 @@ if (process.argv.includes('--precompile')) {
   precompileLatencyTools();
   compile({ text: featureProbeSource, name: featureProbeName });
   for (const pattern of ['shmem_file_read*', 'shmem_file_read_iter']) compile({ text: await funccountProgram(pattern), name: 'funccount.bpf.c' });
+  for (const [name, text] of Object.entries(await traceArgdistPrograms())) compile({ text, name: `${name}.bpf.c` });
   process.exit(0);
 }
 
@@ -542,11 +543,68 @@ for (const [pattern, link] of [['shmem_file_read*', 'perf_event'], ['shmem_file_
   });
 }
 
+// trace and argdist on a kernel function with arguments (kprobe and kretprobe, one per function with its
+// cookie on 6.1): each of dd's BLOCKS reads of the tmpfs file enters shmem_file_read_iter with an
+// iov_iter of BLOCK bytes (read through the signature's pointer) and returns BLOCK.
+// (functions, not constants: --precompile runs at the top of this file, before its constants exist)
+function traceProbes(): string[] {
+  return ['p::shmem_file_read_iter(struct kiocb *iocb, struct iov_iter *to) "count=%d", to->count', 'r::shmem_file_read_iter "ret=%d", retval'];
+}
+function argdistCounts(): string[] {
+  return ['p::shmem_file_read_iter(struct kiocb *iocb, struct iov_iter *to):u64:to->count', 'r::shmem_file_read_iter():int:$retval'];
+}
+
+/** The programs trace and argdist generate for the checks below (compiled on the host: clang is slow in the VM). */
+async function traceArgdistPrograms(): Promise<Record<string, string>> {
+  (globalThis as any).__bpfkitCatalogue = true;
+  const { traceProgram } = await import('../../tools/kernel/trace.js');
+  const { argdistProgram } = await import('../../tools/kernel/argdist.js');
+  const resolve = (spec: { type: string }) => [{ id: 0, spec, type: spec.type, function: 'shmem_file_read_iter', label: 'shmem_file_read_iter' }] as never;
+  return { trace: traceProgram(traceProbes(), resolve), argdist: argdistProgram(argdistCounts(), [], resolve) };
+}
+
+/** Runs a tool on a held dd until dd has read the file; Ctrl-C; its stdout. */
+async function whileDdReads(tool: string, args: (pid: number) => string[], started: (stderr: string, stdout: string) => boolean): Promise<string> {
+  const dd = heldDd();
+  const child = spawn(process.execPath, toolCommand(tool, args(dd.pid)), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', d => (stdout += d));
+  child.stderr!.on('data', d => (stderr += d));
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
+  for (const end = Date.now() + 180_000; !started(stderr, stdout) && child.exitCode === null && Date.now() < end;) await sleep(100);
+  if (!started(stderr, stdout)) {
+    child.kill('SIGKILL');
+    await dd.release();
+    throw new Error(`${tool} did not start: ${stderr.trim()}`);
+  }
+  await dd.release();
+  await sleep(500); // the last records are in the ring buffer
+  child.kill('SIGINT');
+  expectEqual(await exited, 0, `${tool} exit status (stderr: ${stderr.trim()})`);
+  return stdout;
+}
+
+await check('trace -p PID on a kernel function: each of dd\'s reads with its argument (through a signature) and return value', async () => {
+  const stdout = await whileDdReads('kernel/trace', pid => ['--json', '-p', String(pid), ...traceProbes()], stderr => stderr.includes('Hit Ctrl-C'));
+  const messages = jsonRecords('trace', stdout).map(r => `${r.func} ${r.message}`);
+  const expected = Array.from({ length: BLOCKS }, () => [`shmem_file_read_iter count=${BLOCK}`, `shmem_file_read_iter ret=${BLOCK}`]).flat();
+  expectEqual(messages, expected, 'trace messages');
+});
+
+await check('argdist -C on a kernel function\'s argument and return value counts each of dd\'s reads once', async () => {
+  const stdout = await whileDdReads('kernel/argdist', pid => ['-p', String(pid), '-c', '-i', '600', ...argdistCounts().flatMap(c => ['-C', c])],
+    stderr => stderr.includes('Hit Ctrl-C'));
+  const last = stdout.slice(stdout.lastIndexOf('['));
+  expectEqual(last.split('\n').slice(1).join('\n'), `${argdistCounts()[0]}\n\tCOUNT      EVENT\n\t${String(BLOCKS).padEnd(10)} to->count = ${BLOCK}\n`
+    + `${argdistCounts()[1]}\n\tCOUNT      EVENT\n\t${String(BLOCKS).padEnd(10)} $retval = ${BLOCK}\n`, 'argdist counts');
+});
+
 await check('nothing of the lane stays loaded or attached', () => {
   const progs = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
   const ours = ['read_fentry', 'read_fexit', 'read_kprobe', 'read_kretprobe', 'multi_entry', 'multi_link', 'syscall_entry', 'offset_entry', 'renamed_fentry', 'renamed_kprobe',
     'wildcard_entry', ...['io_start', 'rq_insert', 'rq_issue', 'rq_complete'].flatMap(p => [`${p}_btf`, `${p}_raw`]), 'do_sample', 'probe_fentry', 'probe_fexit', 'probe_tp_btf',
-    'probe_kprobe_multi', 'bpfkit_kprobe', 'bpfkit_fentry_0', 'bpfkit_kprobe_0'];
+    'probe_kprobe_multi', 'bpfkit_kprobe', 'bpfkit_fentry_0', 'bpfkit_kprobe_0', 'bpfkit_kretprobe'];
   if (progs.status === 0) {
     const left = (JSON.parse(progs.stdout || '[]') as { name?: string }[]).map(p => p.name ?? '').filter(n => ours.some(o => o.startsWith(n) && n.length > 0));
     expectEqual(left, [], 'programs still loaded');
