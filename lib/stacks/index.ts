@@ -21,6 +21,8 @@ export interface StackSample {
   kernelStackId?: number;
   /** profile: the sampled kernel IP, put in front of the kernel stack (its first frame, as BCC does). */
   kernelIp?: bigint;
+  /** stackcount at a uprobe: the return address read at the function's entry, put back as the user stack's second frame. */
+  userCallerIp?: bigint;
   /** offwaketime: the task that woke it, with its own stacks. */
   waker?: { pid?: number; tgid: number; comm: string; userStackId?: number; kernelStackId?: number };
   /** Samples, microseconds blocked, calls: what the map counts. */
@@ -109,13 +111,15 @@ export class StackReader {
   }
 
   /** One stack's frames, innermost first (see Frames); `kernelIp` goes in front of a kernel stack. */
-  frames(kind: 'user' | 'kernel', id: number, tgid: number, opts: StackOptions & { kernelIp?: bigint } = {}): Frames {
+  frames(kind: 'user' | 'kernel', id: number, tgid: number, opts: StackOptions & { kernelIp?: bigint; userCallerIp?: bigint } = {}): Frames {
     if (kind === 'user' ? !this.user : !this.kernel) return undefined;
     if (stackMissed(id)) return null;
     if (id < 0) return [];
     const ips = this.bpf.stackIps(this.stackMap, id);
     // BCC puts the sampled IP in front: kernels whose stack starts at the caller lose the first frame
     if (kind === 'kernel' && opts.kernelIp && ips[0] !== opts.kernelIp) ips.unshift(opts.kernelIp);
+    // a walk from a function's first instruction skips its caller (see lib/probes/stacks.ts)
+    if (kind === 'user' && opts.userCallerIp && ips.length && ips[1] !== opts.userCallerIp) ips.splice(1, 0, opts.userCallerIp);
     try {
       if (kind === 'kernel') return dropProbeFrames(symbolizeStack(ips, 'kernel', undefined, opts));
       return symbolizeStack(ips, 'user', tgid, opts.processSymbols ? opts : { ...opts, processSymbols: this.processSymbols(tgid) });
@@ -137,19 +141,20 @@ export class StackReader {
       this.missedForRoom ||= id === -ENOMEM || id === -EEXIST;
     };
     // many samples share a stack (every task blocked in the same syscall): read and name each once
-    const users = new Map<number, Map<number, Frames>>(), kernels = new Map<string | number, Frames>();
-    const frames = (kind: 'user' | 'kernel', id: number | undefined, tgid: number, kernelIp?: bigint) => {
+    const users = new Map<number, Map<string | number, Frames>>(), kernels = new Map<string | number, Frames>();
+    const frames = (kind: 'user' | 'kernel', id: number | undefined, tgid: number, kernelIp?: bigint, userCallerIp?: bigint) => {
       if (id === undefined) return undefined;
       let seen: Map<string | number, Frames>, key: string | number = id;
       if (kind === 'user') {
         seen = users.get(tgid) ?? new Map();
-        if (!users.has(tgid)) users.set(tgid, seen as Map<number, Frames>);
+        if (!users.has(tgid)) users.set(tgid, seen);
+        if (userCallerIp) key = `${id}:${userCallerIp}`;
       } else {
         seen = kernels;
         if (kernelIp) key = `${id}:${kernelIp}`;
       }
       let f = seen.get(key);
-      if (f === undefined && !seen.has(key)) seen.set(key, (f = this.frames(kind, id, tgid, kernelIp ? { ...opts, kernelIp } : opts)));
+      if (f === undefined && !seen.has(key)) seen.set(key, (f = this.frames(kind, id, tgid, kernelIp || userCallerIp ? { ...opts, kernelIp, userCallerIp } : opts)));
       return f;
     };
     const out: SymbolisedStack[] = [];
@@ -158,7 +163,7 @@ export class StackReader {
       note(s.kernelStackId, this.kernel);
       const st: SymbolisedStack = {
         pid: s.pid, tgid: s.tgid, comm: s.comm, value: s.value,
-        user: frames('user', s.userStackId, s.tgid),
+        user: frames('user', s.userStackId, s.tgid, undefined, s.userCallerIp),
         kernel: frames('kernel', s.kernelStackId, s.tgid, s.kernelIp),
       };
       if (s.waker) {
@@ -271,6 +276,8 @@ export interface PrintStacksOptions extends PrintOptions {
   folded?: boolean;
   /** The default multi-line output's frames: BCC's profile shows offsets and modules, offcputime -s offsets. */
   text?: FormatOptions & { showAddress?: boolean };
+  /** The multi-line layout of one stack, when it is not formatStack's (stackcount's "  frame" lines). */
+  format?: (s: SymbolisedStack) => string;
   /** --flamegraph FILE: the folded stacks (kernel frames annotated) as an SVG. */
   flamegraph?: { file: string } & FlameGraphOptions;
 }
@@ -288,11 +295,13 @@ export function printStacks(reader: StackReader, samples: StackSample[], out: { 
     for (const s of names) out.write(foldedLine(s, opts) + '\n');
   } else {
     const text = opts.text && Object.values(opts.text).some(Boolean) ? reader.read(samples, opts.text) : names;
-    for (const s of text) out.write(formatStack(s, opts));
+    for (const s of text) out.write(opts.format ? opts.format(s) : formatStack(s, opts));
   }
   if (opts.flamegraph) {
     const { file, ...graph } = opts.flamegraph;
-    fs.writeFileSync(file, renderFlameGraph(names.map(s => [foldedFrames(s, { annotations: true }), s.value]), graph));
+    // stacks not told apart by process (stackcount -K) have no comm: their graph starts at the root frame
+    const frames = (s: SymbolisedStack) => foldedFrames(s, { annotations: true }).slice(s.comm ? 0 : 1);
+    fs.writeFileSync(file, renderFlameGraph(names.map(s => [frames(s), s.value]), graph));
   }
   const warning = reader.missedWarning();
   if (warning) process.stderr.write(warning + '\n');

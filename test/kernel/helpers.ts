@@ -200,3 +200,42 @@ export function buildC(file: string, source: string): void {
   const cc = spawnSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', file, `${file}.c`], { encoding: 'utf8' });
   if (cc.status !== 0 || cc.stderr) throw new Error(`gcc ${file}.c: ${cc.stderr}`);
 }
+
+/**
+ * A C workload held at a pipe: waits for a byte on stdin, runs `body`, says "done" on stdout, then waits
+ * for stdin to close (so it is still alive, its calls counted and its mappings readable, when a tool prints).
+ */
+export function buildHeldProgram(bin: string, body: string, extra = ''): string {
+  buildC(bin, `#include <stdlib.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+${extra}
+int main(void)
+{
+	char c;
+	if (read(0, &c, 1) != 1)
+		return 1;
+	${body}
+	write(1, "done\\n", 5);
+	while (read(0, &c, 1) > 0)
+		;
+	_exit(0);
+}
+`);
+  return bin;
+}
+
+export interface HeldWorkload { child: ChildProcess; pid: number; done: Promise<void>; go(): void; end(): void }
+
+/** Starts a held workload (buildHeldProgram's, or a script that reads stdin the same way): go() releases it. */
+export function startHeld(cmd: string, args: string[] = []): HeldWorkload {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  running.add(child);
+  let out = '';
+  const done = new Promise<void>(resolve => child.stdout!.on('data', d => {
+    out += d;
+    if (out.includes('done')) resolve();
+  }));
+  return { child, pid: child.pid!, done, go: () => child.stdin!.write('g'), end: () => child.stdin!.end() };
+}
