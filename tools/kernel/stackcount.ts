@@ -14,9 +14,10 @@ import { printStacks, StackReader, type Frames, type StackSample, type Symbolise
 function representativeProgram(): string {
   const spec = (text: string) => parseProbeSpec(text);
   const probes: ResolvedProbe[] = [
-    { id: 0, spec: spec('t:sched:sched_switch'), type: 'tracepoint', category: 'sched', event: 'sched_switch', label: 'sched:sched_switch' },
-    { id: 1, spec: spec('c:malloc'), type: 'uprobe', binary: 'libc.so.6', symbol: 'malloc', address: 0n, fileOffset: 0, label: 'malloc' },
-    { id: 2, spec: spec('u:python3:function__entry'), type: 'usdt', binary: 'python3', provider: 'python', name: 'function__entry', args: '', sites: 1, label: 'function__entry' },
+    { id: 0, spec: spec('t:syscalls:sys_enter_getppid'), type: 'tracepoint', category: 'syscalls', event: 'sys_enter_getppid', label: 'syscalls:sys_enter_getppid' },
+    { id: 1, spec: spec('t:sched:sched_switch'), type: 'tracepoint', category: 'sched', event: 'sched_switch', label: 'sched:sched_switch' },
+    { id: 2, spec: spec('c:malloc'), type: 'uprobe', binary: 'libc.so.6', symbol: 'malloc', address: 0n, fileOffset: 0, label: 'malloc' },
+    { id: 3, spec: spec('u:python3:function__entry'), type: 'usdt', binary: 'python3', provider: 'python', name: 'function__entry', args: '', sites: 1, label: 'function__entry' },
   ];
   return generateProgram(probes, stackCountCodegen(probes)).text;
 }
