@@ -70,7 +70,7 @@ if [ ! -f "$stamp" ] || [ -n "$(find lib tools bin bpf-c test/vm package.json -n
   touch "$stamp"
 fi
 
-# The kprobe/fentry VM lane: Debian's stock kernel and an initramfs, cached in /var/cache/bpfkit-vm
+# The kprobe/fentry VM lane: Debian 12's 6.1 and 6.12 kernels and their initramfs, cached in /var/cache/bpfkit-vm
 # quiet when ready; a failure here only warns: the host's tests do not need the VM
 if ! vm_out=$(test/vm/vm-run.sh --setup 2>&1); then
   printf '%s\n' "$vm_out"

@@ -1,5 +1,6 @@
 // The BPF object: compile (cached) -> open -> set const volatile globals -> pick probe kinds this kernel
 // supports -> load -> attach; typed maps, histograms and event streams on top; close() detaches all.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Btf, makeDecoder, makeEncoder, makeFieldReaders, type DecodeOptions, type FieldReaders } from './btf/index.js';
@@ -9,10 +10,10 @@ import {
   features, kindFeatureName, kindSupported, rawTracepointExists, tracepointExists,
 } from './attach/features.js';
 import { expandKernelFunctions, firstExistingKernelFunction, resolveKernelFunction } from './attach/kprobes.js';
-import { fallbackGroup, parseSection, preference, targetFunctions, type ProbeSpec } from './attach/sections.js';
+import { fallbackGroup, parseSection, preference, targetFunctions, type ProbeKind, type ProbeSpec } from './attach/sections.js';
 import {
   BpfError, bpfError, checkPtr, closeFd, destroyLinksConcurrently, kprobeMultiOpts, kprobeOpts, lastErrno, libbpfFns as f, mmapFd, munmap, openOpts,
-  perfEventEnable, perfEventOpen, PROT_READ, PROT_WRITE, takeLog, tracepointOpts, uprobeOpts, usdtOpts, view, type Ptr,
+  perfEventEnable, perfEventOpen, PROT_READ, PROT_WRITE, releaseLinkFd, takeLog, tracepointOpts, uprobeOpts, usdtOpts, view, type Ptr,
 } from './libbpf/index.js';
 import { BpfMap, sumPerCpu } from './maps/index.js';
 import { Histogram } from './maps/histogram.js';
@@ -138,7 +139,7 @@ export class BPF {
   readonly programs = new Map<string, Program>();
   private readonly mapMeta = new Map<string, MapMeta>();
   private readonly mapCache = new Map<string, BpfMap>();
-  private readonly links: Ptr[] = [];
+  private readonly links: Link[] = [];
   private readonly streams: { close(): void }[] = [];
   private readonly mmaps: [Ptr, number][] = [];
   private obj: Ptr | null;
@@ -423,12 +424,12 @@ export class BPF {
     return p;
   }
 
-  private addLink(link: Ptr | null, what: string): Ptr {
+  private addLink(link: Ptr | null, what: string, kind: ProbeKind): Ptr {
     if (!link) {
       const e = lastErrno();
       throw bpfError(what, e, takeLog());
     }
-    this.links.push(link);
+    this.links.push({ ptr: link, kind });
     return link;
   }
 
@@ -458,7 +459,7 @@ export class BPF {
       this.attachKprobe(p.name, p.function ?? targetFunctions(p.spec), { retprobe: kind === 'kretprobe', offset: p.spec.offset });
       return;
     }
-    this.addLink(f.attach(p.ptr) as Ptr | null, `attaching ${p.name} to ${p.section}`);
+    this.addLink(f.attach(p.ptr) as Ptr | null, `attaching ${p.name} to ${p.section}`, p.spec.kind);
   }
 
   /** A classic tracepoint; `cookie` is what the program's bpf_get_attach_cookie() returns (one program, many events). */
@@ -467,12 +468,12 @@ export class BPF {
     if (!tracepointExists(category, event)) throw new TracepointMissingError(category, event, 'does not exist on this kernel');
     const link = opts.cookie === undefined ? f.attach_tracepoint(p.ptr, category, event)
       : f.attach_tracepoint_opts(p.ptr, category, event, tracepointOpts(opts.cookie));
-    this.addLink(link as Ptr | null, `attaching ${program} to tracepoint ${category}:${event}`);
+    this.addLink(link as Ptr | null, `attaching ${program} to tracepoint ${category}:${event}`, 'tracepoint');
   }
 
   attachRawTracepoint(program: string, event: string): void {
     const p = this.program(program);
-    this.addLink(f.attach_raw_tracepoint(p.ptr, event) as Ptr | null, `attaching ${program} to raw tracepoint ${event}`);
+    this.addLink(f.attach_raw_tracepoint(p.ptr, event) as Ptr | null, `attaching ${program} to raw tracepoint ${event}`, 'raw_tp');
   }
 
   /**
@@ -485,7 +486,7 @@ export class BPF {
     if (!feat.ok) throw new BpfError(`${program}: needs kprobes: ${feat.why}`, 95);
     const target = resolveKernelFunction(fn, { syscall: opts.syscall });
     this.addLink(f.attach_kprobe_opts(p.ptr, target, kprobeOpts(!!opts.retprobe, opts.offset ?? 0, opts.cookie ?? 0n)) as Ptr | null,
-      `attaching ${program} to ${opts.retprobe ? 'kretprobe' : 'kprobe'} ${target}`);
+      `attaching ${program} to ${opts.retprobe ? 'kretprobe' : 'kprobe'} ${target}`, opts.retprobe ? 'kretprobe' : 'kprobe');
   }
 
   /** One program on every function matching a glob (`vfs_*`), as funccount does; returns the functions. */
@@ -499,14 +500,15 @@ export class BPF {
     // SEC("kprobe.multi"): one link (fprobe-based) where the kernel has them; else one kprobe per function
     if (isMultiKind(p.spec.kind) && !p.perFunction) {
       const link = f.attach_kprobe_multi_opts(p.ptr, null, kprobeMultiOpts(retprobe, fns)) as Ptr | null;
-      this.addLink(link, `attaching ${program} to ${retprobe ? 'kretprobe' : 'kprobe'}.multi ${pattern} (${fns.length} functions)`);
+      this.addLink(link, `attaching ${program} to ${retprobe ? 'kretprobe' : 'kprobe'}.multi ${pattern} (${fns.length} functions)`,
+        retprobe ? 'kretprobe.multi' : 'kprobe.multi');
       return fns;
     }
     const attached: string[] = [];
     for (const fn of fns) {
       const l = f.attach_kprobe_opts(p.ptr, fn, kprobeOpts(retprobe, 0)) as Ptr | null;
       if (l) {
-        this.links.push(l);
+        this.links.push({ ptr: l, kind: retprobe ? 'kretprobe' : 'kprobe' });
         attached.push(fn);
       }
     }
@@ -519,7 +521,8 @@ export class BPF {
     const p = this.program(program);
     const bin = resolveLibrary(o.binary, o.pid);
     const what = `attaching ${program} to ${o.retprobe ? 'uretprobe' : 'uprobe'} ${bin}:${o.symbol ?? `0x${(o.offset ?? 0).toString(16)}`}`;
-    this.addLink(f.attach_uprobe_opts(p.ptr, o.pid ?? -1, bin, o.offset ?? 0, uprobeOpts(!!o.retprobe, o.symbol ?? null, o.cookie ?? 0n)) as Ptr | null, what);
+    this.addLink(f.attach_uprobe_opts(p.ptr, o.pid ?? -1, bin, o.offset ?? 0, uprobeOpts(!!o.retprobe, o.symbol ?? null, o.cookie ?? 0n)) as Ptr | null, what,
+      o.retprobe ? 'uretprobe' : 'uprobe');
   }
 
   /**
@@ -534,14 +537,15 @@ export class BPF {
     const retprobe = opts.retprobe ?? (p.spec.kind === 'kretprobe' || p.spec.kind === 'kretprobe.multi');
     if (isMultiKind(p.spec.kind) && !p.perFunction) {
       const link = f.attach_kprobe_multi_opts(p.ptr, null, kprobeMultiOpts(retprobe, fns, opts.cookies ?? null)) as Ptr | null;
-      this.addLink(link, `attaching ${program} to ${retprobe ? 'kretprobe' : 'kprobe'}.multi (${fns.length} functions)`);
+      this.addLink(link, `attaching ${program} to ${retprobe ? 'kretprobe' : 'kprobe'}.multi (${fns.length} functions)`,
+        retprobe ? 'kretprobe.multi' : 'kprobe.multi');
       return fns;
     }
     const attached: string[] = [];
     fns.forEach((fn, i) => {
       const l = f.attach_kprobe_opts(p.ptr, fn, kprobeOpts(retprobe, 0, opts.cookies?.[i] ?? 0n)) as Ptr | null;
       if (l) {
-        this.links.push(l);
+        this.links.push({ ptr: l, kind: retprobe ? 'kretprobe' : 'kprobe' });
         attached.push(fn);
       }
     });
@@ -558,7 +562,7 @@ export class BPF {
     const p = this.program(program);
     const bin = resolveLibrary(o.binary, o.pid);
     this.addLink(f.attach_usdt(p.ptr, o.pid ?? -1, bin, o.provider, o.name, o.cookie === undefined ? null : usdtOpts(o.cookie)) as Ptr | null,
-      `attaching ${program} to USDT ${o.provider}:${o.name} in ${bin}`);
+      `attaching ${program} to USDT ${o.provider}:${o.name} in ${bin}`, 'usdt');
   }
 
   /** Attaches a perf_event program to a sampling event on each CPU (BCC's attach_perf_event). */
@@ -583,7 +587,7 @@ export class BPF {
         throw bpfError(`attaching ${program} to perf event on CPU ${cpu}`, e, takeLog());
       }
       perfEventEnable(fd);
-      this.links.push(link);
+      this.links.push({ ptr: link, kind: 'perf_event' });
     }
   }
 
@@ -718,15 +722,49 @@ export class BPF {
   /** Detaches everything and frees the object. Idempotent. */
   close(): void {
     this.closeStreams();
-    for (const l of this.links.splice(0)) f.link_destroy(l);
+    for (const l of this.links.splice(0)) f.link_destroy(l.ptr);
     this.closeObject();
   }
 
-  /** close(), with the links detached concurrently (what tools do on exit: see destroyLinksConcurrently). */
+  /** close(), with the links detached concurrently (see destroyLinksConcurrently). */
   async closeAsync(): Promise<void> {
     this.closeStreams();
-    await destroyLinksConcurrently(this.links.splice(0));
+    await destroyLinksConcurrently(this.links.splice(0).map(l => l.ptr));
     this.closeObject();
+  }
+
+  /**
+   * close() for objects of a process about to exit (what tools do at the end). The kernel tears a
+   * tracepoint's, kprobe's or uprobe's perf event down slowly: RCU grace periods under its event_mutex,
+   * ~35-70 ms each, one after another, so opensnoop's 6 tracepoints kept it from exiting for ~0.25 s and
+   * vfsstat's 12 for ~0.8 s (libbpf-tools pays the same, per tracepoint). Those links' fds are handed to
+   * a reaper process (cat, reading a pipe this process holds) whose exit, once this process has exited,
+   * releases them: the tool ends at once and within a fraction of a second nothing is left loaded. Other
+   * links are destroyed here. If the reaper cannot start, this process's own exit releases the fds.
+   */
+  static async closeForExit(objects: BPF[]): Promise<void> {
+    const handedOff: number[] = [];
+    const rest: Ptr[] = [];
+    for (const b of objects) {
+      b.closeStreams();
+      for (const l of b.links.splice(0)) {
+        if (slowToDetach.has(l.kind) && (f.link_fd(l.ptr) as number) >= 0) handedOff.push(releaseLinkFd(l.ptr));
+        else rest.push(l.ptr);
+      }
+    }
+    if (handedOff.length > 0) {
+      try {
+        const reaper = spawn('/bin/cat', [], { stdio: ['pipe', 'ignore', 'ignore', ...handedOff], detached: true });
+        reaper.on('error', () => {});
+        reaper.unref();
+        // the reaper holds them now: closing ours is quick (not the last reference)
+        if (reaper.pid) for (const fd of handedOff) closeFd(fd);
+      } catch {
+        // left open: released by this process's exit
+      }
+    }
+    await destroyLinksConcurrently(rest);
+    for (const b of objects) b.closeObject();
   }
 
   private closeStreams(): void {
@@ -740,6 +778,14 @@ export class BPF {
     live.delete(this);
   }
 }
+
+interface Link {
+  ptr: Ptr;
+  kind: ProbeKind;
+}
+
+/** Links whose perf event the kernel releases only after RCU grace periods (see closeForExit). */
+const slowToDetach = new Set<ProbeKind>(['tracepoint', 'kprobe', 'kretprobe', 'uprobe', 'uretprobe']);
 
 interface ProgramPlan {
   /** Programs not to load, and why. */

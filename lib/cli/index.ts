@@ -341,10 +341,10 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
     await spec.run(ctx);
   } catch (e) {
     out.flush();
-    await Promise.all(objects.map(b => b.closeAsync()));
+    await BPF.closeForExit(objects);
     fail(spec, e, opts.debug);
   }
   out.flush();
-  await Promise.all(objects.map(b => b.closeAsync()));
+  await BPF.closeForExit(objects);
   process.exit(0);
 }

@@ -103,6 +103,7 @@ function declare() {
     attach_perf_event: libbpf.func('bpf_link *bpf_program__attach_perf_event(const bpf_program *prog, int pfd)'),
     link_destroy: libbpf.func('int bpf_link__destroy(bpf_link *link)'),
     link_fd: libbpf.func('int bpf_link__fd(const bpf_link *link)'),
+    link_disconnect: libbpf.func('void bpf_link__disconnect(bpf_link *link)'),
     // maps (object side)
     map_name: libbpf.func('const char *bpf_map__name(const bpf_map *map)'),
     map_fd: libbpf.func('int bpf_map__fd(const bpf_map *map)'),
@@ -290,6 +291,18 @@ export function unregisterCallback(p: Ptr): void {
 export function destroyLinksConcurrently(links: Ptr[]): Promise<void> {
   const destroyAsync = (f.link_destroy as unknown as { async(link: Ptr, cb: (err: unknown) => void): void }).async;
   return Promise.all(links.map(l => new Promise<void>(resolve => destroyAsync(l, () => resolve())))).then(() => undefined);
+}
+
+/**
+ * Frees a link's memory and returns its fd, still open and now the caller's: disconnected first, so that
+ * libbpf neither detaches nor closes anything (the caller hands the fd on, see BPF.closeForExit).
+ * A perf-event link keeps its perf event's own fd open until the process exits; the link holds that event.
+ */
+export function releaseLinkFd(link: Ptr): number {
+  const fd = f.link_fd(link) as number;
+  f.link_disconnect(link);
+  f.link_destroy(link);
+  return fd;
 }
 
 export function closeFd(fd: number): void {

@@ -86,6 +86,12 @@ function bigToNum(v: bigint): number {
 }
 
 /** One symbol table as read from the file: entries are decoded on demand, names are slices of strs. */
+/** "memcpy@GLIBC_2.2.5" and "memcpy@@GLIBC_2.14" as "memcpy" (BCC and perf print the plain name); "f@plt" kept. */
+export function unversioned(name: string): string {
+  const at = name.indexOf('@');
+  return at > 0 && name.slice(at) !== '@plt' ? name.slice(0, at) : name;
+}
+
 interface RawSymtab { data: Buffer; strs: Buffer; text?: string; ent: number; count: number; versym?: Buffer; secs: ElfSection[]; dynamic: boolean }
 
 /**
@@ -519,10 +525,18 @@ export class ElfFile {
       let under = 0;
       while (strs[off + under] === 95) under++;
       const end = strs.indexOf(0, off);
-      const len = (end < 0 ? strs.length : end) - off;
+      let len = (end < 0 ? strs.length : end) - off;
+      // a debug file's .symtab spells versions out ("clock_nanosleep@@GLIBC_2.17", "...@GLIBC_2.2.5"): ranked by
+      // the plain name (printed without the version), the default version before a compat one
+      let version = 0;
+      const at = strs.indexOf(64 /* @ */, off);
+      if (at >= 0 && at < off + len) {
+        version = strs[at + 1] === 64 ? 256 : 512;
+        len = at - off;
+      }
       const bind = info >> 4, type = info & 0xf;
       return ((bind === STB_GLOBAL ? 8 : bind === STB_WEAK ? 4 : 0) + (type === STT_FUNC ? 2 : 0) + (size[i] > 0 ? 1 : 0)) * 65536
-        - under * 1024 - Math.min(len, 1023);
+        - under * 1024 - version - Math.min(len, 255);
     };
     const keep = new Uint32Array(n);
     let m = 0;
@@ -581,7 +595,7 @@ export class ElfFile {
     if (best < 0 || a >= st.ends[best]) return undefined;
     const sym = st.table[best] < 0 ? st.plt[st.entry[best]] : this.rawSymbol(this.rawTables()[st.table[best]], st.entry[best]);
     if (vaddr < sym.value) return undefined; // above 2^53, Number rounding
-    return { name: sym.name, offset: Number(vaddr - sym.value), value: sym.value, size: sym.size };
+    return { name: unversioned(sym.name), offset: Number(vaddr - sym.value), value: sym.value, size: sym.size };
   }
 
   /** Kept for callers of the earlier API: symbolAt without value/size. */

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, expectUsageErrors, sleep, startReference, startTool, tmpDir } from './helpers.js';
+import { attached, bpfFdsOf, expectUsageErrors, sleep, startReference, startTool, tmpDir, unloaded } from './helpers.js';
 
 const dir = tmpDir();
 const existing = path.join(dir, 'bpfkit-open-marker.txt');
@@ -25,6 +25,34 @@ test('reports the open with PID, COMM, FD and the failure with ERR 2; Ctrl-C exi
   await t.waitFor(new RegExp(`^${pid} +cat +-1 +2 ${missing}$`, 'm'));
   expect(t.stdout().split('\n')[0]).toBe('PID    COMM               FD ERR PATH');
   expect(await t.stop()).toBe(0);
+});
+
+test('Ctrl-C: the tracepoint links are handed to a reaper; once both have exited nothing is left loaded', async () => {
+  const t = startTool('opensnoop', []);
+  await attached(t);
+  const { programs, links } = bpfFdsOf(t.child.pid!);
+  expect(links).toBeGreaterThanOrEqual(6); // open, openat, openat2: enter and exit
+  expect(await t.stop()).toBe(0);
+  await unloaded(programs);
+  // and the reaper (cat on a pipe the tool held) has gone with them
+  const holders = fs.readdirSync('/proc').filter(p => /^\d+$/.test(p) && p !== String(process.pid)).filter(p => {
+    try {
+      return fs.readdirSync(`/proc/${p}/fd`).some(fd => fs.readlinkSync(`/proc/${p}/fd/${fd}`) === 'anon_inode:bpf_link'
+        && fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'cat');
+    } catch {
+      return false;
+    }
+  });
+  expect(holders).toEqual([]);
+});
+
+test('SIGKILL: the kernel releases everything', async () => {
+  const t = startTool('opensnoop', []);
+  await attached(t);
+  const { programs } = bpfFdsOf(t.child.pid!);
+  t.child.kill('SIGKILL');
+  await t.exited;
+  await unloaded(programs);
 });
 
 test('-x only failures, -p one process, -e flags, -f O_WRONLY writes, -d stops by itself', async () => {

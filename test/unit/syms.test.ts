@@ -8,6 +8,7 @@ import {
   ElfFile, KernelSymbols, ProcessSymbols, PerfMap, formatSymbol, symbolizeStack, resolveLibrary, demangle,
   parseMaps, parseLdSoCache, parseUsdtArgs, STT_FUNC, PT_LOAD,
 } from '../../lib/syms/index.js';
+import { unversioned } from '../../lib/syms/elf.js';
 
 let dir = '';
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', cwd: dir });
@@ -158,6 +159,20 @@ describe('ElfFile', () => {
     for (const name of ['malloc', 'getpid', 'write']) {
       expect(libc.functionSymbol(name)?.value).toBe(dyn.get(name)?.value);
     }
+  });
+
+  test('symbol versions are not part of the names printed (libc6-dbg\'s .symtab names compat versions literally)', () => {
+    const libc = ElfFile.open(resolveLibrary('c'));
+    const dyn = nm(resolveLibrary('c'), true);
+    // clock_nanosleep has a GLIBC_2.2.5 compat version and the default GLIBC_2.17 one at one address
+    for (const name of ['clock_nanosleep', 'memcpy', 'malloc']) {
+      const at = libc.symbolAt(dyn.get(name)!.value);
+      expect(at?.name).not.toContain('@');
+    }
+    expect(libc.symbolAt(dyn.get('clock_nanosleep')!.value)?.name).toBe('clock_nanosleep');
+    expect(unversioned('clock_nanosleep@GLIBC_2.2.5')).toBe('clock_nanosleep');
+    expect(unversioned('memcpy@@GLIBC_2.14')).toBe('memcpy');
+    expect(unversioned('puts@plt')).toBe('puts@plt');
   });
 
   test('errors name the file', () => {

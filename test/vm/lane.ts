@@ -1,7 +1,9 @@
-// The kprobe/fentry lane: real events in a kernel that has kprobes and BPF trampolines (Debian's 6.1,
-// booted by test/vm/run.sh through test/vm/vm-run.sh), and the tools' paths for kernels older than the
-// host's. Prints one line per check and closes with
-// "N passed, M failed"; exits 1 on any failure.
+// The kprobe/fentry lane: real events in a kernel that has kprobes and BPF trampolines (Debian 12's 6.1
+// and 6.12, each booted by test/vm/run.sh through test/vm/vm-run.sh), and the tools' paths for kernels
+// older than the host's. Prints one line per check and closes with "N passed, M failed"; exits 1 on any
+// failure. What differs between the kernels is read from the booted kernel's config (`kernel` below),
+// never from its version: checks state per-kernel facts through it. New blocks of checks go before
+// the closing "nothing of the lane stays loaded" check.
 //
 //   bin/bpfkit-node test/vm/lane.ts --precompile   on the host: compile the lane's objects into $BPFKIT_CACHE
 //   bin/bpfkit-node test/vm/lane.ts                in the VM (the cache is visible there, read-only)
@@ -16,7 +18,7 @@ import { featureProbeName, featureProbeSource, features } from '../../lib/attach
 import { expandKernelFunctions, kernelFunctionSource, kprobeBlacklist, resolveKernelFunction } from '../../lib/attach/kprobes.js';
 import { compile } from '../../lib/compile/index.js';
 import { validateRecord } from '../../lib/output/index.js';
-import { BY_HAND, Hit, LANE_OBJECTS, READS, RENAMED, RENAMED_NOWHERE, Slot } from './programs.js';
+import { BY_HAND, Hit, LANE_OBJECTS, READS, RENAMED, RENAMED_NOWHERE, Slot, WILDCARD } from './programs.js';
 
 if (process.argv.includes('--precompile')) {
   for (const [name, text] of Object.entries(LANE_OBJECTS)) compile({ text, name: `${name}.bpf.c` });
@@ -50,6 +52,28 @@ fs.writeFileSync(file, Buffer.alloc(BLOCKS * BLOCK, 0x5a));
 const ino = fs.statSync(file).ino;
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
+
+/**
+ * The booted kernel's config (vm-run.sh copies it to /boot/config-$(uname -r), where Debian installs
+ * it), read here on its own, not through the library, so that the library's feature probes are checked
+ * against it. 6.1: no CONFIG_FPROBE, no IBT, no block_io_start; 6.12: all three.
+ */
+const config = (() => {
+  const file = `/boot/config-${os.release()}`;
+  if (!fs.existsSync(file)) {
+    console.log(`FAIL the lane needs the booted kernel's config at ${file} (vm-run.sh puts it there)\n0 passed, 1 failed`);
+    process.exit(1);
+  }
+  return new Map([...fs.readFileSync(file, 'utf8').matchAll(/^(CONFIG_\w+)=(.*)$/gm)].map(m => [m[1]!, m[2]!]));
+})();
+const kernel = {
+  /** kprobe.multi links (fprobe, Linux 5.18+) */
+  kprobeMulti: config.get('CONFIG_FPROBE') === 'y',
+  /** indirect branch tracking: functions open with a 4-byte endbr64 before the 5-byte ftrace call */
+  ibt: config.get('CONFIG_X86_KERNEL_IBT') === 'y',
+  /** block_io_start (Linux 6.5+): where a block request gets its submitter */
+  blockIoStart: fs.existsSync('/sys/kernel/tracing/events/block/block_io_start'),
+};
 
 let passed = 0;
 let failed = 0;
@@ -144,9 +168,10 @@ function jsonRecords(tool: string, stdout: string): Record<string, unknown>[] {
   });
 }
 
-console.log(`lane: kernel ${os.release()}, ${os.cpus().length} CPUs, file ${file} (${BLOCKS} x ${BLOCK} bytes)`);
+console.log(`lane: kernel ${os.release()}, ${os.cpus().length} CPUs, file ${file} (${BLOCKS} x ${BLOCK} bytes); ` +
+  Object.entries(kernel).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', '));
 
-// (b)+(c): the object has fentry and kprobe alternatives; on 6.1 the fentry/fexit ones are loaded.
+// (b)+(c): the object has fentry and kprobe alternatives; with trampolines (both kernels) fentry/fexit are loaded.
 await check('fentry/fexit preferred over kprobe/kretprobe; each of dd\'s reads seen once, with its bytes', async () => {
   const r = await observeReads();
   expectEqual(r.loaded, ['read_fentry', 'read_fexit'], 'loaded programs');
@@ -202,9 +227,11 @@ await check('syscall names resolve to this kernel\'s wrappers', () => {
 });
 
 // (d)+(e): a glob on one program, a kprobe on a syscall by its BCC name, and one at an offset inside
-// vfs_read; this thread does the work. The offset is the second instruction: Debian's 6.1 is built
-// without CONFIG_X86_KERNEL_IBT, so functions open with the 5-byte ftrace call (no endbr64 before it).
-await check('attachKprobeMulti(vfs_read*) hits each function (also from SEC("kprobe.multi")); sys_openat sees openat; vfs_read+5 sees the reads', async () => {
+// vfs_read; this thread does the work. The offset is the first instruction after the 5-byte ftrace call,
+// and after the 4-byte endbr64 before it where the kernel is built with CONFIG_X86_KERNEL_IBT (6.12).
+const offsetInVfsRead = (kernel.ibt ? 4 : 0) + 5;
+await check(`attachKprobeMulti(vfs_read*) hits each function (also from SEC("kprobe.multi"): ${kernel.kprobeMulti ? 'one kprobe.multi link' : 'one kprobe per function'}); ` +
+  `sys_openat sees openat; vfs_read+${offsetInVfsRead} sees the reads`, async () => {
   const fns = expandKernelFunctions('vfs_read*');
   expectTrue(fns.length > 1 && fns.includes('vfs_read') && fns.includes('vfs_readv'), `vfs_read* expanded to ${fns}`);
   expectEqual(expandKernelFunctions('perf_*'), [], 'perf_* (excluded)');
@@ -221,13 +248,13 @@ await check('attachKprobeMulti(vfs_read*) hits each function (also from SEC("kpr
     expectEqual(attached, fns, 'functions attached');
     const perFunction = kernelLinks();
     expectEqual(perFunction.length - linksBefore.length, fns.length, 'one link per function for a SEC("kprobe") program');
-    // Debian's 6.1 is built without CONFIG_FPROBE: a SEC("kprobe.multi") program is loaded as a plain
-    // kprobe there and attached once per function, the same way
-    expectEqual(features.kprobeMulti(), { ok: false, why: 'kprobe.multi links unavailable (needs Linux 5.18+ with CONFIG_FPROBE)' }, 'kprobe.multi feature');
+    // a SEC("kprobe.multi") program: one fprobe link where the kernel has CONFIG_FPROBE; else it is
+    // loaded as a plain kprobe and attached once per function, the same way as above
+    expectEqual(features.kprobeMulti(), kernel.kprobeMulti ? { ok: true } : { ok: false, why: 'this kernel was built without CONFIG_FPROBE (kprobe.multi links)' }, 'kprobe.multi feature');
     expectEqual(bpf.attachKprobeMulti('multi_link', 'vfs_read*'), fns, 'functions attached for SEC("kprobe.multi")');
-    expectEqual(kernelLinks().slice(perFunction.length), fns.map(() => 'perf_event'), 'links added for SEC("kprobe.multi")');
+    expectEqual(kernelLinks().slice(perFunction.length), kernel.kprobeMulti ? ['kprobe_multi'] : fns.map(() => 'perf_event'), 'links added for SEC("kprobe.multi")');
     bpf.attachKprobe('syscall_entry', 'sys_openat');
-    bpf.attachKprobe('offset_entry', 'vfs_read', { offset: 5 });
+    bpf.attachKprobe('offset_entry', 'vfs_read', { offset: offsetInVfsRead });
     bpf.map<number, number>('armed').set(0, 1);
     // on this (main) thread: 1 openat(), 3 read(), 1 readv() (two buffers: one would be a read()), 1 readlink()
     const fd = fs.openSync(file, 'r');
@@ -249,11 +276,36 @@ await check('attachKprobeMulti(vfs_read*) hits each function (also from SEC("kpr
     expectEqual({ vfs_read: callsOf('vfs_read', multiCalls), vfs_readv: callsOf('vfs_readv', multiCalls), vfs_readlink: callsOf('vfs_readlink', multiCalls) },
       { vfs_read: 3, vfs_readv: 1, vfs_readlink: 1 }, 'calls per function through kprobe.multi');
     expectEqual(openats, 1, 'openat calls');
-    expectEqual(offsetHits, 3, 'hits at vfs_read+5');
+    expectEqual(offsetHits, 3, `hits at vfs_read+${offsetInVfsRead}`);
   } finally {
     bpf.close();
     fs.rmSync(link, { force: true });
   }
+});
+
+// The library's kernel wildcard as a tool writes it: SEC("kprobe.multi/vfs_read*") through attachAll(),
+// one link where the kernel has kprobe.multi links and one kprobe per function elsewhere; dd's reads of
+// the file are counted by function, exactly.
+await check(`SEC("kprobe.multi/vfs_read*") by attachAll(): ${kernel.kprobeMulti ? 'one kprobe.multi link' : 'one kprobe per function'}; each of dd's reads counted once, in vfs_read`, async () => {
+  const fns = expandKernelFunctions('vfs_read*');
+  const dd = heldDd();
+  const linksBefore = kernelLinks();
+  const bpf = BPF.load({ text: WILDCARD, name: 'lane_wildcard', rodata: { targ_tgid: dd.pid, targ_ino: ino } });
+  try {
+    expectEqual(bpf.attachAll(), 1, 'programs attached');
+    expectEqual(kernelLinks().slice(linksBefore.length), kernel.kprobeMulti ? ['kprobe_multi'] : fns.map(() => 'perf_event'), 'links added');
+    await dd.release();
+    const addr = kernelAddresses(fns);
+    const byFunction: Record<string, number> = {};
+    for (const [ip, n] of bpf.map<bigint, bigint>('calls').entries()) {
+      const fn = fns.find(f => addr.has(f) && ip >= addr.get(f)! && ip < addr.get(f)! + 16n) ?? `0x${ip.toString(16)}`;
+      byFunction[fn] = (byFunction[fn] ?? 0) + Number(n);
+    }
+    expectEqual(byFunction, { vfs_read: BLOCKS }, 'reads of the file by dd, by function');
+  } finally {
+    bpf.close();
+  }
+  expectEqual(kernelLinks().length, linksBefore.length, 'links left after close()');
 });
 
 // A tool whose programs are fentry with kprobe alternatives, run as a user runs it, while a shell loop
@@ -299,22 +351,22 @@ async function aroundTool(tool: string, args: string[], work: () => number) {
   return { lines: jsonRecords(tool, stdout), pid };
 }
 
-// The block tools on a kernel without block_io_start (added in 6.5): who issued a request comes from
-// block_rq_insert there, and -Q's queued time starts at insert. A null_blk disk with mq-deadline (so
-// that requests are inserted, not issued directly) takes a known number of direct writes from a dd.
+// The block tools on both paths: on a kernel without block_io_start (added in 6.5: 6.1 here) who issued
+// a request comes from block_rq_insert, and -Q's queued time starts at insert; with it (6.12), from
+// block_io_start. A null_blk disk with mq-deadline (so that requests are inserted, not issued directly)
+// takes a known number of direct writes from a dd.
 const WRITES = 32;
 const directWrites = () => {
   const r = spawnSync('dd', ['if=/dev/zero', 'of=/dev/nullb0', `bs=${BLOCK}`, `count=${WRITES}`, 'oflag=direct', 'status=none']);
   expectEqual(r.status, 0, 'dd to /dev/nullb0 exit status');
   return r.pid!;
 };
-await check('biosnoop -Q and biolatency -Q -D (block_rq_insert path): each of dd\'s writes to a null_blk disk', async () => {
+await check(`biosnoop -Q and biolatency -Q -D (${kernel.blockIoStart ? 'block_io_start' : 'block_rq_insert'} path): each of dd's writes to a null_blk disk`, async () => {
   if (!fs.existsSync('/dev/nullb0')) {
     const m = spawnSync('modprobe', ['null_blk', 'queue_mode=2', 'nr_devices=1', 'gb=1'], { encoding: 'utf8' });
     expectEqual(m.status, 0, `modprobe null_blk (${m.stderr.trim()})`);
     fs.writeFileSync('/sys/block/nullb0/queue/scheduler', 'mq-deadline');
   }
-  expectTrue(!fs.existsSync('/sys/kernel/tracing/events/block/block_io_start'), 'this kernel has no block_io_start');
 
   const snoop = await aroundTool('disk/biosnoop', ['-Q', '--json', '-d', 'nullb0'], directWrites);
   const ours = snoop.lines.filter(e => e.pid === snoop.pid);
@@ -329,8 +381,8 @@ await check('biosnoop -Q and biolatency -Q -D (block_rq_insert path): each of dd
   expectEqual(disk.reduce((a, s) => a + s.total, 0), WRITES, 'I/Os in the nullb0 histogram');
 });
 
-// runqlen's field for kernels before 6.14 (cfs_rq->nr_running, renamed nr_queued since), chosen by
-// CO-RE at load: with three busy tasks per CPU, most 99 Hz samples find tasks waiting.
+// runqlen's field for kernels before 6.14 (cfs_rq->nr_running, renamed nr_queued since; both kernels
+// here), chosen by CO-RE at load: with three busy tasks per CPU, most 99 Hz samples find tasks waiting.
 await check('runqlen (cfs_rq->nr_running, before 6.14) sees the queued busy tasks', () => {
   const ncpu = os.cpus().length;
   const hogs = Array.from({ length: 3 * ncpu }, () => spawn('nice', ['-n', '19', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
@@ -373,8 +425,8 @@ await check('funccount -p PID \'shmem_file_read*\' counts each of dd\'s reads of
 await check('nothing of the lane stays loaded or attached', () => {
   const progs = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
   const ours = ['read_fentry', 'read_fexit', 'read_kprobe', 'read_kretprobe', 'multi_entry', 'multi_link', 'syscall_entry', 'offset_entry', 'renamed_fentry', 'renamed_kprobe',
-    ...['rq_insert', 'rq_issue', 'rq_complete'].flatMap(p => [`${p}_btf`, `${p}_raw`]), 'do_sample', 'probe_fentry', 'probe_fexit', 'probe_tp_btf',
-    'bpfkit_kprobe'];
+    'wildcard_entry', ...['io_start', 'rq_insert', 'rq_issue', 'rq_complete'].flatMap(p => [`${p}_btf`, `${p}_raw`]), 'do_sample', 'probe_fentry', 'probe_fexit', 'probe_tp_btf',
+    'probe_kprobe_multi', 'bpfkit_kprobe'];
   if (progs.status === 0) {
     const left = (JSON.parse(progs.stdout || '[]') as { name?: string }[]).map(p => p.name ?? '').filter(n => ours.some(o => o.startsWith(n) && n.length > 0));
     expectEqual(left, [], 'programs still loaded');

@@ -1,5 +1,5 @@
-// BPF programs of the kprobe/fentry lane, shared by the lane (run inside Debian's 6.1 kernel) and the
-// host-side test of the clean errors (test/kernel/kprobe-errors.test.ts): the same objects, two kernels.
+// BPF programs of the kprobe/fentry lane, shared by the lane (run inside Debian 12's 6.1 and 6.12 kernels)
+// and the host-side test of the clean errors (test/kernel/kprobe-errors.test.ts): the same objects, three kernels.
 
 /** The lane's file filter: reads by process `targ_tgid` of the file with inode `targ_ino`. */
 const OUR_FILE = `#include <bpfkit.h>
@@ -148,5 +148,23 @@ int BPF_KPROBE(renamed_kprobe, struct file *file) { return count(file); }
 /** RENAMED where no name exists: the error names them all. */
 export const RENAMED_NOWHERE = RENAMED.replaceAll('|vfs_read', '|bpfkit_vfs_read_gone');
 
+/**
+ * A kernel wildcard in the section, as tools write it: attachAll() makes one kprobe.multi link of it
+ * where the kernel has them, else one kprobe per function. Counts, by function address, the calls by
+ * process `targ_tgid` whose first argument is the file with inode `targ_ino` (vfs_read and vfs_readv
+ * take a struct file first; vfs_readlink takes a dentry, but the process, a dd, reads no link).
+ */
+export const WILDCARD = `${OUR_FILE}
+BPF_HASH(calls, u64, u64, 64);   /* function address -> calls */
+
+SEC("kprobe.multi/vfs_read*")
+int BPF_KPROBE(wildcard_entry, struct file *file)
+{
+	if (ours(file))
+		map_increment(calls, bpf_get_func_ip(ctx));
+	return 0;
+}
+`;
+
 /** Name -> text of every lane object: the host compiles them before the VM boots (clang is slow there). */
-export const LANE_OBJECTS: Record<string, string> = { lane_reads: READS, lane_by_hand: BY_HAND, lane_renamed: RENAMED, lane_nowhere: RENAMED_NOWHERE };
+export const LANE_OBJECTS: Record<string, string> = { lane_reads: READS, lane_by_hand: BY_HAND, lane_renamed: RENAMED, lane_nowhere: RENAMED_NOWHERE, lane_wildcard: WILDCARD };

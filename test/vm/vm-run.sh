@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# test/vm/vm-run.sh — run one command as root inside a throw-away QEMU VM that boots Debian's stock
-# kernel (package linux-image-amd64: 6.1 with kprobes, fentry/fexit and BTF), for the probe kinds the
-# host kernel may lack. The guest's root file system is the host's / (9p, read-only) under a tmpfs
-# overlay, so every host file is visible and writes are thrown away with the VM.
+# test/vm/vm-run.sh — run one command as root inside a throw-away QEMU VM that boots one of Debian 12's
+# kernels, for the probe kinds the host kernel may lack:
+#   6.1   the stock kernel (linux-image-amd64): kprobes, fentry/fexit, BTF; no CONFIG_FPROBE, no IBT
+#   6.12  Debian 12's 6.12 (linux-image-6.12-amd64): the same plus CONFIG_FPROBE (kprobe.multi
+#         links) and CONFIG_X86_KERNEL_IBT
+# The guest's root file system is the host's / (9p, read-only) under a tmpfs overlay, so every host
+# file is visible and writes are thrown away with the VM; the kernel's config is at /boot/config-$(uname -r).
 #
-#   test/vm/vm-run.sh --setup          fetch the kernel, build the initramfs (idempotent), then exit
+#   test/vm/vm-run.sh --setup          fetch every kernel, build their initramfs (idempotent), then exit
 #   test/vm/vm-run.sh 'command ...'    run it with bash in the guest, in the caller's working directory
 #
 # The command's stdout and stderr stream back live (virtio-serial ports); the exit code is the
@@ -15,7 +18,8 @@
 # tmpfs /run, tracefs, debugfs, bpffs, cgroup2 mounted; loopback up; no network; clock = host's.
 #
 # Knobs (environment):
-#   VM_CACHE    kernel, initramfs and run dirs (default /var/cache/bpfkit-vm)
+#   VM_KERNEL   which kernel to boot: 6.1 (default) or 6.12; with --setup, only that one is prepared
+#   VM_CACHE    kernels, initramfs and run dirs (default /var/cache/bpfkit-vm)
 #   VM_TIMEOUT  seconds before the VM is killed (default 900)
 #   VM_CPUS     vCPUs (default: host CPUs, at most 4)          VM_MEM  MiB (default 1536)
 #   VM_ACCEL    auto | kvm | tcg (auto: kvm when /dev/kvm is usable, else software emulation)
@@ -29,6 +33,8 @@ VM_CACHE=${VM_CACHE:-/var/cache/bpfkit-vm}
 VM_TIMEOUT=${VM_TIMEOUT:-900}
 VM_MEM=${VM_MEM:-1536}
 VM_ACCEL=${VM_ACCEL:-auto}
+# The kernels, by name: the Debian package whose dependency is the versioned image to boot.
+KERNELS="6.1=linux-image-amd64 6.12=linux-image-6.12-amd64"
 if [ -z "${VM_CPUS:-}" ]; then VM_CPUS=$(nproc); [ "$VM_CPUS" -le 4 ] || VM_CPUS=4; fi
 # What the initramfs must load to reach the 9p root and the output ports (built-ins are skipped).
 MODULES="virtio_pci 9pnet_virtio 9p overlay virtio_console"
@@ -43,11 +49,23 @@ setup() {
   flock 8
   command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (apt-get install qemu-system-x86)"
   find_busybox
-  find_kernel
+  prepare_kernel "$1"
+  flock -u 8
+  exec 8>&-
+}
+
+# Sets KNAME KDIR KERNEL KVER MODDIR BOOT INITRD for the kernel named $1, fetching and building what is missing.
+prepare_kernel() {
+  KNAME=$1
+  local meta
+  meta=$(kernel_meta "$KNAME") || die "VM_KERNEL must be one of: $(kernel_names)"
+  # the stock kernel keeps the directory earlier versions of this script (and other checkouts) use
+  if [ "$KNAME" = 6.1 ]; then KDIR=$VM_CACHE/kernel; else KDIR=$VM_CACHE/kernel-$KNAME; fi
+  find_kernel "$meta"
   # Booting the uncompressed ELF through its PVH entry skips the xz decompression, seconds under TCG.
   BOOT=$KERNEL
   local elf=$VM_CACHE/vmlinux-$KVER
-  if [ ! -s "$elf" ] && command -v xz >/dev/null; then extract_vmlinux "$KERNEL" "$elf" || true; fi
+  if [ ! -s "$elf" ]; then extract_vmlinux "$KERNEL" "$elf" || true; fi
   [ -s "$elf" ] && BOOT=$elf
   INITRD=$VM_CACHE/initrd-$KVER.img
   local stamp
@@ -56,9 +74,10 @@ setup() {
     build_initrd
     echo "$stamp" > "$INITRD.stamp"
   fi
-  flock -u 8
-  exec 8>&-
 }
+
+kernel_names() { local k; for k in $KERNELS; do printf '%s ' "${k%%=*}"; done; }
+kernel_meta() { local k; for k in $KERNELS; do [ "${k%%=*}" != "$1" ] || { echo "${k#*=}"; return 0; }; done; return 1; }
 
 # A statically linked busybox (it runs before the root file system exists): the host's, or
 # busybox-static's, unpacked into the cache.
@@ -76,41 +95,49 @@ find_busybox() {
   BUSYBOX=$VM_CACHE/busybox/bin/busybox
 }
 
-# Debian's stock kernel: the versioned package linux-image-amd64 depends on, unpacked into the cache
-# with its modules (depmod'ed so the guest's modprobe works). Reused when present.
+# A Debian kernel: the versioned package that $1 (a meta package) depends on, unpacked into $KDIR with
+# its modules (depmod'ed so the guest's modprobe works). Reused when present.
 find_kernel() {
-  KERNEL=$(ls "$VM_CACHE"/kernel/boot/vmlinuz-* 2>/dev/null | sort -V | tail -1 || true)
+  local meta=$1
+  KERNEL=$(ls "$KDIR"/boot/vmlinuz-* 2>/dev/null | sort -V | tail -1 || true)
   if [ -z "$KERNEL" ]; then
     local pkg
-    pkg=$(kernel_package)
-    if [ -z "$pkg" ]; then apt-get update -qq >/dev/null 2>&1 || true; pkg=$(kernel_package); fi
-    [ -n "$pkg" ] || die "apt knows no linux-image-amd64 (is this Debian, with its sources configured?)"
-    note "fetching $pkg (apt-get download, ~100 MB, ~400 MB unpacked into $VM_CACHE/kernel)"
-    local dl=$VM_CACHE/dl; rm -rf "$dl" "$VM_CACHE/kernel.tmp"; mkdir -p "$dl"; chown _apt "$dl" 2>/dev/null || true
+    pkg=$(kernel_package "$meta")
+    if [ -z "$pkg" ]; then apt-get update -qq >/dev/null 2>&1 || true; pkg=$(kernel_package "$meta"); fi
+    [ -n "$pkg" ] || die "apt knows no $meta (is this Debian 12, with its sources configured?)"
+    note "fetching $pkg (apt-get download, ~100 MB, ~400 MB unpacked into $KDIR)"
+    local dl=$VM_CACHE/dl-$KNAME; rm -rf "$dl" "$KDIR.tmp"; mkdir -p "$dl"; chown _apt "$dl" 2>/dev/null || true
     (cd "$dl" && apt-get download -q "$pkg" >/dev/null) || die "cannot download $pkg"
-    dpkg-deb -x "$dl"/"$pkg"_*.deb "$VM_CACHE/kernel.tmp" || die "cannot unpack $pkg"
-    local ver; ver=$(ls "$VM_CACHE/kernel.tmp/lib/modules" | head -1)
-    "$BUSYBOX" depmod -b "$VM_CACHE/kernel.tmp" "$ver" || die "depmod failed for $ver"
-    mv "$VM_CACHE/kernel.tmp" "$VM_CACHE/kernel"; rm -rf "$dl"
-    KERNEL=$(ls "$VM_CACHE"/kernel/boot/vmlinuz-* | sort -V | tail -1)
+    dpkg-deb -x "$dl"/"$pkg"_*.deb "$KDIR.tmp" || die "cannot unpack $pkg"
+    local ver; ver=$(ls "$KDIR.tmp/lib/modules" | head -1)
+    "$BUSYBOX" depmod -b "$KDIR.tmp" "$ver" || die "depmod failed for $ver"
+    mv "$KDIR.tmp" "$KDIR"; rm -rf "$dl"
+    KERNEL=$(ls "$KDIR"/boot/vmlinuz-* | sort -V | tail -1)
   fi
   KVER=${KERNEL##*/vmlinuz-}
-  MODDIR=$VM_CACHE/kernel/lib/modules/$KVER
-  [ -r "$MODDIR/modules.dep" ] || die "no modules.dep in $MODDIR (remove $VM_CACHE/kernel and retry)"
+  MODDIR=$KDIR/lib/modules/$KVER
+  [ -r "$MODDIR/modules.dep" ] || die "no modules.dep in $MODDIR (remove $KDIR and retry)"
 }
 
 kernel_package() {
-  apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
+  apt-cache depends "$1" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
 }
 
-# The bzImage carries an xz stream whose content is the ELF vmlinux; xz complains about the bytes
-# after the stream, so its exit code is ignored and the ELF magic is checked instead.
+# The bzImage carries a compressed stream (xz for 6.1, zstd for 6.12) whose content is the ELF vmlinux;
+# the decompressor complains about the bytes after the stream, so its exit code is ignored and the ELF
+# magic is checked instead.
 extract_vmlinux() {
-  local img=$1 out=$2 at
-  at=$(LC_ALL=C grep -obUa $'\xfd7zXZ\x00' "$img" | head -1 | cut -d: -f1)
-  [ -n "$at" ] || return 1
-  tail -c +$((at + 1)) "$img" | xz -dc > "$out.tmp" 2>/dev/null || true
-  if [ "$(head -c 4 "$out.tmp" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; then mv "$out.tmp" "$out"; else rm -f "$out.tmp"; return 1; fi
+  local img=$1 out=$2 magic tool at
+  for magic in xz:$'\xfd7zXZ\x00' zstd:$'\x28\xb5\x2f\xfd'; do
+    tool=${magic%%:*}
+    command -v "$tool" >/dev/null || continue
+    at=$(LC_ALL=C grep -obUa "${magic#*:}" "$img" | head -1 | cut -d: -f1)
+    [ -n "$at" ] || continue
+    tail -c +$((at + 1)) "$img" | "$tool" -dc > "$out.tmp" 2>/dev/null || true
+    if [ "$(head -c 4 "$out.tmp" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; then mv "$out.tmp" "$out"; return 0; fi
+    rm -f "$out.tmp"
+  done
+  return 1
 }
 
 build_initrd() {
@@ -196,10 +223,14 @@ pick_accel() {
 [ "$(id -u)" = 0 ] || die "must run as root"
 case ${1:-} in
   '') sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2;;
-  --setup) setup; echo "vm-run: ready: kernel $KVER ($BOOT), initramfs $INITRD, accel $(pick_accel)" >&2; exit 0;;
+  --setup)
+    for k in ${VM_KERNEL:-$(kernel_names)}; do
+      setup "$k"; echo "vm-run: ready: kernel $KVER ($BOOT), initramfs $INITRD, accel $(pick_accel)" >&2
+    done
+    exit 0;;
   --) shift;;
 esac
-setup
+setup "${VM_KERNEL:-6.1}"
 ACCEL=$(pick_accel)
 
 RUN=$(mktemp -d "$VM_CACHE/run.XXXXXX")
@@ -226,6 +257,8 @@ R=$RUN
 . \$R/env
 # The RTC only has whole seconds: take the host's clock from the mtime of a file written through 9p.
 : > \$R/clock; /run/vm/busybox date -s "@\$(/run/vm/busybox stat -c %Y \$R/clock)" >/dev/null 2>&1
+# the booted kernel's config where Debian installs it (the host's /boot has the host kernel's)
+/run/vm/busybox mkdir -p /boot; /run/vm/busybox cp $KDIR/boot/config-$KVER /boot/ 2>/dev/null
 OUT=/dev/vm-out; ERR=/dev/vm-err; [ -e \$OUT ] || OUT=\$R/stdout; [ -e \$ERR ] || ERR=\$R/stderr
 : > \$R/started
 /bin/bash \$R/cmd < /dev/null > \$OUT 2> \$ERR
