@@ -444,6 +444,11 @@ export class BPF {
     return n;
   }
 
+  /** Attaches one loaded program to what its SEC() names (attachAll for a single program). */
+  attach(program: string): void {
+    this.attachProgram(this.program(program));
+  }
+
   private attachProgram(p: Program): void {
     const { kind, target } = p.spec;
     if (kind === 'tracepoint') {

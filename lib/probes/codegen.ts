@@ -14,6 +14,8 @@
 // from the attach cookie (Linux 5.15+); syscall tracepoints are counted at raw_tp/sys_enter and
 // raw_tp/sys_exit through a syscall-number -> id map, which attaches 360 syscalls with two links and
 // detaches them at once (a classic tracepoint's perf event costs ~80 ms to close, one after another).
+// With `fentry`, a kernel function named exactly gets its own fentry (fexit) program with a kprobe
+// (kretprobe) alternative, and the library keeps the one this kernel runs.
 // Additions for other tools: `onHit` may be per probe (a switch on the id, with `args` typed for
 // tracepoints when `tracepointArgs` is set); `onReturn` adds a return program for every function target
 // under the same id (entry/return pairs, funclatency); stacks are bpf_get_stackid(ctx, ...) in onHit.
@@ -41,10 +43,16 @@ export interface CodegenOptions {
   tracepointArgs?: boolean;
   /** Extra includes (e.g. "bpf/usdt.bpf.h" is added by itself when there are USDT probes). */
   includes?: string[];
+  /**
+   * A kernel function named exactly (no pattern, no offset) gets its own fentry program (fexit for a
+   * return) with a kprobe alternative: cheaper where the kernel has BPF trampolines. `ctx` then is
+   * fentry's argument array or kprobe's pt_regs, whichever loaded: for bodies that do not read it.
+   */
+  fentry?: boolean;
 }
 
 /** How one target is attached: shown by -v, and what attachProbes does. */
-export type AttachMethod = 'raw syscall' | 'tracepoint' | 'kprobe' | 'kretprobe' | 'uprobe' | 'uretprobe' | 'usdt';
+export type AttachMethod = 'raw syscall' | 'tracepoint' | 'kprobe' | 'kretprobe' | 'fentry' | 'fexit' | 'uprobe' | 'uretprobe' | 'usdt';
 
 export interface GeneratedProgram {
   /** The C program (what -D prints). */
@@ -54,6 +62,8 @@ export interface GeneratedProgram {
   methods: AttachMethod[];
   /** The programs the text defines, by the method they serve. */
   programs: Partial<Record<AttachMethod | 'raw syscall exit' | 'kretprobe pair' | 'uretprobe pair', string>>;
+  /** fentry/fexit methods: each probe's programs, the trampoline one first and its kprobe alternative. */
+  perFunction: Map<number, string[]>;
   /** Syscall tracepoints counted at the raw tracepoints: syscall number -> probe id, for entries and exits. */
   syscallIds: { enter: Map<number, number>; exit: Map<number, number> };
   /** The const volatile globals to set before load: the process (-p) and CPU (-c/-C) filters. */
@@ -78,6 +88,7 @@ function rawSyscall(t: TracepointTarget): { dir: 'enter' | 'exit'; nr: number } 
 
 function methodOf(p: ResolvedProbe, opts: CodegenOptions): AttachMethod {
   if (p.type === 'tracepoint') return !opts.tracepointArgs && rawSyscall(p) ? 'raw syscall' : 'tracepoint';
+  if ((p.type === 'kprobe' || p.type === 'kretprobe') && opts.fentry && !p.spec.wildcard && !p.offset) return p.type === 'kprobe' ? 'fentry' : 'fexit';
   return p.type;
 }
 
@@ -118,7 +129,7 @@ export function generateProgram(probes: ResolvedProbe[], opts: CodegenOptions): 
   }
   if (opts.prelude) c.push(opts.prelude.trim(), '');
   c.push(handler('bpfkit_on_hit', probes, opts.onHit, opts.tracepointArgs));
-  if (opts.onReturn) c.push(handler('bpfkit_on_return', probes, opts.onReturn, false));
+  if (opts.onReturn !== undefined) c.push(handler('bpfkit_on_return', probes, opts.onReturn, false));
 
   if (has('raw syscall')) {
     const size = MAX_SYSCALL_NR + 1;
@@ -183,7 +194,7 @@ int ${PROGRAM.tracepoint}(void *ctx)
   if (kprobes.some(p => p.type === 'kprobe' && p.offset)) c.push(cookieProgram('kprobe', PROGRAM.kprobeOffset, 'bpfkit_on_hit'));
   if (has('kretprobe')) {
     programs.kretprobe = PROGRAM.kretprobe;
-    c.push(cookieProgram('kretprobe.multi', PROGRAM.kretprobe, opts.onReturn ? 'bpfkit_on_return' : 'bpfkit_on_hit'));
+    c.push(cookieProgram('kretprobe.multi', PROGRAM.kretprobe, opts.onReturn !== undefined ? 'bpfkit_on_return' : 'bpfkit_on_hit'));
   }
   if (has('uprobe')) {
     programs.uprobe = PROGRAM.uprobe;
@@ -191,16 +202,35 @@ int ${PROGRAM.tracepoint}(void *ctx)
   }
   if (has('uretprobe')) {
     programs.uretprobe = PROGRAM.uretprobe;
-    c.push(cookieProgram('uretprobe', PROGRAM.uretprobe, opts.onReturn ? 'bpfkit_on_return' : 'bpfkit_on_hit'));
+    c.push(cookieProgram('uretprobe', PROGRAM.uretprobe, opts.onReturn !== undefined ? 'bpfkit_on_return' : 'bpfkit_on_hit'));
   }
-  if (opts.onReturn && kprobes.length) {
+  if (opts.onReturn !== undefined && kprobes.length) {
     programs['kretprobe pair'] = PROGRAM.kretPair;
     c.push(cookieProgram('kretprobe.multi', PROGRAM.kretPair, 'bpfkit_on_return'));
   }
-  if (opts.onReturn && has('uprobe')) {
+  if (opts.onReturn !== undefined && has('uprobe')) {
     programs['uretprobe pair'] = PROGRAM.uretPair;
     c.push(cookieProgram('uretprobe', PROGRAM.uretPair, 'bpfkit_on_return'));
   }
+  const perFunction = new Map<number, string[]>();
+  probes.forEach((p, i) => {
+    if ((methods[i] !== 'fentry' && methods[i] !== 'fexit') || (p.type !== 'kprobe' && p.type !== 'kretprobe')) return;
+    const names: string[] = [];
+    const pair = (trampoline: 'fentry' | 'fexit', call: string) => {
+      const kprobe = trampoline === 'fentry' ? 'kprobe' : 'kretprobe';
+      const macro = trampoline === 'fentry' ? 'BPF_KPROBE' : 'BPF_KRETPROBE';
+      names.push(`bpfkit_${trampoline}_${p.id}`, `bpfkit_${kprobe}_${p.id}`);
+      c.push(`/* ${p.label}: ${trampoline}, else ${kprobe} */
+SEC("${trampoline}/${p.function}") int BPF_PROG(bpfkit_${trampoline}_${p.id}) { return ${call}(ctx, ${p.id}); }
+SEC("${kprobe}/${p.function}") int ${macro}(bpfkit_${kprobe}_${p.id}) { return ${call}(ctx, ${p.id}); }
+`);
+    };
+    if (p.type === 'kprobe') {
+      pair('fentry', 'bpfkit_on_hit');
+      if (opts.onReturn !== undefined) pair('fexit', 'bpfkit_on_return');
+    } else pair('fexit', opts.onReturn !== undefined ? 'bpfkit_on_return' : 'bpfkit_on_hit');
+    perFunction.set(p.id, names);
+  });
   if (has('usdt')) {
     programs.usdt = PROGRAM.usdt;
     c.push(`SEC("usdt")
@@ -212,7 +242,7 @@ int ${PROGRAM.usdt}(struct pt_regs *ctx)
   }
   return {
     text: c.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n',
-    probes, methods, programs, syscallIds,
+    probes, methods, programs, perFunction, syscallIds,
     rodata: (filter = {}) => ({ targ_tgid: filter.pid ?? 0, targ_cpu: filter.cpu ?? -1 }),
   };
 }
@@ -243,6 +273,10 @@ function indent(text: string, tabs: number): string {
  * kernel was built without CONFIG_KPROBES"), or undefined.
  */
 export function unsupportedReason(gen: GeneratedProgram): string | undefined {
+  // an fentry program with its kprobe alternative runs where either does
+  if (gen.methods.some(m => m === 'fentry' || m === 'fexit') && !kindSupported('fentry').ok && !kindSupported('kprobe').ok) {
+    return `kernel functions need ${kindFeatureName('kprobe')}: ${kindSupported('kprobe').why}`;
+  }
   const need: [AttachMethod[], 'kprobe' | 'tracepoint' | 'raw_tp' | 'uprobe' | 'usdt', string][] = [
     [['kprobe', 'kretprobe'], 'kprobe', 'kernel functions'],
     [['tracepoint'], 'tracepoint', 'tracepoints'],
@@ -303,6 +337,10 @@ export function attachProbes(bpf: BPF, gen: GeneratedProgram, opts: { pid?: numb
   if (gen.programs['kretprobe pair']) {
     const entries = byMethod('kprobe').filter(p => p.type === 'kprobe') as Extract<ResolvedProbe, { function: string }>[];
     bpf.attachKprobeFunctions(PROGRAM.kretPair, entries.map(p => p.function), { retprobe: true, cookies: entries.map(cookie) });
+  }
+  for (const [id, names] of gen.perFunction) {
+    for (const name of names) if (bpf.programs.get(name)?.loaded) bpf.attach(name); // the alternative the kernel kept
+    result.attached.push(gen.probes[id]!);
   }
   for (const m of ['uprobe', 'uretprobe'] as const) {
     for (const p of byMethod(m)) {

@@ -71,3 +71,13 @@ const header = ['/usr/include/x86_64-linux-gnu/asm/unistd_64.h', '/usr/include/a
   }
   expect(n).toBeGreaterThan(300);
 });
+
+test('fentry: a function named exactly gets fentry (fexit) with a kprobe (kretprobe) alternative; patterns and offsets keep kprobes', () => {
+  const gen = generateProgram(probes.slice(3, 6).map((p, id) => ({ ...p, id })), { onHit: 'bpf_printk("hit");', fentry: true });
+  expect(gen.methods).toEqual(['kprobe', 'kprobe', 'fexit']);
+  expect([...gen.perFunction]).toEqual([[2, ['bpfkit_fexit_2', 'bpfkit_kretprobe_2']]]);
+  expect(sections(gen.text)).toEqual(['fexit/vfs_write', 'kprobe', 'kprobe.multi', 'kretprobe/vfs_write']);
+  const exact = generateProgram([{ ...probes[3]!, id: 0, spec: spec('vfs_read') }], { onHit: '', onReturn: '', fentry: true });
+  expect([...exact.perFunction]).toEqual([[0, ['bpfkit_fentry_0', 'bpfkit_kprobe_0', 'bpfkit_fexit_0', 'bpfkit_kretprobe_0']]]);
+  expect(sections(exact.text)).toEqual(['fentry/vfs_read', 'fexit/vfs_read', 'kprobe/vfs_read', 'kretprobe/vfs_read']);
+});

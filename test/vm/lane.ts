@@ -23,20 +23,20 @@ import { BY_HAND, Hit, LANE_OBJECTS, READS, RENAMED, RENAMED_NOWHERE, Slot, WILD
 if (process.argv.includes('--precompile')) {
   for (const [name, text] of Object.entries(LANE_OBJECTS)) compile({ text, name: `${name}.bpf.c` });
   compile({ text: featureProbeSource, name: featureProbeName });
-  compile({ text: await funccountProgram(), name: 'funccount.bpf.c' });
+  for (const pattern of ['shmem_file_read*', 'shmem_file_read_iter']) compile({ text: await funccountProgram(pattern), name: 'funccount.bpf.c' });
   process.exit(0);
 }
 
 /**
- * The program `funccount 'shmem_file_read*'` generates for its one kernel function (the text depends
- * on the probe kinds and their number, not on the names): compiled on the host, as clang is slow in the VM.
+ * The program `funccount PATTERN` generates where PATTERN names the one kernel function
+ * shmem_file_read_iter: compiled on the host, as clang is slow in the VM.
  */
-async function funccountProgram(): Promise<string> {
+async function funccountProgram(pattern: string): Promise<string> {
   (globalThis as any).__bpfkitCatalogue = true; // import the tool's definition without running it
   const { codegen } = await import('../../tools/kernel/funccount.js');
   const { generateProgram } = await import('../../lib/probes/codegen.js');
   const { parseProbeSpec } = await import('../../lib/probes/index.js');
-  return generateProgram([{ id: 0, spec: parseProbeSpec('shmem_file_read*'), type: 'kprobe', function: 'shmem_file_read_iter', label: 'shmem_file_read_iter' }], codegen).text;
+  return generateProgram([{ id: 0, spec: parseProbeSpec(pattern), type: 'kprobe', function: 'shmem_file_read_iter', label: 'shmem_file_read_iter' }], codegen).text;
 }
 
 /** The repository: the first directory above this file with bin/bpfkit-node.mjs. */
@@ -396,37 +396,43 @@ await check('runqlen (cfs_rq->nr_running, before 6.14) sees the queued busy task
   }
 });
 
-// funccount on kernel functions (kprobes here; one kprobe per function with its cookie, as 6.1 has no
-// kprobe.multi links): a held dd reads the lane's tmpfs file in BLOCKS reads, each one call of
-// shmem_file_read_iter (the shell's own reads of stdin and ld.so's of libc are on other files).
-await check('funccount -p PID \'shmem_file_read*\' counts each of dd\'s reads of a tmpfs file once', async () => {
-  const dd = heldDd();
-  const tool = spawn(process.execPath, toolCommand('kernel/funccount', ['--json', '-p', String(dd.pid), 'shmem_file_read*']),
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  tool.stdout!.on('data', d => (stdout += d));
-  tool.stderr!.on('data', d => (stderr += d));
-  const exited = new Promise<number | null>(resolve => tool.on('exit', code => resolve(code)));
-  for (const end = Date.now() + 180_000; !stderr.includes('Hit Ctrl-C') && tool.exitCode === null && Date.now() < end;) await sleep(100);
-  if (!stderr.includes('Hit Ctrl-C')) {
-    tool.kill('SIGKILL');
-    await dd.release();
-    throw new Error(`funccount did not start: ${stderr.trim()}`);
-  }
-  await dd.release(); // dd has read the file and exited: every call is counted
-  tool.kill('SIGINT');
-  expectEqual(await exited, 0, `funccount exit status (stderr: ${stderr.trim()})`);
-  expectTrue(/^Tracing \d+ functions for "shmem_file_read\*"\.\.\. Hit Ctrl-C to end\.\n$/.test(stderr), `funccount's stderr: ${stderr}`);
-  const rows = jsonRecords('funccount', stdout).flatMap(r => r.rows as { func: string; count: number }[]);
-  expectEqual(rows, [{ func: 'shmem_file_read_iter', count: BLOCKS }], 'funccount rows');
-});
+// funccount on kernel functions: a pattern takes one kprobe per function with its cookie (6.1 has no
+// kprobe.multi links), a function named exactly takes fentry. A held dd reads the lane's tmpfs file in
+// BLOCKS reads, each one call of shmem_file_read_iter (the shell's reads of stdin and ld.so's of libc
+// are on other files).
+for (const [pattern, link] of [['shmem_file_read*', 'perf_event'], ['shmem_file_read_iter', 'tracing']]) {
+  await check(`funccount -p PID '${pattern}' (${link === 'tracing' ? 'fentry' : 'kprobe'}) counts each of dd's reads of a tmpfs file once`, async () => {
+    const dd = heldDd();
+    const linksBefore = kernelLinks().length;
+    const tool = spawn(process.execPath, toolCommand('kernel/funccount', ['--json', '-p', String(dd.pid), pattern]),
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    tool.stdout!.on('data', d => (stdout += d));
+    tool.stderr!.on('data', d => (stderr += d));
+    const exited = new Promise<number | null>(resolve => tool.on('exit', code => resolve(code)));
+    for (const end = Date.now() + 180_000; !stderr.includes('Hit Ctrl-C') && tool.exitCode === null && Date.now() < end;) await sleep(100);
+    if (!stderr.includes('Hit Ctrl-C')) {
+      tool.kill('SIGKILL');
+      await dd.release();
+      throw new Error(`funccount did not start: ${stderr.trim()}`);
+    }
+    const links = kernelLinks().slice(linksBefore);
+    await dd.release(); // dd has read the file and exited: every call is counted
+    tool.kill('SIGINT');
+    expectEqual(await exited, 0, `funccount exit status (stderr: ${stderr.trim()})`);
+    expectEqual(links, [link], 'the link funccount added');
+    expectEqual(stderr, `Tracing 1 functions for "${pattern}"... Hit Ctrl-C to end.\n`, 'funccount\'s stderr');
+    const rows = jsonRecords('funccount', stdout).flatMap(r => r.rows as { func: string; count: number }[]);
+    expectEqual(rows, [{ func: 'shmem_file_read_iter', count: BLOCKS }], 'funccount rows');
+  });
+}
 
 await check('nothing of the lane stays loaded or attached', () => {
   const progs = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
   const ours = ['read_fentry', 'read_fexit', 'read_kprobe', 'read_kretprobe', 'multi_entry', 'multi_link', 'syscall_entry', 'offset_entry', 'renamed_fentry', 'renamed_kprobe',
     'wildcard_entry', ...['io_start', 'rq_insert', 'rq_issue', 'rq_complete'].flatMap(p => [`${p}_btf`, `${p}_raw`]), 'do_sample', 'probe_fentry', 'probe_fexit', 'probe_tp_btf',
-    'probe_kprobe_multi', 'bpfkit_kprobe'];
+    'probe_kprobe_multi', 'bpfkit_kprobe', 'bpfkit_fentry_0', 'bpfkit_kprobe_0'];
   if (progs.status === 0) {
     const left = (JSON.parse(progs.stdout || '[]') as { name?: string }[]).map(p => p.name ?? '').filter(n => ours.some(o => o.startsWith(n) && n.length > 0));
     expectEqual(left, [], 'programs still loaded');

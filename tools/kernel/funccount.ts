@@ -16,6 +16,7 @@ import { attachProbes, generateProgram, unsupportedReason, type CodegenOptions }
 export const codegen: CodegenOptions = {
   prelude: 'BPF_PERCPU_ARRAY(counts, u64, BPFKIT_NPROBES);',
   onHit: 'map_increment(counts, probe_id);',
+  fentry: true, // a function named exactly: fentry where the kernel has trampolines, else a kprobe
 };
 
 /**
