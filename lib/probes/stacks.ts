@@ -54,14 +54,16 @@ static __always_inline void count_stack(void *ctx, bool function_entry)
 }`;
 
 /**
- * The generator's options for counting stacks at every probe: maps `counts` and `stack_traces`
- * (a switch on the probe only when some probes are user function entries).
+ * The generator's options for counting stacks at every probe: maps `counts` and `stack_traces`. One
+ * pattern gives probes of one kind: one call for all; a mix gets a switch (a call inlined per probe,
+ * as the return-address read must not reach the other kinds' programs, whose context has no registers).
  */
 export function stackCountCodegen(probes: ResolvedProbe[]): CodegenOptions {
   const entry = (p: ResolvedProbe) => p.type === 'uprobe';
+  const mixed = probes.some(entry) && !probes.every(entry);
   return {
     prelude: PRELUDE,
-    onHit: probes.some(entry) ? p => `count_stack(ctx, ${entry(p)});` : 'count_stack(ctx, false);',
+    onHit: mixed ? p => `count_stack(ctx, ${entry(p)});` : `count_stack(ctx, ${probes.length > 0 && probes.every(entry)});`,
   };
 }
 

@@ -56,7 +56,7 @@ defineTool<Options>({
     verbose: opt.flag('v', 'show raw addresses'),
     delimited: opt.flag('d', 'insert delimiter between kernel/user stacks'),
     folded: opt.flag('f', 'output folded format'),
-    flamegraph: { type: 'string', describe: 'also write the stacks as an interactive SVG flame graph to this file' },
+    flamegraph: { type: 'string', describe: 'also write the stacks as an interactive SVG flame graph to this file (with -i, the last interval\'s)' },
   },
   positional: '[pattern]',
   examples: [
