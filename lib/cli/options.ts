@@ -3,6 +3,7 @@
 // error here, so no tool checks it itself.
 import fs from 'node:fs';
 import type { Options } from 'yargs';
+import { onlineCpus } from '../bpf.js';
 import { resolveDisk } from '../host/disks.js';
 import { userId } from '../host/users.js';
 
@@ -112,6 +113,13 @@ function existingList(check: (v: unknown) => number | undefined) {
   };
 }
 
+/** A CPU number that is online here (funccount, stackcount: -c CPU). */
+function onlineCpu(v: unknown): number | undefined {
+  const cpu = nonNegativeInt('CPU')(v);
+  if (cpu !== undefined && !onlineCpus().includes(cpu)) throw new UsageError(`invalid CPU: ${cpu} (online: ${onlineCpus().join(',')})`);
+  return cpu;
+}
+
 /** A [duration] positional's seconds (defineTool has checked it), or undefined: until Ctrl-C. */
 export const durationSeconds = (v: unknown): number | undefined => positionalChecks.duration(v);
 
@@ -139,6 +147,8 @@ export const opt = {
     ({ alias, type: 'string', describe, coerce: cgroupDir, meaning: 'cgroup' }),
   disk: (describe = 'trace this disk only', alias = 'd'): ToolOption =>
     ({ alias, type: 'string', describe, coerce: existingDisk, meaning: 'disk' }),
+  cpu: (describe = 'trace this CPU only', alias = 'c'): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: onlineCpu, meaning: 'integer' }),
   flag: (alias: string, describe: string): ToolOption => ({ alias, type: 'boolean', describe, default: false }),
   int: (alias: string | undefined, describe: string, what: string, def?: number): ToolOption =>
     ({ ...withAlias(alias), type: 'string', describe, coerce: nonNegativeInt(what), meaning: 'integer',

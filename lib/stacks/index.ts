@@ -22,6 +22,8 @@ export interface StackSample {
   kernelStackId?: number;
   /** profile: the sampled kernel IP, put in front of the kernel stack (its first frame, as BCC does). */
   kernelIp?: bigint;
+  /** stackcount at a uprobe: the return address read at the function's entry, put back as the user stack's second frame. */
+  userCallerIp?: bigint;
   /** offwaketime: the task that woke it, with its own stacks. */
   waker?: { pid?: number; tgid: number; comm: string; userStackId?: number; kernelStackId?: number };
   /** Samples, microseconds blocked, calls: what the map counts. */
@@ -126,12 +128,12 @@ export class StackReader {
   }
 
   /** One stack's frames, innermost first (see Frames); `kernelIp` goes in front of a kernel stack. */
-  frames(kind: 'user' | 'kernel', id: number, tgid: number, opts: StackOptions & { kernelIp?: bigint } = {}): Frames {
+  frames(kind: 'user' | 'kernel', id: number, tgid: number, opts: StackOptions & { kernelIp?: bigint; userCallerIp?: bigint } = {}): Frames {
     if (kind === 'user' ? !this.user : !this.kernel) return undefined;
     if (stackMissed(id)) return null;
     if (id < 0) return [];
     const names = kind === 'kernel' ? this.kernelNames(opts) : this.userNames(opts.processSymbols ? opts : { ...opts, processSymbols: this.processSymbols(tgid) });
-    return this.named(kind, id, names, opts.kernelIp || undefined);
+    return this.named(kind, id, names, opts.kernelIp || undefined, opts.userCallerIp || undefined);
   }
 
   private stackValues(): StackValues {
@@ -158,13 +160,16 @@ export class StackReader {
   }
 
   /** The frames of stack `id` named through `names` (kernel stacks without the probe's own frames). */
-  private named(kind: 'user' | 'kernel', id: number, names: FrameNames, kernelIp?: bigint): string[] {
+  private named(kind: 'user' | 'kernel', id: number, names: FrameNames, kernelIp?: bigint, userCallerIp?: bigint): string[] {
     const v = this.stackValues();
     const depth = v.load(id), w = v.words;
     const out: string[] = [];
+    const frameIs = (i: number, ip: bigint) => depth > i && BigInt(w[2 * i]) + (BigInt(w[2 * i + 1]) << 32n) === ip;
     // BCC puts the sampled IP in front: kernels whose stack starts at the caller lose the first frame
-    if (kernelIp !== undefined && !(depth > 0 && BigInt(w[0]) + (BigInt(w[1]) << 32n) === kernelIp)) out.push(names.ofBig(kernelIp));
+    if (kernelIp !== undefined && !frameIs(0, kernelIp)) out.push(names.ofBig(kernelIp));
     for (let i = 0; i < depth; i++) out.push(names.of(w[2 * i], w[2 * i + 1]));
+    // a walk from a function's first instruction skips its caller (see lib/probes/stacks.ts)
+    if (userCallerIp !== undefined && depth > 0 && !frameIs(1, userCallerIp)) out.splice(1, 0, names.ofBig(userCallerIp));
     return kind === 'kernel' ? dropProbeFrames(out) : out;
   }
 
@@ -184,15 +189,16 @@ export class StackReader {
     // (the same callers): each stack is read and named once, each distinct address named once.
     let kernelNames: FrameNames | undefined;
     const userNames = new Map<number, FrameNames>();
-    const users = new Map<number, Map<number, Frames>>(), kernels = new Map<string | number, Frames>();
-    const frames = (kind: 'user' | 'kernel', id: number | undefined, tgid: number, kernelIp?: bigint): Frames => {
+    const users = new Map<number, Map<string | number, Frames>>(), kernels = new Map<string | number, Frames>();
+    const frames = (kind: 'user' | 'kernel', id: number | undefined, tgid: number, kernelIp?: bigint, userCallerIp?: bigint): Frames => {
       if (id === undefined || (kind === 'user' ? !this.user : !this.kernel)) return undefined;
       if (stackMissed(id)) return null;
       if (id < 0) return [];
       let seen: Map<string | number, Frames>, key: string | number = id;
       if (kind === 'user') {
         seen = users.get(tgid) ?? new Map();
-        if (!users.has(tgid)) users.set(tgid, seen as Map<number, Frames>);
+        if (!users.has(tgid)) users.set(tgid, seen);
+        if (userCallerIp) key = `${id}:${userCallerIp}`;
       } else {
         seen = kernels;
         if (kernelIp) key = `${id}:${kernelIp}`;
@@ -206,7 +212,7 @@ export class StackReader {
           names = userNames.get(tgid) ?? this.userNames({ ...opts, processSymbols: this.processSymbols(tgid) });
           userNames.set(tgid, names);
         }
-        seen.set(key, (f = this.named(kind, id, names, kernelIp || undefined)));
+        seen.set(key, (f = this.named(kind, id, names, kernelIp || undefined, userCallerIp || undefined)));
       }
       return f;
     };
@@ -216,7 +222,7 @@ export class StackReader {
       note(s.kernelStackId, this.kernel);
       const st: SymbolisedStack = {
         pid: s.pid, tgid: s.tgid, comm: s.comm, value: s.value,
-        user: frames('user', s.userStackId, s.tgid),
+        user: frames('user', s.userStackId, s.tgid, undefined, s.userCallerIp),
         kernel: frames('kernel', s.kernelStackId, s.tgid, s.kernelIp),
       };
       if (s.waker) {
@@ -473,6 +479,8 @@ export interface PrintStacksOptions extends PrintOptions {
   folded?: boolean;
   /** The default multi-line output's frames: BCC's profile shows offsets and modules, offcputime -s offsets. */
   text?: FormatOptions & { showAddress?: boolean };
+  /** The multi-line layout of one stack, when it is not formatStack's (stackcount's "  frame" lines). */
+  format?: (s: SymbolisedStack) => string;
   /** --flamegraph FILE: the folded stacks (kernel frames annotated) as an SVG. */
   flamegraph?: { file: string } & FlameGraphOptions;
 }
@@ -490,11 +498,13 @@ export function printStacks(reader: StackReader, samples: StackSample[], out: { 
     for (const s of names) out.write(foldedLine(s, opts) + '\n');
   } else {
     const text = opts.text && Object.values(opts.text).some(Boolean) ? reader.read(samples, opts.text) : names;
-    for (const s of text) out.write(formatStack(s, opts));
+    for (const s of text) out.write(opts.format ? opts.format(s) : formatStack(s, opts));
   }
   if (opts.flamegraph) {
     const { file, ...graph } = opts.flamegraph;
-    fs.writeFileSync(file, renderFlameGraph(names.map(s => [foldedFrames(s, { annotations: true }), s.value]), graph));
+    // stacks not told apart by process (stackcount -K) have no comm: their graph starts at the root frame
+    const frames = (s: SymbolisedStack) => foldedFrames(s, { annotations: true }).slice(s.comm ? 0 : 1);
+    fs.writeFileSync(file, renderFlameGraph(names.map(s => [frames(s), s.value]), graph));
   }
   const warning = reader.missedWarning();
   if (warning) process.stderr.write(warning + '\n');

@@ -59,10 +59,13 @@ export class KernelSymbols {
     const n = raw.length;
     // A 64-bit kallsyms line: 16 hex digits, ' ', type, ' ', name ['\t[module]'] '\n'.
     if (n > 0 && (n < 20 || raw[16] !== 32 || raw[18] !== 32)) throw new Error(`${KALLSYMS}: unexpected format (only 64-bit kernels are supported)`);
-    this.hi16 = n > 0 ? (HEX[raw[0]] << 12) | (HEX[raw[1]] << 8) | (HEX[raw[2]] << 4) | HEX[raw[3]] : 0xffff;
-    this.restricted = n === 0 || (this.lineAddr(0) === 0 && this.hi16 === 0);
     const firstMod = raw.indexOf(']\n', 0, 'latin1');
     this.coreEnd = firstMod < 0 ? n : this.lineStart(firstMod);
+    // the top bits from vmlinux's last (highest) line: kernels before ~6.15 list the per-CPU symbols
+    // first, at 0000000000000000, 0000000000001000, ... (fixed_percpu_data), which are not kernel addresses
+    const last = this.lineStart(Math.max(0, Math.min(this.coreEnd, n) - 2));
+    this.hi16 = n > 0 ? (HEX[raw[last]] << 12) | (HEX[raw[last + 1]] << 8) | (HEX[raw[last + 2]] << 4) | HEX[raw[last + 3]] : 0xffff;
+    this.restricted = n === 0 || (this.lineAddr(last) === 0 && this.hi16 === 0);
 
     // parse and sort the tail
     const starts: number[] = [], addrs: number[] = [], mods: number[] = [];

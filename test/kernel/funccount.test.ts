@@ -1,55 +1,16 @@
 // funccount on the real kernel: workloads that make a known number of calls, started first and held
 // at a pipe until the tool has attached, then counted with -p: exact counts, every probe kind that
 // runs here (syscall tracepoints, other tracepoints, libc, a PIE binary's functions, python's USDT).
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, bpfFdsOf, buildC, expectUsageErrors, runTool, startTool, tmpDir, type Running } from './helpers.js';
+import { attached, bpfFdsOf, buildHeldProgram, expectUsageErrors, runTool, startHeld, startTool, tmpDir, type HeldWorkload, type Running } from './helpers.js';
 
 const dir = tmpDir();
 const python = '/usr/bin/python3.11';
 
-/**
- * A C workload: waits for a byte on stdin, runs `body`, says "done" on stdout, then waits for stdin
- * to close (so it is still alive, and its calls counted, when the tool prints).
- */
-function workload(name: string, body: string, extra = ''): string {
-  const bin = path.join(dir, name);
-  buildC(bin, `#include <stdlib.h>
-#include <unistd.h>
-#include <sys/syscall.h>
-#include <sys/utsname.h>
-${extra}
-int main(void)
-{
-	char c;
-	if (read(0, &c, 1) != 1)
-		return 1;
-	${body}
-	write(1, "done\\n", 5);
-	while (read(0, &c, 1) > 0)
-		;
-	_exit(0);
-}
-`);
-  return bin;
-}
-
-interface Workload { child: ChildProcess; pid: number; done: Promise<void>; go(): void; end(): void }
-
-function start(cmd: string, args: string[] = []): Workload {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  let out = '';
-  const done = new Promise<void>(resolve => child.stdout!.on('data', d => {
-    out += d;
-    if (out.includes('done')) resolve();
-  }));
-  return { child, pid: child.pid!, done, go: () => child.stdin!.write('g'), end: () => child.stdin!.end() };
-}
-
 /** Runs funccount on a held workload: attach, release it, wait for its work, Ctrl-C; the FUNC -> COUNT rows. */
-async function countWhile(w: Workload, args: string[]): Promise<{ rows: Map<string, number>; tool: Running; code: number | null }> {
+async function countWhile(w: HeldWorkload, args: string[]): Promise<{ rows: Map<string, number>; tool: Running; code: number | null }> {
   const tool = startTool('funccount', ['-p', String(w.pid), ...args]);
   try {
     await tool.waitFor(/Hit Ctrl-C to end\./, 60000);
@@ -72,8 +33,8 @@ function parseRows(stdout: string): Map<string, number> {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('exactly 1,000 getppid calls at t:syscalls:sys_enter_getppid; BCC\'s table and "Detaching..."', async () => {
-  const bin = workload('getppid', 'for (int i = 0; i < 1000; i++) syscall(SYS_getppid);');
-  const r = await countWhile(start(bin), ['t:syscalls:sys_enter_getppid']);
+  const bin = buildHeldProgram(path.join(dir, 'getppid'), 'for (int i = 0; i < 1000; i++) syscall(SYS_getppid);');
+  const r = await countWhile(startHeld(bin), ['t:syscalls:sys_enter_getppid']);
   expect(r.code).toBe(0);
   expect([...r.rows]).toEqual([['syscalls:sys_enter_getppid', 1000]]);
   expect(r.tool.stdout()).toMatch(/^Tracing 1 functions for "t:syscalls:sys_enter_getppid"\.\.\. Hit Ctrl-C to end\.\n\nFUNC {36}COUNT\nsyscalls:sys_enter_getppid {15}1000\nDetaching\.\.\.\n$/);
@@ -81,11 +42,11 @@ test('exactly 1,000 getppid calls at t:syscalls:sys_enter_getppid; BCC\'s table 
 
 test('t:syscalls:sys_enter_* : every syscall at one raw sys_enter link; exact counts per syscall, renamed ones too', async () => {
   // uname(2) is the tracepoint sys_enter_newuname, getpgrp(2) keeps its name
-  const bin = workload('syscalls', `struct utsname u;
+  const bin = buildHeldProgram(path.join(dir, 'syscalls'), `struct utsname u;
 	for (int i = 0; i < 700; i++) syscall(SYS_getppid);
 	for (int i = 0; i < 300; i++) uname(&u);
 	for (int i = 0; i < 200; i++) syscall(SYS_getpgrp);`);
-  const w = start(bin);
+  const w = startHeld(bin);
   const tool = startTool('funccount', ['-p', String(w.pid), 't:syscalls:sys_enter_*']);
   try {
     await tool.waitFor(/Tracing (\d+) functions/, 60000);
@@ -105,25 +66,25 @@ test('t:syscalls:sys_enter_* : every syscall at one raw sys_enter link; exact co
 });
 
 test('exits of syscalls too (raw sys_exit), with -r', async () => {
-  const bin = workload('exits', 'for (int i = 0; i < 400; i++) syscall(SYS_getppid);');
-  const r = await countWhile(start(bin), ['-r', 't:syscalls:sys_(enter|exit)_getppid$']);
+  const bin = buildHeldProgram(path.join(dir, 'exits'), 'for (int i = 0; i < 400; i++) syscall(SYS_getppid);');
+  const r = await countWhile(startHeld(bin), ['-r', 't:syscalls:sys_(enter|exit)_getppid$']);
   expect([...r.rows].sort()).toEqual([['syscalls:sys_enter_getppid', 400], ['syscalls:sys_exit_getppid', 400]]);
 });
 
 test('c:malloc: exactly N mallocs of the traced process', async () => {
-  const bin = workload('mallocs', 'for (int i = 0; i < 2345; i++) { void *volatile p = malloc(64 + i); free(p); }');
-  const other = start(bin); // mallocs too, but is not the -p process
-  const r = await countWhile(start(bin), ['c:malloc']);
+  const bin = buildHeldProgram(path.join(dir, 'mallocs'), 'for (int i = 0; i < 2345; i++) { void *volatile p = malloc(64 + i); free(p); }');
+  const other = startHeld(bin); // mallocs too, but is not the -p process
+  const r = await countWhile(startHeld(bin), ['c:malloc']);
   other.go();
   other.end();
   expect([...r.rows]).toEqual([['malloc', 2345]]);
 });
 
 test('a PIE binary\'s functions by glob: each counted under its name', async () => {
-  const bin = workload('pie', 'for (int i = 0; i < 300; i++) bpfkit_work_a(i); for (int i = 0; i < 700; i++) bpfkit_work_b(i);',
+  const bin = buildHeldProgram(path.join(dir, 'pie'), 'for (int i = 0; i < 300; i++) bpfkit_work_a(i); for (int i = 0; i < 700; i++) bpfkit_work_b(i);',
     `__attribute__((noinline)) int bpfkit_work_a(int x) { asm volatile(""); return x + 1; }
 __attribute__((noinline)) int bpfkit_work_b(int x) { asm volatile(""); return x + 2; }`);
-  const r = await countWhile(start(bin), [`${bin}:bpfkit_work_*`]);
+  const r = await countWhile(startHeld(bin), [`${bin}:bpfkit_work_*`]);
   expect([...r.rows]).toEqual([['bpfkit_work_a', 300], ['bpfkit_work_b', 700]]);
   expect(r.tool.stdout()).toContain(`Tracing 2 functions for "${bin}:bpfkit_work_*"`);
 });
@@ -143,14 +104,14 @@ sys.setprofile(None)
 print("done", flush=True)
 sys.stdin.read()
 `);
-  const r = await countWhile(start(python, [script]), [`u:${python}:function__*`]);
+  const r = await countWhile(startHeld(python, [script]), [`u:${python}:function__*`]);
   expect(r.rows.get('function__entry')).toBeGreaterThanOrEqual(1500);
   expect(r.rows.get('function__return')).toBeGreaterThanOrEqual(1500);
 });
 
 test('-c CPU: only the calls made on that CPU (the workload pinned to CPU 0)', async () => {
-  const bin = workload('pinned', 'for (int i = 0; i < 600; i++) syscall(SYS_getppid);');
-  const w = start('taskset', ['-c', '0', bin]);
+  const bin = buildHeldProgram(path.join(dir, 'pinned'), 'for (int i = 0; i < 600; i++) syscall(SYS_getppid);');
+  const w = startHeld('taskset', ['-c', '0', bin]);
   const on0 = startTool('funccount', ['-c', '0', '-p', String(w.pid), 't:syscalls:sys_enter_getppid']);
   const on1 = startTool('funccount', ['-c', '1', '-p', String(w.pid), 't:syscalls:sys_enter_getppid']);
   try {
@@ -181,8 +142,8 @@ test('-D prints the generated C; --json prints counts records', async () => {
   expect(d.stdout).toContain('SEC("tracepoint")');
   expect(d.stdout).toContain('map_increment(counts, probe_id);');
 
-  const bin = workload('json', 'for (int i = 0; i < 250; i++) syscall(SYS_getppid);');
-  const w = start(bin);
+  const bin = buildHeldProgram(path.join(dir, 'json'), 'for (int i = 0; i < 250; i++) syscall(SYS_getppid);');
+  const w = startHeld(bin);
   const tool = startTool('funccount', ['--json', '-p', String(w.pid), 't:syscalls:sys_enter_getppid']);
   try {
     await attached(tool);

@@ -328,3 +328,9 @@ int main(void)
 `);
   return bin;
 }
+
+/** buildHeldWorkload by the binary's path (stackcount's tests). */
+export function buildHeldProgram(bin: string, body: string, extra = ''): string {
+  return buildHeldWorkload(path.dirname(bin), path.basename(bin), body, extra);
+}
+export type HeldWorkload = HeldProcess;

@@ -440,6 +440,21 @@ describe('KernelSymbols', () => {
     expect(restricted.resolve(0xffffffff81000000n)).toBeUndefined();
     expect(restricted.address('schedule')).toBeUndefined();
   });
+
+  test('fromText: per-CPU symbols listed first at low addresses (kernels before ~6.15) do not make it restricted', () => {
+    const ks = KernelSymbols.fromText([
+      '0000000000000000 A fixed_percpu_data',
+      '0000000000001000 A cpu_debug_store',
+      'ffffffff81000000 T _stext',
+      'ffffffff81000100 T vfs_read',
+      'ffffffffc0001000 t mod_fn\t[mod]',
+      '',
+    ].join('\n'));
+    expect(ks.restricted).toBe(false);
+    expect(ks.resolve(0xffffffff81000108n)).toEqual({ name: 'vfs_read', offset: 8, module: 'kernel' });
+    expect(ks.resolve(0xffffffffc0001004n)).toEqual({ name: 'mod_fn', offset: 4, module: 'mod' });
+    expect(KernelSymbols.fromText('0000000000000000 A fixed_percpu_data\n0000000000000000 T _stext\n').restricted).toBe(true);
+  });
 });
 
 describe('resolveLibrary', () => {

@@ -26,6 +26,7 @@ if (process.argv.includes('--precompile')) {
   compile({ text: featureProbeSource, name: featureProbeName });
   for (const pattern of ['shmem_file_read*', 'shmem_file_read_iter']) compile({ text: await funccountProgram(pattern), name: 'funccount.bpf.c' });
   for (const [name, text] of Object.entries(await traceArgdistPrograms())) compile({ text, name: `${name}.bpf.c` });
+  compile({ text: await stackcountProgram(), name: 'stackcount.bpf.c' });
   process.exit(0);
 }
 
@@ -39,6 +40,15 @@ async function funccountProgram(pattern: string): Promise<string> {
   const { generateProgram } = await import('../../lib/probes/codegen.js');
   const { parseProbeSpec } = await import('../../lib/probes/index.js');
   return generateProgram([{ id: 0, spec: parseProbeSpec(pattern), type: 'kprobe', function: 'shmem_file_read_iter', label: 'shmem_file_read_iter' }], codegen).text;
+}
+
+/** The program `stackcount shmem_file_read_iter` generates (as funccountProgram, for stackcount's statements). */
+async function stackcountProgram(): Promise<string> {
+  const { stackCountCodegen } = await import('../../lib/probes/stacks.js');
+  const { generateProgram } = await import('../../lib/probes/codegen.js');
+  const { parseProbeSpec } = await import('../../lib/probes/index.js');
+  const probes = [{ id: 0, spec: parseProbeSpec('shmem_file_read_iter'), type: 'kprobe' as const, function: 'shmem_file_read_iter', label: 'shmem_file_read_iter' }];
+  return generateProgram(probes, stackCountCodegen(probes)).text;
 }
 
 /** The repository: the first directory above this file with bin/bpfkit-node.mjs. */
@@ -511,12 +521,12 @@ await check('runqlen (cfs_rq->nr_running, before 6.14) sees the queued busy task
   }
 });
 
-// funccount on kernel functions: a pattern takes one kprobe per function with its cookie (6.1 has no
-// kprobe.multi links), a function named exactly takes fentry. A held dd reads the lane's tmpfs file in
+// funccount on kernel functions: a pattern takes one kprobe.multi link where the kernel has them (6.12),
+// else one kprobe per function with its cookie (6.1); a function named exactly takes fentry. A held dd reads the lane's tmpfs file in
 // BLOCKS reads, each one call of shmem_file_read_iter (the shell's reads of stdin and ld.so's of libc
 // are on other files).
-for (const [pattern, link] of [['shmem_file_read*', 'perf_event'], ['shmem_file_read_iter', 'tracing']]) {
-  await check(`funccount -p PID '${pattern}' (${link === 'tracing' ? 'fentry' : 'kprobe'}) counts each of dd's reads of a tmpfs file once`, async () => {
+for (const [pattern, link] of [['shmem_file_read*', kernel.kprobeMulti ? 'kprobe_multi' : 'perf_event'], ['shmem_file_read_iter', 'tracing']]) {
+  await check(`funccount -p PID '${pattern}' (${link === 'tracing' ? 'fentry' : link === 'kprobe_multi' ? 'kprobe.multi' : 'kprobe'}) counts each of dd's reads of a tmpfs file once`, async () => {
     const dd = heldDd();
     const linksBefore = kernelLinks().length;
     const tool = spawn(process.execPath, toolCommand('kernel/funccount', ['--json', '-p', String(dd.pid), pattern]),
@@ -598,6 +608,22 @@ await check('argdist -C on a kernel function\'s argument and return value counts
   const last = stdout.slice(stdout.lastIndexOf('['));
   expectEqual(last.split('\n').slice(1).join('\n'), `${argdistCounts()[0]}\n\tCOUNT      EVENT\n\t${String(BLOCKS).padEnd(10)} to->count = ${BLOCK}\n`
     + `${argdistCounts()[1]}\n\tCOUNT      EVENT\n\t${String(BLOCKS).padEnd(10)} $retval = ${BLOCK}\n`, 'argdist counts');
+});
+
+// stackcount on a kernel function (kprobe.multi where the kernel has it, else a kprobe): each of the
+// held dd's reads of the tmpfs file is one call of shmem_file_read_iter from vfs_read; -K on a kernel
+// probe counts all processes together (pid 0 in JSON), -p keeps dd's only: BLOCKS on stacks that start
+// in the function and go through vfs_read and the read syscall.
+await check('stackcount -K -p PID shmem_file_read_iter counts each of dd\'s reads once, on stacks through vfs_read', async () => {
+  const stdout = await whileDdReads('kernel/stackcount', pid => ['--json', '-K', '-p', String(pid), 'shmem_file_read_iter'], stderr => stderr.includes('Hit Ctrl-C'));
+  const stacks = jsonRecords('stackcount', stdout).flatMap(r => r.stacks as { pid: number; comm: string; kernel_stack: string[]; count: number }[]);
+  expectEqual(stacks.reduce((n, s) => n + s.count, 0), BLOCKS, `calls counted over ${stacks.length} stacks`);
+  for (const s of stacks) {
+    const frames = s.kernel_stack.join(' <- ');
+    expectEqual([s.pid, s.comm], [0, ''], 'not split by process');
+    const [at, from] = [s.kernel_stack.indexOf('shmem_file_read_iter'), s.kernel_stack.indexOf('vfs_read')];
+    expectTrue(at >= 0 && at < from && s.kernel_stack.slice(from).some(f => /sys_read$/.test(f)), `a stack from shmem_file_read_iter through vfs_read and the read syscall: ${frames}`);
+  }
 });
 
 await check('nothing of the lane stays loaded or attached', () => {

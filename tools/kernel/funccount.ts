@@ -6,7 +6,6 @@
 // a per-CPU array. Syscall tracepoints are counted at raw sys_enter/sys_exit (two links instead of
 // one perf event per syscall, each ~80 ms to close at exit).
 import { defineTool, opt, positiveSeconds, UsageError, ToolError } from '../../lib/cli/index.js';
-import { onlineCpus } from '../../lib/bpf.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 import {
   parseAndResolve, parseProbeSpec, ProbeResolveError, ProbeSpecError, type ResolvedProbe,
@@ -59,7 +58,7 @@ defineTool<Options>({
     timestamp: opt.flag('T', 'include timestamp on output'),
     regexp: opt.flag('r', 'use regular expressions. Default is "*" wildcards only.'),
     printBpf: { alias: 'D', type: 'boolean', default: false, describe: 'print BPF program before starting (for debugging purposes)' },
-    cpu: { alias: 'c', type: 'string', describe: 'trace this CPU only', coerce: (v: unknown) => (v === undefined ? undefined : cpuNumber(String(v))) },
+    cpu: opt.cpu(),
   },
   positional: '[pattern]',
   examples: [
@@ -120,10 +119,3 @@ defineTool<Options>({
     });
   },
 });
-
-function cpuNumber(s: string): number {
-  if (!/^\d+$/.test(s)) throw new UsageError(`invalid CPU: '${s}' (must be a non-negative integer)`);
-  const cpu = Number(s);
-  if (!onlineCpus().includes(cpu)) throw new UsageError(`invalid CPU: ${cpu} (online: ${onlineCpus().join(',')})`);
-  return cpu;
-}
