@@ -157,3 +157,32 @@ export function histSection(text: string, header: string, key: string): string |
   if (parts.length < 2) return undefined;
   return parts.slice(1).map(p => p.split(/\n\n|\n[^\n]+ = [^\n]+\n/)[0]).join('\n');
 }
+
+export interface LoopDevice {
+  /** /dev/loopN */
+  path: string;
+  /** loopN, as the tools name the disk */
+  name: string;
+  detach(): void;
+}
+
+/**
+ * A loop device of `mib` MiB backed by a file in `dir`: a disk of its own, which no other I/O on the
+ * machine touches, and whose sectors are the offsets written (no file system between).
+ */
+export function loopDevice(dir: string, mib = 64): LoopDevice {
+  const backing = path.join(dir, `loop-${process.pid}-${Date.now()}.img`);
+  fs.writeFileSync(backing, '');
+  fs.truncateSync(backing, mib * 1024 * 1024);
+  const r = spawnSync('losetup', ['--find', '--show', backing], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`losetup: ${r.stderr}`);
+  const dev = r.stdout.trim();
+  return {
+    path: dev,
+    name: path.basename(dev),
+    detach: () => {
+      spawnSync('losetup', ['-d', dev]);
+      fs.rmSync(backing, { force: true });
+    },
+  };
+}
