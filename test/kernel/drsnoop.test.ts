@@ -1,0 +1,150 @@
+// drsnoop on the real kernel. Memory pressure is made inside a 32 MiB memory cgroup: a dd of its own
+// name writes 96 MiB through the page cache there, so the dd must reclaim its cgroup's pages itself
+// (the host is not short of memory: page cache is reclaimable, no OOM). The kernel reports that
+// reclaim with the memcg_reclaim events, which --memcg adds: every one is shown under the dd's PID,
+// as many as bpftrace counts on the same events. Without --memcg drsnoop traces the global direct
+// reclaim (as BCC and libbpf-tools do), which this workload does not cause: it shows none, as
+// libbpf-tools' drsnoop beside it. -T -U -t -n -v, --json, -d; bad input.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { validateRecord } from '../../lib/output/index.js';
+import { expectUsageErrors, ready, runTool, sleep, startReference, startTool, type Running } from './helpers.js';
+import { memoryCgroup, type MemoryCgroup } from './memcg.js';
+
+const LIMIT = 32 << 20;
+let cg: MemoryCgroup;
+let dir: string;
+let dd: string;
+
+beforeAll(() => {
+  cg = memoryCgroup('bpfkit-drsnoop', LIMIT);
+  dir = fs.mkdtempSync('/var/tmp/bpfkit-drsnoop-');
+  dd = path.join(dir, 'ddreclaim');
+  fs.copyFileSync('/usr/bin/dd', dd);
+  fs.chmodSync(dd, 0o755);
+});
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+  cg?.remove();
+});
+
+/** Starts the gated dd (96 MiB through the page cache of the 32 MiB cgroup), returns it. */
+function pressure() {
+  return cg.gated([dd, 'if=/dev/zero', `of=${path.join(dir, `f-${Date.now()}`)}`, 'bs=1M', 'count=96']);
+}
+
+interface Line { comm: string; id: number; lat: number; pages: number; rest: string[] }
+function lines(out: string, from = 1): Line[] {
+  return out.split('\n').slice(from).filter(Boolean).map(l => {
+    const f = l.trim().split(/\s+/);
+    return { comm: f[0], id: +f[1], lat: +f[2], pages: +f[3], rest: f.slice(4) };
+  });
+}
+
+/** Starts the tracers with the workload's PID, releases the workload once all are attached, waits for it, stops them. */
+async function traced(start: (pid: number) => Running[], attachedWhen: (r: Running) => Promise<unknown> = r => ready(r, /PAGES|Attaching/)) {
+  const w = pressure();
+  const tracers = start(w.pid);
+  try {
+    await Promise.all(tracers.map(attachedWhen));
+    w.release();
+    expect(await w.exited).toBe(0);
+    await sleep(300);
+  } finally {
+    await Promise.all(tracers.map(t => t.stop('SIGINT')));
+  }
+  for (const t of tracers) await t.exited;
+  return { pid: w.pid, tracers };
+}
+
+/** bpftrace counting the same kernel events for one PID: the second source. */
+function bpftraceCount(pid: number): Running {
+  const prog = `tracepoint:vmscan:mm_vmscan_memcg_reclaim_end /pid == ${pid}/ { @n = count(); }`;
+  const child = spawn('bpftrace', ['-e', prog], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', d => (out += d));
+  child.stderr!.on('data', d => (err += d));
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
+  return {
+    child, exited, stdout: () => out, stderr: () => err,
+    waitFor: async re => {
+      for (let i = 0; i < 600 && !re.test(out); i++) await sleep(50);
+      return out.match(re) ?? (() => { throw new Error(`bpftrace: no ${re}: ${out}${err}`); })();
+    },
+    stop: async (signal = 'SIGINT') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+describe('drsnoop', () => {
+  test('--memcg -p: the dd\'s reclaims at its cgroup\'s limit, each under its PID; as many as bpftrace counts', async () => {
+    const hitsBefore = cg.limitHits();
+    const { pid, tracers: [ours, bt] } = await traced(p => [startTool('drsnoop', ['--memcg', '-p', String(p)]), bpftraceCount(p)],
+      r => (r.child.spawnfile === 'bpftrace' ? r.waitFor(/Attaching/) : ready(r, /PAGES/)));
+    expect(ours.stdout().split('\n')[0]).toBe('COMM           PID     LAT(ms) PAGES TYPE');
+    const seen = lines(ours.stdout());
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter(l => l.comm !== 'ddreclaim' || l.id !== pid || l.rest[0] !== 'memcg')).toEqual([]);
+    expect(seen.filter(l => l.pages > 0).length).toBeGreaterThan(0);
+    expect(seen.every(l => l.lat >= 0)).toBe(true);
+    const counted = Number(/@n: (\d+)/.exec(bt.stdout())?.[1] ?? 0);
+    expect(seen.length).toBe(counted);
+    // every reclaim follows a failed charge against the limit (a charge may fail more than once)
+    expect(cg.limitHits() - hitsBefore).toBeGreaterThanOrEqual(seen.length);
+  });
+
+  test('conformance: without --memcg (BCC\'s events), none of it is direct reclaim: no line, as libbpf-tools drsnoop', async () => {
+    const { tracers: [ours, ref, check] } = await traced(p => [
+      startTool('drsnoop', ['-p', String(p)]), startReference('drsnoop', ['-p', String(p)]), startTool('drsnoop', ['--memcg', '-p', String(p)]),
+    ], r => ready(r, /PAGES/));
+    expect(ours.stdout()).toBe('COMM           PID     LAT(ms) PAGES\n');
+    expect(ref.stdout().split('\n').slice(2).filter(Boolean)).toEqual([]); // after its banner and header
+    expect(lines(check.stdout()).length).toBeGreaterThan(0); // while the same workload did reclaim
+  });
+
+  test('-T -U -t TID -v: columns as BCC\'s; FREE(KB) from /proc/meminfo here (said once on stderr)', async () => {
+    const { pid, tracers: [t] } = await traced(p => [startTool('drsnoop', ['--memcg', '-T', '-U', '-t', String(p), '-v'])], r => ready(r, /PAGES/));
+    expect(t.stdout().split('\n')[0]).toBe('TIME(s)       UID   COMM           TID     LAT(ms) PAGES  FREE(KB) TYPE');
+    expect(t.stderr()).toMatch(/^drsnoop: FREE\(KB\) is MemFree of \/proc\/meminfo when each event is printed: .*\n$/);
+    const rows = t.stdout().split('\n').slice(1).filter(Boolean).map(l => l.trim().split(/\s+/));
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows[0][0]).toBe('0.000000000');
+    const memFree = Number(/^MemFree:\s+(\d+)/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'))![1]);
+    for (const r of rows) {
+      expect(r.slice(1, 4)).toEqual(['0', 'ddreclaim', String(pid)]);
+      expect(Math.abs(+r[6] - memFree) / memFree).toBeLessThan(0.2);
+    }
+  });
+
+  test('-n NAME: only names containing it', async () => {
+    const { tracers: [none, some] } = await traced(p => [
+      startTool('drsnoop', ['--memcg', '-p', String(p), '-n', 'nomatch']), startTool('drsnoop', ['--memcg', '-p', String(p), '-n', 'reclai']),
+    ], r => ready(r, /PAGES/));
+    expect(lines(none.stdout())).toEqual([]);
+    expect(lines(some.stdout()).length).toBeGreaterThan(0);
+  });
+
+  test('--json: one event record per reclaim (docs/json.md)', async () => {
+    const { pid, tracers: [t] } = await traced(p => [startTool('drsnoop', ['--json', '--memcg', '-p', String(p)])],
+      r => (async () => { for (let i = 0; i < 600 && !r.stderr().includes('Hit Ctrl-C'); i++) await sleep(50); })());
+    const records = t.stdout().trim().split('\n').map(l => JSON.parse(l));
+    expect(records.length).toBeGreaterThan(0);
+    expect(records.map(validateRecord)).toEqual(records.map(() => []));
+    expect(records[0]).toMatchObject({ tool: 'drsnoop', kind: 'event', comm: 'ddreclaim', pid, tid: pid, uid: 0, reclaim: 'memcg' });
+    expect(Object.keys(records[0])).toEqual(['time', 'tool', 'kind', 'ts_ns', 'comm', 'pid', 'tid', 'uid', 'latency_ms', 'pages', 'reclaim']);
+  });
+
+  test('-d 1: traces one second, then exits 0 by itself', () => {
+    const r = runTool('drsnoop', ['-d', '1'], { timeoutMs: 60000 });
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('COMM           PID     LAT(ms) PAGES');
+  });
+
+  test('bad input: exit 2, one line', () => {
+    expectUsageErrors('drsnoop', [['-p', '999999999'], ['-t', 'abc'], ['-u', 'no-such-user-x'], ['-d', '0'], ['-d', 'x'], ['--nosuch'], ['extra']]);
+  });
+});
