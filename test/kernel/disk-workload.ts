@@ -63,9 +63,14 @@ export function directIo(file: string, io: DirectIo): number {
 
 /** `count` direct reads of `bs` bytes, each at a random bs-aligned offset of `file`; returns the PID. */
 export function randomReads(reader: string, file: string, bs: number, count: number, seed = 1): number {
+  return randomReadBlocks(reader, file, bs, count, seed).pid;
+}
+
+/** As randomReads, and the blocks (offset / bs) it read, in order. */
+export function randomReadBlocks(reader: string, file: string, bs: number, count: number, seed = 1): { pid: number; blocks: number[] } {
   const r = spawnSync(reader, [file, String(bs), String(count), String(seed)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${reader}: ${r.stderr}`);
-  return r.pid!;
+  return { pid: r.pid!, blocks: r.stdout.trim().split('\n').map(Number) };
 }
 
 // No two consecutive reads are adjacent (so each one is a seek), which makes the pattern's truth exact.
@@ -101,6 +106,7 @@ int main(int argc, char **argv)
 			perror("pread");
 			return 1;
 		}
+		printf("%ld\\n", b);
 		prev = b;
 	}
 	return 0;
