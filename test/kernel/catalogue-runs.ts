@@ -79,7 +79,7 @@ async function runAll(list: ReturnType<typeof invocations>, parallel = 3): Promi
 
 /**
  * Something for every tool to see, every 300 ms until stopped: execs and exits (sh, cat, dd), opens,
- * direct-I/O writes to the disk, and a loopback TCP session; every 4th round, memory reclaim: a dd
+ * direct-I/O writes to the disk, and a loopback TCP session; every other round, memory reclaim: a dd
  * writing 12 MiB through the page cache of an 8 MiB memory cgroup (drsnoop --memcg).
  */
 function startWorkload(): { stop(): Promise<void> } {
@@ -95,7 +95,7 @@ function startWorkload(): { stop(): Promise<void> } {
   let round = 0;
   const loop = (async () => {
     while (!stopped) {
-      if (cg && round++ % 4 === 0) {
+      if (cg && round++ % 2 === 0) {
         const pressure = `echo $$ > ${cg.dir}/cgroup.procs && exec dd if=/dev/zero of=${dir}/pressure.dat bs=1M count=12 status=none`;
         await new Promise<void>(resolve => spawn('sh', ['-c', pressure], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve()));
       }
