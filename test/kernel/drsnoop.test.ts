@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { expectUsageErrors, ready, runTool, sleep, startReference, startTool, type Running } from './helpers.js';
+import { expectUsageErrors, ready, runTool, sleep, startReference, startTool, track, type Running } from './helpers.js';
 import { memoryCgroup, type MemoryCgroup } from './memcg.js';
 
 const LIMIT = 32 << 20;
@@ -61,23 +61,7 @@ async function traced(start: (pid: number) => Running[], attachedWhen: (r: Runni
 /** bpftrace counting the same kernel events for one PID: the second source. */
 function bpftraceCount(pid: number): Running {
   const prog = `tracepoint:vmscan:mm_vmscan_memcg_reclaim_end /pid == ${pid}/ { @n = count(); }`;
-  const child = spawn('bpftrace', ['-e', prog], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', d => (out += d));
-  child.stderr!.on('data', d => (err += d));
-  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
-  return {
-    child, exited, stdout: () => out, stderr: () => err,
-    waitFor: async re => {
-      for (let i = 0; i < 600 && !re.test(out); i++) await sleep(50);
-      return out.match(re) ?? (() => { throw new Error(`bpftrace: no ${re}: ${out}${err}`); })();
-    },
-    stop: async (signal = 'SIGINT') => {
-      if (child.exitCode === null) child.kill(signal);
-      return exited;
-    },
-  };
+  return track(spawn('bpftrace', ['-e', prog], { stdio: ['ignore', 'pipe', 'pipe'] }), 'bpftrace');
 }
 
 describe('drsnoop', () => {

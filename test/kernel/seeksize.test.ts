@@ -4,7 +4,7 @@
 // counts the same; -c, --json; bad input.
 import { spawn } from 'node:child_process';
 import { validateRecord } from '../../lib/output/index.js';
-import { expectUsageErrors, runTool, sleep } from './helpers.js';
+import { expectUsageErrors, runTool, track } from './helpers.js';
 import {
   diskWorkspace, directIo, histRows, histSection, loopDevice, randomReadBlocks, tracedIo, type DiskWorkspace, type LoopDevice,
 } from './disk-workload.js';
@@ -76,19 +76,16 @@ describe('seeksize', () => {
         @sectors[args->comm] = hist($dist); }
       @last[args->dev] = args->sector + args->nr_sector; }
       END { clear(@last); }`;
-    const child = spawn('bpftrace', ['-e', bt], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let btOut = '';
-    child.stdout!.on('data', d => (btOut += d));
-    const btExit = new Promise(resolve => child.on('exit', resolve));
-    for (let i = 0; i < 600 && !btOut.includes('Attaching'); i++) await sleep(50);
+    const bpftrace = track(spawn('bpftrace', ['-e', bt], { stdio: ['ignore', 'pipe', 'pipe'] }), 'bpftrace');
+    await bpftrace.waitFor(/Attaching/);
     let blocks: number[] = [];
     const r = await tracedIo('seeksize', ['-d', loop.name, '-c', 'rrseeksize'], () => {
       const run = randomReadBlocks(reader, loop.path, BS, N, 11);
       blocks = run.blocks;
       return run.pid;
     });
-    child.kill('SIGINT');
-    await btExit;
+    await bpftrace.stop('SIGINT');
+    const btOut = bpftrace.stdout();
     const unit: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
     const btRows = new Map<number, number>();
     for (const m of btOut.matchAll(/^\[(\d+)([KMG]?)(?:, [^)]*\))?\]? +(\d+) \|/gm)) {

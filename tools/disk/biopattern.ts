@@ -6,8 +6,8 @@
 // the bytes completed. A completion is sequential when it starts at the sector where the disk's
 // previous completion ended, random otherwise; the disk's first completion of an interval only sets
 // that sector (both references count it so: their counters are deleted at each print).
-import { defineTool, intervalCount, opt, UsageError } from '../../lib/cli/index.js';
-import { diskName, resolveDisk } from '../../lib/host/disks.js';
+import { defineTool, diskRodata, intervalCount, opt } from '../../lib/cli/index.js';
+import { diskName } from '../../lib/host/disks.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
@@ -91,13 +91,7 @@ defineTool<Options>({
 
   async run({ opts, load, out, json, emit, banner, intervals }) {
     const { interval, count } = intervalCount(opts);
-    let dev: number | undefined;
-    if (opts.disk !== undefined) {
-      const r = resolveDisk(opts.disk);
-      if ('error' in r) throw new UsageError(r.error);
-      dev = r.dev;
-    }
-    const bpf = load({ rodata: { filter_dev: dev !== undefined, targ_dev: dev ?? 0 } });
+    const bpf = load({ rodata: { ...diskRodata(opts.disk) } });
     bpf.attachAll();
     const counters = bpf.map('counters');
     banner('Tracing block device I/O requested seeks... Hit Ctrl-C to end.');

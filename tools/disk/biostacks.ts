@@ -11,8 +11,8 @@
 // - block_io_done (Linux 6.5+; block_rq_complete before that): the latency since the start goes
 //   into the histogram of that stack.
 import { tracepointExists } from '../../lib/attach/features.js';
-import { defineTool, opt, UsageError } from '../../lib/cli/index.js';
-import { diskName, resolveDisk } from '../../lib/host/disks.js';
+import { defineTool, diskRodata, opt } from '../../lib/cli/index.js';
+import { diskName } from '../../lib/host/disks.js';
 import { formatLog2Hist, log2HistJson, sprintf } from '../../lib/output/index.js';
 import { StackReader } from '../../lib/stacks/index.js';
 
@@ -115,16 +115,10 @@ defineTool<Options>({
   ],
 
   async run({ opts, load, out, json, emit, banner, untilExit }) {
-    let dev: number | undefined;
-    if (opts.disk !== undefined) {
-      const r = resolveDisk(opts.disk);
-      if ('error' in r) throw new UsageError(r.error);
-      dev = r.dev;
-    }
     const hasIoStart = tracepointExists('block', 'block_io_start');
     const hasIoDone = tracepointExists('block', 'block_io_done');
     const bpf = load({
-      rodata: { targ_ms: opts.milliseconds, filter_dev: dev !== undefined, targ_dev: dev ?? 0 },
+      rodata: { targ_ms: opts.milliseconds, ...diskRodata(opts.disk) },
       disable: [
         ...(hasIoStart ? ['rq_insert_btf', 'rq_insert_raw', 'rq_issue_btf', 'rq_issue_raw'] : ['io_start_btf', 'io_start_raw']),
         ...(hasIoDone ? ['rq_complete_btf', 'rq_complete_raw'] : ['io_done_btf', 'io_done_raw']),

@@ -5,8 +5,7 @@
 // Probe: block_rq_issue, as a BTF tracepoint (or raw tracepoint where tp_btf is refused), given the
 // `struct request *`: its size is __data_len, and the process is the one issuing the request, as the
 // tracepoint's own comm field shows it (BCC and libbpf-tools take the same).
-import { defineTool, intervalCount, opt, UsageError } from '../../lib/cli/index.js';
-import { resolveDisk } from '../../lib/host/disks.js';
+import { defineTool, diskRodata, intervalCount, opt } from '../../lib/cli/index.js';
 import { strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
@@ -24,15 +23,6 @@ struct proc_key {
 
 BPF_HISTOGRAM(dist, struct proc_key);
 
-/* libbpf-tools' comm_allowed(): every character of -c's COMM matches (so COMM is a prefix). */
-static __always_inline bool comm_allowed(const char *comm)
-{
-	for (int i = 0; i < TASK_COMM_LEN && targ_comm[i] != '\\0'; i++)
-		if (comm[i] != targ_comm[i])
-			return false;
-	return true;
-}
-
 static __always_inline int rq_issue(struct request *rq)
 {
 	struct proc_key key = {};
@@ -40,7 +30,7 @@ static __always_inline int rq_issue(struct request *rq)
 	if (filter_dev && rq_dev(rq) != targ_dev)
 		return 0;
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
-	if (!comm_allowed(key.comm))
+	if (!bpfkit_comm_matches(targ_comm, key.comm))
 		return 0;
 	key.slot = bpf_log2l(BPF_CORE_READ(rq, __data_len) / 1024);
 	map_increment(dist, key);
@@ -58,8 +48,6 @@ interface Options {
   count?: string;
 }
 
-const TASK_COMM_LEN = 16;
-
 defineTool<Options>({
   name: 'bitesize',
   subsystem: 'disk',
@@ -70,7 +58,7 @@ defineTool<Options>({
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
   program,
   options: {
-    comm: opt.str('c', 'trace this comm only (a process name, or its beginning)'),
+    comm: opt.comm('trace this comm only (a process name, or its beginning)'),
     disk: opt.disk(),
     timestamp: opt.flag('T', 'include timestamp on output'),
   },
@@ -82,22 +70,10 @@ defineTool<Options>({
     ['bitesize -c fio', 'trace fio only'],
     ['bitesize -d vda', 'trace vda only'],
   ],
-  validate(o) {
-    if (o.comm !== undefined && (o.comm === '' || Buffer.byteLength(o.comm) >= TASK_COMM_LEN)) {
-      return `invalid COMM: '${o.comm}' (a process name has 1 to ${TASK_COMM_LEN - 1} characters)`;
-    }
-    return undefined;
-  },
 
   async run({ opts, load, out, json, emit, banner, intervals }) {
     const { interval, count } = intervalCount(opts);
-    let dev: number | undefined;
-    if (opts.disk !== undefined) {
-      const r = resolveDisk(opts.disk);
-      if ('error' in r) throw new UsageError(r.error);
-      dev = r.dev;
-    }
-    const bpf = load({ rodata: { targ_comm: opts.comm ?? '', filter_dev: dev !== undefined, targ_dev: dev ?? 0 } });
+    const bpf = load({ rodata: { targ_comm: opts.comm ?? '', ...diskRodata(opts.disk) } });
     bpf.attachAll();
     const dist = bpf.histogram('dist');
     const section = { sectionHeader: 'Process Name' };

@@ -7,8 +7,7 @@
 // distance is from where the disk's previous issued request ended to where this one starts, either
 // way; a disk's first request only sets that position. Requests that move no data (flushes: no
 // sector) are left out: they ask for no seek (the book's version counts them as a seek to sector 0).
-import { defineTool, intervalCount, opt, UsageError } from '../../lib/cli/index.js';
-import { resolveDisk } from '../../lib/host/disks.js';
+import { defineTool, diskRodata, intervalCount, opt } from '../../lib/cli/index.js';
 import { strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
@@ -33,14 +32,6 @@ struct position {
 BPF_HASH(last, u64, struct position, 256);
 BPF_HISTOGRAM(dist, struct proc_key);
 
-static __always_inline bool comm_allowed(const char *comm)
-{
-	for (int i = 0; i < TASK_COMM_LEN && targ_comm[i] != '\\0'; i++)
-		if (comm[i] != targ_comm[i])
-			return false;
-	return true;
-}
-
 static __always_inline int rq_issue(struct request *rq)
 {
 	u32 bytes = BPF_CORE_READ(rq, __data_len);
@@ -62,7 +53,7 @@ static __always_inline int rq_issue(struct request *rq)
 		return 0;
 	struct proc_key key = {};
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
-	if (!comm_allowed(key.comm))
+	if (!bpfkit_comm_matches(targ_comm, key.comm))
 		return 0;
 	key.slot = bpf_log2l(sector > prev ? sector - prev : prev - sector);
 	map_increment(dist, key);
@@ -80,8 +71,6 @@ interface Options {
   count?: string;
 }
 
-const TASK_COMM_LEN = 16;
-
 defineTool<Options>({
   name: 'seeksize',
   subsystem: 'disk',
@@ -92,7 +81,7 @@ defineTool<Options>({
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
   program,
   options: {
-    comm: opt.str('c', 'trace this comm only (a process name, or its beginning)'),
+    comm: opt.comm('trace this comm only (a process name, or its beginning)'),
     disk: opt.disk(),
     timestamp: opt.flag('T', 'include timestamp on output'),
   },
@@ -103,22 +92,10 @@ defineTool<Options>({
     ['seeksize -d vda', 'trace vda only'],
     ['seeksize -c postgres', 'trace processes named postgres... only'],
   ],
-  validate(o) {
-    if (o.comm !== undefined && (o.comm === '' || Buffer.byteLength(o.comm) >= TASK_COMM_LEN)) {
-      return `invalid COMM: '${o.comm}' (a process name has 1 to ${TASK_COMM_LEN - 1} characters)`;
-    }
-    return undefined;
-  },
 
   async run({ opts, load, out, json, emit, banner, intervals }) {
     const { interval, count } = intervalCount(opts);
-    let dev: number | undefined;
-    if (opts.disk !== undefined) {
-      const r = resolveDisk(opts.disk);
-      if ('error' in r) throw new UsageError(r.error);
-      dev = r.dev;
-    }
-    const bpf = load({ rodata: { targ_comm: opts.comm ?? '', filter_dev: dev !== undefined, targ_dev: dev ?? 0 } });
+    const bpf = load({ rodata: { targ_comm: opts.comm ?? '', ...diskRodata(opts.disk) } });
     bpf.attachAll();
     const dist = bpf.histogram('dist');
     banner('Tracing block I/O requested seeks... Hit Ctrl-C to end.');
