@@ -1,10 +1,10 @@
 // bench/wave-disk: the per-event cost of the disk and memory wave's BPF programs (bitesize, biopattern,
-// biotop, drsnoop) against libbpf-tools' on the same workload, from the kernel's own accounting
+// biotop, seeksize, biostacks, drsnoop) against libbpf-tools' on the same workload, from the kernel's own accounting
 // (kernel.bpf_stats_enabled: run_time_ns and run_cnt per program, as `bpftool prog show` prints them).
 // Each pair runs side by side, so both see the same events; the figure is the time their programs
 // spent per event they handled, and the ratio ours / libbpf-tools'. Where libbpf-tools' tool cannot
-// run here (biotop: it needs a kprobe) or sees none of the events (drsnoop: memcg reclaim), only
-// ours is printed.
+// run here (biotop: a kprobe; biostacks: fentry), has no such tool (seeksize) or sees none of the
+// events (drsnoop: memcg reclaim), only ours is printed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -85,6 +85,8 @@ try {
   lines.push(await measure('bitesize (block_rq_issue)', [ours('bitesize'), reference('bitesize')], directWrites));
   lines.push(await measure('biopattern (block_rq_complete)', [ours('biopattern'), reference('biopattern')], directWrites));
   lines.push(await measure('biotop (io_start, rq_issue, io_done; libbpf-tools\' needs a kprobe: not here)', [ours('biotop', ['-C'])], directWrites));
+  lines.push(await measure('seeksize (block_rq_issue; the book\'s is bpftrace: no libbpf-tools tool)', [ours('seeksize')], directWrites));
+  lines.push(await measure('biostacks (io_start with a stack id, io_done; libbpf-tools\' loads fentry: not here)', [ours('biostacks')], directWrites));
   // memcg reclaim: a dd writing 96 MiB through the page cache of a 32 MiB memory cgroup (v1 or v2)
   const { memoryCgroup } = await import('../test/kernel/memcg.js');
   const cg = memoryCgroup('bpfkit-bench', 32 << 20);
