@@ -3,11 +3,15 @@
 // first (which only sets the position), N reads at random offsets N-1 random ones; a mix gives the
 // percentages computed in advance; -T, --json, interval/count; bad input; and the same line as
 // libbpf-tools' biopattern on the same workload.
+import { jest } from '@jest/globals';
 import { validateRecord } from '../../lib/output/index.js';
 import { expectUsageErrors, runTool, sleep, startReference, startTool } from './helpers.js';
 import {
   bannerShown, diskWorkspace, directIo, loopDevice, randomReads, type DiskWorkspace, type LoopDevice,
 } from './disk-workload.js';
+
+// Each test may repeat its run (see tracedIo) and the machine is shared: generous, not tight.
+jest.setTimeout(240_000);
 
 const N = 40;
 const BS = 65536;
@@ -100,7 +104,7 @@ describe('biopattern', () => {
   });
 
   test('interval and count: "1 2" prints the header once and exits by itself', () => {
-    const r = runTool('biopattern', ['1', '2'], { timeoutMs: 60000 });
+    const r = runTool('biopattern', ['1', '2'], { timeoutMs: 120000 });
     expect(r.code).toBe(0);
     expect(r.stdout.match(/^DISK +%RND/gm)?.length).toBe(1);
   });

@@ -2,9 +2,13 @@
 // PID, on vda, with the kernel stack that made them (ext4's direct-I/O write path down to
 // blk_account_io_start, where block_io_start fires); reads show the read path; -d on a loop device,
 // -m, --json, [duration]; bad input. (libbpf-tools' biostacks cannot run here: it loads fentry.)
+import { jest } from '@jest/globals';
 import { validateRecord } from '../../lib/output/index.js';
 import { expectUsageErrors, runTool } from './helpers.js';
 import { diskWorkspace, directIo, histRows, loopDevice, tracedIo, type DiskWorkspace, type LoopDevice } from './disk-workload.js';
+
+// Each test may repeat its run (see tracedIo) and the machine is shared: generous, not tight.
+jest.setTimeout(240_000);
 
 const N = 50;
 let ws: DiskWorkspace;
@@ -75,7 +79,7 @@ describe('biostacks', () => {
   });
 
   test('a duration: "biostacks 1" traces one second, prints, exits 0', () => {
-    const r = runTool('biostacks', ['1'], { timeoutMs: 60000 });
+    const r = runTool('biostacks', ['1'], { timeoutMs: 120000 });
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n')[0]).toBe('Tracing block I/O with init stacks. Hit Ctrl-C to end.');
   });

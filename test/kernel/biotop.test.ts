@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 // biotop on the real kernel: a dd of a known size shows under its PID with the Kbytes it wrote; on a
 // loop device of its own, I/O and Kbytes equal what /proc/diskstats counted for that disk; -p, -r,
 // the screen clear (and -C), -s, --json, interval/count; bad input. (libbpf-tools' biotop cannot run
@@ -7,6 +8,9 @@ import fs from 'node:fs';
 import { CLEAR_SCREEN, validateRecord } from '../../lib/output/index.js';
 import { expectUsageErrors, runTool, sleep, startTool } from './helpers.js';
 import { bannerShown, diskWorkspace, directIo, loopDevice, tracedIo, type DiskWorkspace, type LoopDevice } from './disk-workload.js';
+
+// Each test may repeat its run (see tracedIo) and the machine is shared: generous, not tight.
+jest.setTimeout(240_000);
 
 const N = 160; // 64 KiB writes: 10240 Kbytes
 let ws: DiskWorkspace;
@@ -92,7 +96,7 @@ describe('biotop', () => {
   });
 
   test('clears the screen by default, as BCC (the escape sequence `clear` prints)', () => {
-    const r = runTool('biotop', ['1', '1'], { timeoutMs: 60000 });
+    const r = runTool('biotop', ['1', '1'], { timeoutMs: 120000 });
     expect(r.code).toBe(0);
     expect(r.stdout.startsWith('Tracing... Output every 1 secs. Hit Ctrl-C to end\n' + CLEAR_SCREEN)).toBe(true);
     expect(r.stdout.endsWith('Detaching...\n')).toBe(true);
@@ -113,7 +117,7 @@ describe('biotop', () => {
   });
 
   test('interval and count: "-C 1 2" prints two screens, then Detaching... and exits 0', () => {
-    const r = runTool('biotop', ['-C', '1', '2'], { timeoutMs: 60000 });
+    const r = runTool('biotop', ['-C', '1', '2'], { timeoutMs: 120000 });
     expect(r.code).toBe(0);
     expect(r.stdout.match(/^PID +COMM +D MAJ MIN DISK +I\/O +Kbytes +AVGms$/gm)?.length).toBe(2);
     expect(r.stdout).not.toContain(CLEAR_SCREEN);

@@ -1,9 +1,13 @@
 // bitesize on the real kernel: N direct 64 KiB writes by a dd of a name of its own land, all N, in
 // the 64 -> 127 Kbytes row of that name's histogram; -c, -d, -T, interval/count, --json; bad input;
 // and the same histogram as libbpf-tools' bitesize on the same workload.
+import { jest } from '@jest/globals';
 import { validateRecord } from '../../lib/output/index.js';
 import { expectUsageErrors, runTool } from './helpers.js';
 import { diskWorkspace, directIo, histRows, histSection, tracedIo, type DiskWorkspace } from './disk-workload.js';
+
+// Each test may repeat its run (see tracedIo) and the machine is shared: generous, not tight.
+jest.setTimeout(240_000);
 
 const N = 40;
 let ws: DiskWorkspace;
@@ -45,7 +49,7 @@ describe('bitesize', () => {
   });
 
   test('-T -d vda 1 2: two timestamped histograms, then it exits by itself', () => {
-    const r = runTool('bitesize', ['-T', '-d', 'vda', '1', '2'], { timeoutMs: 60000 });
+    const r = runTool('bitesize', ['-T', '-d', 'vda', '1', '2'], { timeoutMs: 120000 });
     expect(r.code).toBe(0);
     expect(r.stdout.match(/^\n\d\d:\d\d:\d\d$/gm)?.length).toBe(2);
   });

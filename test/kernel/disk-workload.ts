@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 `;
 
 /** Polls until `cond` holds (a tool's banner may be on stdout or, in JSON mode, stderr). */
-export async function until(cond: () => boolean, what: string, ms = 30000): Promise<void> {
+export async function until(cond: () => boolean, what: string, ms = 120_000): Promise<void> {
   for (const end = Date.now() + ms; !cond(); await sleep(50)) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
   }

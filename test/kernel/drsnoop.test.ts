@@ -8,9 +8,13 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { jest } from '@jest/globals';
 import { validateRecord } from '../../lib/output/index.js';
-import { expectUsageErrors, ready, runTool, sleep, startReference, startTool, track, type Running } from './helpers.js';
+import { expectUsageErrors, runTool, sleep, startReference, startTool, track, type Running } from './helpers.js';
 import { memoryCgroup, type MemoryCgroup } from './memcg.js';
+
+// Each test may repeat its run (see tracedIo) and the machine is shared: generous, not tight.
+jest.setTimeout(240_000);
 
 const LIMIT = 32 << 20;
 let cg: MemoryCgroup;
@@ -43,7 +47,7 @@ function lines(out: string, from = 1): Line[] {
 }
 
 /** Starts the tracers with the workload's PID, releases the workload once all are attached, waits for it, stops them. */
-async function traced(start: (pid: number) => Running[], attachedWhen: (r: Running) => Promise<unknown> = r => ready(r, /PAGES|Attaching/)) {
+async function traced(start: (pid: number) => Running[], attachedWhen: (r: Running) => Promise<unknown> = r => r.waitFor(/PAGES|Attaching/, 120_000)) {
   const w = pressure();
   const tracers = start(w.pid);
   try {
@@ -72,7 +76,7 @@ describe('drsnoop', () => {
     for (let attempt = 0; attempt < 3 && (!run || lines(run.out).length !== run.counted); attempt++) {
       const hitsBefore = cg.limitHits();
       const { pid, tracers: [ours, bt] } = await traced(p => [startTool('drsnoop', ['--memcg', '-p', String(p)]), bpftraceCount(p)],
-        r => (r.child.spawnfile === 'bpftrace' ? r.waitFor(/Attaching/) : ready(r, /PAGES/)));
+        r => (r.child.spawnfile === 'bpftrace' ? r.waitFor(/Attaching/, 120_000) : r.waitFor(/PAGES/, 120_000)));
       run = { pid, out: ours.stdout(), counted: Number(/@n: (\d+)/.exec(bt.stdout())?.[1] ?? 0), hits: cg.limitHits() - hitsBefore };
     }
     const { pid, out, counted, hits } = run!;
@@ -90,14 +94,14 @@ describe('drsnoop', () => {
   test('conformance: without --memcg (BCC\'s events), none of it is direct reclaim: no line, as libbpf-tools drsnoop', async () => {
     const { tracers: [ours, ref, check] } = await traced(p => [
       startTool('drsnoop', ['-p', String(p)]), startReference('drsnoop', ['-p', String(p)]), startTool('drsnoop', ['--memcg', '-p', String(p)]),
-    ], r => ready(r, /PAGES/));
+    ], r => r.waitFor(/PAGES/, 120_000));
     expect(ours.stdout()).toBe('COMM           PID     LAT(ms) PAGES\n');
     expect(ref.stdout().split('\n').slice(2).filter(Boolean)).toEqual([]); // after its banner and header
     expect(lines(check.stdout()).length).toBeGreaterThan(0); // while the same workload did reclaim
   });
 
   test('-T -U -t TID -v: columns as BCC\'s; FREE(KB) from /proc/meminfo here (said once on stderr)', async () => {
-    const { pid, tracers: [t] } = await traced(p => [startTool('drsnoop', ['--memcg', '-T', '-U', '-t', String(p), '-v'])], r => ready(r, /PAGES/));
+    const { pid, tracers: [t] } = await traced(p => [startTool('drsnoop', ['--memcg', '-T', '-U', '-t', String(p), '-v'])], r => r.waitFor(/PAGES/, 120_000));
     expect(t.stdout().split('\n')[0]).toBe('TIME(s)       UID   COMM           TID     LAT(ms) PAGES  FREE(KB) TYPE');
     expect(t.stderr()).toMatch(/^drsnoop: FREE\(KB\) is MemFree of \/proc\/meminfo when each event is printed: .*\n$/);
     const rows = t.stdout().split('\n').slice(1).filter(Boolean).map(l => l.trim().split(/\s+/));
@@ -113,14 +117,14 @@ describe('drsnoop', () => {
   test('-n NAME: only names containing it', async () => {
     const { tracers: [none, some] } = await traced(p => [
       startTool('drsnoop', ['--memcg', '-p', String(p), '-n', 'nomatch']), startTool('drsnoop', ['--memcg', '-p', String(p), '-n', 'reclai']),
-    ], r => ready(r, /PAGES/));
+    ], r => r.waitFor(/PAGES/, 120_000));
     expect(lines(none.stdout())).toEqual([]);
     expect(lines(some.stdout()).length).toBeGreaterThan(0);
   });
 
   test('--json: one event record per reclaim (docs/json.md)', async () => {
     const { pid, tracers: [t] } = await traced(p => [startTool('drsnoop', ['--json', '--memcg', '-p', String(p)])],
-      r => (async () => { for (let i = 0; i < 600 && !r.stderr().includes('Hit Ctrl-C'); i++) await sleep(50); })());
+      r => (async () => { for (let i = 0; i < 2400 && !r.stderr().includes('Hit Ctrl-C'); i++) await sleep(50); })());
     const records = t.stdout().trim().split('\n').map(l => JSON.parse(l));
     expect(records.length).toBeGreaterThan(0);
     expect(records.map(validateRecord)).toEqual(records.map(() => []));
@@ -129,7 +133,7 @@ describe('drsnoop', () => {
   });
 
   test('-d 1: traces one second, then exits 0 by itself', () => {
-    const r = runTool('drsnoop', ['-d', '1'], { timeoutMs: 60000 });
+    const r = runTool('drsnoop', ['-d', '1'], { timeoutMs: 120000 });
     expect(r.code).toBe(0);
     expect(r.stdout.split('\n')[0]).toBe('COMM           PID     LAT(ms) PAGES');
   });

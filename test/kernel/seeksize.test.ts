@@ -3,11 +3,15 @@
 // them) give exactly the histogram computed from those offsets; the book's seeksize.bt under bpftrace
 // counts the same; -c, --json; bad input.
 import { spawn } from 'node:child_process';
+import { jest } from '@jest/globals';
 import { validateRecord } from '../../lib/output/index.js';
 import { expectUsageErrors, runTool, track } from './helpers.js';
 import {
   diskWorkspace, directIo, histRows, histSection, loopDevice, randomReadBlocks, tracedIo, type DiskWorkspace, type LoopDevice,
 } from './disk-workload.js';
+
+// Each test may repeat its run (see tracedIo) and the machine is shared: generous, not tight.
+jest.setTimeout(240_000);
 
 const N = 60;
 const BS = 65536;
@@ -77,7 +81,7 @@ describe('seeksize', () => {
       @last[args->dev] = args->sector + args->nr_sector; }
       END { clear(@last); }`;
     const bpftrace = track(spawn('bpftrace', ['-e', bt], { stdio: ['ignore', 'pipe', 'pipe'] }), 'bpftrace');
-    await bpftrace.waitFor(/Attaching/);
+    await bpftrace.waitFor(/Attaching/, 120_000);
     let blocks: number[] = [];
     const r = await tracedIo('seeksize', ['-d', loop.name, '-c', 'rrseeksize'], () => {
       const run = randomReadBlocks(reader, loop.path, BS, N, 11);
@@ -106,7 +110,7 @@ describe('seeksize', () => {
   });
 
   test('interval and count: "-T 1 2" prints two timestamped summaries and exits 0', () => {
-    const r = runTool('seeksize', ['-T', '1', '2'], { timeoutMs: 60000 });
+    const r = runTool('seeksize', ['-T', '1', '2'], { timeoutMs: 120000 });
     expect(r.code).toBe(0);
     expect(r.stdout.match(/^\n\d\d:\d\d:\d\d$/gm)?.length).toBe(2);
   });
