@@ -87,11 +87,12 @@ try {
   lines.push(await measure('biotop (io_start, rq_issue, io_done; libbpf-tools\' needs a kprobe: not here)', [ours('biotop', ['-C'])], directWrites));
   lines.push(await measure('seeksize (block_rq_issue; the book\'s is bpftrace: no libbpf-tools tool)', [ours('seeksize')], directWrites));
   lines.push(await measure('biostacks (io_start with a stack id, io_done; libbpf-tools\' loads fentry: not here)', [ours('biostacks')], directWrites));
-  // memcg reclaim: a dd writing 96 MiB through the page cache of a 32 MiB memory cgroup (v1 or v2)
-  const { memoryCgroup } = await import('../test/kernel/memcg.js');
+  // memcg reclaim: a dd reading 96 MiB (not cached) through the page cache of a 32 MiB memory cgroup
+  const { cleanFile, memoryCgroup } = await import('../test/kernel/memcg.js');
   const cg = memoryCgroup('bpfkit-bench', 32 << 20);
   try {
-    const pressure = () => void spawnSync('sh', ['-c', `echo $$ > ${cg.dir}/cgroup.procs && exec dd if=/dev/zero of=${dir}/reclaim.dat bs=1M count=96 status=none`]);
+    cleanFile(`${dir}/reclaim.dat`, 96);
+    const pressure = () => void spawnSync('sh', ['-c', `echo $$ > ${cg.dir}/cgroup.procs && exec dd if=${dir}/reclaim.dat of=/dev/null bs=1M status=none`]);
     lines.push(await measure('drsnoop --memcg (memcg reclaim: libbpf-tools\' sees none of it)', [ours('drsnoop', ['--memcg'])], pressure));
   } finally {
     cg.remove();

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { loadSpecs } from '../../lib/cli/catalogue.js';
 import type { Invocation, ToolSpec } from '../../lib/cli/index.js';
 import { startTool, type Running } from './helpers.js';
-import { memoryCgroup } from './memcg.js';
+import { cleanFile, dropFromCache, memoryCgroup } from './memcg.js';
 
 export type Spec = ToolSpec<any> & { file: string };
 export const specs: Spec[] = await loadSpecs();
@@ -80,7 +80,7 @@ async function runAll(list: ReturnType<typeof invocations>, parallel = 3): Promi
 /**
  * Something for every tool to see, every 300 ms until stopped: execs and exits (sh, cat, dd), opens,
  * direct-I/O writes to the disk, and a loopback TCP session; every other round, memory reclaim: a dd
- * writing 12 MiB through the page cache of an 8 MiB memory cgroup (drsnoop --memcg).
+ * reading 12 MiB (not cached) through the page cache of an 8 MiB memory cgroup (drsnoop --memcg).
  */
 function startWorkload(): { stop(): Promise<void> } {
   const dir = fs.mkdtempSync('/var/tmp/bpfkit-catalogue-'); // on the disk (/tmp may be tmpfs)
@@ -88,15 +88,18 @@ function startWorkload(): { stop(): Promise<void> } {
   const server = net.createServer(s => s.on('data', () => {}).on('end', () => s.end()));
   server.listen(0, '127.0.0.1');
   let cg: ReturnType<typeof memoryCgroup> | undefined;
+  const cached = path.join(dir, 'pressure.dat');
   try {
     cg = memoryCgroup('bpfkit-catalogue', 8 << 20);
+    cleanFile(cached, 12);
   } catch { /* no memory controller: no reclaim */ }
   let stopped = false;
   let round = 0;
   const loop = (async () => {
     while (!stopped) {
       if (cg && round++ % 2 === 0) {
-        const pressure = `echo $$ > ${cg.dir}/cgroup.procs && exec dd if=/dev/zero of=${dir}/pressure.dat bs=1M count=12 status=none`;
+        dropFromCache(cached);
+        const pressure = `echo $$ > ${cg.dir}/cgroup.procs && exec dd if=${cached} of=/dev/null bs=1M status=none`;
         await new Promise<void>(resolve => spawn('sh', ['-c', pressure], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve()));
       }
       await new Promise<void>(resolve => {

@@ -1,8 +1,10 @@
 // A small memory cgroup for tests that need memory pressure without putting the host under any:
 // cgroup v2's memory.max where the memory controller is on the unified hierarchy, else cgroup v1's
 // memory.limit_in_bytes, as a child of the cgroup this test process is in (so the machine's own
-// limits still hold above it). Workloads in it use the page cache (reclaimable: no OOM killer).
-import { spawn, type ChildProcess } from 'node:child_process';
+// limits still hold above it). Workloads in it read a file through the page cache: clean pages, which
+// reclaim frees at once. (Writing instead fills the cgroup with dirty pages; on cgroup v1 nothing
+// throttles that per cgroup, and when writeback lags, the cgroup's OOM killer ends the writer.)
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -17,6 +19,18 @@ export interface MemoryCgroup {
    */
   gated(command: string[]): { child: ChildProcess; pid: number; release(): void; exited: Promise<number | null> };
   remove(): void;
+}
+
+/** Writes a file of `mib` MiB to disk (from outside any test cgroup) and drops it from the page cache. */
+export function cleanFile(file: string, mib: number): void {
+  const r = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', `count=${mib}`, 'conv=fsync', 'status=none'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`dd: ${r.stderr}`);
+  dropFromCache(file);
+}
+
+/** Drops a file's clean pages from the page cache (posix_fadvise DONTNEED): the next read charges them anew. */
+export function dropFromCache(file: string): void {
+  spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
 }
 
 function memoryHierarchy(): { root: string; version: 1 | 2; own: string } {
