@@ -192,7 +192,7 @@ defineTool<Options>({
     }
 
     let first: bigint | undefined;
-    bpf.events<ReclaimEvent>('events', 'event', e => {
+    const stream = bpf.events<ReclaimEvent>('events', 'event', e => {
       first ??= BigInt(e.ts);
       if (opts.name !== undefined && !e.comm.includes(opts.name)) return;
       const freeKb = showFree ? (zoneStat ? Number(e.free_pages) * PAGE_KB : memFreeKb()) : 0;
@@ -213,6 +213,7 @@ defineTool<Options>({
     });
 
     await untilExit(opts.duration);
+    stream.drain(); // what reached the ring before the end is shown, however busy the machine was
     const lost = bpf.lost('events');
     if (lost) process.stderr.write(`drsnoop: lost ${lost} events\n`);
   },
