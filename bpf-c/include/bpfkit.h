@@ -271,4 +271,14 @@ static __always_inline u32 bpf_log2l(u64 v)
 static __always_inline u32 bpfkit_tgid(void) { return bpf_get_current_pid_tgid() >> 32; }
 static __always_inline u32 bpfkit_tid(void) { return (u32)bpf_get_current_pid_tgid(); }
 
+/* libbpf-tools' comm filter (-c COMM): every character of `want` matches `comm`, so an empty `want`
+ * matches all and a shorter one is a prefix. `want` is a const volatile global set before load. */
+static __always_inline bool bpfkit_comm_matches(const volatile char *want, const char *comm)
+{
+	for (int i = 0; i < TASK_COMM_LEN && want[i] != '\0'; i++)
+		if (comm[i] != want[i])
+			return false;
+	return true;
+}
+
 #endif /* __BPFKIT_H */

@@ -105,6 +105,28 @@ function existingDisk(v: unknown): string | undefined {
   return name;
 }
 
+/**
+ * The BPF side's disk filter for -d DISK (const volatile filter_dev and targ_dev, as biolatency's):
+ * the whole disk's kernel dev_t; a name that is no disk (or a partition) is a usage error.
+ */
+export function diskRodata(name: string | undefined): { filter_dev: boolean; targ_dev: number } {
+  if (name === undefined) return { filter_dev: false, targ_dev: 0 };
+  const r = resolveDisk(name);
+  if ('error' in r) throw new UsageError(r.error);
+  return { filter_dev: true, targ_dev: r.dev };
+}
+
+/** TASK_COMM_LEN less the NUL: the longest process name the kernel keeps. */
+const COMM_MAX = 15;
+
+/** A process name (-c COMM): 1 to 15 bytes, since the kernel keeps no more. */
+function processName(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  const s = lastValue(v);
+  if (s === '' || Buffer.byteLength(s) > COMM_MAX) throw new UsageError(`invalid COMM: '${s}' (a process name has 1 to ${COMM_MAX} characters)`);
+  return s;
+}
+
 /** BCC's positive_int_list ("185" or "185,175"), each one an existing process (or thread). */
 function existingList(check: (v: unknown) => number | undefined) {
   return (v: unknown): number[] | undefined => {
@@ -149,6 +171,9 @@ export const opt = {
     ({ alias, type: 'string', describe, coerce: existingDisk, meaning: 'disk' }),
   cpu: (describe = 'trace this CPU only', alias = 'c'): ToolOption =>
     ({ alias, type: 'string', describe, coerce: onlineCpu, meaning: 'integer' }),
+  /** -c COMM: a process name (bitesize, seeksize: a prefix of it, as libbpf-tools' comm filter). */
+  comm: (describe = 'trace this comm only', alias = 'c'): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: processName }),
   flag: (alias: string, describe: string): ToolOption => ({ alias, type: 'boolean', describe, default: false }),
   int: (alias: string | undefined, describe: string, what: string, def?: number): ToolOption =>
     ({ ...withAlias(alias), type: 'string', describe, coerce: nonNegativeInt(what), meaning: 'integer',

@@ -30,3 +30,5 @@ export {
   OUTPUT_KINDS, eventRecord, histogramRecord, countsRecord, topRecord, stacksRecord, recordEmitter, validateRecord,
 } from './records.js';
 export type { OutputKind, Fields, HistSectionsJson, RecordEmitter } from './records.js';
+export { CLEAR_SCREEN, loadavgText, loadavgValues, topRows, writeTopScreen } from './top.js';
+export type { TopScreenOptions } from './top.js';

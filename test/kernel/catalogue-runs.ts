@@ -8,6 +8,7 @@ import path from 'node:path';
 import { loadSpecs } from '../../lib/cli/catalogue.js';
 import type { Invocation, ToolSpec } from '../../lib/cli/index.js';
 import { startTool, type Running } from './helpers.js';
+import { cleanFile, dropFromCache, memoryCgroup } from './memcg.js';
 
 export type Spec = ToolSpec<any> & { file: string };
 export const specs: Spec[] = await loadSpecs();
@@ -78,16 +79,29 @@ async function runAll(list: ReturnType<typeof invocations>, parallel = 3): Promi
 
 /**
  * Something for every tool to see, every 300 ms until stopped: execs and exits (sh, cat, dd), opens,
- * direct-I/O writes to the disk, kill(2) calls, and a loopback TCP session.
+ * direct-I/O writes to the disk, kill(2) calls, and a loopback TCP session; every other round, memory reclaim: a dd
+ * reading 12 MiB (not cached) through the page cache of an 8 MiB memory cgroup (drsnoop --memcg).
  */
 function startWorkload(): { stop(): Promise<void> } {
   const dir = fs.mkdtempSync('/var/tmp/bpfkit-catalogue-'); // on the disk (/tmp may be tmpfs)
   const file = path.join(dir, 'direct.dat');
   const server = net.createServer(s => s.on('data', () => {}).on('end', () => s.end()));
   server.listen(0, '127.0.0.1');
+  let cg: ReturnType<typeof memoryCgroup> | undefined;
+  const cached = path.join(dir, 'pressure.dat');
+  try {
+    cg = memoryCgroup('bpfkit-catalogue', 8 << 20);
+    cleanFile(cached, 12);
+  } catch { /* no memory controller: no reclaim */ }
   let stopped = false;
+  let round = 0;
   const loop = (async () => {
     while (!stopped) {
+      if (cg && round++ % 2 === 0) {
+        dropFromCache(cached);
+        const pressure = `echo $$ > ${cg.dir}/cgroup.procs && exec dd if=${cached} of=/dev/null bs=1M status=none`;
+        await new Promise<void>(resolve => spawn('sh', ['-c', pressure], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve()));
+      }
       await new Promise<void>(resolve => {
         // kill -0: a kill(2) that succeeds and one that fails (no such PID), for killsnoop and sigsnoop -k
         const sh = spawn('sh', ['-c', `cat /etc/hostname >/dev/null; dd if=/dev/zero of=${file} bs=4096 count=2 oflag=direct status=none; kill -0 $$; kill -0 4000000 2>/dev/null`], { stdio: 'ignore' });
@@ -110,6 +124,7 @@ function startWorkload(): { stop(): Promise<void> } {
       await loop;
       server.close();
       fs.rmSync(dir, { recursive: true, force: true });
+      cg?.remove();
     },
   };
 }

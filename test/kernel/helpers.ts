@@ -40,7 +40,8 @@ export function killAll(): void {
 }
 if (typeof afterEach === 'function') afterEach(killAll);
 
-function track(child: ChildProcess, label: string): Running {
+/** Follows a child's output and exit (startTool's and startReference's; also for other tracers: bpftrace). */
+export function track(child: ChildProcess, label: string): Running {
   running.add(child);
   let out = '';
   let err = '';
