@@ -102,7 +102,7 @@ defineTool<Options>({
   ports: { bcc: 'tools/tcpconnect.py', 'libbpf-tools': 'libbpf-tools/tcpconnect.bpf.c', bpftrace: 'tools/tcpconnect.bt', book: 'originals/Ch10_Networking/tcpconnect.bt' },
   probes: { tracepoint: ['sock/inet_sock_set_state'] },
   output: ['event', 'counts'],
-  invocations: [{ args: [], ends: 'ctrl-c' }],
+  invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-c'], ends: 'ctrl-c' }],
   program,
   options: {
     timestamp: opt.flag('t', 'include timestamp on output'),
