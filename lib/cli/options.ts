@@ -37,6 +37,18 @@ export function nonNegativeInt(what: string) {
   };
 }
 
+function portList(what: string) {
+  return (v: unknown): Set<number> | undefined => {
+    if (v === undefined) return undefined;
+    const ports = new Set<number>();
+    for (const p of lastValue(v).split(',')) {
+      if (!/^\d+$/.test(p.trim()) || Number(p) > 65535) throw new UsageError(`invalid ${what}: '${p}'`);
+      ports.add(Number(p));
+    }
+    return ports;
+  };
+}
+
 /** Seconds > 0, fractions allowed: -d, and the interval and duration positionals. */
 export function positiveSeconds(what: string) {
   return (v: unknown) => {
@@ -179,6 +191,9 @@ export const opt = {
     ({ ...withAlias(alias), type: 'string', describe, coerce: nonNegativeInt(what), meaning: 'integer',
       ...(def !== undefined ? { default: def } : {}) }),
   str: (alias: string | undefined, describe: string): ToolOption => ({ ...withAlias(alias), type: 'string', describe }),
+  /** BCC's comma-separated port lists (-L 80,81, -D 80, -P 80): a Set<number> of ports 0-65535. */
+  ports: (alias: string, describe: string, what: string): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: portList(what) }),
 };
 
 /**

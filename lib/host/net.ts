@@ -26,3 +26,11 @@ export function formatIp(family: number, bytes: ArrayLike<number>): string {
   if (best < 0) return hex(groups);
   return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
 }
+
+/** include/net/tcp_states.h's names, as BCC's tcpstates prints them (an unknown state prints its number). */
+const TCP_STATE_NAMES = ['', 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE',
+  'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING', 'NEW_SYN_RECV'];
+export function tcpStateName(state: number): string {
+  return TCP_STATE_NAMES[state] || String(state);
+}
+

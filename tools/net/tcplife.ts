@@ -2,21 +2,12 @@
 // tcplife: TCP sessions with their lifespan and bytes (BCC's tcplife) from sock:inet_sock_set_state.
 // A socket is born at its first state below FIN_WAIT1, the process is remembered at SYN_SENT (client)
 // or LAST_ACK (server closing), and the session is reported at CLOSE with tcp_sock's byte counters.
-import { defineTool, opt, UsageError } from '../../lib/cli/index.js';
+import { defineTool, opt } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 import { AF_INET, formatIp } from '../../lib/host/net.js';
 
 const program = `
-#include <bpfkit.h>
-
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
-#define TCP_ESTABLISHED 1
-#define TCP_SYN_SENT 2
-#define TCP_FIN_WAIT1 4
-#define TCP_CLOSE 7
-#define TCP_LAST_ACK 9
+#include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs() */
 
 const volatile u32 targ_tgid = 0;
 const volatile u16 targ_family = 0;
@@ -93,13 +84,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	e->family = args->family;
 	e->lport = args->sport;
 	e->dport = args->dport;
-	if (args->family == AF_INET) {
-		__builtin_memcpy(e->saddr, args->saddr, 4);
-		__builtin_memcpy(e->daddr, args->daddr, 4);
-	} else {
-		__builtin_memcpy(e->saddr, args->saddr_v6, 16);
-		__builtin_memcpy(e->daddr, args->daddr_v6, 16);
-	}
+	copy_set_state_addrs(args, e->saddr, e->daddr);
 	if (w)
 		__builtin_memcpy(e->comm, w->comm, sizeof(e->comm));
 	else
@@ -117,8 +102,8 @@ interface Options {
   wide: boolean;
   csv: boolean;
   pid?: number;
-  localport?: string;
-  remoteport?: string;
+  localport?: Set<number>;
+  remoteport?: Set<number>;
   ipv4: boolean;
   ipv6: boolean;
 }
@@ -126,16 +111,6 @@ interface Options {
 interface TcpEvent {
   ts_us: bigint; span_us: bigint; rx_b: bigint; tx_b: bigint; pid: number; family: number; lport: number; dport: number;
   saddr: number[]; daddr: number[]; comm: string;
-}
-
-function ports(list: string | undefined, what: string): Set<number> | undefined {
-  if (list === undefined) return undefined;
-  const out = new Set<number>();
-  for (const p of list.split(',')) {
-    if (!/^\d+$/.test(p.trim()) || Number(p) > 65535) throw new UsageError(`invalid ${what}: '${p}'`);
-    out.add(Number(p));
-  }
-  return out;
 }
 
 defineTool<Options>({
@@ -153,8 +128,8 @@ defineTool<Options>({
     wide: opt.flag('w', 'wide column output (fits IPv6 addresses)'),
     csv: opt.flag('s', 'comma separated values output'),
     pid: opt.pid(),
-    localport: opt.str('L', 'comma-separated list of local ports to trace'),
-    remoteport: opt.str('D', 'comma-separated list of remote ports to trace'),
+    localport: opt.ports('L', 'comma-separated list of local ports to trace', 'local port'),
+    remoteport: opt.ports('D', 'comma-separated list of remote ports to trace', 'remote port'),
     ipv4: opt.flag('4', 'trace IPv4 family only'),
     ipv6: opt.flag('6', 'trace IPv6 family only'),
   },
@@ -172,14 +147,11 @@ defineTool<Options>({
   ],
   validate(o) {
     if (o.ipv4 && o.ipv6) return 'use only one of -4 and -6';
-    ports(o.localport, 'local port');
-    ports(o.remoteport, 'remote port');
     return undefined;
   },
 
   async run({ opts, load, out, json, emit, untilExit }) {
-    const lports = ports(opts.localport, 'local port');
-    const dports = ports(opts.remoteport, 'remote port');
+    const [lports, dports] = [opts.localport, opts.remoteport];
     const bpf = load({ rodata: { targ_tgid: opts.pid ?? 0, targ_family: opts.ipv4 ? 2 : opts.ipv6 ? 10 : 0 } });
     bpf.attachAll();
     // BCC: -t counts from the first session reported, in the kernel's microseconds

@@ -1,0 +1,112 @@
+// The test network of the TCP tools: two network namespaces of this test process joined by a veth pair
+// (IPv4 10.201.0.0/24 and IPv6 fd00:201::/64), so sessions between them are known and nothing leaves the
+// machine. Every namespace made is removed after the test file, and on exit if the file dies first.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { root } from './helpers.js';
+
+const fixture = path.join(root, 'test', 'fixtures', 'tcp-peer.mjs');
+
+export interface Peer {
+  child: ChildProcess;
+  pid: number;
+  comm: string;
+  /** Lines printed so far. */
+  lines(): string[];
+  /** Resolves when the peer has printed `count` lines matching re (rejects after ms). */
+  waitLines(re: RegExp, count: number, ms?: number): Promise<RegExpMatchArray[]>;
+  exited: Promise<number | null>;
+}
+
+export interface TestNetwork {
+  server: { ns: string; v4: string; v6: string };
+  client: { ns: string; v4: string; v6: string };
+  /** Starts tcp-peer.mjs in a namespace; resolves once it printed its PID (a server: once listening). */
+  peer(side: 'server' | 'client', addr: string, port: number, sessions?: number, holdMs?: number): Promise<Peer>;
+  /** Runs a command inside a namespace (ip, ss, tc, ...) and returns its stdout; throws if it fails. */
+  exec(ns: string, argv: string[]): string;
+  remove(): void;
+}
+
+const made = new Set<string>();
+function removeAll() {
+  for (const ns of made) spawnSync('ip', ['netns', 'del', ns]);
+  made.clear();
+}
+process.on('exit', removeAll);
+
+function ip(args: string[]) {
+  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10000 });
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+}
+
+/** Makes the two namespaces, unique to this process (parallel test runs do not share names). */
+export function createTestNetwork(): TestNetwork {
+  const tag = `bk${process.pid}`;
+  const server = { ns: `${tag}-srv`, v4: '10.201.0.1', v6: 'fd00:201::1' };
+  const client = { ns: `${tag}-cli`, v4: '10.201.0.2', v6: 'fd00:201::2' };
+  for (const side of [server, client]) {
+    ip(['netns', 'add', side.ns]);
+    made.add(side.ns);
+    ip(['-n', side.ns, 'link', 'set', 'lo', 'up']);
+  }
+  ip(['link', 'add', `${tag}s`, 'netns', server.ns, 'type', 'veth', 'peer', 'name', `${tag}c`, 'netns', client.ns]);
+  for (const [side, dev] of [[server, `${tag}s`], [client, `${tag}c`]] as const) {
+    ip(['-n', side.ns, 'addr', 'add', `${side.v4}/24`, 'dev', dev]);
+    ip(['-n', side.ns, 'addr', 'add', `${side.v6}/64`, 'dev', dev, 'nodad']); // usable at once, no DAD wait
+    ip(['-n', side.ns, 'link', 'set', dev, 'up']);
+  }
+  const peers: ChildProcess[] = [];
+
+  return {
+    server,
+    client,
+    exec(ns, argv) {
+      const r = spawnSync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8', timeout: 10000 });
+      if (r.status !== 0) throw new Error(`${argv.join(' ')} in ${ns}: ${r.stderr}`);
+      return r.stdout;
+    },
+    async peer(side, addr, port, sessions = 1, holdMs = 0) {
+      const ns = side === 'server' ? server.ns : client.ns;
+      // ip netns exec execs node itself: the child's PID is the peer's
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, fixture, side, addr, String(port), String(sessions), String(holdMs)],
+        { stdio: ['ignore', 'pipe', 'pipe'] });
+      peers.push(child);
+      let out = '';
+      let err = '';
+      const waiters: (() => void)[] = [];
+      child.stdout!.on('data', d => {
+        out += d;
+        for (const w of waiters.slice()) w();
+      });
+      child.stderr!.on('data', d => (err += d));
+      const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
+      const lines = () => out.split('\n').filter(Boolean);
+      const waitLines = (re: RegExp, count: number, ms = 20000) => new Promise<RegExpMatchArray[]>((resolve, reject) => {
+        const check = () => {
+          const hits = lines().map(l => re.exec(l)).filter((m): m is RegExpExecArray => m !== null);
+          if (hits.length < count) return false;
+          waiters.splice(waiters.indexOf(check), 1);
+          clearTimeout(timer);
+          resolve(hits.slice(0, count));
+          return true;
+        };
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(check), 1);
+          reject(new Error(`${side} peer: no ${count} lines matching ${re} in ${ms} ms; stdout:\n${out}\nstderr:\n${err}`));
+        }, ms);
+        waiters.push(check);
+        check();
+      });
+      const [m] = await waitLines(/^(?:listening|client) pid (\d+) comm (\S+)/, 1);
+      return { child, pid: Number(m[1]), comm: m[2], lines, waitLines, exited };
+    },
+    remove() {
+      for (const c of peers) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      for (const side of [server, client]) {
+        spawnSync('ip', ['netns', 'del', side.ns]);
+        made.delete(side.ns);
+      }
+    },
+  };
+}
