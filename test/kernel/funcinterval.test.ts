@@ -24,6 +24,18 @@ const periodic = (n: number, ms: number, call: string) => `struct timespec next;
 const TICK = `__attribute__((noinline)) int bpfkit_tick(int i) { asm volatile(""); return i + 1; }`;
 
 
+/**
+ * Every interval counted (n), most of them in the period's bucket. The program sleeps to absolute
+ * deadlines, so a wakeup the machine delivers late makes one long interval and one short one (an idle
+ * VM was seen to wake 6-16 ms late): the count is exact, the spread is the machine's.
+ */
+function expectIntervals(rows: [string, number][], bucket: string, n: number): void {
+  expect(rows.reduce((a, [, c]) => a + c, 0)).toBe(n);
+  const inBucket = rows.find(([b]) => b === bucket)?.[1] ?? 0;
+  expect(inBucket).toBeGreaterThanOrEqual(Math.ceil(n / 2));
+  expect(Math.max(...rows.map(([, c]) => c))).toBe(inBucket);
+}
+
 async function around(file: string, functions: string, body: string, args: (pid: number) => string[]) {
   const p = heldProgram(path.join(dir, file), functions, body, { realtime: true });
   return traceHeld('funcinterval', args(p.pid), p);
@@ -33,14 +45,14 @@ test('a function called every 10 ms: -m puts its 29 intervals in 8 -> 15; BCC\'s
   const bin = path.join(dir, 'tick');
   const { tool, code } = await around('tick', TICK, periodic(30, 10, 'bpfkit_tick(i)'), pid => ['-m', '-p', String(pid), `${bin}:bpfkit_tick`]);
   expect(code).toBe(0);
-  expect(histogramRows(tool.stdout())).toEqual([['8-15', 29]]);
+  expectIntervals(histogramRows(tool.stdout()), '8-15', 29);
   expect(tool.stdout()).toMatch(/^Tracing uprobe function for "bpfkit_tick"\.\.\. Hit Ctrl-C to end\.\n\n {5}msecs {15}: count {5}distribution\n/);
   expect(tool.stdout().endsWith('Detaching...\n')).toBe(true);
 });
 
 test('a syscall tracepoint every 3 ms: -u puts its 39 intervals in 2048 -> 4095', async () => {
   const { tool } = await around('getppid', '', periodic(40, 3, 'syscall(SYS_getppid)'), pid => ['-u', '-p', String(pid), 't:syscalls:sys_enter_getppid']);
-  expect(histogramRows(tool.stdout())).toEqual([['2048-4095', 39]]);
+  expectIntervals(histogramRows(tool.stdout()), '2048-4095', 39);
   expect(tool.stdout()).toMatch(/^Tracing tracepoint for "syscalls:sys_enter_getppid"\.\.\./);
 });
 
@@ -52,7 +64,7 @@ test('--json: one histogram record of the intervals', async () => {
   expect(records).toHaveLength(1);
   expect(validateRecord(records[0])).toEqual([]);
   expect(records[0]).toMatchObject({ tool: 'funcinterval', kind: 'histogram', val_type: 'msecs', total: 29 });
-  expect(records[0].buckets.filter((b: { count: number }) => b.count)).toEqual([{ start: 8, end: 15, count: 29 }]);
+  expectIntervals(records[0].buckets.filter((b: { count: number }) => b.count).map((b: { start: number; end: number; count: number }): [string, number] => [`${b.start}-${b.end}`, b.count]), '8-15', 29);
 });
 
 test('-i, -T and -d on a tracepoint: a histogram per interval with its time; ends by itself', () => {

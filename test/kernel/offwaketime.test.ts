@@ -74,7 +74,7 @@ async function traced(start: (pinger: number, ponger: number) => Running[]) {
 }
 
 test('-p PINGER,PONGER: ponger blocked in the pipe read ~0.5 s, woken by pinger\'s write; wakeuptime agrees', async () => {
-  const [ours, ref] = await traced((a, b) => [startTool('offwaketime', ['--json', '-p', `${a},${b}`, '3']), startReference('wakeuptime', ['-p', String(b), '3'])]);
+  const [ours, ref] = await traced((a, b) => [startTool('offwaketime', ['--json', '-p', `${a},${b}`, '6']), startReference('wakeuptime', ['-p', String(b), '6'])]);
   expect(ours.code).toBe(0);
   const records = ours.stdout.trim().split('\n').map(l => JSON.parse(l));
   expect(records).toHaveLength(1);
