@@ -11,7 +11,7 @@ import { OutputWriter, recordEmitter, type OutputKind, type RecordEmitter } from
 import { setDebugLog } from '../libbpf/index.js';
 import { formatHelp, kebabCase, optionAliases } from './help.js';
 
-export { diskRodata, durationSeconds, intervalCount, nonNegativeInt, opt, positiveInt, positiveSeconds, UsageError, type OptionMeaning, type ToolOption } from './options.js';
+export { diskRodata, durationSeconds, intervalCount, intervalSchedule, nonNegativeInt, opt, positiveInt, positiveSeconds, UsageError, type OptionMeaning, type ToolOption } from './options.js';
 
 export type Subsystem = 'cpu' | 'mem' | 'disk' | 'fs' | 'net' | 'sched' | 'lang' | 'app' | 'kernel' | 'sec';
 

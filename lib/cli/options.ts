@@ -206,6 +206,13 @@ export const positionalChecks: Record<string, (v: unknown) => number | undefined
   duration: positiveSeconds('duration'),
 };
 
+/** BCC's -i/-d options: -d alone is one interval of that length; with -i, intervals until the duration has passed. */
+export function intervalSchedule(o: { interval?: number; duration?: number }): { interval: number; count: number } {
+  const interval = o.interval ?? o.duration ?? 99999999;
+  const count = o.duration ? Math.max(1, Math.ceil(o.duration / interval - 1e-9)) : 99999999;
+  return { interval, count };
+}
+
 /** interval/count positionals as BCC: seconds > 0, count > 0; both default to "until Ctrl-C". */
 export function intervalCount(o: { interval?: unknown; count?: unknown }): { interval: number; count: number } {
   return { interval: positionalChecks.interval(o.interval) ?? 99999999, count: positionalChecks.count(o.count) ?? 99999999 };

@@ -28,11 +28,31 @@ export {
   type ResolvedProbe, type KernelFunctionTarget, type TracepointTarget, type UserFunctionTarget, type UsdtTarget, type ResolveOptions,
 } from './resolve.js';
 
-import { parseProbeSpec, type ParseOptions, type ProbeSpec } from './spec.js';
-import { resolveProbes, type ResolveOptions, type ResolvedProbe } from './resolve.js';
+import { parseProbeSpec, ProbeSpecError, type ParseOptions, type ProbeSpec } from './spec.js';
+import { ProbeResolveError, resolveProbes, type ResolveOptions, type ResolvedProbe } from './resolve.js';
 
 /** Parses every spec, then resolves them all (errors: ProbeSpecError, then ProbeResolveError). */
 export function parseAndResolve(texts: string[], opts: ParseOptions & ResolveOptions = {}): { specs: ProbeSpec[]; probes: ResolvedProbe[] } {
   const specs = texts.map(t => parseProbeSpec(t, opts));
   return { specs, probes: resolveProbes(specs, opts) };
+}
+
+/**
+ * A tool's positional specs parsed and resolved, each refused target named (`refuse` says why), or
+ * the one-line error of the parser or resolver as `usage(message)` builds it (a UsageError).
+ */
+export function resolveSpecs(texts: string[], opts: ParseOptions & { pid?: number }, usage: (message: string) => Error,
+  refuse?: (p: ResolvedProbe) => string | undefined): ResolvedProbe[] {
+  let probes: ResolvedProbe[];
+  try {
+    probes = resolveProbes(texts.map(t => parseProbeSpec(t, opts)), opts);
+  } catch (e) {
+    if (e instanceof ProbeSpecError || e instanceof ProbeResolveError) throw usage(e.message);
+    throw e;
+  }
+  for (const p of probes) {
+    const why = refuse?.(p);
+    if (why) throw usage(why);
+  }
+  return probes;
 }

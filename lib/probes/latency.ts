@@ -16,8 +16,7 @@
 // counted but not timed, so that their returns do not take their callers' entries.
 import { opt, type ToolOption } from '../cli/options.js';
 import { generateProgram, type CodegenOptions, type GeneratedProgram } from './codegen.js';
-import { ProbeResolveError, resolveProbes, type ResolvedProbe } from './resolve.js';
-import { parseProbeSpec, ProbeSpecError, type ParseOptions } from './spec.js';
+import type { ResolvedProbe } from './resolve.js';
 
 export interface LatencyOptions {
   /** C after the includes: the tool's maps and globals. */
@@ -164,32 +163,7 @@ export function timeUnit(o: { microseconds?: boolean; milliseconds?: boolean }):
   return { label: 'nsecs', divisor: 1 };
 }
 
-/** BCC's -i/-d: -d alone is one interval of that length; with -i, intervals until the duration has passed. */
-export function intervalSchedule(o: { interval?: number; duration?: number }): { interval: number; count: number } {
-  const interval = o.interval ?? o.duration ?? 99999999;
-  const count = o.duration ? Math.max(1, Math.ceil(o.duration / interval - 1e-9)) : 99999999;
-  return { interval, count };
-}
 
-/**
- * A tool's positional specs parsed and resolved, each refused target named (`refuse` says why), or
- * the one-line error of the parser or resolver as `usage(message)` builds it (a UsageError).
- */
-export function resolveSpecs(texts: string[], opts: ParseOptions & { pid?: number }, usage: (message: string) => Error,
-  refuse?: (p: ResolvedProbe) => string | undefined): ResolvedProbe[] {
-  let probes: ResolvedProbe[];
-  try {
-    probes = resolveProbes(texts.map(t => parseProbeSpec(t, opts)), opts);
-  } catch (e) {
-    if (e instanceof ProbeSpecError || e instanceof ProbeResolveError) throw usage(e.message);
-    throw e;
-  }
-  for (const p of probes) {
-    const why = refuse?.(p);
-    if (why) throw usage(why);
-  }
-  return probes;
-}
 
 /** generateProgram with the latency hooks (what funclatency and funcslower load; -D prints its text). */
 export function generateLatencyProgram(probes: ResolvedProbe[], o: LatencyOptions): GeneratedProgram {

@@ -4,13 +4,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, bpfFdsOf, buildHeldProgram, expectUsageErrors, runTool, startHeld, startTool, tmpDir, type HeldWorkload, type Running } from './helpers.js';
+import { attached, bpfFdsOf, buildHeldProgram, expectUsageErrors, runTool, startHeld, startTool, tmpDir, type HeldProcess, type Running } from './helpers.js';
 
 const dir = tmpDir();
 const python = '/usr/bin/python3.11';
 
 /** Runs funccount on a held workload: attach, release it, wait for its work, Ctrl-C; the FUNC -> COUNT rows. */
-async function countWhile(w: HeldWorkload, args: string[]): Promise<{ rows: Map<string, number>; tool: Running; code: number | null }> {
+async function countWhile(w: HeldProcess, args: string[]): Promise<{ rows: Map<string, number>; tool: Running; code: number | null }> {
   const tool = startTool('funccount', ['-p', String(w.pid), ...args]);
   try {
     await tool.waitFor(/Hit Ctrl-C to end\./, 60000);

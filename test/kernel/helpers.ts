@@ -218,23 +218,7 @@ export interface HeldProgram {
  * under SCHED_FIFO (chrt execs it: same PID), so that a loaded machine does not stretch its sleeps.
  */
 export function heldProgram(file: string, functions: string, body: string, opts: { realtime?: boolean } = {}): HeldProgram {
-  const source = `#include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/syscall.h>
-${functions}
-int main(void)
-{
-	char c;
-	if (read(0, &c, 1) != 1)
-		return 1;
-	${body}
-	write(1, "done\\n", 5);
-	while (read(0, &c, 1) > 0)
-		;
-	_exit(0);
-}
-`;
+  const source = heldSource(functions, body);
   // the same program started again (two processes of one binary) is not rebuilt
   if (!fs.existsSync(file) || fs.readFileSync(`${file}.c`, 'utf8') !== source) buildC(file, source);
   const [cmd, args] = opts.realtime ? ['chrt', ['-f', '50', file]] : [file, []];
@@ -307,14 +291,28 @@ export function startHeld(cmd: string, args: string[] = []): HeldProcess {
  * stdin to close (alive, so its PID still names it, when the tracer reports). Returns the binary.
  */
 export function buildHeldWorkload(dir: string, name: string, body: string, extra = ''): string {
-  const bin = path.join(dir, name);
-  buildC(bin, `#include <stdlib.h>
+  return buildHeldProgram(path.join(dir, name), body, extra);
+}
+
+/** buildHeldWorkload by the binary's path. */
+export function buildHeldProgram(bin: string, body: string, extra = ''): string {
+  buildC(bin, heldSource(extra, body));
+  return bin;
+}
+
+/**
+ * The C of every held test program (heldProgram, buildHeldProgram): main() waits for a byte on stdin,
+ * runs `body`, prints "done", then waits for stdin to close. `functions` is C placed before main().
+ */
+function heldSource(functions: string, body: string): string {
+  return `#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
-${extra}
+${functions}
 int main(void)
 {
 	char c;
@@ -326,12 +324,5 @@ int main(void)
 		;
 	_exit(0);
 }
-`);
-  return bin;
+`;
 }
-
-/** buildHeldWorkload by the binary's path (stackcount's tests). */
-export function buildHeldProgram(bin: string, body: string, extra = ''): string {
-  return buildHeldWorkload(path.dirname(bin), path.basename(bin), body, extra);
-}
-export type HeldWorkload = HeldProcess;

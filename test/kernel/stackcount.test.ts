@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, buildC, buildHeldProgram, expectUsageErrors, runTool, startHeld, startTool, tmpDir, type HeldWorkload, type Running } from './helpers.js';
+import { attached, buildC, buildHeldProgram, expectUsageErrors, runTool, startHeld, startTool, tmpDir, type HeldProcess, type Running } from './helpers.js';
 
 const dir = tmpDir('bpfkit-stackcount-');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -24,7 +24,7 @@ __attribute__((noinline)) void bpfkit_other_caller(int n) { bpfkit_caller(n); as
 `;
 
 /** Runs stackcount on a held workload: attached, released, its work done, Ctrl-C. */
-async function countWhile(w: HeldWorkload, args: string[]): Promise<{ tool: Running; code: number | null }> {
+async function countWhile(w: HeldProcess, args: string[]): Promise<{ tool: Running; code: number | null }> {
   const tool = startTool('stackcount', args);
   try {
     if (args.includes('--json') || args.includes('-f')) await attached(tool); // no banner

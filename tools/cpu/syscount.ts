@@ -3,7 +3,7 @@
 // Port of BCC's syscount on the raw_syscalls tracepoints. Without -L only sys_exit is attached: the
 // enter probe would cost every syscall for a start time nobody reads.
 import os from 'node:os';
-import { defineTool, opt, positiveInt, positiveSeconds, UsageError } from '../../lib/cli/index.js';
+import { defineTool, intervalSchedule, opt, positiveInt, positiveSeconds, UsageError } from '../../lib/cli/index.js';
 import { syscallName, syscallNames, syscallNumber } from '../../lib/host/syscalls.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 
@@ -168,9 +168,7 @@ defineTool<Options>({
       ? `Tracing ${failed}syscall '${opts.syscall}'... Ctrl+C to quit.`
       : `Tracing ${failed}syscalls, printing top ${opts.top}... Ctrl+C to quit.`);
 
-    // BCC: -d alone prints once, at its end; with -i, every interval until the duration is reached
-    const interval = opts.interval ?? opts.duration ?? 99999999;
-    const count = opts.duration !== undefined ? Math.max(1, Math.ceil(opts.duration / interval)) : 99999999;
+    const { interval, count } = intervalSchedule(opts); // -d alone prints once, at its end
     const unitDiv = opts.milliseconds ? 1e6 : 1e3;
     const keyColumn = opts.process ? 'PID    COMM' : 'SYSCALL';
     const timeColumn = opts.milliseconds ? 'TIME (ms)' : 'TIME (us)';

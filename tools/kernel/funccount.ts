@@ -5,10 +5,10 @@
 // for the targets it matches: one program per probe kind, each hit counted under the target's id in
 // a per-CPU array. Syscall tracepoints are counted at raw sys_enter/sys_exit (two links instead of
 // one perf event per syscall, each ~80 ms to close at exit).
-import { defineTool, opt, positiveSeconds, UsageError, ToolError } from '../../lib/cli/index.js';
+import { defineTool, intervalSchedule, opt, positiveSeconds, UsageError, ToolError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 import {
-  parseAndResolve, parseProbeSpec, ProbeResolveError, ProbeSpecError, type ResolvedProbe,
+  parseProbeSpec, resolveSpecs, type ResolvedProbe,
 } from '../../lib/probes/index.js';
 import { attachProbes, generateProgram, unsupportedReason, type CodegenOptions } from '../../lib/probes/codegen.js';
 
@@ -77,13 +77,7 @@ defineTool<Options>({
   async run({ opts, load, out, json, emit, banner, intervals }) {
     // checked here, after the privilege check, so an unprivileged user hears about root first
     if (!opts.pattern) throw new UsageError('the following arguments are required: pattern');
-    let probes: ResolvedProbe[];
-    try {
-      probes = parseAndResolve([opts.pattern!], { regex: opts.regexp, pid: opts.pid }).probes;
-    } catch (e) {
-      if (e instanceof ProbeSpecError || e instanceof ProbeResolveError) throw new UsageError(e.message);
-      throw e;
-    }
+    const probes = resolveSpecs([opts.pattern], { regex: opts.regexp, pid: opts.pid }, m => new UsageError(m));
     const gen = generateProgram(probes, codegen);
     if (opts.printBpf) {
       if (json) process.stderr.write(gen.text); // stdout stays JSON
@@ -95,9 +89,7 @@ defineTool<Options>({
     const { attached } = attachProbes(bpf, gen, { pid: opts.pid });
     banner(`Tracing ${attached.length} functions for "${opts.pattern}"... Hit Ctrl-C to end.`);
 
-    // BCC: -d alone is one interval of that length; with -i, intervals until the duration has passed
-    const interval = opts.interval ?? opts.duration ?? 99999999;
-    const count = opts.duration ? Math.max(1, Math.ceil(opts.duration / interval - 1e-9)) : 99999999;
+    const { interval, count } = intervalSchedule(opts);
     const counts = bpf.map<number, bigint[]>('counts');
     await intervals(interval, count, (last, seconds) => {
       const rows: { probe: ResolvedProbe; count: number }[] = [];

@@ -3,11 +3,11 @@
 // tracepoint, as a histogram (BCC's funcinterval). The pattern is a probe specification
 // (lib/probes): `vfs_read`, `t:sched:sched_switch`, `c:malloc`, `/path/bin:func`. As BCC's, one
 // last-call time for all that the pattern matches (and -p allows), reset at every print.
-import { defineTool, opt, ToolError, UsageError } from '../../lib/cli/index.js';
+import { defineTool, intervalSchedule, opt, ToolError, UsageError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { parseProbeSpec, type ResolvedProbe } from '../../lib/probes/index.js';
+import { parseProbeSpec, resolveSpecs, type ResolvedProbe } from '../../lib/probes/index.js';
 import { attachProbes, generateProgram, unsupportedReason, type CodegenOptions } from '../../lib/probes/codegen.js';
-import { intervalSchedule, resolveSpecs, timedHistogramOptions, timeUnit } from '../../lib/probes/latency.js';
+import { timedHistogramOptions, timeUnit } from '../../lib/probes/latency.js';
 
 const codegen: CodegenOptions = {
   prelude: `

@@ -4,12 +4,12 @@
 // `c:read`, `/path/bin:func`. Each entry pushes its start on a per-thread stack of calls in flight
 // and its return pops it (lib/probes/latency.ts), so nested and recursive calls are each timed.
 // Unlike BCC, whose avg/total/count line sums every interval so far, each interval's line is its own.
-import { defineTool, opt, positiveInt, ToolError, UsageError } from '../../lib/cli/index.js';
+import { defineTool, intervalSchedule, opt, positiveInt, ToolError, UsageError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { parseProbeSpec, type ResolvedProbe } from '../../lib/probes/index.js';
+import { parseProbeSpec, resolveSpecs, type ResolvedProbe } from '../../lib/probes/index.js';
 import { attachProbes, unsupportedReason } from '../../lib/probes/codegen.js';
 import {
-  DEFAULT_DEPTH, generateLatencyProgram, intervalSchedule, resolveSpecs, timedHistogramOptions, timeUnit, untimeable, type LatencyOptions,
+  DEFAULT_DEPTH, generateLatencyProgram, timedHistogramOptions, timeUnit, untimeable, type LatencyOptions,
 } from '../../lib/probes/latency.js';
 
 /**

@@ -5,9 +5,9 @@
 // (lib/probes/latency.ts), so a slow call nested in another traced call is reported too.
 import { defineTool, opt, ToolError, UsageError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { parseProbeSpec, type ResolvedProbe } from '../../lib/probes/index.js';
+import { parseProbeSpec, resolveSpecs, type ResolvedProbe } from '../../lib/probes/index.js';
 import { attachProbes, unsupportedReason } from '../../lib/probes/codegen.js';
-import { generateLatencyProgram, resolveSpecs, untimeable, type LatencyOptions } from '../../lib/probes/latency.js';
+import { generateLatencyProgram, untimeable, type LatencyOptions } from '../../lib/probes/latency.js';
 import { foldedLine, StackReader, type Frames } from '../../lib/stacks/index.js';
 
 const MAX_ARGS = 6;

@@ -3,9 +3,9 @@
 // specification (lib/probes): kernel functions, `t:cat:event`, `c:malloc`, `/path/bin:func`,
 // `u:lib:probe`. Every hit is counted under its user and kernel stack ids (and its process, when
 // user stacks are shown or with -P), in the program lib/probes generates for the matched targets.
-import { defineTool, opt, positiveSeconds, UsageError, ToolError } from '../../lib/cli/index.js';
+import { defineTool, intervalSchedule, opt, positiveSeconds, UsageError, ToolError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { parseAndResolve, parseProbeSpec, ProbeResolveError, ProbeSpecError, type ResolvedProbe } from '../../lib/probes/index.js';
+import { parseProbeSpec, resolveSpecs, type ResolvedProbe } from '../../lib/probes/index.js';
 import { attachProbes, generateProgram, unsupportedReason } from '../../lib/probes/codegen.js';
 import { ALL_PROCESSES, kernelProbesOnly, stackCountCodegen, stackCountGlobals, type StackCountKey } from '../../lib/probes/stacks.js';
 import { printStacks, StackReader, type Frames, type StackSample, type SymbolisedStack } from '../../lib/stacks/index.js';
@@ -86,13 +86,7 @@ defineTool<Options>({
   async run({ opts, load, out, json, emit, banner, intervals }) {
     // checked here, after the privilege check, so an unprivileged user hears about root first
     if (!opts.pattern) throw new UsageError('the following arguments are required: pattern');
-    let probes: ResolvedProbe[];
-    try {
-      probes = parseAndResolve([opts.pattern], { regex: opts.regexp, pid: opts.pid, allow: ['kprobe', 'tracepoint', 'uprobe', 'usdt'] }).probes;
-    } catch (e) {
-      if (e instanceof ProbeSpecError || e instanceof ProbeResolveError) throw new UsageError(e.message);
-      throw e;
-    }
+    const probes = resolveSpecs([opts.pattern], { regex: opts.regexp, pid: opts.pid, allow: ['kprobe', 'tracepoint', 'uprobe', 'usdt'] }, m => new UsageError(m));
     const user = !opts.kernelStacksOnly, kernel = !opts.userStacksOnly;
     // BCC: user-space probes, user stacks and -P count per process (a user stack's names are its process's)
     const perProcess = opts.perpid || user || !kernelProbesOnly(probes);
@@ -106,9 +100,7 @@ defineTool<Options>({
     reader.track('counts', (k: StackCountKey) => (k.tgid === ALL_PROCESSES ? [] : [k.tgid]));
     if (!opts.folded) banner(`Tracing ${attached.length} functions for "${opts.pattern}"... Hit Ctrl-C to end.`);
 
-    // BCC: -D alone is one interval of that length; with -i, intervals until the duration has passed
-    const interval = opts.interval ?? opts.duration ?? 99999999;
-    const count = opts.duration ? Math.max(1, Math.ceil(opts.duration / interval - 1e-9)) : 99999999;
+    const { interval, count } = intervalSchedule(opts); // BCC: -D alone is one interval of that length
     const counts = bpf.map<StackCountKey, bigint>('counts');
     const delimited = opts.delimited && user && kernel;
     await intervals(interval, count, (last, seconds) => {
