@@ -11,6 +11,7 @@ import { formatTable } from '../lib/output/index.js';
 import { pathToFileURL } from 'node:url';
 import { writeToolDocs } from './docs.js';
 import { flamegraphCommand } from './flamegraph.js';
+import { exportCommand } from '../lib/export/index.js';
 
 const usage = `Usage: bpfkit <command>
 
@@ -18,6 +19,7 @@ const usage = `Usage: bpfkit <command>
   bpfkit doctor              what this kernel supports (probe kinds, BTF, ring buffers)
   bpfkit <tool> [args...]    run a tool (same as tools/<subsystem>/<tool>.ts)
   bpfkit flamegraph [file]   folded stacks (profile -f, offcputime -f, ...) as an interactive SVG
+  bpfkit export [--config F] tools' histograms and counters as Prometheus metrics (/metrics)
   bpfkit --version           print bpfkit's version
 `;
 
@@ -75,6 +77,9 @@ try {
       break;
     case 'flamegraph':
       flamegraphCommand(rest);
+      break;
+    case 'export':
+      await exportCommand(rest);
       break;
     case 'catalogue': // every tool's metadata as JSON (the build makes the manifest with it; the fronts read it)
       process.stdout.write(JSON.stringify(await catalogue()) + '\n');

@@ -275,6 +275,20 @@ function unknownOnce(msg: string | undefined): string | undefined {
   return `Unknown argument${typed.length > 1 ? 's' : ''}: ${typed.join(', ')}`;
 }
 
+/**
+ * Parses a tool's arguments as running it would (its own options, checks and validate()), without
+ * running it: the one-line usage error, or undefined when they are good (the exporter's config check).
+ */
+export async function checkArguments(spec: ToolSpec<any>, argv: string[]): Promise<string | undefined> {
+  if (argv.some(a => a === '-h' || a === '--help')) return 'help (-h) is not an argument to run with';
+  try {
+    await parseArgs(spec, argv);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 /** Defines a tool; runs it unless imported for the catalogue (bpfkit list/docs/precompile). */
 export function defineTool<O>(spec: ToolSpec<O>): ToolSpec<O> {
   registry.push(spec);
