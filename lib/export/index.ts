@@ -11,6 +11,7 @@ import { addRecord, labelText, Metric, RecordMismatch } from './metrics.js';
 
 export { ConfigError, loadConfig } from './config.js';
 export { addRecord, Metric, RecordMismatch } from './metrics.js';
+export type { MetricConfig, ToolConfig, ExportConfig } from './config.js';
 
 export const defaultConfigFile = path.join(projectRoot, 'config', 'bpfkit-export.yaml');
 export const defaultListen = '127.0.0.1:9435';

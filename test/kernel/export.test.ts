@@ -218,6 +218,18 @@ tools:
     }
   });
 
+  test('the default config is valid; the Grafana dashboard queries only metrics it (or the exporter itself) makes', async () => {
+    const { loadConfig, defaultConfigFile } = await import('../../lib/export/index.js');
+    const { healthMetricNames } = await import('../../lib/export/config.js');
+    const config = await loadConfig(defaultConfigFile);
+    expect(config.tools.map(t => t.tool)).toEqual(expect.arrayContaining(['runqlat', 'biolatency', 'syscount']));
+    const made = new Set([...healthMetricNames, ...config.tools.flatMap(t => t.metrics.flatMap(m => (m.type === 'histogram' ? ['_bucket', '_sum', '_count'].map(x => m.name + x) : [m.name])))]);
+    const dashboard = fs.readFileSync(path.join(root, 'docs', 'grafana', 'bpfkit-dashboard.json'), 'utf8');
+    const queried = new Set([...dashboard.matchAll(/\b(bpfkit_[a-z_]+)/g)].map(m => m[1]!).filter(n => n !== 'bpfkit_export'));
+    expect([...queried].filter(n => !made.has(n))).toEqual([]);
+    expect(queried.size).toBeGreaterThan(8);
+  });
+
   test('a label the tool does not produce is found at its first record: the place named, exit 2, the tool stopped', async () => {
     const file = writeConfig('label.yaml', 'tools:\n  - tool: runqlen\n    args: [-O]\n    interval: 1\n    metrics:\n      - name: occ\n        type: gauge\n        labels: [cpu]\n        value: runqocc_percent\n');
     const exporter = startExport(['--config', file, '--listen', `127.0.0.1:${await freePort()}`]);
