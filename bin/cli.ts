@@ -11,7 +11,6 @@ import { formatTable } from '../lib/output/index.js';
 import { pathToFileURL } from 'node:url';
 import { writeToolDocs } from './docs.js';
 import { flamegraphCommand } from './flamegraph.js';
-import { exportCommand } from '../lib/export/index.js';
 
 const usage = `Usage: bpfkit <command>
 
@@ -20,6 +19,7 @@ const usage = `Usage: bpfkit <command>
   bpfkit <tool> [args...]    run a tool (same as tools/<subsystem>/<tool>.ts)
   bpfkit flamegraph [file]   folded stacks (profile -f, offcputime -f, ...) as an interactive SVG
   bpfkit export [--config F] tools' histograms and counters as Prometheus metrics (/metrics)
+  bpfkit serve [--listen A:P] the web dashboard: the catalogue, tools run live in the browser
   bpfkit --version           print bpfkit's version
 `;
 
@@ -79,7 +79,10 @@ try {
       flamegraphCommand(rest);
       break;
     case 'export':
-      await exportCommand(rest);
+      await (await import('../lib/export/index.js')).exportCommand(rest); // loaded only for this command
+      break;
+    case 'serve':
+      await (await import('../lib/serve/index.js')).serveCommand(rest);
       break;
     case 'catalogue': // every tool's metadata as JSON (the build makes the manifest with it; the fronts read it)
       process.stdout.write(JSON.stringify(await catalogue()) + '\n');

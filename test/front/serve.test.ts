@@ -1,0 +1,173 @@
+import { jest } from '@jest/globals';
+// bpfkit serve in a real browser (Debian's chromium through playwright-core), as a user runs it: the
+// page with the printed token; runqlat while CPU hogs run draws heat-map cells (counted in the
+// screenshot's pixels, not only the DOM); execsnoop shows a marker exec in its table; profile's flame
+// graph renders and its search finds the hot function; bad options show the tool's own one line;
+// closing the page ends its tools and leaves no BPF program. Without the token, or from another
+// origin: 403.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { bpfFdsOf, buildC, root, sleep, tmpDir, unloaded, waitUntil } from '../kernel/helpers.js';
+
+jest.setTimeout(180_000);
+
+const dir = tmpDir('bpfkit-serve-');
+const shots = process.env.BPFKIT_SCREENSHOTS; // a directory to keep the screenshots in
+const burn = path.join(dir, 'burn');
+let server: ChildProcess;
+let url = '';
+let origin = '';
+let browser: Browser;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  buildC(burn, `
+#include <stdlib.h>
+#include <time.h>
+volatile unsigned long sink;
+__attribute__((noinline)) void hot_loop(void) { for (unsigned long i = 0; i < 9000000; i++) sink += i; }
+__attribute__((noinline)) void cold_loop(void) { for (unsigned long i = 0; i < 1000000; i++) sink += i; }
+int main(int argc, char **argv) { time_t end = time(NULL) + atoi(argv[1]); while (time(NULL) < end) { hot_loop(); cold_loop(); } return 0; }
+`);
+  // not through helpers' track(): that kills what it follows after each test, and this lives for all of them
+  server = spawn(path.join(root, 'bin', 'bpfkit'), ['serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  server.stdout!.on('data', d => (out += d));
+  await waitUntil(() => /open http:\S+\n/.test(out) || server.exitCode !== null, 'bpfkit serve to print its URL', 60_000);
+  url = /open (http:\S+)/.exec(out)![1]!;
+  origin = new URL(url).origin;
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  for (const c of children) c.kill('SIGKILL');
+  if (server && server.exitCode === null) {
+    const exited = new Promise(resolve => server.on('exit', resolve));
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function openPage(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="1"]');
+  return page;
+}
+
+/** Opens a tool's form in the catalogue, fills fields (name -> value; true ticks a checkbox), runs it. */
+async function run(page: Page, tool: string, fields: Record<string, string | boolean> = {}): Promise<string> {
+  const before = await page.$$eval('article.panel', ps => ps.length);
+  await page.click(`li[data-tool="${tool}"] button.tool`);
+  const form = `form[data-tool="${tool}"]`;
+  await page.waitForSelector(form);
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === true) await page.check(`${form} input[name="${name}"]`);
+    else await page.fill(`${form} input[name="${name}"]`, String(value));
+  }
+  await page.click(`${form} button[type="submit"]`);
+  await page.waitForFunction(n => document.querySelectorAll('article.panel').length > n, before);
+  const panel = page.locator('article.panel').first();
+  await page.waitForFunction(() => {
+    const p = document.querySelector('article.panel');
+    return p && (p.getAttribute('data-run') || p.classList.contains('failed'));
+  });
+  return (await panel.getAttribute('data-run')) ?? '';
+}
+
+/** The server's tool processes (its children) running a tool file. */
+function toolChild(tool: string): number | undefined {
+  const r = spawnSync('pgrep', ['-P', String(server.pid), '-f', `${tool}.ts`], { encoding: 'utf8' });
+  return r.stdout.trim() ? Number(r.stdout.trim().split('\n')[0]) : undefined;
+}
+
+/** Pixels of a screenshot (PNG) in the heat map's colour range: orange to dark red, not white or grey. */
+function heatPixels(png: Buffer): number {
+  const img = PNG.sync.read(png);
+  let n = 0;
+  for (let i = 0; i < img.data.length; i += 4) {
+    const [r, g, b] = [img.data[i]!, img.data[i + 1]!, img.data[i + 2]!];
+    if (r > 120 && r - b > 60 && r - g > 40) n++;
+  }
+  return n;
+}
+
+test('without the token, with a wrong one, or from another origin: 403', async () => {
+  const base = `${origin}/api/catalogue`;
+  const token = new URL(url).searchParams.get('token')!;
+  expect((await fetch(base)).status).toBe(403);
+  expect((await fetch(`${origin}/?token=${'0'.repeat(token.length)}`)).status).toBe(403);
+  expect((await fetch(`${base}?token=${token}`)).status).toBe(200);
+  const cross = await fetch(`${origin}/api/run?token=${token}`, { method: 'POST', headers: { origin: 'http://evil.example', 'content-type': 'application/json' }, body: '{"tool":"execsnoop"}' });
+  expect(cross.status).toBe(403);
+});
+
+test('the catalogue by subsystem; runqlat under CPU hogs draws heat-map cells (in the screenshot); execsnoop shows a marker exec', async () => {
+  const page = await openPage();
+  const subsystems = await page.$$eval('nav summary', s => s.map(x => x.textContent!.split(' ')[0]));
+  expect(subsystems).toEqual(expect.arrayContaining(['cpu', 'disk', 'fs', 'kernel', 'net']));
+  expect(subsystems.indexOf('cpu')).toBeLessThan(subsystems.indexOf('disk'));
+  expect(await page.$eval('li[data-tool="runqlat"]', li => li.className)).toBe('runs');
+
+  for (let i = 0; i < 2; i++) children.push(spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+  const runqlat = await run(page, 'runqlat'); // the form's interval is 1 s
+  expect(runqlat).toMatch(/^r/);
+  await page.waitForFunction(id => ((window as any).bpfkit.panels.get(id)?.view?.cells ?? 0) >= 3, runqlat, { timeout: 60_000 });
+  const heat = page.locator(`article.panel[data-run="${runqlat}"] .chart.heat`);
+  const shot = await heat.screenshot({ path: path.join(shots ?? dir, 'runqlat-heatmap.png') });
+  if (shots) await page.screenshot({ path: path.join(shots, 'dashboard.png') });
+  expect(heatPixels(shot)).toBeGreaterThan(200);
+  expect(await page.locator(`article.panel[data-run="${runqlat}"]`).getAttribute('data-kind')).toBe('histogram');
+
+  const execsnoop = await run(page, 'execsnoop');
+  const marker = path.join(dir, 'bpfkitmarker');
+  fs.copyFileSync('/bin/true', marker);
+  const row = page.locator(`article.panel[data-run="${execsnoop}"] td`, { hasText: 'bpfkitmarker' }).first();
+  // execs until the tool (attached a moment after its panel opened) shows one
+  for (const end = Date.now() + 60_000; Date.now() < end && !(await row.count()); await sleep(300)) spawnSync(marker);
+  expect(await row.count()).toBe(1);
+  await page.fill(`article.panel[data-run="${execsnoop}"] input[type="search"]`, 'bpfkitmarker');
+  await page.waitForFunction(id => [...document.querySelectorAll(`article.panel[data-run="${id}"] tbody tr`)].every(tr => tr.textContent!.includes('bpfkitmarker')), execsnoop);
+
+  // closing the page: its tools end and unload
+  const pids = [toolChild('runqlat'), toolChild('execsnoop')].filter((p): p is number => !!p);
+  expect(pids).toHaveLength(2);
+  const programs = pids.flatMap(p => bpfFdsOf(p).programs);
+  await page.close();
+  await waitUntil(() => !toolChild('runqlat') && !toolChild('execsnoop'), 'the tools to end when the page closed');
+  await unloaded(programs);
+});
+
+test('profile -p PID: the flame graph renders in its panel and its search finds hot_loop', async () => {
+  const page = await openPage();
+  const b = spawn(burn, ['20'], { stdio: 'ignore' });
+  children.push(b);
+  const id = await run(page, 'profile', { pid: String(b.pid), userStacksOnly: true, _positional: '2' });
+  await page.waitForFunction(r => document.querySelector(`article.panel[data-run="${r}"]`)?.getAttribute('data-kind') === 'stacks', id, { timeout: 60_000 });
+  const frame = page.frameLocator(`article.panel[data-run="${id}"] iframe.flamegraph`);
+  await frame.locator('g.frame[data-name="hot_loop"]').first().waitFor();
+  const handle = await page.$(`article.panel[data-run="${id}"] iframe.flamegraph`);
+  const inner = (await handle!.contentFrame())!;
+  const share = await inner.evaluate(() => (window as any).bpfkitFlameGraph.search('hot_loop'));
+  expect(share).toBeGreaterThan(0.5);
+  await page.close();
+});
+
+test('bad options: the tool\'s own one line in the panel, nothing started', async () => {
+  const page = await openPage();
+  const own = spawnSync(path.join(root, 'tools', 'cpu', 'runqlat.ts'), ['-p', 'x'], { encoding: 'utf8' });
+  expect(own.status).toBe(2);
+  await run(page, 'runqlat', { pid: 'x' });
+  const panel = page.locator('article.panel').first();
+  expect(await panel.getAttribute('class')).toContain('failed');
+  expect(await panel.locator('.message').textContent()).toBe(own.stderr.trim());
+  expect(toolChild('runqlat')).toBeUndefined();
+  await page.close();
+});
