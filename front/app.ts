@@ -11,7 +11,7 @@ echarts.use([HeatmapChart, BarChart, GridComponent, TooltipComponent, VisualMapC
 
 interface ToolOption { key: string; alias?: string | string[]; type: string; describe: string; default?: unknown }
 interface Tool { name: string; subsystem: string; description: string; output: string | string[]; positional: string; runs_here: string; examples: [string, string][]; options: ToolOption[] }
-interface Batch { run: string; total: number; lost: number; rate: number; missed: number; records: any[]; replay?: boolean }
+interface Batch { run: string; total: number; lost: number; rate: number; missed: number; records: any[]; replay?: boolean; before?: number }
 
 const token = document.querySelector<HTMLMetaElement>('meta[name="bpfkit-token"]')!.content;
 const subsystemOrder = ['cpu', 'sched', 'mem', 'disk', 'fs', 'net', 'lang', 'app', 'kernel', 'sec'];
@@ -329,7 +329,20 @@ class Panel {
     this.ended = true;
   }
 
+  /**
+   * Records this page received, batches' records the server could not deliver to it, records the run
+   * had before this page joined (beyond those replayed to it), and the run's total: the first three add up to it.
+   */
+  received = 0;
+  missed = 0;
+  before = 0;
+  total = 0;
+
   records(b: Batch): void {
+    this.received += b.records.length;
+    if (b.replay) this.before = b.before ?? 0;
+    this.missed = b.missed;
+    this.total = b.total;
     for (const r of b.records) {
       if (!this.view && views[r.kind]) {
         this.kind = r.kind;

@@ -117,7 +117,11 @@ class ToolRun {
 
   join(v: Viewer): void {
     this.viewers.add(v);
-    if (this.recent.length) v.send('records', { run: this.id, total: this.records, lost: this.lost, rate: 0, missed: v.missed, records: this.recent, replay: true });
+    // the recent records already sent to others (those pending go out with the next batch), and how
+    // many came before them (a viewer joining late never sees those)
+    const sent = this.recent.slice(0, Math.max(0, this.recent.length - this.batch.length));
+    const total = this.records - this.batch.length;
+    if (sent.length) v.send('records', { run: this.id, total, lost: this.lost, rate: 0, missed: v.missed, records: sent, replay: true, before: total - sent.length });
     if (this.exited) v.send('exit', { run: this.id, ...this.exited });
   }
 

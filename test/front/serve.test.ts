@@ -8,16 +8,17 @@ import { jest } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { bpfFdsOf, buildC, root, sleep, tmpDir, unloaded, waitUntil } from '../kernel/helpers.js';
+import { launchChromium, openPage as openDashboardPage, runFromForm, startDashboard, toolChild as toolChildOf, type Dashboard } from './dashboard.js';
 
 jest.setTimeout(180_000);
 
 const dir = tmpDir('bpfkit-serve-');
 const shots = process.env.BPFKIT_SCREENSHOTS; // a directory to keep the screenshots in
 const burn = path.join(dir, 'burn');
-let server: ChildProcess;
+let dashboard: Dashboard;
 let url = '';
 let origin = '';
 let browser: Browser;
@@ -33,60 +34,20 @@ __attribute__((noinline)) void cold_loop(void) { for (unsigned long i = 0; i < 1
 int main(int argc, char **argv) { time_t end = time(NULL) + atoi(argv[1]); while (time(NULL) < end) { hot_loop(); cold_loop(); } return 0; }
 `);
   // not through helpers' track(): that kills what it follows after each test, and this lives for all of them
-  server = spawn(path.join(root, 'bin', 'bpfkit'), ['serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  server.stdout!.on('data', d => (out += d));
-  await waitUntil(() => /open http:\S+\n/.test(out) || server.exitCode !== null, 'bpfkit serve to print its URL', 60_000);
-  url = /open (http:\S+)/.exec(out)![1]!;
-  origin = new URL(url).origin;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  dashboard = await startDashboard();
+  ({ url, origin } = dashboard);
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
   for (const c of children) c.kill('SIGKILL');
-  if (server && server.exitCode === null) {
-    const exited = new Promise(resolve => server.on('exit', resolve));
-    server.kill('SIGTERM');
-    expect(await exited).toBe(0);
-  }
+  if (dashboard) expect(await dashboard.stop()).toBe(0);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function openPage(): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  await page.goto(url);
-  await page.waitForSelector('body[data-ready="1"]');
-  return page;
-}
-
-/** Opens a tool's form in the catalogue, fills fields (name -> value; true ticks a checkbox), runs it. */
-async function run(page: Page, tool: string, fields: Record<string, string | boolean> = {}): Promise<string> {
-  const before = await page.$$eval('article.panel', ps => ps.length);
-  await page.click(`li[data-tool="${tool}"] button.tool`);
-  const form = `form[data-tool="${tool}"]`;
-  await page.waitForSelector(form);
-  for (const [name, value] of Object.entries(fields)) {
-    if (value === true) await page.check(`${form} input[name="${name}"]`);
-    else await page.fill(`${form} input[name="${name}"]`, String(value));
-  }
-  await page.click(`${form} button[type="submit"]`);
-  await page.waitForFunction(n => document.querySelectorAll('article.panel').length > n, before);
-  const panel = page.locator('article.panel').first();
-  await page.waitForFunction(() => {
-    const p = document.querySelector('article.panel');
-    return p && (p.getAttribute('data-run') || p.classList.contains('failed'));
-  });
-  return (await panel.getAttribute('data-run')) ?? '';
-}
-
-/** The server's tool processes (its children) running a tool file. */
-function toolChild(tool: string): number | undefined {
-  const r = spawnSync('pgrep', ['-P', String(server.pid), '-f', `${tool}.ts`], { encoding: 'utf8' });
-  return r.stdout.trim() ? Number(r.stdout.trim().split('\n')[0]) : undefined;
-}
+const openPage = () => openDashboardPage(browser, url);
+const run = runFromForm;
+const toolChild = (tool: string) => toolChildOf(dashboard.server, tool);
 
 /** Pixels of a screenshot (PNG) in the heat map's colour range: orange to dark red, not white or grey. */
 function heatPixels(png: Buffer): number {
