@@ -1,10 +1,11 @@
 // bpfkit export: catalogue tools run as child processes with --json at an interval; their records are
 // accumulated into Prometheus series and served at /metrics. A tool that dies is reported down and
 // restarted with backoff; SIGTERM/SIGINT stops every tool (each detaches as on Ctrl-C) and then exits.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { commandDie, commandFlags, listeningAt, parseListen, spawnTool, type ToolChild } from '../cli/command.js';
 import { projectRoot } from '../compile/index.js';
 import { ConfigError, loadConfig, type ExportConfig, type ToolConfig } from './config.js';
 import { addRecord, labelText, Metric, RecordMismatch } from './metrics.js';
@@ -15,7 +16,6 @@ export type { MetricConfig, ToolConfig, ExportConfig } from './config.js';
 
 export const defaultConfigFile = path.join(projectRoot, 'config', 'bpfkit-export.yaml');
 export const defaultListen = '127.0.0.1:9435';
-const launcher = path.join(projectRoot, 'bin', 'bpfkit-node.mjs');
 
 /** The first restart waits this long, each next one twice as long, up to maxBackoffMs. */
 const firstBackoffMs = 1000;
@@ -53,9 +53,14 @@ export function bpfStatsOf(pid: number): { runTimeNs: number; runs: number; miss
 /** One configured tool, kept running. */
 class Supervised {
   child?: ChildProcess;
+  private tc?: ToolChild;
   up = false;
   restarts = 0;
-  lost = 0;
+  /** Events lost by the children before this one. */
+  private lostBefore = 0;
+  get lost(): number {
+    return this.lostBefore + (this.child ? this.tc?.lost ?? 0 : 0);
+  }
   /** The last BPF statistics read from a child: kept across its restarts. */
   private stats = { runTimeNs: 0, runs: 0, missed: 0 };
   private statsBase = { runTimeNs: 0, runs: 0, missed: 0 };
@@ -71,26 +76,11 @@ class Supervised {
   }
 
   start(): void {
-    const child = spawn(process.execPath, [launcher, this.config.file, ...this.config.argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tc = spawnTool(this.config.file, this.config.argv, line => this.record(line));
+    const child = tc.child;
     this.child = child;
+    this.tc = tc;
     const startedAt = Date.now();
-    let pending = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      pending += chunk;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        if (line) this.record(line);
-      }
-    });
-    let errText = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
-      errText = (errText + chunk).slice(-4000);
-      for (const m of chunk.matchAll(/\blost (\d+)/g)) this.lost += Number(m[1]);
-    });
     child.on('spawn', () => (this.up = true));
     child.on('exit', (code, signal) => {
       this.up = false;
@@ -98,7 +88,8 @@ class Supervised {
       this.statsBase = { ...this.stats };
       if (this.stopping) return;
       // a tool that ended by itself said why in its last line (killed, its last line is only its banner)
-      const said = signal ? '' : errText.trim().split('\n').at(-1) ?? '';
+      const said = signal ? '' : tc.stderrTail().trim().split('\n').at(-1) ?? '';
+      this.lostBefore += tc.lost;
       if (Date.now() - startedAt > maxBackoffMs) this.backoffMs = firstBackoffMs; // it had been running fine
       this.log(`${this.config.tool}: exited (${signal ?? `code ${code}`})${said ? `: ${said}` : ''}; restarting in ${this.backoffMs / 1000} s`);
       this.timer = setTimeout(() => {
@@ -181,31 +172,11 @@ at http://ADDR:PORT/metrics.
   --listen ADDR:PORT  where to serve /metrics (default: the config's listen:, else ${defaultListen})
 `;
 
-function parseListen(value: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  return m && port > 0 && port < 65536 ? { host: m[1] ?? m[2]!, port } : undefined;
-}
-
 /** `bpfkit export`: exits 2 (one line) on bad flags or a bad config, before anything starts. */
 export async function exportCommand(argv: string[]): Promise<void> {
-  const die = (msg: string, code: number): never => {
-    process.stderr.write(`bpfkit export: ${msg}\n`);
-    process.exit(code);
-  };
-  let configFile = defaultConfigFile;
-  let listenFlag: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () => inline ?? argv[++i] ?? die(`${flag} needs a value`, 2);
-    if (flag === '-h' || flag === '--help') {
-      process.stdout.write(usage);
-      process.exit(0);
-    } else if (flag === '--config' || flag === '-c') configFile = value();
-    else if (flag === '--listen' || flag === '-l') listenFlag = value();
-    else die(`unknown argument '${a}' (see: bpfkit export --help)`, 2);
-  }
+  const die = commandDie('export');
+  const flags = commandFlags('export', argv, usage, { '--config': ['-c'], '--listen': ['-l'] });
+  const configFile = flags['--config'] ?? defaultConfigFile;
   let config: ExportConfig;
   try {
     config = await loadConfig(configFile);
@@ -213,7 +184,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
     if (e instanceof ConfigError) die(e.message, 2);
     throw e;
   }
-  const listenText = listenFlag ?? config!.listen ?? defaultListen;
+  const listenText = flags['--listen'] ?? config!.listen ?? defaultListen;
   const listen = parseListen(listenText) ?? die(`--listen ${listenText}: expected ADDR:PORT, e.g. ${defaultListen}`, 2);
 
   let stopping = false;
@@ -253,6 +224,6 @@ export async function exportCommand(argv: string[]): Promise<void> {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stopAll(0));
   for (const t of tools) t.start();
   const address = server.address();
-  const where = typeof address === 'object' && address ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : listenText;
+  const where = listeningAt(address, listenText);
   log(`serving http://${where}/metrics for ${tools.map(t => [t.config.tool, ...t.config.args].join(' ')).join(', ')}`);
 }

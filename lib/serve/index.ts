@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { catalogue, runsHereCached } from '../cli/catalogue.js';
+import { commandDie, commandFlags, listeningAt, parseListen } from '../cli/command.js';
 import { projectRoot } from '../compile/index.js';
 import { fileWritingOptions, RunError, Runs, type Viewer } from './runs.js';
 
@@ -23,12 +24,6 @@ maps, event tables, top tables, bars and flame graphs. Prints the URL to open, w
   --listen ADDR:PORT  where to serve (default ${defaultListen}; any address still needs the token)
   --max-tools N       tools running at once, for all pages together (default 8)
 `;
-
-function parseListen(value: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  return m && port >= 0 && port < 65536 ? { host: m[1] ?? m[2]!, port } : undefined;
-}
 
 /** The browser side: front/app.ts and ECharts in one script, bundled once per server start. */
 async function bundleFront(): Promise<string> {
@@ -146,7 +141,7 @@ export async function startServer(opts: { host: string; port: number; maxTools: 
     s.once('error', reject);
   });
   const address = server.address();
-  const where = typeof address === 'object' && address ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : `${opts.host}:${opts.port}`;
+  const where = listeningAt(address, `${opts.host}:${opts.port}`);
   return {
     url: `http://${where}/?token=${token}`, token, runs,
     async close() {
@@ -158,25 +153,11 @@ export async function startServer(opts: { host: string; port: number; maxTools: 
 
 /** `bpfkit serve`: exits 2 (one line) on bad flags. */
 export async function serveCommand(argv: string[]): Promise<void> {
-  const die = (msg: string, code: number): never => {
-    process.stderr.write(`bpfkit serve: ${msg}\n`);
-    process.exit(code);
-  };
-  let listenText = defaultListen;
-  let maxTools = 8;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () => inline ?? argv[++i] ?? die(`${flag} needs a value`, 2);
-    if (flag === '-h' || flag === '--help') {
-      process.stdout.write(usage);
-      process.exit(0);
-    } else if (flag === '--listen' || flag === '-l') listenText = value();
-    else if (flag === '--max-tools') {
-      const v = value();
-      maxTools = /^\d+$/.test(v) && Number(v) > 0 ? Number(v) : die(`--max-tools ${v}: a number above 0`, 2);
-    } else die(`unknown argument '${a}' (see: bpfkit serve --help)`, 2);
-  }
+  const die = commandDie('serve');
+  const flags = commandFlags('serve', argv, usage, { '--listen': ['-l'], '--max-tools': [] });
+  const listenText = flags['--listen'] ?? defaultListen;
+  const max = flags['--max-tools'] ?? '8';
+  const maxTools = /^\d+$/.test(max) && Number(max) > 0 ? Number(max) : die(`--max-tools ${max}: a number above 0`, 2);
   const listen = parseListen(listenText) ?? die(`--listen ${listenText}: expected ADDR:PORT, e.g. ${defaultListen}`, 2);
   let server: Server;
   try {

@@ -4,16 +4,14 @@
 // viewer leaves. Records are sent in batches (one message per run every batchMs), each with the run's
 // own totals, so every viewer sees the same counts, and a viewer that cannot keep up is told how many
 // records it missed rather than silently losing them.
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { loadSpec } from '../cli/catalogue.js';
+import { spawnTool, type ToolChild } from '../cli/command.js';
 import { checkArguments } from '../cli/index.js';
 import { outputKinds } from '../cli/catalogue.js';
-import { projectRoot } from '../compile/index.js';
 import { renderFlameGraph } from '../output/flamegraph.js';
 import { foldedFrames, stackFromJson } from '../stacks/index.js';
 
-const launcher = path.join(projectRoot, 'bin', 'bpfkit-node.mjs');
 
 /** What a viewer receives: serialized SSE messages, and whether its connection is backed up. */
 export interface Viewer {
@@ -42,11 +40,13 @@ class ToolRun {
   readonly viewers = new Set<Viewer>();
   readonly child: ChildProcess;
   records = 0;
-  lost = 0;
+  private readonly tc: ToolChild;
+  get lost(): number {
+    return this.tc.lost;
+  }
   private recent: unknown[] = [];
   private batch: unknown[] = [];
   private timer?: NodeJS.Timeout;
-  private stderr = '';
   private readonly startedAt = Date.now();
   exited?: { code: number | null; message: string };
   /** The latest stacks record's flame graph (SVG). */
@@ -55,26 +55,11 @@ class ToolRun {
   constructor(readonly key: string, readonly tool: string, readonly args: string[], file: string, readonly kinds: string[],
     private readonly batchMs: number, private readonly ended: (run: ToolRun) => void) {
     this.id = `r${Math.random().toString(36).slice(2, 10)}`;
-    this.child = spawn(process.execPath, [launcher, file, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let pending = '';
-    this.child.stdout!.setEncoding('utf8');
-    this.child.stdout!.on('data', (chunk: string) => {
-      pending += chunk;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        if (line) this.add(line);
-      }
-    });
-    this.child.stderr!.setEncoding('utf8');
-    this.child.stderr!.on('data', (chunk: string) => {
-      this.stderr = (this.stderr + chunk).slice(-8000);
-      for (const m of chunk.matchAll(/\blost (\d+)/g)) this.lost += Number(m[1]);
-    });
+    this.tc = spawnTool(file, ['--json', ...args], line => this.add(line));
+    this.child = this.tc.child;
     this.child.on('exit', code => {
       this.flush();
-      const lines = this.stderr.trim().split('\n').filter(l => !/Hit Ctrl-C|^Tracing/.test(l));
+      const lines = this.tc.stderrTail().trim().split('\n').filter(l => !/Hit Ctrl-C|^Tracing/.test(l));
       this.exited = { code, message: lines.at(-1) ?? '' };
       for (const v of this.viewers) v.send('exit', { run: this.id, ...this.exited });
       this.ended(this);
