@@ -155,7 +155,7 @@ export class Runs {
     const key = JSON.stringify([tool, args]);
     let run = [...this.runs.values()].find(r => r.key === key && !r.exited);
     if (!run) {
-      if (this.runs.size >= this.maxRuns) throw new RunError(`at most ${this.maxRuns} tools run at once: stop one first`, 429);
+      if (this.runs.size >= this.maxRuns) throw new RunError(`at most ${this.maxRuns} tool${this.maxRuns === 1 ? '' : 's'} run at once: stop one first`, 429);
       run = new ToolRun(key, tool, args, spec.file, outputKinds(spec), this.batchMs, r => {
         this.runs.delete(r.id);
         if (r.flamegraph) this.ended.set(r.id, r.flamegraph);

@@ -132,3 +132,30 @@ test('bad options: the tool\'s own one line in the panel, nothing started', asyn
   expect(toolChild('runqlat')).toBeUndefined();
   await page.close();
 });
+
+test('--max-tools 1: a second tool is refused with the reason; the same tool and arguments join the one run', async () => {
+  const small = await startDashboard(['--max-tools', '1']);
+  try {
+    const token = new URL(small.url).searchParams.get('token')!;
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    // a page's stream, read as the page would: its first event names the viewer
+    const stream = await fetch(`${small.origin}/api/stream?token=${token}`);
+    const reader = stream.body!.getReader();
+    let text = '';
+    while (!/event: hello\ndata: .*\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    const viewer = JSON.parse(/event: hello\ndata: (.*)\n/.exec(text)![1]!).viewer;
+    const start = (tool: string, args: string[]) => fetch(`${small.origin}/api/run`, { method: 'POST', headers, body: JSON.stringify({ viewer, tool, args }) });
+    const first = await start('vfsstat', ['1']);
+    expect(first.status).toBe(200);
+    const again = await start('vfsstat', ['1']);
+    expect([again.status, (await again.json()).run]).toEqual([200, (await first.json()).run]);
+    const second = await start('runqlat', ['1']);
+    expect([second.status, await second.json()]).toEqual([429, { error: 'at most 1 tool run at once: stop one first' }]);
+    const file = await start('profile', ['--flamegraph', '/tmp/x.svg']);
+    expect([file.status, (await file.json()).error]).toEqual([400, '--flamegraph writes a file on the server: run the tool there instead']);
+    await reader.cancel();
+    await waitUntil(() => !toolChildOf(small.server, 'vfsstat'), 'vfsstat to end when its only viewer went away');
+  } finally {
+    expect(await small.stop()).toBe(0);
+  }
+});
