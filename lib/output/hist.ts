@@ -313,3 +313,23 @@ export function log2Add(slots: number[], v: number | bigint, n = 1): number[] {
   slots[s] = (slots[s] ?? 0) + n;
   return slots;
 }
+
+/**
+ * bpftrace's print of an lhist() map (as bpftrace 0.17 prints it): "@name: " and one row per bucket
+ * from the first non-empty to the last, "[lo, hi)" left in 16 columns, the count right in 8, then a
+ * bar of '@' 52 wide (count / max x 52, truncated); a blank line after. Slot i is [base + i*step,
+ * base + (i+1)*step). Nothing but the header when every slot is empty.
+ */
+export function formatBpftraceLinear(slots: Slots, mapName: string, base = 0, step = 1): string {
+  const vals = toCounts(slots);
+  const first = vals.findIndex(v => v > 0n);
+  const { idxMax, valMax } = extent(vals);
+  const out = [`@${mapName}: \n`];
+  for (let i = Math.max(first, 0); first >= 0 && i <= idxMax; i++) {
+    const lo = base + i * step;
+    const width = Math.trunc(Number(vals[i]!) / Number(valMax) * 52);
+    out.push(`[${lo}, ${lo + step})`.padEnd(16) + String(vals[i]).padStart(8) + ' |' + '@'.repeat(width).padEnd(52) + '|\n');
+  }
+  out.push('\n');
+  return out.join('');
+}

@@ -6,6 +6,7 @@ export {
   formatLinearHist,
   formatLog2Sections,
   formatLinearSections,
+  formatBpftraceLinear,
   log2HistJson,
   linearHistJson,
   log2Slot,
