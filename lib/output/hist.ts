@@ -333,3 +333,39 @@ export function formatBpftraceLinear(slots: Slots, mapName: string, base = 0, st
   out.push('\n');
   return out.join('');
 }
+
+/** bpftrace's label of 2^power: 1, 2, ... 512, 1K, 2K, ... 1M, ... */
+function bpftracePowerLabel(power: number): string {
+  const suffixes = ['', 'K', 'M', 'G', 'T', 'P', 'E'];
+  const group = Math.min(Math.floor(power / 10), suffixes.length - 1);
+  return `${2 ** (power - group * 10)}${suffixes[group]}`;
+}
+
+/**
+ * bpftrace's print of one hist() key (bpftrace 0.17): "@name[key]: " (or "@name: "), then the rows
+ * from the first non-empty bucket to the last: "[0]", "[1]", "[2, 4)", ... "[1K, 2K)", the label left
+ * in 16 columns, the count right in 8, a 52-wide bar of '@'; a blank line after. Slot 0 counts the
+ * value 0, slot k >= 1 the values [2^(k-1), 2^k) (bpf_log2l() for values >= 1, 0 for 0).
+ */
+export function formatBpftraceLog2(slots: Slots, mapName: string, key?: string): string {
+  const vals = toCounts(slots);
+  const first = vals.findIndex(v => v > 0n);
+  const { idxMax, valMax } = extent(vals);
+  const out = [`@${mapName}${key === undefined ? '' : `[${key}]`}: \n`];
+  for (let i = Math.max(first, 0); first >= 0 && i <= idxMax; i++) {
+    const label = i === 0 ? '[0]' : i === 1 ? '[1]' : `[${bpftracePowerLabel(i - 1)}, ${bpftracePowerLabel(i)})`;
+    const width = Math.trunc(Number(vals[i]!) / Number(valMax) * 52);
+    out.push(label.padEnd(16) + String(vals[i]).padStart(8) + ' |' + '@'.repeat(width).padEnd(52) + '|\n');
+  }
+  out.push('\n');
+  return out.join('');
+}
+
+/** bpftrace's buckets of formatBpftraceLog2 as JSON buckets ([0,0], [1,1], [2,3], [4,7], ...) are
+ * not log2 buckets of docs/json.md ([0,1] first): fold slot 0 into slot 1 for a `histogram` record. */
+export function bpftraceLog2ToBcc(slots: number[]): number[] {
+  if (slots.length === 0) return [];
+  const bcc = [0, ...slots.slice(1)];
+  bcc[1] = (slots[0] ?? 0) + (slots[1] ?? 0);
+  return bcc;
+}

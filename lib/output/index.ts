@@ -7,6 +7,8 @@ export {
   formatLog2Sections,
   formatLinearSections,
   formatBpftraceLinear,
+  formatBpftraceLog2,
+  bpftraceLog2ToBcc,
   log2HistJson,
   linearHistJson,
   log2Slot,
