@@ -6,7 +6,7 @@ import { heldProgram, tmpDir, type HeldProgram } from './helpers.js';
 const dir = tmpDir('bpfkit-locks-');
 
 /** A held program: WRITERS threads each write ROUNDS x 4 KiB into one pipe that one thread drains. */
-export function pipeContention(writers = 4, rounds = 4000): HeldProgram {
+export function pipeContention(writers = 4, rounds = 16000): HeldProgram {
   return heldProgram(`${dir}/pipelock`, `#include <pthread.h>
 static int fds[2];
 static void *writer(void *arg) {
