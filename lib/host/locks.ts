@@ -8,13 +8,14 @@ import type { KernelSymbols } from '../syms/index.js';
  */
 const LOCK_MACHINERY = /^(__)?(mutex_|ww_mutex|rt_mutex|rwsem_|down|up_|percpu_down|percpu_rwsem|osq_|__rwsem|rwbase_|sem_|__sem|trace_contention|perf_trace|trace_event|bpf_trace|__bpf_trace|__traceiter)/;
 
-export interface Frame { name: string; text: string }
+/** A frame: its symbol, libbpf-tools' text (name+0xoff) and bpftrace's (name+off, decimal). */
+export interface Frame { name: string; text: string; bpftrace: string }
 
 /** The waiting stack from the caller of the lock outwards, "name+0xoff" as libbpf-tools prints. */
 export function lockCaller(ksyms: KernelSymbols, ips: bigint[]): Frame[] {
   const frames = ips.map(ip => {
     const s = ksyms.resolve(ip);
-    return s ? { name: s.name, text: `${s.name}+0x${s.offset.toString(16)}` } : { name: '', text: 'Unknown' };
+    return s ? { name: s.name, text: `${s.name}+0x${s.offset.toString(16)}`, bpftrace: `${s.name}+${s.offset}` } : { name: '', text: 'Unknown', bpftrace: `0x${ip.toString(16)}` };
   });
   const first = frames.findIndex(f => !LOCK_MACHINERY.test(f.name));
   return first < 0 ? frames : frames.slice(first);

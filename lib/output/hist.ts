@@ -369,3 +369,11 @@ export function bpftraceLog2ToBcc(slots: number[]): number[] {
   bcc[1] = (slots[0] ?? 0) + (slots[1] ?? 0);
   return bcc;
 }
+
+/**
+ * A bpftrace map key of several parts as bpftrace prints it: parts joined by ", ", a kstack part as
+ * its frames, each on a line of its own 8 spaces in, after a newline ("@x[\n        f1\n, comm]").
+ */
+export function bpftraceKey(parts: (string | string[])[]): string {
+  return parts.map(p => (typeof p === 'string' ? p : '\n' + p.map(f => `        ${f}\n`).join(''))).join(', ');
+}

@@ -9,6 +9,7 @@ export {
   formatBpftraceLinear,
   formatBpftraceLog2,
   bpftraceLog2ToBcc,
+  bpftraceKey,
   log2HistJson,
   linearHistJson,
   log2Slot,

@@ -19,15 +19,15 @@ test('threads writing one pipe: mutex waits by lock, pipe stack and comm, in bpf
   expect(out.split('\n')[0]).toBe('Tracing mutex_lock() latency... Hit Ctrl-C to end.');
   const keys = [...out.matchAll(/^@lock_latency_ns\[(0x[0-9a-f]+|\w+), \n((?: {8}\S+\n)*), (\S+)\]: \n((?:\[.*\n)+)/gm)]
     .map(m => ({ lock: m[1], caller: m[2].trim().split('\n')[0]?.trim(), comm: m[3], samples: [...m[4].matchAll(/\) +(\d+) \|/g)].reduce((a, x) => a + Number(x[1]), 0) }));
-  expect({ out, n: keys.length > 0 }).toEqual({ out, n: true });
+  expect(keys.length).toBeGreaterThan(0);
   expect(keys.every(k => k.comm === 'pipelock')).toBe(true);
-  const pipe = keys.filter(k => /^anon_pipe_(read|write)\+0x/.test(k.caller ?? ''));
+  const pipe = keys.filter(k => /^anon_pipe_(read|write)\+\d+$/.test(k.caller ?? ''));
   expect(pipe.length).toBeGreaterThan(0);
   expect(pipe.every(k => k.samples > 0)).toBe(true);
   const records = json.stdout().trim().split('\n').map(l => JSON.parse(l));
   expect(records.map(validateRecord)).toEqual(records.map(() => []));
   expect(records[0]).toMatchObject({ tool: 'mlock', kind: 'histogram', val_type: 'nsecs', section_by: 'lock_stack_comm' });
-  expect(records[0].sections.some((s: { key: string; total: number }) => /;anon_pipe_(read|write)\+0x[0-9a-f]+;/.test(s.key) && s.key.endsWith(';pipelock') && s.total > 0)).toBe(true);
+  expect(records[0].sections.some((s: { key: string; total: number }) => /;anon_pipe_(read|write)\+\d+;/.test(s.key) && s.key.endsWith(';pipelock') && s.total > 0)).toBe(true);
 });
 
 test('bad input: one line, exit 2', () => {

@@ -5,7 +5,7 @@
 // and contention_end bracket for mutexes: contended locks only (an uncontended mutex_lock takes no
 // time worth a histogram, and fires no tracepoint). bpfkit adds -p PID and [interval] [count].
 import { defineTool, intervalCount, opt } from '../../lib/cli/index.js';
-import { bpftraceLog2ToBcc, formatBpftraceLog2, log2HistJson, strftimeHMS } from '../../lib/output/index.js';
+import { bpftraceKey, bpftraceLog2ToBcc, formatBpftraceLog2, log2HistJson, strftimeHMS } from '../../lib/output/index.js';
 import { KernelSymbols } from '../../lib/syms/index.js';
 import { lockCaller } from '../../lib/host/locks.js';
 
@@ -72,7 +72,7 @@ defineTool<Options>({
     await intervals(interval, count, () => {
       const sections = hist.read(true).sections.map(s => {
         const k = s.raw as LatKey;
-        const frames = lockCaller(ksyms, bpf.stackIps('lock_stacks', Number(k.stack_id))).slice(0, 5).map(f => f.text);
+        const frames = lockCaller(ksyms, bpf.stackIps('lock_stacks', Number(k.stack_id))).slice(0, 5).map(f => f.bpftrace);
         const lock = ksyms.resolve(k.lock);
         return { lock: lock && lock.offset === 0 ? lock.name : `0x${k.lock.toString(16)}`, frames, comm: k.comm, slots: s.slots, total: s.slots.reduce((a, b) => a + b, 0) };
       });
@@ -86,8 +86,7 @@ defineTool<Options>({
       }
       out.line('');
       if (interval < 99999999) out.line(strftimeHMS());
-      // bpftrace prints a kstack() key element as its frames on lines of their own, 8 spaces in
-      for (const s of sections) out.write(formatBpftraceLog2(s.slots, 'lock_latency_ns', `${s.lock}, \n${s.frames.map(f => `        ${f}\n`).join('')}, ${s.comm}`));
+      for (const s of sections) out.write(formatBpftraceLog2(s.slots, 'lock_latency_ns', bpftraceKey([s.lock, s.frames, s.comm])));
     });
   },
 });
