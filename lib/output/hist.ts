@@ -11,6 +11,8 @@ export type Slots = ArrayLike<Count>;
 export interface HistOptions {
   /** Suppress rows until the first non-zero one (BCC's `strip_leading_zero`). */
   stripLeadingZero?: boolean;
+  /** Linear histograms: the value of slot i is i x step (libbpf-tools' print_linear_hist base/step; BCC: 1). */
+  step?: number;
 }
 
 export interface HistSection {
@@ -132,7 +134,7 @@ function log2Lines(vals: bigint[], valType: string, stripLeadingZero: boolean, o
   }
 }
 
-function linearLines(vals: bigint[], valType: string, stripLeadingZero: boolean, out: string[]): void {
+function linearLines(vals: bigint[], valType: string, stripLeadingZero: boolean, out: string[], step = 1): void {
   const { idxMax, valMax } = extent(vals);
   if (idxMax >= 0) out.push('     ' + valType.padEnd(13, ' ') + ' : count     distribution\n');
   let strip = stripLeadingZero;
@@ -143,7 +145,7 @@ function linearLines(vals: bigint[], valType: string, stripLeadingZero: boolean,
       strip = false;
     }
     out.push(
-      '        ' + String(i).padEnd(10, ' ') + ' : ' + String(val).padEnd(8, ' ') + ' ' + bar(val, valMax, STARS_MAX) + '\n',
+      '        ' + String(i * step).padEnd(10, ' ') + ' : ' + String(val).padEnd(8, ' ') + ' ' + bar(val, valMax, STARS_MAX) + '\n',
     );
   }
 }
@@ -162,7 +164,7 @@ export function formatLog2Hist(slots: Slots, valType: string, opts: HistOptions 
 /** Byte-identical to BCC `table.print_linear_hist(val_type)`: rows 0..idx_max, zero rows included. */
 export function formatLinearHist(slots: Slots, valType: string, opts: HistOptions = {}): string {
   const out: string[] = [];
-  linearLines(toCounts(slots), valType, !!opts.stripLeadingZero, out);
+  linearLines(toCounts(slots), valType, !!opts.stripLeadingZero, out, opts.step);
   return out.join('');
 }
 
