@@ -11,6 +11,7 @@ import { formatLinearHist, linearHistJson } from '../../lib/output/index.js';
 
 const MAX_CPUS = 256;
 const STEP_MHZ = 200;
+const CPUFREQ = '/sys/devices/system/cpu/cpu0/cpufreq';
 
 const program = `
 #include <bpfkit.h>
@@ -59,8 +60,6 @@ interface Options {
   frequency: number;
 }
 
-const CPUFREQ = '/sys/devices/system/cpu/cpu0/cpufreq';
-
 defineTool<Options>({
   name: 'cpufreq',
   subsystem: 'cpu',
@@ -68,7 +67,7 @@ defineTool<Options>({
   ports: { 'libbpf-tools': 'libbpf-tools/cpufreq.bpf.c', bpftrace: 'tools/cpufreq.bt', book: 'chapter 6, CPUs' },
   probes: { tracepoint: ['power/cpu_frequency'], perf_event: ['cpu-clock at -f Hz on every CPU'] },
   output: 'histogram',
-  invocations: [{ args: ['-d', '1'], ends: 'itself' }],
+  invocations: [{ args: ['-d', '1'], ends: 'itself', needs: CPUFREQ }],
   program,
   options: {
     duration: opt.duration(),

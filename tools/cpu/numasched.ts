@@ -55,7 +55,7 @@ defineTool<Options>({
   ports: { bcc: 'tools/numasched.py' },
   probes: { tracepoint: ['sched/sched_switch'] },
   output: 'event',
-  invocations: [{ args: [], ends: 'ctrl-c' }],
+  invocations: [{ args: [], ends: 'ctrl-c', quiet: 'on one NUMA node no task switches node' }],
   program,
   options: {
     pid: opt.pid('trace this PID only'),

@@ -34,7 +34,7 @@ defineTool<Options>({
   ports: { bcc: 'tools/bpflist.py' },
   probes: {},
   output: 'event',
-  invocations: [{ args: [], ends: 'itself' }, { args: ['-vv'], ends: 'itself' }],
+  invocations: [{ args: [], ends: 'itself', quiet: 'no process may hold BPF objects then' }, { args: ['-vv'], ends: 'itself', quiet: 'nor any tracefs probe' }],
   program: '#include <bpfkit.h>\n',
   options: {
     verbosity: { alias: 'v', type: 'boolean', count: true, default: 0, describe: 'count and display kprobes/uprobes as well' },
