@@ -3,10 +3,8 @@
 // (5 frames) and process name, with their count, average and total bytes (the book's kmem.bt, which
 // prints bpftrace's stats()). Since 6.1 the tracepoints have no *_node variants: the two cover all.
 // bpfkit adds -p PID and [interval] [count].
-import { defineTool, intervalCount, opt } from '../../lib/cli/index.js';
-import { bpftraceKey, strftimeHMS } from '../../lib/output/index.js';
-import { KernelSymbols } from '../../lib/syms/index.js';
-import { byStackAndComm, readAllocStacks } from '../../lib/host/kalloc.js';
+import { defineTool, opt } from '../../lib/cli/index.js';
+import { allocStacksRun } from '../../lib/host/kalloc.js';
 
 const program = `
 #include <bpfkit.h>
@@ -48,26 +46,12 @@ defineTool<Options>({
     ['kmem 5 1', 'trace for 5 seconds'],
   ],
 
-  async run({ opts, load, out, json, emit, banner, intervals }) {
-    const { interval, count } = intervalCount(opts);
-    const ksyms = KernelSymbols.load();
-    const bpf = load({ rodata: { filter_pid: opts.pid ?? 0 } });
-    bpf.attachAll();
-    banner('Tracing kmem allocation stacks (kmalloc, kmem_cache_alloc). Hit Ctrl-C to end.');
-    await intervals(interval, count, (_last, seconds) => {
-      const stacks = readAllocStacks(bpf, ksyms, 5);
-      if (json) {
-        stacks.sort((a, b) => b.total - a.total);
-        emit.stacks(seconds, 'bytes', stacks.map(s => ({ pid: s.pid, comm: s.comm, kernel_stack: s.frames, count: s.count, bytes: s.total })),
-          { missed_stacks: stacks.filter(s => s.frames === null).length });
-        return;
-      }
-      out.line('');
-      if (interval < 99999999) out.line(strftimeHMS());
-      const merged = byStackAndComm(stacks).sort((a, b) => a.total - b.total); // bpftrace: smallest first
-      for (const s of merged) {
-        out.line(`@bytes[${bpftraceKey([s.frames ?? ['[Missed Kernel Stack]'], s.comm])}]: count ${s.count}, average ${Math.floor(s.total / s.count)}, total ${s.total}`);
-      }
-    });
-  },
+  run: allocStacksRun({
+    banner: 'Tracing kmem allocation stacks (kmalloc, kmem_cache_alloc). Hit Ctrl-C to end.',
+    depth: 5,
+    valueField: 'bytes',
+    fields: s => ({ count: s.count, bytes: s.total }),
+    rank: s => s.total,
+    line: (key, s) => `@bytes[${key}]: count ${s.count}, average ${Math.floor(s.total / s.count)}, total ${s.total}`,
+  }),
 });
