@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { bpftrace, measure, ours, withBpfStats } from './lib/prog-stats.js';
-import { pipeContention } from '../test/kernel/lock-work.js';
+import { ttyContention } from '../test/kernel/lock-work.js';
 
 const forks = () => void spawnSync('sh', ['-c', 'for i in $(seq 500); do /bin/true; done']);
 const seconds = (s: number) => () => void spawnSync('sleep', [String(s)]);
@@ -14,7 +14,7 @@ const refreshes = () => { for (let i = 0; i < 200; i++) fs.writeFileSync('/proc/
 const anonPages = () => void spawnSync('python3', ['-c', 'import mmap\nm = mmap.mmap(-1, 64 << 20)\nfor i in range(0, 64 << 20, 4096): m[i] = 1']);
 const pipes = () => void spawnSync('python3', ['-c', 'import os\nfor i in range(5000): a, b = os.pipe(); os.close(a); os.close(b)']);
 async function lockContention() {
-  const p = pipeContention();
+  const p = ttyContention();
   await p.started();
   await p.release();
   p.end();
@@ -26,8 +26,8 @@ const lines = await withBpfStats(async () => [
   await measure('cpuunclaimed (99 Hz cpu-clock on every CPU, one reads all queues, 3 s)', [ours('cpuunclaimed')], seconds(3)),
   await measure('wqlat (queue_work, execute_start; 200 stat_refresh)', [ours('wqlat')], refreshes),
   await measure('workq (execute_start, execute_end; 200 stat_refresh)', [ours('workq')], refreshes),
-  await measure('klockstat (contention_begin/end with stack ids; pipe mutex contention)', [ours('klockstat')], lockContention),
-  await measure('mlock (contention_begin/end; pipe mutex contention)', [ours('mlock')], lockContention),
+  await measure('klockstat (contention_begin/end with stack ids; tty write mutex contention)', [ours('klockstat')], lockContention),
+  await measure('mlock (contention_begin/end; tty write mutex contention)', [ours('mlock')], lockContention),
   await measure('kmem (kmalloc, kmem_cache_alloc with stacks; 5000 pipes)', [ours('kmem'),
     bpftrace('kmem one-liner', ['-e', 'tracepoint:kmem:kmalloc, tracepoint:kmem:kmem_cache_alloc { @bytes[kstack(5), comm] = stats(args->bytes_alloc); } BEGIN { printf("Tracing\\n"); }'])], pipes),
   await measure('kpages (mm_page_alloc with stacks; 64 MiB touched)', [ours('kpages'),

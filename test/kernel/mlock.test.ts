@@ -1,12 +1,12 @@
-// mlock on the real kernel: threads contending for one pipe's mutex (test/kernel/lock-work.ts) give,
-// with -p their PID, histograms keyed by that process and a stack from anon_pipe_read/write; the one
-// stderr line naming the substitute; --json; bad input.
+// mlock on the real kernel: threads queueing on one tty's write mutex (test/kernel/lock-work.ts) give,
+// with -p their PID, histograms keyed by that process and a stack from file_tty_write; the one stderr
+// line naming the substitute; --json; bad input.
 import { validateRecord } from '../../lib/output/index.js';
 import { attached, expectUsageErrors, startTool } from './helpers.js';
-import { pipeContention } from './lock-work.js';
+import { ttyContention } from './lock-work.js';
 
-test('threads writing one pipe: mutex waits by lock, pipe stack and comm, in bpftrace hists; --json', async () => {
-  const p = pipeContention();
+test('threads writing one tty: mutex waits by lock, tty write stack and comm, in bpftrace hists; --json', async () => {
+  const p = ttyContention();
   await p.started();
   const text = startTool('mlock', ['-p', String(p.pid)]);
   const json = startTool('mlock', ['--json', '-p', String(p.pid)]);
@@ -20,14 +20,14 @@ test('threads writing one pipe: mutex waits by lock, pipe stack and comm, in bpf
   const keys = [...out.matchAll(/^@lock_latency_ns\[(0x[0-9a-f]+|\w+), \n((?: {8}\S+\n)*), (\S+)\]: \n((?:\[.*\n)+)/gm)]
     .map(m => ({ lock: m[1], caller: m[2].trim().split('\n')[0]?.trim(), comm: m[3], samples: [...m[4].matchAll(/\) +(\d+) \|/g)].reduce((a, x) => a + Number(x[1]), 0) }));
   expect(keys.length).toBeGreaterThan(0);
-  expect(keys.every(k => k.comm === 'pipelock')).toBe(true);
-  const pipe = keys.filter(k => /^anon_pipe_(read|write)\+\d+$/.test(k.caller ?? ''));
-  expect(pipe.length).toBeGreaterThan(0);
-  expect(pipe.every(k => k.samples > 0)).toBe(true);
+  expect(keys.every(k => k.comm === 'ttylock')).toBe(true);
+  const tty = keys.filter(k => /^file_tty_write\S*\+\d+$/.test(k.caller ?? ''));
+  expect(tty.length).toBeGreaterThan(0);
+  expect(tty.every(k => k.samples > 0)).toBe(true);
   const records = json.stdout().trim().split('\n').map(l => JSON.parse(l));
   expect(records.map(validateRecord)).toEqual(records.map(() => []));
   expect(records[0]).toMatchObject({ tool: 'mlock', kind: 'histogram', val_type: 'nsecs', section_by: 'lock_stack_comm' });
-  expect(records[0].sections.some((s: { key: string; total: number }) => /;anon_pipe_(read|write)\+\d+;/.test(s.key) && s.key.endsWith(';pipelock') && s.total > 0)).toBe(true);
+  expect(records[0].sections.some((s: { key: string; total: number }) => /;file_tty_write\S*\+\d+;/.test(s.key) && s.key.endsWith(';ttylock') && s.total > 0)).toBe(true);
 });
 
 test('bad input: one line, exit 2', () => {
