@@ -25,6 +25,13 @@ export type ReferenceSource = 'bcc' | 'libbpf-tools' | 'bpftrace' | 'book';
 export interface Invocation {
   args: string[];
   ends: 'itself' | 'ctrl-c';
+  /**
+   * A file the tool needs (e.g. /sys/devices/system/cpu/cpu0/cpufreq): where it is absent, the
+   * catalogue tests expect the one line naming what is missing and exit 1 instead.
+   */
+  needs?: string;
+  /** Why this machine may give it nothing to report (one NUMA node...): --json may print no record. */
+  quiet?: string;
 }
 
 export interface ToolSpec<O> {

@@ -11,7 +11,9 @@ import { startTool, type Running } from './helpers.js';
 import { cleanFile, dropFromCache, memoryCgroup } from './memcg.js';
 
 export type Spec = ToolSpec<any> & { file: string };
-export const specs: Spec[] = await loadSpecs();
+/** BPFKIT_TOOLS=a,b runs the catalogue tests for those tools only (a helper checking its own). */
+const only = process.env.BPFKIT_TOOLS?.split(',').filter(Boolean);
+export const specs: Spec[] = (await loadSpecs()).filter(s => !only || only.includes(s.name));
 
 export interface Run {
   tool: string;
@@ -28,8 +30,15 @@ export interface Run {
 
 /** Every (tool, invocation) pair, with `extra` arguments appended (e.g. --json). */
 export function invocations(extra: string[] = []) {
-  return specs.flatMap(spec => spec.invocations.map(inv => ({ spec, args: [...inv.args, ...extra], ends: inv.ends })));
+  return specs.flatMap(spec => spec.invocations.map(inv => ({
+    spec, args: [...inv.args, ...extra], ends: inv.ends, quiet: inv.quiet,
+    // a file it needs is absent: it must refuse in one line, exit 1
+    refuses: inv.needs !== undefined && !fs.existsSync(inv.needs),
+  })));
 }
+
+/** What a run that refuses (its `needs` absent here) prints: exactly one line naming the tool, exit 1. */
+export const refusal = (tool: string) => new RegExp(`^${tool}: [^\n]+\n$`);
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
@@ -74,7 +83,8 @@ async function runAll(list: ReturnType<typeof invocations>, parallel = 6): Promi
   const worker = async () => {
     while (next < list.length) {
       const i = next++;
-      results[i] = await runOne(list[i]!.spec.name, list[i]!.args, list[i]!.ends);
+      // a refusing run ends by itself whatever its kind
+      results[i] = await runOne(list[i]!.spec.name, list[i]!.args, list[i]!.refuses ? 'itself' : list[i]!.ends);
     }
   };
   await Promise.all(Array.from({ length: parallel }, worker));

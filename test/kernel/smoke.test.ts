@@ -3,7 +3,7 @@
 // themselves exit 0 (a run still going after 60 s is killed, so code 0 means it ended by itself,
 // however slow this machine is); tools that trace until Ctrl-C are still running 2 s after their first output and exit
 // 0 on SIGINT. Their --json variants are checked by json.test.ts.
-import { invocations, runUnderWorkload, specs, type Run } from './catalogue-runs.js';
+import { invocations, refusal, runUnderWorkload, specs, type Run } from './catalogue-runs.js';
 
 const list = invocations();
 let runs: Run[] = [];
@@ -20,6 +20,10 @@ test('every tool declares at least one basic invocation', () => {
 test.each(list.map((inv, i) => [`${inv.spec.name} ${inv.args.join(' ')}`.trim(), inv.ends, i] as const))('%s (ends %s)', (_, ends, i) => {
   const r = runs[i]!;
   const what = { run: `${r.tool} ${r.args.join(' ')}`, stderr: r.stderr.split('\n').slice(0, 3).join('\n') };
+  if (list[i]!.refuses) {
+    expect({ ...what, code: r.code, oneLine: refusal(r.tool).test(r.stderr) }).toEqual({ ...what, code: 1, oneLine: true });
+    return;
+  }
   if (ends === 'itself') {
     expect({ ...what, code: r.code }).toEqual({ ...what, code: 0 });
   } else {
