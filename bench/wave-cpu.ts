@@ -1,4 +1,4 @@
-// bench/wave-cpu: the BPF-side cost of cpudist, syscount, runqslower, killsnoop and
+// bench/wave-cpu: the BPF-side cost of cpudist, hardirqs, softirqs, syscount, runqslower, killsnoop and
 // sigsnoop against Debian's libbpf-tools on the same workload. Each pair runs at once with the kernel's
 // BPF statistics on (kernel.bpf_stats_enabled), so both see the same events; a tool's cost is the run
 // time of all its programs over the workload (run_time_ns in their fds' fdinfo), printed as ours / theirs.
@@ -67,6 +67,9 @@ async function switches(): Promise<void> {
 const pairs: { tool: string; ours: string[]; theirs: string[]; work: () => unknown }[] = [
   { tool: 'cpudist', ours: [], theirs: [], work: switches },
   { tool: 'runqslower', ours: [], theirs: [], work: switches },
+  { tool: 'hardirqs', ours: [], theirs: [], work: directReads },
+  { tool: 'hardirqs', ours: ['-C'], theirs: ['-C'], work: directReads },
+  { tool: 'softirqs', ours: [], theirs: [], work: directReads },
   { tool: 'syscount', ours: [], theirs: [], work: syscalls },
   { tool: 'syscount', ours: ['-L'], theirs: ['-L'], work: syscalls },
   { tool: 'killsnoop', ours: [], theirs: [], work: kills },
