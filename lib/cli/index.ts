@@ -20,11 +20,12 @@ export type ReferenceSource = 'bcc' | 'libbpf-tools' | 'bpftrace' | 'book';
 
 /**
  * A basic invocation (BCC's usual ones), run by the catalogue smoke test: `itself` for tools that end
- * on their own (`1 1`, a duration), `ctrl-c` for tools that trace until interrupted.
+ * on their own (`1 1`, a duration), `ctrl-c` for tools that trace until interrupted, `missing-feature`
+ * for tools that cannot run on this machine (no substitute exists): they exit 1 with one line naming it.
  */
 export interface Invocation {
   args: string[];
-  ends: 'itself' | 'ctrl-c';
+  ends: 'itself' | 'ctrl-c' | 'missing-feature';
 }
 
 export interface ToolSpec<O> {

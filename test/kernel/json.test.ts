@@ -6,7 +6,9 @@ import { outputKinds } from '../../lib/cli/catalogue.js';
 import { validateRecord } from '../../lib/output/index.js';
 import { invocations, runUnderWorkload, specs, type Run } from './catalogue-runs.js';
 
-const list = invocations(['--json']);
+// a tool that cannot run here (smoke.test.ts checks its one line) prints no records
+const list = invocations(['--json']).filter(inv => inv.ends !== 'missing-feature');
+const runnable = specs.filter(s => s.invocations.some(inv => inv.ends !== 'missing-feature'));
 let runs: Run[] = [];
 
 beforeAll(async () => {
@@ -47,8 +49,8 @@ test.each(list.map((inv, i) => [`${inv.spec.name} ${inv.args.join(' ')}`, i] as 
   }
 });
 
-test.each(specs.map(s => [s.name] as const))('%s: its invocations print every output kind it declares', name => {
-  const spec = specs.find(s => s.name === name)!;
+test.each(runnable.map(s => [s.name] as const))('%s: its invocations print every output kind it declares', name => {
+  const spec = runnable.find(s => s.name === name)!;
   const seen = new Set(list.flatMap((inv, i) => (inv.spec === spec ? records(runs[i]!).map(x => x.value?.kind) : [])));
   expect([...seen].sort()).toEqual([...outputKinds(spec)].sort());
 });

@@ -20,6 +20,12 @@ test('every tool declares at least one basic invocation', () => {
 test.each(list.map((inv, i) => [`${inv.spec.name} ${inv.args.join(' ')}`.trim(), inv.ends, i] as const))('%s (ends %s)', (_, ends, i) => {
   const r = runs[i]!;
   const what = { run: `${r.tool} ${r.args.join(' ')}`, stderr: r.stderr.split('\n').slice(0, 3).join('\n') };
+  if (ends === 'missing-feature') {
+    // no substitute on this machine: one line naming what is missing, exit 1
+    expect({ ...what, code: r.code, lines: r.stderr.trim().split('\n').length }).toEqual({ ...what, code: 1, lines: 1 });
+    expect(r.stderr).toMatch(new RegExp(`^${r.tool}: this (machine|kernel) has no `));
+    return;
+  }
   if (ends === 'itself') {
     expect({ ...what, code: r.code }).toEqual({ ...what, code: 0 });
   } else {
