@@ -26,10 +26,19 @@ export const IRQ_OPTIONS: Record<string, ToolOption> = {
 
 export function irqProblem(o: IrqOptions): string | undefined {
   if (o.events && (o.dist || o.nanoseconds)) return "-C counts events: it can't be used with the time-based options -d and -N";
+  return cpuProblem(o.cpu);
+}
+
+/** -c CPU names a CPU of this machine. */
+export function cpuProblem(cpu: number | undefined): string | undefined {
   const cpus = os.cpus().length;
-  if (o.cpu !== undefined && o.cpu >= cpus) return `invalid CPU: ${o.cpu} (this machine has CPUs 0-${cpus - 1})`;
+  if (cpu !== undefined && cpu >= cpus) return `invalid CPU: ${cpu} (this machine has CPUs 0-${cpus - 1})`;
   return undefined;
 }
+
+/** The kernel's softirq_to_name[] (kernel/softirq.c), lower case as BCC prints them; the index is the vector. */
+export const SOFTIRQ_NAMES = ['hi', 'timer', 'net_tx', 'net_rx', 'block', 'irq_poll', 'tasklet', 'sched', 'hrtimer', 'rcu'];
+export const softirqName = (vec: number) => SOFTIRQ_NAMES[vec] ?? String(vec);
 
 /**
  * BPF C both programs start with (after the includes): the globals irqGlobals() sets, the -c CPU check,

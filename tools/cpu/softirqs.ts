@@ -4,7 +4,7 @@
 // raw_tp below it). The sums are per-CPU slots by vector: no event pays for an atomic operation or a
 // hash lookup.
 import { defineTool, intervalCount } from '../../lib/cli/index.js';
-import { IRQ_COMMON_C, IRQ_OPTIONS, irqGlobals, irqProblem, reportIrqs, type IrqOptions } from '../../lib/cli/irqs.js';
+import { IRQ_COMMON_C, IRQ_OPTIONS, irqGlobals, irqProblem, reportIrqs, softirqName, type IrqOptions } from '../../lib/cli/irqs.js';
 
 const program = `
 #include <bpfkit.h>
@@ -52,9 +52,6 @@ BTF_TRACEPOINT_PROBE(softirq_entry, entry, on_entry(vec), unsigned int vec)
 BTF_TRACEPOINT_PROBE(softirq_exit, exit, on_exit(vec), unsigned int vec)
 `;
 
-/** The kernel's softirq_to_name[] (kernel/softirq.c), as BCC prints them. */
-const SOFTIRQ_NAMES = ['hi', 'timer', 'net_tx', 'net_rx', 'block', 'irq_poll', 'tasklet', 'sched', 'hrtimer', 'rcu'];
-
 defineTool<IrqOptions>({
   name: 'softirqs',
   subsystem: 'cpu',
@@ -86,9 +83,9 @@ defineTool<IrqOptions>({
     const hist = bpf.histogram('dist');
     banner(opts.events ? 'Tracing soft irq events... Hit Ctrl-C to end.' : 'Tracing soft irq event time... Hit Ctrl-C to end.');
     await intervals(interval, count, (_last, seconds) => {
-      const rows = totals.drain().map(([vec, perCpu]) => ({ name: SOFTIRQ_NAMES[vec] ?? String(vec), value: perCpu.reduce((a, b) => a + Number(b), 0) }))
+      const rows = totals.drain().map(([vec, perCpu]) => ({ name: softirqName(vec), value: perCpu.reduce((a, b) => a + Number(b), 0) }))
         .filter(r => r.value > 0);
-      reportIrqs(ctx, 'softirq', 16, seconds, rows, hist, (vec: number) => SOFTIRQ_NAMES[vec] ?? String(vec));
+      reportIrqs(ctx, 'softirq', 16, seconds, rows, hist, softirqName);
     });
   },
 });
