@@ -2,8 +2,8 @@
 // them in /proc/interrupts (bracketed: see irq-work.ts), and as libbpf-tools hardirqs counts them.
 // The timer (LOC), IPIs and other vectors are not irq handlers and appear in neither.
 import fs from 'node:fs';
-import { bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, runTool, startReference, startTool, tmpDir, unloaded, untilAttached, type Running } from './helpers.js';
-import { directReads, inner, outer, procInterrupts, type Bracket, type Counters } from './irq-work.js';
+import { bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, missedEvents, runTool, startReference, startTool, tmpDir, unloaded, untilAttached, type Running } from './helpers.js';
+import { directReads, inner, kernelCountedAtLeast, outer, procInterrupts, type Bracket, type Counters } from './irq-work.js';
 
 const dir = tmpDir();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -29,10 +29,11 @@ async function traced(before: Counters, tracers: Running[], reads: number): Prom
 
 /**
  * The least the tool may count of `n` interrupts /proc/interrupts counted: as BCC, it leaves out the
- * handler runs that returned IRQ_NONE, which /proc counts (and libbpf-tools too). On an idle machine
- * there are none (the counts were exact); at load average ~20 a virtio queue's interrupt sometimes
- * finds its completions already reaped, and 3 % of them were IRQ_NONE. This kernel keeps no count of
- * them (/proc/irq/N/spurious stays 0), so the bound allows 10 %.
+ * handler runs that returned IRQ_NONE, which /proc counts (and libbpf-tools too): a virtio queue's
+ * interrupt that finds its completions already reaped. This kernel keeps no count of them
+ * (/proc/irq/N/spurious stays 0, noirqdebug-like), so the bound allows 10 %. Measured since: the
+ * shortfalls seen were not IRQ_NONE runs but the kernel's counter running ahead of the tracepoint
+ * (kernelCountedAtLeast), which libbpf-tools' count at entry shows too.
  */
 const handledAtLeast = (n: number) => Math.floor(n * 0.9);
 
@@ -57,7 +58,7 @@ test('-C: the disk interrupts of 4,096 direct reads, as /proc/interrupts counts 
   const out = t.stdout();
   expect(out.split('\n').slice(0, 3)).toEqual(['Tracing hard irq events... Hit Ctrl-C to end.', '', 'HARDIRQ                    TOTAL_count']);
   const counted = totals(out);
-  console.log(`hardirqs -C: ${disk} counted ${counted.get(disk)}, /proc/interrupts between ${inner(b, disk)} and ${outer(b, disk)}`);
+  console.log(`hardirqs -C: ${disk} counted ${counted.get(disk)} (missed ${missedEvents(t)}), /proc/interrupts between ${inner(b, disk)} and ${outer(b, disk)}`);
   expect(inner(b, disk)).toBeGreaterThanOrEqual(4000);
   expect(counted.get(disk)).toBeGreaterThanOrEqual(handledAtLeast(inner(b, disk)));
   expect(counted.get(disk)).toBeLessThanOrEqual(outer(b, disk));
@@ -110,9 +111,9 @@ test('conformance: the same disk interrupts as libbpf-tools hardirqs -C, both br
   const theirs = startReference('hardirqs', ['-C']);
   const b = await traced(before, [ours, theirs], 4096);
   const [a, r] = [totals(ours.stdout()).get(disk)!, totals(theirs.stdout()).get(disk)!];
-  console.log(`hardirqs conformance: ${disk} bpfkit ${a}, libbpf-tools ${r}, /proc/interrupts ${inner(b, disk)}..${outer(b, disk)}`);
-  // libbpf-tools counts the IRQ_NONE runs too: exactly what /proc/interrupts counts
-  expect(r).toBeGreaterThanOrEqual(inner(b, disk));
+  console.log(`hardirqs conformance: ${disk} bpfkit ${a} (missed ${missedEvents(ours)}), libbpf-tools ${r}, /proc/interrupts ${inner(b, disk)}..${outer(b, disk)}`);
+  // libbpf-tools counts at entry, the IRQ_NONE runs too: what /proc/interrupts counts, but see kernelCountedAtLeast
+  expect(r).toBeGreaterThanOrEqual(kernelCountedAtLeast(inner(b, disk)));
   expect(r).toBeLessThanOrEqual(outer(b, disk));
   expect(a).toBeGreaterThanOrEqual(handledAtLeast(inner(b, disk)));
   expect(a).toBeLessThanOrEqual(r + (outer(b, disk) - inner(b, disk)));

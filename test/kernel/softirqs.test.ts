@@ -2,8 +2,8 @@
 // and the timer, sched and rcu softirqs this machine runs anyway, counted as /proc/softirqs counts
 // them (bracketed: see irq-work.ts), and as libbpf-tools softirqs counts them.
 import fs from 'node:fs';
-import { bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, runTool, startReference, startTool, tmpDir, unloaded, untilAttached, type Running } from './helpers.js';
-import { directReads, inner, loopbackDatagrams, outer, procSoftirqs, type Bracket, type Counters } from './irq-work.js';
+import { bpfFdsOf, expectRefusedUnprivileged, expectUsageErrors, missedEvents, runTool, startReference, startTool, tmpDir, unloaded, untilAttached, type Running } from './helpers.js';
+import { directReads, inner, kernelCountedAtLeast, loopbackDatagrams, outer, procSoftirqs, type Bracket, type Counters } from './irq-work.js';
 
 const dir = tmpDir();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -37,17 +37,17 @@ function sectionCounts(text: string): Map<string, number> {
 }
 
 /**
- * Each vector's count lies in the bracket; the caused ones are there at least as often as caused.
- * `slack`: how far under the lower bound a count may be. Under a load average of ~20 (other test runs
- * on this 2-CPU machine) the time modes (-d: stamped at entry, counted at exit) once came 2 % under it
- * for block, and -C once 1 event; the cause is not known yet (docs: the doubt is in the report).
+ * Each vector's count, plus the events the tool said were missed, lies in the bracket; the caused ones
+ * are there at least as often as caused. `slack`: how far under the lower bound a count may be: the
+ * time modes (-d: stamped at entry, counted at exit) came up to 1.3 % under it for block, libbpf-tools'
+ * -d by the same events (see kernelCountedAtLeast in irq-work.ts), and -C once 1 event.
  */
-function expectBracketed(counted: Map<string, number>, b: Bracket, label: string, slack = 0): void {
-  console.log(`${label}: ${[...counted].map(([k, n]) => `${k} ${n} in [${inner(b, k)}, ${outer(b, k)}]`).join(', ')}`);
+function expectBracketed(counted: Map<string, number>, b: Bracket, label: string, slack = 0, missed = 0): void {
+  console.log(`${label}: ${[...counted].map(([k, n]) => `${k} ${n} in [${inner(b, k)}, ${outer(b, k)}]`).join(', ')}; missed ${missed}`);
   for (const name of ['hi', 'timer', 'net_tx', 'net_rx', 'block', 'irq_poll', 'tasklet', 'sched', 'hrtimer', 'rcu']) {
     const n = counted.get(name) ?? 0;
     const low = Math.floor(inner(b, name) * (1 - slack)) - (slack ? 1 : 0);
-    expect([name, n >= low && n <= outer(b, name)]).toEqual([name, true]);
+    expect([name, n + missed >= low && n <= outer(b, name)]).toEqual([name, true]);
   }
   expect(inner(b, 'net_rx')).toBeGreaterThanOrEqual(DATAGRAMS);
   expect(inner(b, 'block')).toBeGreaterThanOrEqual(READS * 0.9);
@@ -60,7 +60,7 @@ test('-C: every vector counted as /proc/softirqs counts it (net_rx, block, timer
   await t.waitFor(/Hit Ctrl-C/);
   const b = await traced(before, [t]);
   expect(t.stdout().split('\n').slice(0, 3)).toEqual(['Tracing soft irq events... Hit Ctrl-C to end.', '', 'SOFTIRQ          TOTAL_count']);
-  expectBracketed(totals(t.stdout()), b, 'softirqs -C', 0.001);
+  expectBracketed(totals(t.stdout()), b, 'softirqs -C', 0.001, missedEvents(t));
 });
 
 test('-d -T: histograms per vector counting the same runs; default TOTAL_usecs; -N nsecs; Ctrl-C unloads', async () => {
@@ -74,7 +74,7 @@ test('-d -T: histograms per vector counting the same runs; default TOTAL_usecs; 
   const b = await traced(before, [dist, time, nsecs]);
   expect(dist.stdout().split('\n').slice(0, 3)).toEqual(['Tracing soft irq event time... Hit Ctrl-C to end.', '', expect.stringMatching(/^\d\d:\d\d:\d\d$/)]);
   expect(dist.stdout()).toContain('\nsoftirq = net_rx\n     usecs               : count     distribution\n');
-  expectBracketed(sectionCounts(dist.stdout()), b, 'softirqs -d', 0.03);
+  expectBracketed(sectionCounts(dist.stdout()), b, 'softirqs -d', 0.03, missedEvents(dist));
   expect(time.stdout()).toContain('SOFTIRQ          TOTAL_usecs\n');
   expect(nsecs.stdout()).toContain('SOFTIRQ          TOTAL_nsecs\n');
   const [us, ns] = [totals(time.stdout()).get('net_rx')!, totals(nsecs.stdout()).get('net_rx')!];
@@ -95,10 +95,12 @@ test('-c CPU --json: counts records of one CPU, which together add up to the who
   const [all, cpu0, cpu1] = tracers.map(rows);
   const n = (m: Map<unknown, unknown>, k: string) => (m.get(k) as number | undefined) ?? 0;
   // the three were attached and stopped a moment apart: the per-CPU sum is the whole, within that moment's runs
+  const missed = tracers.map(missedEvents);
+  console.log(`softirqs -c: ${['net_rx', 'block'].map(k => `${k} all ${n(all, k)}, cpu0 ${n(cpu0, k)} + cpu1 ${n(cpu1, k)} in [${inner(b, k)}, ${outer(b, k)}]`).join('; ')}; missed ${missed}`);
   for (const k of ['net_rx', 'block']) {
-    const low = Math.floor(inner(b, k) * 0.999) - 1; // see expectBracketed's slack
-    expect(n(cpu0, k) + n(cpu1, k)).toBeGreaterThanOrEqual(low);
-    expect(n(all, k)).toBeGreaterThanOrEqual(low);
+    const low = kernelCountedAtLeast(inner(b, k));
+    expect(n(cpu0, k) + n(cpu1, k) + missed[1] + missed[2]).toBeGreaterThanOrEqual(low);
+    expect(n(all, k) + missed[0]).toBeGreaterThanOrEqual(low);
     expect(n(cpu0, k) + n(cpu1, k)).toBeLessThanOrEqual(outer(b, k));
   }
 });
@@ -109,7 +111,7 @@ test('conformance: the runs of each vector as libbpf-tools softirqs -d, both bra
   const theirs = startReference('softirqs', ['-d']);
   await Promise.all([ours.waitFor(/Hit Ctrl-C/), theirs.waitFor(/Hit Ctrl-C/)]);
   const b = await traced(before, [ours, theirs]);
-  expectBracketed(sectionCounts(ours.stdout()), b, 'softirqs conformance, bpfkit', 0.03);
+  expectBracketed(sectionCounts(ours.stdout()), b, 'softirqs conformance, bpfkit', 0.03, missedEvents(ours));
   expectBracketed(sectionCounts(theirs.stdout()), b, 'softirqs conformance, libbpf-tools', 0.03);
 });
 
