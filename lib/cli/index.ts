@@ -324,8 +324,9 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
   let substitutionSaid = false;
+  const missed = () => objects.reduce((n, b) => n + b.missedEvents(), 0);
   const ctx: ToolContext<O> = {
-    opts, out, json: opts.json, emit: recordEmitter(spec.name, out), spec,
+    opts, out, json: opts.json, emit: withMissedEvents(recordEmitter(spec.name, out), missed), spec,
     load(lo = {}) {
       const b = BPF.load({ ...lo, text: lo.text ?? spec.program, name: spec.name, substitutes: spec.substitutes });
       objects.push(b);
@@ -384,6 +385,30 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
     fail(spec, e, opts.debug);
   }
   out.flush();
+  reportMissedEvents(spec.name, missed());
   await BPF.closeForExit(objects);
   process.exit(0);
+}
+
+/** The one line at exit when the kernel skipped programs (BPF.missedEvents), as lost ring-buffer records are reported. */
+function reportMissedEvents(tool: string, n: number): void {
+  if (n > 0) process.stderr.write(`${tool}: ${n} events missed: BPF programs were already running on that CPU\n`);
+}
+
+/**
+ * Summary records (histogram, counts, top, stacks) carry `missed_events` (docs/json.md) when the
+ * kernel skipped programs so far: a count read with them is that much short.
+ */
+function withMissedEvents(emit: RecordEmitter, missed: () => number): RecordEmitter {
+  const extra = (e: Record<string, unknown> = {}) => {
+    const n = missed();
+    return n > 0 ? { ...e, missed_events: n } : e;
+  };
+  return {
+    event: emit.event,
+    histogram: (body, e) => emit.histogram(body, extra(e)),
+    counts: (intervalS, rows, e) => emit.counts(intervalS, rows, extra(e)),
+    top: (intervalS, sortBy, rows, e) => emit.top(intervalS, sortBy, rows, extra(e)),
+    stacks: (intervalS, valueField, stacks, e) => emit.stacks(intervalS, valueField, stacks, extra(e)),
+  };
 }

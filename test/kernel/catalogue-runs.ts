@@ -37,8 +37,8 @@ export function invocations(extra: string[] = []) {
   })));
 }
 
-/** What a run that refuses (its `needs` absent here) prints: exactly one line naming the tool, exit 1. */
-export const refusal = (tool: string) => new RegExp(`^${tool}: [^\n]+\n$`);
+/** What a run that refuses (its `needs` absent here) prints: exactly one line naming the tool and what this machine lacks, exit 1. */
+export const refusal = (tool: string) => new RegExp(`^${tool}: this (machine|kernel) has no [^\n]+\n$`);
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 

@@ -6,6 +6,7 @@ import { outputKinds } from '../../lib/cli/catalogue.js';
 import { validateRecord } from '../../lib/output/index.js';
 import { invocations, refusal, runUnderWorkload, specs, type Run } from './catalogue-runs.js';
 
+// a tool that cannot run here (smoke.test.ts checks its one line) prints no records
 const list = invocations(['--json']);
 let runs: Run[] = [];
 
