@@ -1,11 +1,11 @@
 // The per-event cost of tools' BPF programs from the kernel's own accounting (kernel.bpf_stats_enabled:
 // run_time_ns and run_cnt per program, in the holding process's fdinfo): tracers run side by side over
 // one workload, each figure is the run time per program run, and a pair prints ours / the reference's.
-// (bench/wave-disk.ts and wave-cpu.ts have their own copies of this; new benches use this one.)
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../lib/compile/index.js';
+import { programStatsTotal } from '../../lib/host/bpfstats.js';
 import { findToolFile } from '../../test/kernel/helpers.js';
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
@@ -28,22 +28,10 @@ export const bpftrace = (label: string, args: string[]) => start(`bpftrace ${lab
 
 interface Stats { ns: number; runs: number }
 
-/** run_time_ns and run_cnt of the programs a process holds, summed (one entry per program ID). */
+/** run_time_ns and run_cnt of the programs a process holds, summed. */
 function statsOf(pid: number): Stats {
-  const byId = new Map<number, Stats>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    let info: string;
-    try {
-      info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue;
-    }
-    const id = /^prog_id:\s+(\d+)$/m.exec(info);
-    if (!id || /^link_id:/m.test(info)) continue;
-    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(info)?.[1] ?? 0);
-    byId.set(Number(id[1]), { ns: field('run_time_ns'), runs: field('run_cnt') });
-  }
-  return [...byId.values()].reduce((a, s) => ({ ns: a.ns + s.ns, runs: a.runs + s.runs }), { ns: 0, runs: 0 });
+  const t = programStatsTotal(pid);
+  return { ns: t.runTimeNs, runs: t.runs };
 }
 
 /** Waits until each tracer has printed its banner (attached by then). */

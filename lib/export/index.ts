@@ -2,11 +2,11 @@
 // accumulated into Prometheus series and served at /metrics. A tool that dies is reported down and
 // restarted with backoff; SIGTERM/SIGINT stops every tool (each detaches as on Ctrl-C) and then exits.
 import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { commandDie, commandFlags, listeningAt, parseListen, spawnTool, type ToolChild } from '../cli/command.js';
 import { projectRoot } from '../compile/index.js';
+import { programStatsTotal } from '../host/bpfstats.js';
 import { ConfigError, loadConfig, type ExportConfig, type ToolConfig } from './config.js';
 import { addRecord, labelText, Metric, RecordMismatch } from './metrics.js';
 
@@ -20,35 +20,6 @@ export const defaultListen = '127.0.0.1:9435';
 /** The first restart waits this long, each next one twice as long, up to maxBackoffMs. */
 const firstBackoffMs = 1000;
 const maxBackoffMs = 60_000;
-
-/** BPF run-time statistics of a process's programs, from /proc/PID/fdinfo (run_* need kernel.bpf_stats_enabled). */
-export function bpfStatsOf(pid: number): { runTimeNs: number; runs: number; missed: number } {
-  const seen = new Set<string>();
-  const total = { runTimeNs: 0, runs: 0, missed: 0 };
-  let fds: string[] = [];
-  try {
-    fds = fs.readdirSync(`/proc/${pid}/fdinfo`);
-  } catch {
-    return total;
-  }
-  for (const fd of fds) {
-    let info: string;
-    try {
-      info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (!info.includes('prog_type:')) continue; // links name their program too: count programs once
-    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-    const id = /^prog_id:\s+(\d+)/m.exec(info)?.[1];
-    if (!id || seen.has(id)) continue;
-    seen.add(id);
-    total.runTimeNs += field('run_time_ns');
-    total.runs += field('run_cnt');
-    total.missed += field('recursion_misses');
-  }
-  return total;
-}
 
 /** One configured tool, kept running. */
 class Supervised {
@@ -119,7 +90,7 @@ class Supervised {
   /** The BPF statistics of the running child plus those of the children before it. */
   bpfStats() {
     if (this.child?.pid) {
-      const now = bpfStatsOf(this.child.pid);
+      const now = programStatsTotal(this.child.pid);
       this.stats = { runTimeNs: this.statsBase.runTimeNs + now.runTimeNs, runs: this.statsBase.runs + now.runs, missed: this.statsBase.missed + now.missed };
     }
     return this.stats;
