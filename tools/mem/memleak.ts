@@ -353,6 +353,19 @@ defineTool<Options>({
       held = startHeldCommand(opts.command, json ? 'stderr' : 'inherit');
     }
     const pid = opts.pid ?? held?.child.pid;
+    // one function under two names (glibc's aligned_alloc is memalign): probed once, so counted once
+    const userFunctions: typeof USER_FUNCTIONS = [];
+    if (!kernelMode) {
+      const object = resolveLibrary(opts.obj, pid);
+      const probed = new Set<bigint>();
+      for (const f of USER_FUNCTIONS) {
+        const address = functionAddress(object, (opts.symbolsPrefix ?? '') + f.name);
+        if (address !== undefined && probed.has(address)) continue;
+        if (address !== undefined) probed.add(address);
+        userFunctions.push(f);
+      }
+    }
+    const unprobed = USER_PROGRAMS.filter(p => !userFunctions.some(f => p === `${f.name}_enter` || p === `${f.name}_exit`));
     const bpf = load({
       rodata: {
         targ_tgid: pid ?? 0, min_size: BigInt(opts.minSize ?? 0), max_size: opts.maxSize !== undefined ? BigInt(opts.maxSize) : 0xffffffffffffffffn,
@@ -360,18 +373,12 @@ defineTool<Options>({
         after_exec: !!held,
       },
       disable: kernelMode ? [...USER_PROGRAMS, EXEC_PROGRAM, ...(opts.percpu ? KMEM_PROGRAMS : PERCPU_PROGRAMS)]
-        : [...KMEM_PROGRAMS, ...PERCPU_PROGRAMS, ...(held ? [] : [EXEC_PROGRAM])],
+        : [...unprobed, ...KMEM_PROGRAMS, ...PERCPU_PROGRAMS, ...(held ? [] : [EXEC_PROGRAM])],
     });
     bpf.attachAll();
     if (!kernelMode) {
-      const probed = new Set<bigint>();
-      const object = resolveLibrary(opts.obj, pid);
-      for (const f of USER_FUNCTIONS) {
+      for (const f of userFunctions) {
         const symbol = (opts.symbolsPrefix ?? '') + f.name;
-        // one function under two names (glibc's aligned_alloc is memalign): probed once, counted once
-        const address = functionAddress(object, symbol);
-        if (address !== undefined && probed.has(address)) continue;
-        if (address !== undefined) probed.add(address);
         try {
           bpf.attachUprobe(`${f.name}_enter`, { binary: opts.obj, symbol, pid });
           if (!f.noReturn) bpf.attachUprobe(`${f.name}_exit`, { binary: opts.obj, symbol, pid, retprobe: true });
