@@ -20,17 +20,26 @@ const BODY = `int fd = open("${data}", O_RDONLY);
 		sum += p[i * 4096];
 	close(fd);`;
 
-test('the mapped file is shown by its path, with its faults', async () => {
-  fs.writeFileSync(data, Buffer.alloc(64 * 4096, 1));
+/**
+ * One tracer per run of the program: bpf_find_vma() in a fault, where interrupts are off, defers its
+ * unlock to an irq_work that the next program on that CPU finds busy (EBUSY): two ffaults attached
+ * at once see each fault once between them.
+ */
+async function traced(args: string[]) {
   const program = heldProgram(path.join(dir, 'reader'), '#include <sys/mman.h>', BODY);
   await program.started();
-  const pid = String(program.pid);
-  const text = startTool('ffaults', ['-p', pid]);
-  const json = startTool('ffaults', ['--json', '-p', pid]);
-  await untilAttached([text, json]);
+  const tool = startTool('ffaults', [...args, '-p', String(program.pid)]);
+  await untilAttached([tool]);
   await program.release();
-  expect([await text.stop(), await json.stop()]).toEqual([0, 0]);
+  expect(await tool.stop()).toBe(0);
   program.end();
+  return tool;
+}
+
+test('the mapped file is shown by its path, with its faults', async () => {
+  fs.writeFileSync(data, Buffer.alloc(64 * 4096, 1));
+  const text = await traced([]);
+  const json = await traced(['--json']);
   const m = new RegExp(`^@\\[${data}\\]: (\\d+)$`, 'm').exec(text.stdout());
   expect(m).not.toBeNull();
   expect(Number(m![1])).toBeGreaterThanOrEqual(1);
@@ -38,7 +47,10 @@ test('the mapped file is shown by its path, with its faults', async () => {
   expect(text.stderr()).toBe('ffaults: counted at exceptions:page_fault_user/kernel with bpf_find_vma: this kernel has no kprobes or fentry for handle_mm_fault\n');
   const [record] = json.stdout().trim().split('\n').map(l => JSON.parse(l));
   expect(validateRecord(record)).toEqual([]);
-  expect(record.rows.filter((r: any) => r.file === data)).toEqual([{ file: data, faults: Number(m![1]) }]);
+  const rows = record.rows.filter((r: any) => r.file === data); // (the program's own binary faults in too)
+  expect(rows).toEqual([{ file: data, faults: expect.any(Number) }]);
+  expect(rows[0].faults).toBeGreaterThanOrEqual(1);
+  expect(rows[0].faults).toBeLessThanOrEqual(TOUCHED);
 }, 60_000);
 
 test('bad input: one line, exit 2', () => {
