@@ -10,7 +10,7 @@ const vmstat = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec
 
 test('the pages it counts as moved for NUMA balancing are the kernel\'s numa_pages_migrated', () => {
   const before = vmstat('numa_pages_migrated');
-  const r = runTool('numamove', ['--json', '1', '2']);
+  const r = runTool('numamove', ['--json', '0.5', '2']);
   const after = vmstat('numa_pages_migrated');
   expect(r.code).toBe(0);
   const records = r.stdout.trim().split('\n').map(l => JSON.parse(l));
@@ -27,7 +27,7 @@ test('the pages it counts as moved for NUMA balancing are the kernel\'s numa_pag
 });
 
 test('text: the header and a row per interval', () => {
-  const r = runTool('numamove', ['1', '2']);
+  const r = runTool('numamove', ['0.5', '2']);
   expect(r.code).toBe(0);
   const lines = r.stdout.trim().split('\n');
   expect(lines.slice(0, 2)).toEqual(['Tracing NUMA page migrations... Hit Ctrl-C to end.', 'TIME          NUMA_migrations   NUMA_migrations_ms']);
