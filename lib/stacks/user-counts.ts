@@ -2,6 +2,7 @@
 // count()): the BPF side (a key, its maps, one call per event) and the tool's run, from the banner to
 // the stacks printed (BCC's multi-line stacks, -f folded, or a stacks record counting `valueField`).
 import type { BPF } from '../bpf.js';
+import { opt, type ToolOption } from '../cli/options.js';
 import type { RecordEmitter } from '../output/index.js';
 import { printStacks, StackReader, type StackSample } from './index.js';
 
@@ -30,6 +31,13 @@ static __always_inline int count_user_stack(void *ctx)
 	return 0;
 }
 `;
+
+/** The options such a tool takes: -p, -f, and a [duration] positional. */
+export const USER_STACK_OPTIONS: Record<string, ToolOption> = {
+  pid: opt.pid(),
+  folded: opt.flag('f', 'output folded format, one line per stack (for flame graphs)'),
+};
+export interface UserStackOptions { pid?: number; folded: boolean; duration?: string }
 
 interface UserStackKey { tgid: number; user_stack_id: number; comm: string }
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { expectRefusedUnprivileged, expectUsageErrors, heldProgram, startTool, tmpDir, untilAttached } from './helpers.js';
+import { expectRefusedUnprivileged, expectUsageErrors, heldProgram, tmpDir, traceHeld } from './helpers.js';
 
 const dir = tmpDir('bpfkit-ffaults-');
 const data = path.join(dir, 'faulted-file');
@@ -28,11 +28,8 @@ const BODY = `int fd = open("${data}", O_RDONLY);
 async function traced(args: string[]) {
   const program = heldProgram(path.join(dir, 'reader'), '#include <sys/mman.h>', BODY);
   await program.started();
-  const tool = startTool('ffaults', [...args, '-p', String(program.pid)]);
-  await untilAttached([tool]);
-  await program.release();
-  expect(await tool.stop()).toBe(0);
-  program.end();
+  const { tool, code } = await traceHeld('ffaults', [...args, '-p', String(program.pid)], program);
+  expect(code).toBe(0);
   return tool;
 }
 

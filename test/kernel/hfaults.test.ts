@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { expectRefusedUnprivileged, expectUsageErrors, heldProgram, startTool, tmpDir, untilAttached } from './helpers.js';
+import { expectRefusedUnprivileged, expectUsageErrors, heldProgram, tmpDir, traceHeld } from './helpers.js';
 
 const dir = tmpDir('bpfkit-hfaults-');
 const sysctl = '/proc/sys/vm/nr_hugepages';
@@ -33,11 +33,8 @@ const BODY = `volatile char *huge = mmap(0, 2 * ${HUGE}, PROT_READ | PROT_WRITE,
 async function traced(args: string[]) {
   const program = heldProgram(path.join(dir, 'hugeuser'), '#include <sys/mman.h>', BODY);
   await program.started();
-  const tool = startTool('hfaults', [...args, '-p', String(program.pid)]);
-  await untilAttached([tool]);
-  await program.release();
-  expect(await tool.stop()).toBe(0);
-  program.end();
+  const { tool, code } = await traceHeld('hfaults', [...args, '-p', String(program.pid)], program);
+  expect(code).toBe(0);
   return { tool, pid: program.pid };
 }
 

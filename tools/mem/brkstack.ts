@@ -2,8 +2,8 @@
 // brkstack: brk() calls (the heap growing or shrinking) counted by user stack and process: the book's
 // brkstack.bt (chapter 7), at the same syscalls:sys_enter_brk tracepoint. Printed as the other stack
 // tools print (BCC's multi-line stacks, -f folded).
-import { defineTool, durationSeconds, opt } from '../../lib/cli/index.js';
-import { runUserStackCounts, USER_STACK_COUNT_C } from '../../lib/stacks/user-counts.js';
+import { defineTool, durationSeconds } from '../../lib/cli/index.js';
+import { runUserStackCounts, USER_STACK_COUNT_C, USER_STACK_OPTIONS, type UserStackOptions } from '../../lib/stacks/user-counts.js';
 
 const program = `
 #include <bpfkit.h>
@@ -15,9 +15,8 @@ TRACEPOINT_PROBE(syscalls, sys_enter_brk)
 }
 `;
 
-interface Options { pid?: number; folded: boolean; duration?: string }
 
-defineTool<Options>({
+defineTool<UserStackOptions>({
   name: 'brkstack',
   subsystem: 'mem',
   description: 'Count brk() syscalls (heap growth) by user stack trace',
@@ -26,10 +25,7 @@ defineTool<Options>({
   output: 'stacks',
   invocations: [{ args: ['1'], ends: 'itself' }, { args: ['-f', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
   program,
-  options: {
-    pid: opt.pid(),
-    folded: opt.flag('f', 'output folded format, one line per stack (for flame graphs)'),
-  },
+  options: USER_STACK_OPTIONS,
   positional: '[duration]',
   examples: [
     ['brkstack', 'count brk() calls by user stack until Ctrl-C'],

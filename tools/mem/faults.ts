@@ -2,8 +2,8 @@
 // faults: page faults counted by user stack and process: the book's faults.bt (chapter 7), whose
 // software:page-faults:1 event this samples in the same way, every fault (a software perf event with
 // period 1 on each CPU). Printed as the other stack tools print (BCC's multi-line stacks, -f folded).
-import { defineTool, durationSeconds, opt } from '../../lib/cli/index.js';
-import { runUserStackCounts, USER_STACK_COUNT_C } from '../../lib/stacks/user-counts.js';
+import { defineTool, durationSeconds } from '../../lib/cli/index.js';
+import { runUserStackCounts, USER_STACK_COUNT_C, USER_STACK_OPTIONS, type UserStackOptions } from '../../lib/stacks/user-counts.js';
 
 const program = `
 #include <bpfkit.h>
@@ -16,11 +16,10 @@ int on_page_fault(struct bpf_perf_event_data *ctx)
 }
 `;
 
-interface Options { pid?: number; folded: boolean; duration?: string }
 
 const PERF_TYPE_SOFTWARE = 1, PERF_COUNT_SW_PAGE_FAULTS = 2;
 
-defineTool<Options>({
+defineTool<UserStackOptions>({
   name: 'faults',
   subsystem: 'mem',
   description: 'Count page faults by user stack trace',
@@ -29,10 +28,7 @@ defineTool<Options>({
   output: 'stacks',
   invocations: [{ args: ['1'], ends: 'itself' }, { args: ['-f', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
   program,
-  options: {
-    pid: opt.pid(),
-    folded: opt.flag('f', 'output folded format, one line per stack (for flame graphs)'),
-  },
+  options: USER_STACK_OPTIONS,
   positional: '[duration]',
   examples: [
     ['faults', 'count page faults by user stack until Ctrl-C'],

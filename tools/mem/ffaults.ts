@@ -6,6 +6,7 @@
 // anonymous memory are not counted (they have no file), as in the book's tool.
 import { defineTool, durationSeconds, opt } from '../../lib/cli/index.js';
 import { bpfPath, type BpfPath } from '../../lib/host/paths.js';
+import { printCountMap } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
@@ -78,14 +79,7 @@ defineTool<Options>({
     await untilExit(duration);
     const names = new Map(bpf.map<FileKey, BpfPath>('names').entries().map(([k, p]) => [`${k.dev}:${k.ino}`, bpfPath(p)]));
     const rows = bpf.map<FileKey, bigint>('counts').entries()
-      .map(([k, n]) => ({ file: names.get(`${k.dev}:${k.ino}`) ?? `[inode ${k.ino} of device ${k.dev}]`, faults: Number(n) }))
-      .sort((a, b) => a.faults - b.faults);
-    if (json) {
-      emit.counts((Date.now() - started) / 1000, [...rows].reverse());
-      return;
-    }
-    // bpftrace's map print: smallest first, "@[key]: count"
-    out.line('');
-    for (const r of rows) out.line(`@[${r.file}]: ${r.faults}`);
+      .map(([k, n]) => ({ file: names.get(`${k.dev}:${k.ino}`) ?? `[inode ${k.ino} of device ${k.dev}]`, faults: Number(n) }));
+    printCountMap(rows, 'faults', r => String(r.file), { out, json, emit, seconds: (Date.now() - started) / 1000 });
   },
 });

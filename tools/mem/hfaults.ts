@@ -5,6 +5,7 @@
 // counted when the area is hugetlb (VM_HUGETLB), which is when handle_mm_fault() calls hugetlb_fault().
 // Transparent huge pages are not hugetlb: their faults are not counted, as in the book's tool.
 import { defineTool, durationSeconds, opt } from '../../lib/cli/index.js';
+import { printCountMap } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
@@ -69,12 +70,7 @@ defineTool<Options>({
     const started = Date.now();
     banner(`Tracing Huge Page faults${duration ? ` for ${duration} secs` : ''}... Hit Ctrl-C to end.`);
     await untilExit(duration);
-    const rows = bpf.map<Key, bigint>('counts').entries().map(([k, n]) => ({ pid: k.pid, comm: k.comm, faults: Number(n) })).sort((a, b) => a.faults - b.faults);
-    if (json) {
-      emit.counts((Date.now() - started) / 1000, [...rows].reverse());
-      return;
-    }
-    out.line('');
-    for (const r of rows) out.line(`@[${r.pid}, ${r.comm}]: ${r.faults}`);
+    const rows = bpf.map<Key, bigint>('counts').entries().map(([k, n]) => ({ pid: k.pid, comm: k.comm, faults: Number(n) }));
+    printCountMap(rows, 'faults', r => `${r.pid}, ${r.comm}`, { out, json, emit, seconds: (Date.now() - started) / 1000 });
   },
 });

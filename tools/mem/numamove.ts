@@ -100,11 +100,7 @@ defineTool<Options>({
       out.flush();
     }
     await intervals(interval, count, (_last, seconds) => {
-      const [migrations, ns, moved, failed] = [0, 1, 2, 3].map(i => {
-        const v = Number(stats.get(i) ?? 0n);
-        stats.set(i, 0n);
-        return v;
-      });
+      const [migrations, ns, moved, failed] = stats.drain().map(([, n]) => Number(n));
       if (json) {
         emit.counts(seconds, [{ migrations, migration_ms: ns / 1e6, pages_moved: moved, pages_failed: failed }]);
         return;

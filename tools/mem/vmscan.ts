@@ -53,7 +53,6 @@ BTF_TRACEPOINT_PROBE(mm_vmscan_write_folio, write_folio, (add(WRITEPAGES, 1), 0)
 
 const EVENTS = ['mm_shrink_slab_start', 'mm_shrink_slab_end', 'mm_vmscan_direct_reclaim_begin', 'mm_vmscan_direct_reclaim_end',
   'mm_vmscan_memcg_reclaim_begin', 'mm_vmscan_memcg_reclaim_end', 'mm_vmscan_wakeup_kswapd', 'mm_vmscan_write_folio'];
-const NR_STATS = 8;
 
 interface Options { interval?: string; count?: string }
 
@@ -85,12 +84,7 @@ defineTool<Options>({
       out.flush();
     }
     await intervals(interval, count, (_last, seconds) => {
-      const v: number[] = [];
-      for (let i = 0; i < NR_STATS; i++) {
-        v.push(Number(stats.get(i) ?? 0n));
-        stats.set(i, 0n);
-      }
-      const [slabNs, directNs, memcgNs, kswapd, writepages, slabN, directN, memcgN] = v;
+      const [slabNs, directNs, memcgNs, kswapd, writepages, slabN, directN, memcgN] = stats.drain().map(([, n]) => Number(n));
       if (json) {
         emit.counts(seconds, [{
           shrink_slab_ms: slabNs / 1e6, direct_reclaim_ms: directNs / 1e6, memcg_reclaim_ms: memcgNs / 1e6, kswapd_wakeups: kswapd, writepages,
