@@ -303,7 +303,10 @@ defineTool<Options>({
       'percpu/percpu_alloc_percpu', 'percpu/percpu_free_percpu', 'sched/sched_process_exec'],
   },
   output: ['stacks', 'event'],
-  invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: ['--combined-only', '1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  invocations: [
+    { args: ['1', '1'], ends: 'itself' }, { args: ['--combined-only', '1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' },
+    { args: ['-t', '-c', 'dd if=/dev/zero of=/dev/null bs=1M count=1 status=none'], ends: 'itself' },
+  ],
   program,
   options: {
     pid: opt.pid('the PID to trace; if not specified, trace kernel allocs'),
