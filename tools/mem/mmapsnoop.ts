@@ -93,7 +93,7 @@ defineTool<Options>({
   ports: { bpftrace: 'tools/mmapsnoop (the book\'s mmapfiles.bt, per call)', book: 'chapter 7, Memory' },
   probes: { tracepoint: ['syscalls/sys_enter_mmap', 'syscalls/sys_exit_mmap'] },
   output: 'event',
-  invocations: [{ args: ['-d', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  invocations: [{ args: ['-d', '3'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),

@@ -154,7 +154,7 @@ defineTool<Options>({
   ports: { bcc: 'tools/shmsnoop.py' },
   probes: { tracepoint: SYSCALLS.flatMap(s => [`syscalls/sys_enter_${s}`, `syscalls/sys_exit_${s}`]) },
   output: 'event',
-  invocations: [{ args: ['-d', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  invocations: [{ args: ['-d', '3'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),
