@@ -26,32 +26,35 @@ static __always_inline void bpfkit_file_path(struct file *file, struct bpfkit_pa
 	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
 	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
 	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
-	u32 depth = 0;
 
 	out->depth = 0;
-	out->truncated = 0;
+	out->truncated = 1; /* until the root is reached */
 	for (int i = 0; i < BPFKIT_PATH_DEPTH + 8; i++) {
 		struct dentry *root = BPF_CORE_READ(mnt, mnt.mnt_root);
 		if (dentry == root) {
 			struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
-			if (parent == mnt)
-				return; /* the root of everything */
+			if (parent == mnt) {
+				out->truncated = 0; /* the root of everything */
+				return;
+			}
 			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 			mnt = parent;
 			continue;
 		}
 		struct dentry *up = BPF_CORE_READ(dentry, d_parent);
-		if (up == dentry)
-			return;
-		if (depth >= BPFKIT_PATH_DEPTH) {
-			out->truncated = 1;
+		if (up == dentry) {
+			out->truncated = 0;
 			return;
 		}
+		/* the count lives in memory, not in a register: the verifier need not follow every value
+		 * it can take in every iteration (a register count made loading take seconds) */
+		u32 depth = out->depth;
+		if (depth >= BPFKIT_PATH_DEPTH)
+			return;
 		bpf_probe_read_kernel_str(out->names[depth & (BPFKIT_PATH_DEPTH - 1)], BPFKIT_NAME_LEN, BPF_CORE_READ(dentry, d_name.name));
-		out->depth = ++depth;
+		out->depth = depth + 1;
 		dentry = up;
 	}
-	out->truncated = 1;
 }
 
 /* bpf_find_vma's callback: the file the area maps, or NULL (ctx: a struct file * on the stack, as
