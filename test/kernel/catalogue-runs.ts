@@ -81,7 +81,8 @@ async function runAll(list: ReturnType<typeof invocations>, parallel = 3): Promi
  * Something for every tool to see, every 300 ms until stopped: execs and exits (sh, cat, dd), opens,
  * direct-I/O writes to the disk, kill(2) calls, a System V shared memory segment made and removed (shmsnoop), and a
  * loopback TCP session; every other round, memory reclaim: a dd reading 12 MiB (not cached) through the page cache of
- * an 8 MiB memory cgroup (drsnoop --memcg), then a dd whose 32 MiB buffer that cgroup's OOM killer ends (oomkill).
+ * an 8 MiB memory cgroup (drsnoop --memcg), then a dd whose 32 MiB buffer that cgroup's OOM killer ends (oomkill),
+ * then a manual compaction of every zone (compactsnoop).
  */
 function startWorkload(): { stop(): Promise<void> } {
   const dir = fs.mkdtempSync('/var/tmp/bpfkit-catalogue-'); // on the disk (/tmp may be tmpfs)
@@ -102,7 +103,9 @@ function startWorkload(): { stop(): Promise<void> } {
         dropFromCache(cached);
         const pressure = `echo $$ > ${cg.dir}/cgroup.procs && exec dd if=${cached} of=/dev/null bs=1M status=none`;
         const oom = `echo $$ > ${cg.dir}/cgroup.procs && exec dd if=/dev/zero of=/dev/null bs=32M count=1 status=none`;
-        for (const script of [pressure, oom]) {
+        // and a manual compaction (compactsnoop): cheap once memory is compacted (the first may take seconds)
+        const compact = 'echo 1 > /proc/sys/vm/compact_memory';
+        for (const script of [pressure, oom, compact]) {
           await new Promise<void>(resolve => spawn('sh', ['-c', script], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve()));
         }
       }
