@@ -36,3 +36,5 @@ export {
 export type { OutputKind, Fields, HistSectionsJson, RecordEmitter } from './records.js';
 export { CLEAR_SCREEN, loadavgText, loadavgValues, topRows, writeTopScreen } from './top.js';
 export type { TopScreenOptions } from './top.js';
+export { printCountMap } from './count-map.js';
+export type { CountMapPrint } from './count-map.js';

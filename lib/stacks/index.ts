@@ -398,8 +398,13 @@ class StackValues {
  */
 function dropProbeFrames(frames: string[]): string[] {
   let i = 0;
-  while (i < frames.length && /^(0x[0-9a-f]+ )?(bpf_prog_[0-9a-f]+_|bpf_trace_run\d|__bpf_trace_|__traceiter_|bpf_trampoline_)/.test(frames[i])) i++;
+  while (i < frames.length && isProbeFrame(frames[i])) i++;
   return i ? frames.slice(i) : frames;
+}
+
+/** Whether a kernel frame's name is the tracing program's or the code that ran it (see dropProbeFrames). */
+export function isProbeFrame(name: string): boolean {
+  return /^(0x[0-9a-f]+ )?(bpf_prog_[0-9a-f]+_|bpf_trace_run\d|__bpf_trace_|__traceiter_|bpf_trampoline_)/.test(name);
 }
 
 // ------------------------------------------------------------------ text
