@@ -94,9 +94,9 @@ async function runAll(list: ReturnType<typeof invocations>, parallel = 6): Promi
 /**
  * Something for every tool to see, every 300 ms until stopped: execs and exits (sh, cat, dd), opens,
  * direct-I/O writes to the disk, kill(2) calls, a System V shared memory segment made and removed (shmsnoop), and a
- * loopback TCP session; every other round, memory reclaim: a dd reading 12 MiB (not cached) through the page cache of
- * an 8 MiB memory cgroup (drsnoop --memcg), then a dd whose 32 MiB buffer that cgroup's OOM killer ends (oomkill),
- * then a manual compaction of every zone (compactsnoop).
+ * loopback TCP session; and, in a loop of its own, memory reclaim: a dd reading 12 MiB (not cached) through the
+ * page cache of an 8 MiB memory cgroup (drsnoop --memcg), then a dd whose 32 MiB buffer that cgroup's OOM killer
+ * ends (oomkill), then a manual compaction of every zone (compactsnoop).
  */
 function startWorkload(): { stop(): Promise<void> } {
   const dir = fs.mkdtempSync('/var/tmp/bpfkit-catalogue-'); // on the disk (/tmp may be tmpfs)
@@ -110,25 +110,22 @@ function startWorkload(): { stop(): Promise<void> } {
     cleanFile(cached, 12);
   } catch { /* no memory controller: no reclaim */ }
   let stopped = false;
-  let round = 0;
+  const run = (script: string) => new Promise<void>(resolve => spawn('sh', ['-c', script], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve()));
+  // memory work in a loop of its own, so that a slow round (the first compaction can take seconds)
+  // never holds up the quick events every tool waits for
+  const memory = (async () => {
+    while (!stopped && cg) {
+      dropFromCache(cached);
+      await run(`echo $$ > ${cg.dir}/cgroup.procs && exec dd if=${cached} of=/dev/null bs=1M status=none`); // reclaim (drsnoop --memcg, vmscan)
+      await run(`echo $$ > ${cg.dir}/cgroup.procs && exec dd if=/dev/zero of=/dev/null bs=32M count=1 status=none`); // an OOM kill (oomkill)
+      await run('echo 1 > /proc/sys/vm/compact_memory'); // a manual compaction (compactsnoop)
+      await sleep(600);
+    }
+  })();
   const loop = (async () => {
     while (!stopped) {
-      if (cg && round++ % 2 === 0) {
-        dropFromCache(cached);
-        const pressure = `echo $$ > ${cg.dir}/cgroup.procs && exec dd if=${cached} of=/dev/null bs=1M status=none`;
-        const oom = `echo $$ > ${cg.dir}/cgroup.procs && exec dd if=/dev/zero of=/dev/null bs=32M count=1 status=none`;
-        // and a manual compaction (compactsnoop): cheap once memory is compacted (the first may take seconds)
-        const compact = 'echo 1 > /proc/sys/vm/compact_memory';
-        for (const script of [pressure, oom, compact]) {
-          await new Promise<void>(resolve => spawn('sh', ['-c', script], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve()));
-        }
-      }
-      await new Promise<void>(resolve => {
-        // kill -0: a kill(2) that succeeds and one that fails (no such PID), for killsnoop and sigsnoop -k
-        const sh = spawn('sh', ['-c', `cat /etc/hostname >/dev/null; dd if=/dev/zero of=${file} bs=4096 count=2 oflag=direct status=none; kill -0 $$; kill -0 4000000 2>/dev/null; ipcrm -m $(ipcmk -M 4096 | sed 's/.*: //')`], { stdio: 'ignore' });
-        sh.on('exit', () => resolve());
-        sh.on('error', () => resolve());
-      });
+      // kill -0: a kill(2) that succeeds and one that fails (no such PID), for killsnoop and sigsnoop -k; ipcmk/ipcrm for shmsnoop
+      await run(`cat /etc/hostname >/dev/null; dd if=/dev/zero of=${file} bs=4096 count=2 oflag=direct status=none; kill -0 $$; kill -0 4000000 2>/dev/null; ipcrm -m $(ipcmk -M 4096 | sed 's/.*: //')`);
       const port = (server.address() as net.AddressInfo | null)?.port;
       if (port) {
         await new Promise<void>(resolve => {
@@ -142,7 +139,7 @@ function startWorkload(): { stop(): Promise<void> } {
   return {
     async stop() {
       stopped = true;
-      await loop;
+      await Promise.all([loop, memory]);
       server.close();
       fs.rmSync(dir, { recursive: true, force: true });
       cg?.remove();
