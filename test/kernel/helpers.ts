@@ -196,9 +196,9 @@ export async function untilAttached(tracers: Running[]): Promise<void> {
 }
 
 /** Builds a test program from C source, as the stack tests want it: -O1, frame pointers kept. */
-export function buildC(file: string, source: string): void {
+export function buildC(file: string, source: string, flags: string[] = []): void {
   fs.writeFileSync(`${file}.c`, source);
-  const cc = spawnSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', file, `${file}.c`], { encoding: 'utf8' });
+  const cc = spawnSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', file, `${file}.c`, ...flags], { encoding: 'utf8' });
   if (cc.status !== 0 || cc.stderr) throw new Error(`gcc ${file}.c: ${cc.stderr}`);
 }
 
