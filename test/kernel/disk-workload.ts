@@ -311,3 +311,39 @@ int main(int argc, char **argv)
 	return fuse_main(argc, argv, &ops, NULL);
 }
 `;
+
+export interface FailingDisk extends LoopDevice {
+  /** The first 4 KiB block past the backing file's end: reading it, or any after it, fails with EIO. */
+  firstBadBlock: number;
+}
+
+/**
+ * A loop device of `mib` MiB whose backing file is then cut to `goodMib`: a read past the file's end
+ * finds no data and the loop driver fails the request with EIO (BLK_STS_IOERR). Each direct read of
+ * a block there is one failing request. (No null_blk or dm-error on this kernel.)
+ */
+export function failingLoopDevice(dir: string, mib = 16, goodMib = 1): FailingDisk {
+  const d = loopDevice(dir, mib);
+  const backing = spawnSync('losetup', ['--noheadings', '--output', 'BACK-FILE', d.path], { encoding: 'utf8' }).stdout.trim();
+  fs.truncateSync(backing, goodMib * 1024 * 1024);
+  return { ...d, firstBadBlock: (goodMib * 1024 * 1024) / 4096 };
+}
+
+/**
+ * A loop device whose backing file (sparse, `mib` MiB) is on a tmpfs of only `roomKib` KiB: a write
+ * that needs more room fails with ENOSPC (BLK_STS_NOSPC).
+ */
+export function fullLoopDevice(dir: string, roomKib = 256, mib = 16): LoopDevice {
+  const mnt = fs.mkdtempSync(path.join(dir, 'tmpfs-'));
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${roomKib}k`, 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) throw new Error(`mount tmpfs: ${m.stderr}`);
+  const d = loopDevice(mnt, mib);
+  return {
+    ...d,
+    detach: () => {
+      d.detach();
+      spawnSync('umount', ['-l', mnt]);
+      fs.rmSync(mnt, { recursive: true, force: true });
+    },
+  };
+}
