@@ -7,11 +7,15 @@ import net from 'node:net';
 import path from 'node:path';
 import { loadSpecs } from '../../lib/cli/catalogue.js';
 import type { Invocation, ToolSpec } from '../../lib/cli/index.js';
+import { missingDriver } from '../../lib/host/drivers.js';
+import { failingLoopDevice } from './disk-workload.js';
 import { startTool, type Running } from './helpers.js';
 import { cleanFile, dropFromCache, memoryCgroup } from './memcg.js';
 
 export type Spec = ToolSpec<any> & { file: string };
 export const specs: Spec[] = await loadSpecs();
+/** The tools that can run here: not those whose driver this kernel lacks (ToolSpec.requires: md, SCSI, NVMe). */
+export const runnableSpecs: Spec[] = specs.filter(s => !s.requires || !missingDriver(s.requires));
 
 export interface Run {
   tool: string;
@@ -28,7 +32,7 @@ export interface Run {
 
 /** Every (tool, invocation) pair, with `extra` arguments appended (e.g. --json). */
 export function invocations(extra: string[] = []) {
-  return specs.flatMap(spec => spec.invocations.map(inv => ({ spec, args: [...inv.args, ...extra], ends: inv.ends })));
+  return runnableSpecs.flatMap(spec => spec.invocations.map(inv => ({ spec, args: [...inv.args, ...extra], ends: inv.ends })));
 }
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
@@ -80,7 +84,8 @@ async function runAll(list: ReturnType<typeof invocations>, parallel = 3): Promi
 /**
  * Something for every tool to see, every 300 ms until stopped: execs and exits (sh, cat, dd), opens,
  * direct-I/O writes to the disk, kill(2) calls, and a loopback TCP session; every other round, memory reclaim: a dd
- * reading 12 MiB (not cached) through the page cache of an 8 MiB memory cgroup (drsnoop --memcg).
+ * reading 12 MiB (not cached) through the page cache of an 8 MiB memory cgroup (drsnoop --memcg); and
+ * a direct read past the end of a loop device's cut backing file, which fails with EIO (bioerr).
  */
 function startWorkload(): { stop(): Promise<void> } {
   const dir = fs.mkdtempSync('/var/tmp/bpfkit-catalogue-'); // on the disk (/tmp may be tmpfs)
@@ -93,6 +98,11 @@ function startWorkload(): { stop(): Promise<void> } {
     cg = memoryCgroup('bpfkit-catalogue', 8 << 20);
     cleanFile(cached, 12);
   } catch { /* no memory controller: no reclaim */ }
+  let failing: ReturnType<typeof failingLoopDevice> | undefined;
+  try {
+    failing = failingLoopDevice(dir);
+  } catch { /* no loop devices: no I/O errors */ }
+  const ioError = failing ? `; dd if=${failing.path} of=/dev/null bs=4096 count=1 skip=${failing.firstBadBlock} iflag=direct status=none 2>/dev/null` : '';
   let stopped = false;
   let round = 0;
   const loop = (async () => {
@@ -104,7 +114,7 @@ function startWorkload(): { stop(): Promise<void> } {
       }
       await new Promise<void>(resolve => {
         // kill -0: a kill(2) that succeeds and one that fails (no such PID), for killsnoop and sigsnoop -k
-        const sh = spawn('sh', ['-c', `cat /etc/hostname >/dev/null; dd if=/dev/zero of=${file} bs=4096 count=2 oflag=direct status=none; kill -0 $$; kill -0 4000000 2>/dev/null`], { stdio: 'ignore' });
+        const sh = spawn('sh', ['-c', `cat /etc/hostname >/dev/null; dd if=/dev/zero of=${file} bs=4096 count=2 oflag=direct status=none; kill -0 $$; kill -0 4000000 2>/dev/null${ioError}`], { stdio: 'ignore' });
         sh.on('exit', () => resolve());
         sh.on('error', () => resolve());
       });
@@ -123,6 +133,7 @@ function startWorkload(): { stop(): Promise<void> } {
       stopped = true;
       await loop;
       server.close();
+      failing?.detach();
       fs.rmSync(dir, { recursive: true, force: true });
       cg?.remove();
     },

@@ -4,7 +4,7 @@
 // tool declares (ToolSpec.output), with every declared kind seen. New tools are covered by declaring.
 import { outputKinds } from '../../lib/cli/catalogue.js';
 import { validateRecord } from '../../lib/output/index.js';
-import { invocations, runUnderWorkload, specs, type Run } from './catalogue-runs.js';
+import { invocations, runnableSpecs, runUnderWorkload, type Run } from './catalogue-runs.js';
 
 const list = invocations(['--json']);
 let runs: Run[] = [];
@@ -47,8 +47,8 @@ test.each(list.map((inv, i) => [`${inv.spec.name} ${inv.args.join(' ')}`, i] as 
   }
 });
 
-test.each(specs.map(s => [s.name] as const))('%s: its invocations print every output kind it declares', name => {
-  const spec = specs.find(s => s.name === name)!;
+test.each(runnableSpecs.map(s => [s.name] as const))('%s: its invocations print every output kind it declares', name => {
+  const spec = runnableSpecs.find(s => s.name === name)!;
   const seen = new Set(list.flatMap((inv, i) => (inv.spec === spec ? records(runs[i]!).map(x => x.value?.kind) : [])));
   expect([...seen].sort()).toEqual([...outputKinds(spec)].sort());
 });

@@ -198,7 +198,7 @@ defineTool<Options>({
   ports: { bcc: 'tools/biolatpcts.py' },
   probes: { tp_btf: ['block_rq_issue', 'block_rq_complete'], raw_tp: ['block_rq_issue', 'block_rq_complete'] },
   output: 'counts',
-  invocations: [{ args: ['-i', '1', 'vda'], ends: 'ctrl-c' }, { args: ['-i', '0', 'vda'], ends: 'itself' }],
+  invocations: [{ args: ['-i', '1', 'vda'], ends: 'ctrl-c' }],
   program,
   options: {
     interval: { alias: 'i', type: 'string', default: '3', describe: 'report interval (0: exit after startup, -1: infinite)', coerce: reportInterval } as ToolOption,
