@@ -53,6 +53,9 @@ function usOf(text: string): number {
   return Number(m[1]) * (m[2] === 'us' ? 1 : m[2] === 'ms' ? 1000 : 1e6);
 }
 
+/** Half the width of the slot whose middle biolatpcts printed: 10 us slots below 1 ms, 1 ms below 100 ms, 100 ms above. */
+const slotHalf = (us: number) => (us < 1000 ? 5 : us < 100_000 ? 500 : 50_000);
+
 /** Runs biolatpcts -i -1 (it reports once attached) around `work`, and returns its output after Ctrl-C. */
 async function traced(args: string[], work: () => void, others: Running[] = []): Promise<string> {
   const t = startTool('biolatpcts', ['-i', '-1', ...args]);
@@ -79,7 +82,7 @@ describe('biolatpcts', () => {
     // 1 ms slots printed at their middle: a latency of at least 5 ms is in the 5.5ms slot or above
     for (const us of reads) expect(us).toBeGreaterThanOrEqual(5500);
     // dd reads one request at a time, so N/2 requests at or above the median fit in its wall time
-    const medianSlotLow = reads[1] - 500;
+    const medianSlotLow = reads[1] - slotHalf(reads[1]);
     expect(medianSlotLow).toBeLessThanOrEqual((2 * wallMs * 1000) / N);
     expect(rows.get('write')).toEqual(['-', '-', '-', '-']);
   });
@@ -104,8 +107,8 @@ describe('biolatpcts', () => {
       // the bucket where the count from the top reaches (100 - pct) %, as biolatpcts reads its slots
       let counted = 0;
       const bucket = [...buckets].reverse().find(b => b.count > 0 && ((counted += b.count) / total) * 100 >= 100 - pct)!;
-      // our value is a slot's middle (10 us slots below 1 ms, 1 ms slots above): that slot overlaps the bucket
-      const half = reads[i] < 1000 ? 5 : 500;
+      // our value is a slot's middle: that slot overlaps the bucket
+      const half = slotHalf(reads[i]);
       expect({ pct, us: reads[i], overlaps: reads[i] + half > bucket.low && reads[i] - half <= bucket.high + 1 })
         .toEqual({ pct, us: reads[i], overlaps: true });
     });
