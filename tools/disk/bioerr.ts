@@ -59,7 +59,7 @@ defineTool<Options>({
   ports: { book: 'originals/Ch09_Disks/bioerr.bt' },
   probes: { tracepoint: ['block/block_rq_complete'] },
   output: 'event',
-  invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-d', 'vda'], ends: 'ctrl-c' }],
+  invocations: [{ args: [], ends: 'ctrl-c' }], // the catalogue's workload fails a read on a loop device of its own: no errors on vda
   program,
   options: { disk: opt.disk() },
   examples: [
