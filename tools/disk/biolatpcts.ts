@@ -207,7 +207,7 @@ defineTool<Options>({
     j: { type: 'boolean', default: false, describe: 'output in json (as --json; the format of docs/json.md)' },
     verbose: { alias: 'v', type: 'boolean', count: true, default: 0, describe: 'print the slots as well' },
   },
-  positional: '<dev>',
+  positional: '[dev]', // required, but checked in run() (BCC's words), so that an unknown flag is named first
   validate(o) {
     if (!(WHICH as readonly string[]).includes(o.which)) return `invalid which: '${o.which}' (choose from ${WHICH.join(', ')})`;
     return undefined;
