@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { expectUsageErrors, root, runTool } from './helpers.js';
+import { expectUsageErrors, root, runTool, withToolSpec } from './helpers.js';
 
 const missing: Record<string, RegExp> = {
   mdflush: /^mdflush: this kernel has no md \(software RAID\) driver \(no md_flush_request\(\), no \/proc\/mdstat\)\n$/,
@@ -39,26 +39,13 @@ const hasDriver = fs.existsSync('/proc/mdstat') || fs.existsSync('/sys/kernel/tr
   });
 
   test('mdflush\'s substitute (block_bio_queue flushes to md devices) loads and attaches without kprobes', () => {
-    const dir = fs.mkdtempSync('/var/tmp/bpfkit-mdflush-');
-    try {
-      const file = path.join(dir, 'load.mts');
-      fs.writeFileSync(file, `
-        (globalThis as { __bpfkitCatalogue?: boolean }).__bpfkitCatalogue = true; // define the tool, don't run it
-        const { BPF } = await import('${root}/lib/bpf.ts');
-        const { definedTools } = await import('${root}/lib/cli/index.ts');
-        await import('${root}/tools/disk/mdflush.ts');
-        const spec = definedTools().find(t => t.name === 'mdflush')!;
-        const bpf = BPF.load({ text: spec.program, name: 'mdflush', substitutes: spec.substitutes });
-        bpf.attachAll();
-        const sections = [...bpf.programs.values()].filter(p => p.loaded).map(p => p.section);
-        console.log(JSON.stringify({ sections, says: bpf.substituted?.says }));
-        bpf.close();
-      `);
-      const r = spawnSync(process.execPath, [path.join(root, 'bin', 'bpfkit-node.mjs'), file], { encoding: 'utf8', timeout: 60000 });
-      if (r.status !== 0) throw new Error(`the script failed (${r.status}):\n${r.stderr}`);
-      expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ sections: ['tracepoint/block/block_bio_queue'], says: 'flushes seen at block_bio_queue' });
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const r = withToolSpec('mdflush', `
+      const bpf = BPF.load({ text: spec.program, name: 'mdflush', substitutes: spec.substitutes });
+      bpf.attachAll();
+      const sections = [...bpf.programs.values()].filter(p => p.loaded).map(p => p.section);
+      console.log(JSON.stringify({ sections, says: bpf.substituted?.says }));
+      bpf.close();
+    `);
+    expect(r).toEqual({ sections: ['tracepoint/block/block_bio_queue'], says: 'flushes seen at block_bio_queue' });
   });
 });

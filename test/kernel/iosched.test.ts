@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { jest } from '@jest/globals';
 import { validateRecord } from '../../lib/output/index.js';
-import { expectUsageErrors, runTool } from './helpers.js';
+import { expectUsageErrors, runTool, withToolSpec } from './helpers.js';
 import { histRows, histSection, loopDevice, tracedIo, type LoopDevice } from './disk-workload.js';
 
 jest.setTimeout(240_000);
@@ -76,6 +76,26 @@ describe('iosched', () => {
     const r = runTool('iosched', ['-T', '1', '2'], { timeoutMs: 60000 });
     expect(r.code).toBe(0);
     expect(r.stdout.match(/^\n\d\d:\d\d:\d\d$/gm)?.length).toBe(2);
+  });
+
+  test('the raw tracepoint fallback (kernels refusing tp_btf) reads the scheduler\'s name too', () => {
+    // each of N reads is inserted and issued once; a run the kernel skipped tracepoints in is repeated (see tracedIo)
+    const r = withToolSpec('iosched', `
+      const { spawnSync } = await import('node:child_process');
+      const btf = [...spec.program.matchAll(/BTF_TRACEPOINT_PROBE\\(\\w+, (\\w+),/g)].map(m => m[1] + '_btf');
+      const bpf = BPF.load({ text: spec.program, name: 'iosched', disable: btf });
+      bpf.attachAll();
+      let bfq = -1;
+      for (let attempt = 0; attempt < 3 && bfq < ${N}; attempt++) {
+        spawnSync('dd', ['if=${disks.bfq.path}', 'of=/dev/null', 'bs=4096', 'count=${N}', 'iflag=direct']);
+        const s = bpf.histogram('dist').read(true).sections.find(s => s.key === 'bfq');
+        bfq = s ? s.slots.reduce((a, b) => a + b, 0) : -1;
+      }
+      const sections = [...bpf.programs.values()].filter(p => p.loaded).map(p => p.section).sort();
+      bpf.close();
+      console.log(JSON.stringify({ sections, bfq }));
+    `);
+    expect(r).toEqual({ sections: ['raw_tp/block_rq_insert', 'raw_tp/block_rq_issue'], bfq: N });
   });
 
   test('bad input: one line, exit 2', () => {
