@@ -224,6 +224,8 @@ defineTool<Options>({
     const asJson = json || opts.j;
     const disk = targetDisk(opts.dev);
     const which = WHICH.indexOf(opts.which);
+    // the kernel fills alloc_time_ns only for queues that ask for it (blk-iocost on): say why a report may be empty
+    if (opts.which === 'from-rq-alloc') process.stderr.write('biolatpcts: from-rq-alloc counts the requests the kernel stamped at allocation (alloc_time_ns: queues with blk-iocost enabled)\n');
     const bpf = load({ rodata: { targ_dev: disk.dev, targ_which: which }, disable: which === 0 ? [] : ['rq_issue_btf', 'rq_issue_raw'] });
     bpf.attachAll();
     if (opts.interval === 0) return; // BCC: "0 interval can be used to test whether this script would run successfully"
