@@ -2,53 +2,17 @@
 // sigsnoop against Debian's libbpf-tools on the same workload. Each pair runs at once with the kernel's
 // BPF statistics on (kernel.bpf_stats_enabled), so both see the same events; a tool's cost is the run
 // time of all its programs over the workload (run_time_ns in their fds' fdinfo), printed as ours / theirs.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../lib/compile/index.js';
-
-interface ProgStats { runNs: number; runs: number }
-
-/** The run time and run count of every BPF program the process holds, summed (from its fds' fdinfo). */
-function statsOf(pid: number): ProgStats {
-  const seen = new Map<number, ProgStats>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    let info: string;
-    try {
-      info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue; // closed meanwhile
-    }
-    const id = /^prog_id:\s+(\d+)$/m.exec(info);
-    if (!id || /^link_id:/m.test(info)) continue;
-    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(info)?.[1] ?? 0);
-    seen.set(Number(id[1]), { runNs: field('run_time_ns'), runs: field('run_cnt') });
-  }
-  return [...seen.values()].reduce((a, p) => ({ runNs: a.runNs + p.runNs, runs: a.runs + p.runs }), { runNs: 0, runs: 0 });
-}
-
-function start(cmd: string, args: string[]): { child: ChildProcess; ready: Promise<void> } {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', d => {
-      out += d;
-      if (/Tracing|^TIME/m.test(out)) resolve();
-    });
-    child.once('exit', code => reject(new Error(`${cmd} ${args.join(' ')} exited (${code}) before tracing`)));
-  });
-  child.stdout!.resume();
-  return { child, ready };
-}
+import { start, statsOf } from './lib/progstats.js';
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpfkit-bench-'));
-const file = path.join(dir, 'direct.dat');
-spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', 'count=8', 'oflag=direct', 'status=none']);
 
-const directReads = () => spawnSync('sh', ['-c', `for i in 1 2 3 4; do dd if=${file} of=/dev/null bs=4k iflag=direct status=none; done`]);
 const syscalls = () => spawnSync('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1', 'count=300000', 'status=none']);
 /** 3,000 kill(2) calls of signal 0 (the shell's builtin kill), and 200 signals generated (SIGCHLD of each sh). */
 const kills = () => {

@@ -68,14 +68,14 @@ export function currentBundle(source, dir = cacheDir()) {
 /**
  * The bundle lives in the cache, so whatever its code resolves at run time must not depend on where the
  * bundle is: each module keeps its own import.meta.url (lib/compile finds bpf-c/include from it); koffi
- * (native) and yargs (~300 KB, loaded only for bad input) are not bundled but imported by absolute path;
+ * (native), yargs (~300 KB, loaded only for bad input) esbuild (its API runs its own binary: the dashboard bundles its page) and the browser test pieces benches use (playwright-core, pngjs) are not bundled but imported by absolute path;
  * bundled CommonJS gets a require() rooted in the project.
  */
 const requireFromRoot = createRequire(path.join(root, 'package.json'));
 const inPlace = {
   name: 'bpfkit-in-place',
   setup(build) {
-    build.onResolve({ filter: /^(koffi|yargs)$/ }, args => ({ path: pathToFileURL(requireFromRoot.resolve(args.path)).href, external: true }));
+    build.onResolve({ filter: /^(koffi|yargs|esbuild|playwright-core|pngjs)$/ }, args => ({ path: pathToFileURL(requireFromRoot.resolve(args.path)).href, external: true }));
     // an import of a builtin takes it from process.getBuiltinModule, reading only the names imported
     build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, async args => {
       const name = args.path.replace(/^node:/, '');

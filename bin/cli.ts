@@ -18,6 +18,8 @@ const usage = `Usage: bpfkit <command>
   bpfkit doctor              what this kernel supports (probe kinds, BTF, ring buffers)
   bpfkit <tool> [args...]    run a tool (same as tools/<subsystem>/<tool>.ts)
   bpfkit flamegraph [file]   folded stacks (profile -f, offcputime -f, ...) as an interactive SVG
+  bpfkit export [--config F] tools' histograms and counters as Prometheus metrics (/metrics)
+  bpfkit serve [--listen A:P] the web dashboard: the catalogue, tools run live in the browser
   bpfkit --version           print bpfkit's version
 `;
 
@@ -75,6 +77,12 @@ try {
       break;
     case 'flamegraph':
       flamegraphCommand(rest);
+      break;
+    case 'export':
+      await (await import('../lib/export/index.js')).exportCommand(rest); // loaded only for this command
+      break;
+    case 'serve':
+      await (await import('../lib/serve/index.js')).serveCommand(rest);
       break;
     case 'catalogue': // every tool's metadata as JSON (the build makes the manifest with it; the fronts read it)
       process.stdout.write(JSON.stringify(await catalogue()) + '\n');

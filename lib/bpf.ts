@@ -13,7 +13,7 @@ import { expandKernelFunctions, firstExistingKernelFunction, resolveKernelFuncti
 import { fallbackGroup, parseSection, preference, targetFunctions, type ProbeKind, type ProbeSpec } from './attach/sections.js';
 import {
   BpfError, bpfError, checkPtr, closeFd, destroyLinksConcurrently, kprobeMultiOpts, kprobeOpts, lastErrno, libbpfFns as f, mmapFd, munmap, openOpts,
-  perfEventEnable, perfEventOpen, PROT_READ, PROT_WRITE, releaseLinkFd, takeLog, tracepointOpts, uprobeOpts, usdtOpts, view, type Ptr,
+  perfEventEnable, perfEventOpen, programRecursionMisses, PROT_READ, PROT_WRITE, releaseLinkFd, takeLog, tracepointOpts, uprobeOpts, usdtOpts, view, type Ptr,
 } from './libbpf/index.js';
 import { BpfMap, sumPerCpu } from './maps/index.js';
 import { Histogram } from './maps/histogram.js';
@@ -686,6 +686,17 @@ export class BPF {
     const ips = this.map<number, bigint[]>(mapName).get(stackId) ?? [];
     const end = ips.indexOf(0n); // the map's value is a fixed array: the stack ends at the first zero
     return end < 0 ? ips : ips.slice(0, end);
+  }
+
+  /**
+   * Events the kernel did not run this object's programs for, because the program (raw_tp, tp_btf,
+   * fentry) or any kprobe/tracepoint program (those kinds) was already running on that CPU: the
+   * programs' recursion_misses, summed. Counted since load.
+   */
+  missedEvents(): number {
+    let n = 0;
+    for (const p of this.programs.values()) if (p.loaded) n += programRecursionMisses(f.prog_fd(p.ptr) as number);
+    return n;
   }
 
   /** Records the BPF side could not store: the <map>__lost per-CPU counter plus perf's own count. */

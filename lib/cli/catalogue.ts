@@ -75,6 +75,17 @@ async function importSpecs(): Promise<(ToolSpec<any> & { file: string })[]> {
   return out;
 }
 
+/** One tool's spec, imported in catalogue mode (the exporter checks its arguments with it). */
+export async function loadSpec(name: string): Promise<(ToolSpec<any> & { file: string }) | undefined> {
+  const tool = findTool(name);
+  if (!tool) return undefined;
+  (globalThis as any).__bpfkitCatalogue = true;
+  const before = definedTools().length;
+  await import(pathToFileURL(await toolBundle(tool.file)).href);
+  const spec = definedTools()[before] ?? definedTools().find(s => s.name === name);
+  return spec && { ...spec, file: tool.file };
+}
+
 /** A tool's metadata as the catalogue keeps it: the spec without its functions, and its program's hash. */
 export type CatalogueEntry = Omit<ToolSpec<any>, 'program' | 'run' | 'validate'> & { file: string; programHash: string };
 

@@ -26,6 +26,13 @@ export type ReferenceSource = 'bcc' | 'libbpf-tools' | 'bpftrace' | 'book';
 export interface Invocation {
   args: string[];
   ends: 'itself' | 'ctrl-c';
+  /**
+   * A file the tool needs (e.g. /sys/devices/system/cpu/cpu0/cpufreq): where it is absent, the
+   * catalogue tests expect the one line naming what is missing and exit 1 instead.
+   */
+  needs?: string;
+  /** Why this machine may give it nothing to report (one NUMA node...): --json may print no record. */
+  quiet?: string;
 }
 
 export interface ToolSpec<O> {
@@ -278,6 +285,20 @@ function unknownOnce(msg: string | undefined): string | undefined {
   return `Unknown argument${typed.length > 1 ? 's' : ''}: ${typed.join(', ')}`;
 }
 
+/**
+ * Parses a tool's arguments as running it would (its own options, checks and validate()), without
+ * running it: the one-line usage error, or undefined when they are good (the exporter's config check).
+ */
+export async function checkArguments(spec: ToolSpec<any>, argv: string[]): Promise<string | undefined> {
+  if (argv.some(a => a === '-h' || a === '--help')) return 'help (-h) is not an argument to run with';
+  try {
+    await parseArgs(spec, argv);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 /** Defines a tool; runs it unless imported for the catalogue (bpfkit list/docs/precompile). */
 export function defineTool<O>(spec: ToolSpec<O>): ToolSpec<O> {
   registry.push(spec);
@@ -308,8 +329,9 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
   let substitutionSaid = false;
+  const missed = () => objects.reduce((n, b) => n + b.missedEvents(), 0);
   const ctx: ToolContext<O> = {
-    opts, out, json: opts.json, emit: recordEmitter(spec.name, out), spec,
+    opts, out, json: opts.json, emit: withMissedEvents(recordEmitter(spec.name, out), missed), spec,
     load(lo = {}) {
       const b = BPF.load({ ...lo, text: lo.text ?? spec.program, name: spec.name, substitutes: spec.substitutes });
       objects.push(b);
@@ -368,6 +390,30 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
     fail(spec, e, opts.debug);
   }
   out.flush();
+  reportMissedEvents(spec.name, missed());
   await BPF.closeForExit(objects);
   process.exit(0);
+}
+
+/** The one line at exit when the kernel skipped programs (BPF.missedEvents), as lost ring-buffer records are reported. */
+function reportMissedEvents(tool: string, n: number): void {
+  if (n > 0) process.stderr.write(`${tool}: ${n} events missed: BPF programs were already running on that CPU\n`);
+}
+
+/**
+ * Summary records (histogram, counts, top, stacks) carry `missed_events` (docs/json.md) when the
+ * kernel skipped programs so far: a count read with them is that much short.
+ */
+function withMissedEvents(emit: RecordEmitter, missed: () => number): RecordEmitter {
+  const extra = (e: Record<string, unknown> = {}) => {
+    const n = missed();
+    return n > 0 ? { ...e, missed_events: n } : e;
+  };
+  return {
+    event: emit.event,
+    histogram: (body, e) => emit.histogram(body, extra(e)),
+    counts: (intervalS, rows, e) => emit.counts(intervalS, rows, extra(e)),
+    top: (intervalS, sortBy, rows, e) => emit.top(intervalS, sortBy, rows, extra(e)),
+    stacks: (intervalS, valueField, stacks, e) => emit.stacks(intervalS, valueField, stacks, extra(e)),
+  };
 }

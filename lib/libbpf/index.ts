@@ -115,6 +115,7 @@ function declare() {
     prog_name: () => libbpf.func('const char *bpf_program__name(const bpf_program *prog)'),
     prog_section: () => libbpf.func('const char *bpf_program__section_name(const bpf_program *prog)'),
     prog_fd: () => libbpf.func('int bpf_program__fd(const bpf_program *prog)'),
+    obj_get_info_by_fd: () => libbpf.func('int bpf_obj_get_info_by_fd(int bpf_fd, void *info, _Inout_ uint32_t *info_len)'),
     prog_type: () => libbpf.func('int bpf_program__type(const bpf_program *prog)'),
     prog_set_type: () => libbpf.func('int bpf_program__set_type(bpf_program *prog, int type)'),
     prog_set_expected_attach_type: () => libbpf.func('int bpf_program__set_expected_attach_type(bpf_program *prog, int type)'),
@@ -343,6 +344,22 @@ export function releaseLinkFd(link: Ptr): number {
   f.link_disconnect(link);
   f.link_destroy(link);
   return fd;
+}
+
+/** struct bpf_prog_info (uapi bpf.h): its size up to recursion_misses, and that field's offset. */
+const PROG_INFO_SIZE = 216;
+const PROG_INFO_RECURSION_MISSES = 208;
+
+/**
+ * How many times the kernel skipped a program because it was already running on that CPU
+ * (bpf_prog_info.recursion_misses): a raw_tp/tp_btf/fentry program whose own run was interrupted by
+ * its event, or a kprobe/tracepoint program while any such program ran there (bpf_prog_active).
+ */
+export function programRecursionMisses(progFd: number): number {
+  const info = Buffer.alloc(PROG_INFO_SIZE);
+  const len = [PROG_INFO_SIZE];
+  checkInt(f.obj_get_info_by_fd(progFd, info, len) as number, 'reading a BPF program\'s info');
+  return len[0] >= PROG_INFO_RECURSION_MISSES + 8 ? Number(info.readBigUInt64LE(PROG_INFO_RECURSION_MISSES)) : 0;
 }
 
 export function closeFd(fd: number): void {

@@ -11,6 +11,8 @@ export type Slots = ArrayLike<Count>;
 export interface HistOptions {
   /** Suppress rows until the first non-zero one (BCC's `strip_leading_zero`). */
   stripLeadingZero?: boolean;
+  /** Linear histograms: the value of slot i is i x step (libbpf-tools' print_linear_hist base/step; BCC: 1). */
+  step?: number;
 }
 
 export interface HistSection {
@@ -132,7 +134,7 @@ function log2Lines(vals: bigint[], valType: string, stripLeadingZero: boolean, o
   }
 }
 
-function linearLines(vals: bigint[], valType: string, stripLeadingZero: boolean, out: string[]): void {
+function linearLines(vals: bigint[], valType: string, stripLeadingZero: boolean, out: string[], step = 1): void {
   const { idxMax, valMax } = extent(vals);
   if (idxMax >= 0) out.push('     ' + valType.padEnd(13, ' ') + ' : count     distribution\n');
   let strip = stripLeadingZero;
@@ -143,7 +145,7 @@ function linearLines(vals: bigint[], valType: string, stripLeadingZero: boolean,
       strip = false;
     }
     out.push(
-      '        ' + String(i).padEnd(10, ' ') + ' : ' + String(val).padEnd(8, ' ') + ' ' + bar(val, valMax, STARS_MAX) + '\n',
+      '        ' + String(i * step).padEnd(10, ' ') + ' : ' + String(val).padEnd(8, ' ') + ' ' + bar(val, valMax, STARS_MAX) + '\n',
     );
   }
 }
@@ -162,7 +164,7 @@ export function formatLog2Hist(slots: Slots, valType: string, opts: HistOptions 
 /** Byte-identical to BCC `table.print_linear_hist(val_type)`: rows 0..idx_max, zero rows included. */
 export function formatLinearHist(slots: Slots, valType: string, opts: HistOptions = {}): string {
   const out: string[] = [];
-  linearLines(toCounts(slots), valType, !!opts.stripLeadingZero, out);
+  linearLines(toCounts(slots), valType, !!opts.stripLeadingZero, out, opts.step);
   return out.join('');
 }
 
@@ -312,4 +314,68 @@ export function log2Add(slots: number[], v: number | bigint, n = 1): number[] {
   while (slots.length < LOG2_SLOTS) slots.push(0);
   slots[s] = (slots[s] ?? 0) + n;
   return slots;
+}
+
+/**
+ * bpftrace's print of an lhist() map (as bpftrace 0.17 prints it): "@name: " and one row per bucket
+ * from the first non-empty to the last, "[lo, hi)" left in 16 columns, the count right in 8, then a
+ * bar of '@' 52 wide (count / max x 52, truncated); a blank line after. Slot i is [base + i*step,
+ * base + (i+1)*step). Nothing but the header when every slot is empty.
+ */
+export function formatBpftraceLinear(slots: Slots, mapName: string, base = 0, step = 1): string {
+  const vals = toCounts(slots);
+  const first = vals.findIndex(v => v > 0n);
+  const { idxMax, valMax } = extent(vals);
+  const out = [`@${mapName}: \n`];
+  for (let i = Math.max(first, 0); first >= 0 && i <= idxMax; i++) {
+    const lo = base + i * step;
+    const width = Math.trunc(Number(vals[i]!) / Number(valMax) * 52);
+    out.push(`[${lo}, ${lo + step})`.padEnd(16) + String(vals[i]).padStart(8) + ' |' + '@'.repeat(width).padEnd(52) + '|\n');
+  }
+  out.push('\n');
+  return out.join('');
+}
+
+/** bpftrace's label of 2^power: 1, 2, ... 512, 1K, 2K, ... 1M, ... */
+function bpftracePowerLabel(power: number): string {
+  const suffixes = ['', 'K', 'M', 'G', 'T', 'P', 'E'];
+  const group = Math.min(Math.floor(power / 10), suffixes.length - 1);
+  return `${2 ** (power - group * 10)}${suffixes[group]}`;
+}
+
+/**
+ * bpftrace's print of one hist() key (bpftrace 0.17): "@name[key]: " (or "@name: "), then the rows
+ * from the first non-empty bucket to the last: "[0]", "[1]", "[2, 4)", ... "[1K, 2K)", the label left
+ * in 16 columns, the count right in 8, a 52-wide bar of '@'; a blank line after. Slot 0 counts the
+ * value 0, slot k >= 1 the values [2^(k-1), 2^k) (bpf_log2l() for values >= 1, 0 for 0).
+ */
+export function formatBpftraceLog2(slots: Slots, mapName: string, key?: string): string {
+  const vals = toCounts(slots);
+  const first = vals.findIndex(v => v > 0n);
+  const { idxMax, valMax } = extent(vals);
+  const out = [`@${mapName}${key === undefined ? '' : `[${key}]`}: \n`];
+  for (let i = Math.max(first, 0); first >= 0 && i <= idxMax; i++) {
+    const label = i === 0 ? '[0]' : i === 1 ? '[1]' : `[${bpftracePowerLabel(i - 1)}, ${bpftracePowerLabel(i)})`;
+    const width = Math.trunc(Number(vals[i]!) / Number(valMax) * 52);
+    out.push(label.padEnd(16) + String(vals[i]).padStart(8) + ' |' + '@'.repeat(width).padEnd(52) + '|\n');
+  }
+  out.push('\n');
+  return out.join('');
+}
+
+/** bpftrace's buckets of formatBpftraceLog2 as JSON buckets ([0,0], [1,1], [2,3], [4,7], ...) are
+ * not log2 buckets of docs/json.md ([0,1] first): fold slot 0 into slot 1 for a `histogram` record. */
+export function bpftraceLog2ToBcc(slots: number[]): number[] {
+  if (slots.length === 0) return [];
+  const bcc = [0, ...slots.slice(1)];
+  bcc[1] = (slots[0] ?? 0) + (slots[1] ?? 0);
+  return bcc;
+}
+
+/**
+ * A bpftrace map key of several parts as bpftrace prints it: parts joined by ", ", a kstack part as
+ * its frames, each on a line of its own 8 spaces in, after a newline ("@x[\n        f1\n, comm]").
+ */
+export function bpftraceKey(parts: (string | string[])[]): string {
+  return parts.map(p => (typeof p === 'string' ? p : '\n' + p.map(f => `        ${f}\n`).join(''))).join(', ');
 }

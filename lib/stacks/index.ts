@@ -512,6 +512,13 @@ export function printStacks(reader: StackReader, samples: StackSample[], out: { 
 
 // ------------------------------------------------------------------ JSON
 
+/** A stack of a `stacks` record back as a SymbolisedStack (stackJson's inverse): for flame graphs of records. */
+export function stackFromJson(r: Record<string, any>, valueField: string): SymbolisedStack {
+  const s: SymbolisedStack = { pid: r.pid ?? 0, tgid: r.tgid ?? r.pid ?? 0, comm: r.comm ?? '', user: r.user_stack, kernel: r.kernel_stack, value: Number(r[valueField] ?? 0) };
+  if (r.waker_comm !== undefined) s.waker = { pid: r.waker_pid, tgid: r.waker_tgid ?? r.waker_pid ?? 0, comm: r.waker_comm, user: r.waker_user_stack, kernel: r.waker_kernel_stack };
+  return s;
+}
+
 /**
  * One stack of a `stacks` record (docs/json.md): frames innermost first; `user_stack`/`kernel_stack`
  * null when missed, absent when not collected; `valueField` names the count ("samples", "total_us").

@@ -142,6 +142,16 @@ export function loadedProgramIds(): Set<number> {
   return new Set(list.map(p => p.id));
 }
 
+/** Programs loaded now whose names are among `names` (bpftool's, up to 15 characters): what a tool of those programs left behind. */
+export function loadedProgramsNamed(names: string[]): number[] {
+  const r = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
+  const list = JSON.parse(r.stdout || '[]') as { id: number; name?: string }[];
+  return list.filter(p => p.name && names.some(n => n.slice(0, 15) === p.name)).map(p => p.id);
+}
+
+/** The events a tool said at exit the kernel skipped its programs for (BPF.missedEvents; 0 when it said nothing). */
+export const missedEvents = (r: Running) => Number(/(\d+) events missed: BPF programs were already running on that CPU/.exec(r.stderr())?.[1] ?? 0);
+
 export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 /** Polls until `cond` holds. The deadline only turns a hang into a message: no machine needs it. */

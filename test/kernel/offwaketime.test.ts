@@ -98,13 +98,17 @@ test('-p PINGER,PONGER: ponger blocked in the pipe read ~0.5 s, woken by pinger\
   // libbpf-tools wakeuptime: "target: ponger" blocks (each waker stack), the microseconds last
   const reference = ref.stdout.split('\n\n').filter(b => /target:\s+ponger/.test(b))
     .reduce((a, b) => a + Number(/(\d+)\s*$/.exec(b.trim())?.[1] ?? 0), 0);
-  console.log(`offwaketime: ponger blocked ${total} us in pipe reads (${byPinger.reduce((a: number, s: any) => a + s.total_us, 0)} us woken by pinger itself); libbpf-tools wakeuptime: ${reference} us asleep`);
+  // wakeuptime sums every block of ponger's, whatever its stack: so do we for the comparison (a block
+  // whose stack could not be walked is still ponger's time)
+  const everyBlock = records[0].stacks.filter((s: any) => s.comm === 'ponger').reduce((a: number, s: any) => a + s.total_us, 0);
+  console.log(`offwaketime: ponger blocked ${everyBlock} us, ${total} us of it in pipe reads (${byPinger.reduce((a: number, s: any) => a + s.total_us, 0)} us woken by pinger itself); libbpf-tools wakeuptime: ${reference} us asleep`);
+  // 10 pings 50 ms apart; the first finds ponger already asleep before the tracers attached: 9 x 50 ms
   expect(total).toBeGreaterThanOrEqual(400_000);
   expect(total).toBeLessThanOrEqual(600_000);
-  // blocked until back on a CPU (ours) is sleep-to-wakeup (wakeuptime) plus the wait in the run queue:
-  // never less, and on this busy 2-CPU machine a few ms more per wakeup at most
-  expect(total).toBeGreaterThanOrEqual(reference * 0.99);
-  expect(total).toBeLessThanOrEqual(reference * 1.15);
+  // blocked until back on a CPU (ours) is sleep-to-wakeup (wakeuptime) plus the wait in the run queue
+  // and any preemption: never less, and on this busy 2-CPU machine a few ms more per wakeup at most
+  expect(everyBlock).toBeGreaterThanOrEqual(reference * 0.99);
+  expect(everyBlock).toBeLessThanOrEqual(reference * 1.15);
 }, 60_000);
 
 test('text and folded: the waker\'s stack from its root, "--", the blocked stack, the target', async () => {

@@ -96,7 +96,7 @@ defineTool<Options>({
   }],
   requires: { driver: 'md (software RAID)', functions: ['md_flush_request'], paths: ['/proc/mdstat'] },
   output: 'event',
-  invocations: [{ args: [], ends: 'ctrl-c' }],
+  invocations: [{ args: [], ends: 'ctrl-c', needs: '/proc/mdstat', quiet: 'flushes only where an md array is written' }],
   program,
   options: { pid: opt.pid() },
   examples: [['mdflush', 'trace md flush events']],

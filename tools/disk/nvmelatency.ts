@@ -93,7 +93,7 @@ defineTool<Options>({
   probes: { tp_btf: ['nvme_setup_cmd', 'nvme_complete_rq'], raw_tp: ['nvme_setup_cmd', 'nvme_complete_rq'] },
   requires: { driver: 'NVMe', tracepoints: ['nvme:nvme_setup_cmd'] },
   output: 'histogram',
-  invocations: [{ args: ['1', '1'], ends: 'itself' }],
+  invocations: [{ args: ['1', '1'], ends: 'itself', needs: '/sys/kernel/tracing/events/nvme' }],
   program,
   options: { disk: opt.disk(), timestamp: opt.flag('T', 'include timestamp on output') },
   positional: '[interval] [count]',

@@ -71,7 +71,7 @@ defineTool<Options>({
   probes: { tp_btf: ['scsi_dispatch_cmd_start', 'scsi_dispatch_cmd_done'], raw_tp: ['scsi_dispatch_cmd_start', 'scsi_dispatch_cmd_done'] },
   requires: { driver: 'SCSI', tracepoints: ['scsi:scsi_dispatch_cmd_start'] },
   output: 'histogram',
-  invocations: [{ args: ['1', '1'], ends: 'itself' }],
+  invocations: [{ args: ['1', '1'], ends: 'itself', needs: '/sys/kernel/tracing/events/scsi' }],
   program,
   options: { timestamp: opt.flag('T', 'include timestamp on output') },
   positional: '[interval] [count]',

@@ -37,7 +37,7 @@ defineTool<Options>({
   probes: { tp_btf: ['scsi_dispatch_cmd_done'], raw_tp: ['scsi_dispatch_cmd_done'] },
   requires: { driver: 'SCSI', tracepoints: ['scsi:scsi_dispatch_cmd_done'] },
   output: 'counts',
-  invocations: [{ args: ['1', '1'], ends: 'itself' }],
+  invocations: [{ args: ['1', '1'], ends: 'itself', needs: '/sys/kernel/tracing/events/scsi' }],
   program,
   options: {},
   positional: '[interval] [count]',
