@@ -1,5 +1,5 @@
 // bench/wave-disk: the per-event cost of the disk and memory wave's BPF programs (bitesize, biopattern,
-// biotop, seeksize, biostacks, drsnoop) against libbpf-tools' on the same workload, from the kernel's own accounting
+// biotop, seeksize, biostacks, drsnoop; biolatpcts, iosched, bioerr) against libbpf-tools' on the same workload, from the kernel's own accounting
 // (kernel.bpf_stats_enabled: run_time_ns and run_cnt per program, as `bpftool prog show` prints them).
 // Each pair runs side by side, so both see the same events; the figure is the time their programs
 // spent per event they handled, and the ratio ours / libbpf-tools'. Where libbpf-tools' tool cannot
@@ -48,7 +48,7 @@ function stats(ids: number[]): { ns: number; runs: number } {
 async function attached(ts: Tracer[]): Promise<Map<Tracer, number[]>> {
   const ids = new Map<Tracer, number[]>();
   for (const t of ts) {
-    for (let i = 0; i < 600 && !/Hit Ctrl-C|Tracing|PAGES/.test(t.output()); i++) await sleep(50);
+    for (let i = 0; i < 600 && !/Hit Ctrl-C|Tracing|PAGES|^flush /m.test(t.output()); i++) await sleep(50);
     if (t.child.exitCode !== null) throw new Error(`${t.label} exited: ${t.output()}`);
     ids.set(t, programsOf(t.child.pid!));
   }
@@ -86,6 +86,10 @@ try {
   lines.push(await measure('biopattern (block_rq_complete)', [ours('biopattern'), reference('biopattern')], directWrites));
   lines.push(await measure('biotop (io_start, rq_issue, io_done; libbpf-tools\' needs a kprobe: not here)', [ours('biotop', ['-C'])], directWrites));
   lines.push(await measure('seeksize (block_rq_issue; the book\'s is bpftrace: no libbpf-tools tool)', [ours('seeksize')], directWrites));
+  // biolatpcts has no libbpf-tools port: libbpf-tools' biolatency -d runs the same two probes (issue, complete) on the same requests
+  lines.push(await measure('biolatpcts vda vs libbpf-tools biolatency -d vda (block_rq_issue, block_rq_complete)', [ours('biolatpcts', ['-i', '-1', 'vda']), reference('biolatency', ['-d', 'vda'])], directWrites));
+  lines.push(await measure('iosched (block_rq_insert, block_rq_issue; the book\'s is bpftrace: no libbpf-tools tool)', [ours('iosched')], directWrites));
+  lines.push(await measure('bioerr (block_rq_complete, a classic tracepoint; the book\'s is bpftrace)', [ours('bioerr')], directWrites));
   lines.push(await measure('biostacks (io_start with a stack id, io_done; libbpf-tools\' loads fentry: not here)', [ours('biostacks')], directWrites));
   // memcg reclaim: a dd reading 96 MiB (not cached) through the page cache of a 32 MiB memory cgroup
   const { cleanFile, memoryCgroup } = await import('../test/kernel/memcg.js');

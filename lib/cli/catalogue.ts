@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { BPF } from '../bpf.js';
 import { cacheDir, projectRoot } from '../compile/index.js';
 import { definedTools, hasBpfPrivileges, type ToolSpec } from './index.js';
+import { missingDriver } from '../host/drivers.js';
 
 const toolsDir = path.join(projectRoot, 'tools');
 
@@ -130,6 +131,8 @@ export async function catalogue(): Promise<CatalogueEntry[]> {
 
 /** How a tool runs here, in words: "yes", "yes, counted at syscalls: <why>" (a substitute), "no: <why>". */
 export function runsHere(spec: ToolSpec<any>): string {
+  const noDriver = spec.requires && missingDriver(spec.requires);
+  if (noDriver) return `no: ${noDriver}`;
   let plan;
   try {
     plan = BPF.plan({ text: spec.program, name: spec.name, substitutes: spec.substitutes });
@@ -160,7 +163,7 @@ export async function runsHereCached(entries: CatalogueEntry[]): Promise<string[
     known = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch { /* first list since boot */ }
   if (known.__library !== library) known = { __library: library };
-  const keyOf = (e: CatalogueEntry) => hashOf(`${e.programHash} ${JSON.stringify(e.substitutes ?? [])}`);
+  const keyOf = (e: CatalogueEntry) => hashOf(`${e.programHash} ${JSON.stringify(e.substitutes ?? [])} ${JSON.stringify(e.requires ?? null)}`);
   const missing = entries.filter(e => !(keyOf(e) in known));
   if (missing.length) {
     const specs = new Map((await loadSpecs()).map(s => [s.name, s]));

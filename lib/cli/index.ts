@@ -10,6 +10,7 @@ import { positionalChecks, UsageError, type ToolOption } from './options.js';
 import { OutputWriter, recordEmitter, type OutputKind, type RecordEmitter } from '../output/index.js';
 import { setDebugLog } from '../libbpf/index.js';
 import { formatHelp, kebabCase, optionAliases } from './help.js';
+import { missingDriver, type DriverCheck } from '../host/drivers.js';
 
 export { diskRodata, durationSeconds, intervalCount, intervalSchedule, nonNegativeInt, opt, positiveInt, positiveSeconds, UsageError, type OptionMeaning, type ToolOption } from './options.js';
 
@@ -58,6 +59,8 @@ export interface ToolSpec<O> {
   probes: Partial<Record<ProbeKind, string[]>>;
   /** Programs that stand in for the reference probes where this kernel lacks them (loaded by ctx.load). */
   substitutes?: Substitute[];
+  /** The kernel driver whose events it traces (md, SCSI, NVMe): without it the tool stops with one line. */
+  requires?: DriverCheck;
   /** What --json prints (docs/json.md); several kinds when options change it. */
   output: OutputKind | OutputKind[];
   /** Its basic invocations, for the catalogue smoke test. */
@@ -317,6 +320,8 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
   if (!hasBpfPrivileges()) {
     fail(spec, new ToolError('needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs'), opts.debug);
   }
+  const noDriver = spec.requires && missingDriver(spec.requires);
+  if (noDriver) fail(spec, new ToolError(noDriver), opts.debug);
   const out = new OutputWriter();
   const objects: BPF[] = [];
   const onSignal = () => requestExit();

@@ -2,7 +2,7 @@
 // direct I/O (O_DIRECT: one request per call, no page cache, no merging) on a file under /var/tmp,
 // which is on the root disk vda, by programs with names of their own so that a tool's per-comm
 // output can be told apart from other I/O on the machine (other engineers' tests run dd too).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildC, sleep, startTool, startReference, type Running } from './helpers.js';
@@ -189,6 +189,161 @@ export function loopDevice(dir: string, mib = 64): LoopDevice {
     detach: () => {
       spawnSync('losetup', ['-d', dev]);
       fs.rmSync(backing, { force: true });
+    },
+  };
+}
+
+export interface SlowDisk extends LoopDevice {
+  /** How long the FUSE server holds each read and write of the backing file, in ms. */
+  delayMs: number;
+}
+
+/**
+ * A loop device whose every request takes at least `delayMs`: its backing file is on a FUSE file
+ * system (a small C server, built on first use) that sleeps that long before answering each read or
+ * write, and serves the file with direct_io, so no page cache answers for it. A disk of known
+ * latency, where null_blk's completion_nsec is not built (this kernel has no null_blk).
+ */
+export async function slowLoopDevice(dir: string, delayMs: number, mib = 16): Promise<SlowDisk> {
+  const server = path.join(dir, 'slowfs');
+  if (!fs.existsSync(server)) buildC(server, SLOW_FS_C, ['-I/usr/include/fuse3', '-lfuse3', '-lpthread']);
+  const mnt = fs.mkdtempSync(path.join(dir, 'slowfs-mnt-'));
+  const child = spawn(server, [mnt, '-f', '-s'], { stdio: 'ignore', env: { ...process.env, SLOWFS_DELAY_US: String(delayMs * 1000), SLOWFS_MIB: String(mib) } });
+  const image = path.join(mnt, 'disk.img');
+  try {
+    await until(() => fs.existsSync(image) || child.exitCode !== null, 'the FUSE server', 20_000);
+    if (child.exitCode !== null) throw new Error(`${server} exited ${child.exitCode}`);
+  } catch (e) {
+    child.kill();
+    throw e;
+  }
+  const r = spawnSync('losetup', ['--find', '--show', image], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    spawnSync('umount', ['-l', mnt]);
+    child.kill();
+    throw new Error(`losetup: ${r.stderr}`);
+  }
+  const dev = r.stdout.trim();
+  return {
+    path: dev,
+    name: path.basename(dev),
+    delayMs,
+    detach: () => {
+      spawnSync('losetup', ['-d', dev]);
+      spawnSync('umount', ['-l', mnt]);
+      child.kill();
+      fs.rmSync(mnt, { recursive: true, force: true });
+    },
+  };
+}
+
+// One file, /disk.img, of zeros; every read and write sleeps SLOWFS_DELAY_US first. direct_io: each
+// read of the loop device's backing file reaches the server (no page cache in between).
+const SLOW_FS_C = `
+#define FUSE_USE_VERSION 31
+#include <errno.h>
+#include <fuse.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static long delay_us;
+static off_t image_size;
+
+static int slow_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	memset(st, 0, sizeof(*st));
+	if (strcmp(path, "/") == 0) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+		return 0;
+	}
+	if (strcmp(path, "/disk.img") != 0)
+		return -ENOENT;
+	st->st_mode = S_IFREG | 0644;
+	st->st_nlink = 1;
+	st->st_size = image_size;
+	return 0;
+}
+
+static int slow_open(const char *path, struct fuse_file_info *fi)
+{
+	if (strcmp(path, "/disk.img") != 0)
+		return -ENOENT;
+	fi->direct_io = 1;
+	return 0;
+}
+
+static int slow_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	usleep(delay_us);
+	if (off >= image_size)
+		return 0;
+	if (off + (off_t)size > image_size)
+		size = image_size - off;
+	memset(buf, 0, size);
+	return size;
+}
+
+static int slow_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	usleep(delay_us);
+	return size;
+}
+
+static int slow_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	return 0;
+}
+
+static const struct fuse_operations ops = {
+	.getattr = slow_getattr,
+	.open = slow_open,
+	.read = slow_read,
+	.write = slow_write,
+	.fsync = slow_fsync,
+};
+
+int main(int argc, char **argv)
+{
+	delay_us = atol(getenv("SLOWFS_DELAY_US") ? getenv("SLOWFS_DELAY_US") : "0");
+	image_size = (off_t)atol(getenv("SLOWFS_MIB") ? getenv("SLOWFS_MIB") : "16") << 20;
+	return fuse_main(argc, argv, &ops, NULL);
+}
+`;
+
+export interface FailingDisk extends LoopDevice {
+  /** The first 4 KiB block past the backing file's end: reading it, or any after it, fails with EIO. */
+  firstBadBlock: number;
+}
+
+/**
+ * A loop device of `mib` MiB whose backing file is then cut to `goodMib`: a read past the file's end
+ * finds no data and the loop driver fails the request with EIO (BLK_STS_IOERR). Each direct read of
+ * a block there is one failing request. (No null_blk or dm-error on this kernel.)
+ */
+export function failingLoopDevice(dir: string, mib = 16, goodMib = 1): FailingDisk {
+  const d = loopDevice(dir, mib);
+  const backing = spawnSync('losetup', ['--noheadings', '--output', 'BACK-FILE', d.path], { encoding: 'utf8' }).stdout.trim();
+  fs.truncateSync(backing, goodMib * 1024 * 1024);
+  return { ...d, firstBadBlock: (goodMib * 1024 * 1024) / 4096 };
+}
+
+/**
+ * A loop device whose backing file (sparse, `mib` MiB) is on a tmpfs of only `roomKib` KiB: a write
+ * that needs more room fails with ENOSPC (BLK_STS_NOSPC).
+ */
+export function fullLoopDevice(dir: string, roomKib = 256, mib = 16): LoopDevice {
+  const mnt = fs.mkdtempSync(path.join(dir, 'tmpfs-'));
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${roomKib}k`, 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) throw new Error(`mount tmpfs: ${m.stderr}`);
+  const d = loopDevice(mnt, mib);
+  return {
+    ...d,
+    detach: () => {
+      d.detach();
+      spawnSync('umount', ['-l', mnt]);
+      fs.rmSync(mnt, { recursive: true, force: true });
     },
   };
 }

@@ -206,9 +206,9 @@ export async function untilAttached(tracers: Running[]): Promise<void> {
 }
 
 /** Builds a test program from C source, as the stack tests want it: -O1, frame pointers kept. */
-export function buildC(file: string, source: string): void {
+export function buildC(file: string, source: string, flags: string[] = []): void {
   fs.writeFileSync(`${file}.c`, source);
-  const cc = spawnSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', file, `${file}.c`], { encoding: 'utf8' });
+  const cc = spawnSync('gcc', ['-O1', '-fno-omit-frame-pointer', '-o', file, `${file}.c`, ...flags], { encoding: 'utf8' });
   if (cc.status !== 0 || cc.stderr) throw new Error(`gcc ${file}.c: ${cc.stderr}`);
 }
 
@@ -335,4 +335,30 @@ int main(void)
 	_exit(0);
 }
 `;
+}
+
+/**
+ * Runs `body` in a node process of its own (lib/libbpf's koffi types are per process, and Jest gives
+ * each test file fresh modules in one process) with `spec` (the tool's definition, imported without
+ * running it) and `BPF` in scope; `body` prints one JSON line last, which is returned parsed. For
+ * loading a tool's program as a kernel without tp_btf (or kprobes) would: `BPF.load({ disable })`.
+ */
+export function withToolSpec(tool: string, body: string): any {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bpfkit-${tool}-script-`));
+  try {
+    const file = path.join(dir, 'script.mts');
+    fs.writeFileSync(file, `
+      (globalThis as { __bpfkitCatalogue?: boolean }).__bpfkitCatalogue = true; // define the tool, don't run it
+      const { BPF } = await import('${root}/lib/bpf.ts');
+      const { definedTools } = await import('${root}/lib/cli/index.ts');
+      await import('${findToolFile(tool)}');
+      const spec = definedTools().find(t => t.name === '${tool}')!;
+      ${body}
+    `);
+    const r = spawnSync(process.execPath, [launcher, file], { encoding: 'utf8', timeout: 60000 });
+    if (r.status !== 0) throw new Error(`the script failed (${r.status}):\n${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
