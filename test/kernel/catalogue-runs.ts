@@ -42,6 +42,23 @@ export const refusal = (tool: string) => new RegExp(`^${tool}: this (machine|ker
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
+/** A run killed for taking 60 s: where each of its threads was (state, wait channel, kernel stack), for the failure's message. */
+function whereStuck(pid: number): string {
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(f, 'utf8').trim();
+    } catch {
+      return '?';
+    }
+  };
+  let out = `\n[killed after 60 s; its threads:]`;
+  for (const tid of (() => { try { return fs.readdirSync(`/proc/${pid}/task`); } catch { return []; } })()) {
+    const dir = `/proc/${pid}/task/${tid}`;
+    out += `\n${tid} ${read(`${dir}/comm`)} ${/^State:\s+(.*)$/m.exec(read(`${dir}/status`))?.[1] ?? '?'} wchan=${read(`${dir}/wchan`)} ${read(`${dir}/stack`).split('\n').slice(0, 6).join(' <- ')}`;
+  }
+  return out;
+}
+
 async function runOne(tool: string, args: string[], ends: Invocation['ends']): Promise<Run> {
   const started = Date.now();
   const t: Running = startTool(tool, args);
@@ -55,12 +72,16 @@ async function runOne(tool: string, args: string[], ends: Invocation['ends']): P
     stillRunning = t.child.exitCode === null && t.child.signalCode === null;
     await t.stop('SIGINT');
   } else {
-    const timer = setTimeout(() => t.child.kill('SIGKILL'), 60_000);
+    let stuck = '';
+    const timer = setTimeout(() => {
+      stuck = whereStuck(t.child.pid!);
+      t.child.kill('SIGKILL');
+    }, 60_000);
     await t.exited;
     clearTimeout(timer);
   }
   const code = await t.exited;
-  return { tool, args, ends, code, seconds: (Date.now() - started) / 1000, stillRunning, stdout: t.stdout(), stderr: t.stderr() };
+  return { tool, args, ends, code, seconds: (Date.now() - started) / 1000, stillRunning, stdout: t.stdout(), stderr: t.stderr() + stuck };
 }
 
 /** Runs them all, `parallel` at a time, while startWorkload()'s workload goes on. */

@@ -19,7 +19,7 @@ test('every tool declares at least one basic invocation', () => {
 
 test.each(list.map((inv, i) => [`${inv.spec.name} ${inv.args.join(' ')}`.trim(), inv.ends, i] as const))('%s (ends %s)', (_, ends, i) => {
   const r = runs[i]!;
-  const what = { run: `${r.tool} ${r.args.join(' ')}`, stderr: r.stderr.split('\n').slice(0, 3).join('\n') };
+  const what = { run: `${r.tool} ${r.args.join(' ')}`, stderr: r.code === null ? r.stderr : r.stderr.split('\n').slice(0, 3).join('\n') };
   if (list[i]!.refuses) {
     // what it needs is absent on this machine, and no substitute exists: one line naming it, exit 1
     expect({ ...what, code: r.code, oneLine: refusal(r.tool).test(r.stderr) }).toEqual({ ...what, code: 1, oneLine: true });
