@@ -63,6 +63,7 @@ async function runOne(tool: string, args: string[], ends: Invocation['ends']): P
   const started = Date.now();
   const t: Running = startTool(tool, args);
   let stillRunning: boolean | undefined;
+  let stuck = '';
   if (ends === 'ctrl-c') {
     // ready once it printed anything (a header, a banner on stderr, a record); then 2 s of the workload
     // (every 300 ms) for it to see, and at least 3 s from start: a tool that ends by itself is gone by then
@@ -72,7 +73,6 @@ async function runOne(tool: string, args: string[], ends: Invocation['ends']): P
     stillRunning = t.child.exitCode === null && t.child.signalCode === null;
     await t.stop('SIGINT');
   } else {
-    let stuck = '';
     const timer = setTimeout(() => {
       stuck = whereStuck(t.child.pid!);
       t.child.kill('SIGKILL');
