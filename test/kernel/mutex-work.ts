@@ -5,16 +5,17 @@
 // stretching past 8 ms on a loaded machine; the spins yield, so two FIFO threads never starve each other.
 import fs from 'node:fs';
 import path from 'node:path';
-import { heldProgram, histogramRows, tmpDir, type HeldProgram } from './helpers.js';
+import { heldProgram, histogramRows, tmpDir, waitUntil, type HeldProgram } from './helpers.js';
 
 export const MUTEX_ROUNDS = 10;
 
 export interface ContendedMutex extends HeldProgram {
-  /** The mutex's address in the process, as the tools print it ("0x55d..."), once started. */
+  /** The mutex's address in the process, as the tools print it ("0x55d..."), once started(). */
   address(): string;
 }
 
-const functions = `#include <pthread.h>
+const functions = (addressFile: string) => `#define ADDRESS_FILE "${addressFile}"
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -50,11 +51,16 @@ static int sleeping(int tid)
 	return end && end[2] == 'S';
 }
 
-static int contend(const char *address_file)
+/* the address, written at start-up (before main), so that a tracer can filter on it (futexctn -l) */
+__attribute__((constructor)) static void tell_address(void)
 {
-	FILE *f = fopen(address_file, "w");
+	FILE *f = fopen(ADDRESS_FILE, "w");
 	if (!f || fprintf(f, "%p", (void *)&contended_mutex) < 0 || fclose(f))
-		return 1;
+		exit(1);
+}
+
+static int contend(void)
+{
 	pthread_t t;
 	if (pthread_create(&t, NULL, waiter, NULL))
 		return 1;
@@ -79,10 +85,17 @@ export function contendedMutex(dir = tmpDir('bpfkit-mutex-')): ContendedMutex {
   const bin = path.join(dir, 'mutexer');
   const addressFile = `${bin}.address`;
   fs.rmSync(addressFile, { force: true });
-  const p = heldProgram(bin, functions, `
-	if (contend("${addressFile}"))
+  const p = heldProgram(bin, functions(addressFile), `
+	if (contend())
 		return 1;`, { realtime: true });
-  return { ...p, address: () => fs.readFileSync(addressFile, 'utf8').trim() };
+  return {
+    ...p,
+    started: async () => {
+      await p.started();
+      await waitUntil(() => fs.existsSync(addressFile) && fs.readFileSync(addressFile, 'utf8').length > 0, `${bin} to write its mutex's address`);
+    },
+    address: () => fs.readFileSync(addressFile, 'utf8').trim(),
+  };
 }
 
 export interface MutexSection { address: string; comm: string; pid: number; frames: string[]; rows: [string, number][] }
