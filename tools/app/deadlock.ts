@@ -154,7 +154,7 @@ defineTool<Options>({
   ports: { bcc: 'tools/deadlock.py' },
   probes: { uprobe: ['c:pthread_mutex_lock', 'c:pthread_mutex_unlock'], tracepoint: ['syscalls/sys_exit_clone', 'syscalls/sys_exit_clone3'] },
   output: 'event',
-  invocations: [{ args: ['1'], ends: 'ctrl-c' }],
+  invocations: [{ args: ['1', '--verbose'], ends: 'ctrl-c' }],
   program,
   options: {
     binary: { type: 'string', describe: 'if set, trace the mutexes from the binary at this path (default: the libc the process uses)' },
@@ -228,7 +228,10 @@ defineTool<Options>({
         graph.get(k.mutex1)!.push(k.mutex2);
         attrs.set(`${k.mutex1}:${k.mutex2}`, e);
       }
-      if (opts.verbose && !json) out.line(`Mutexes: ${graph.size}, Edges: ${edges.length}`);
+      if (opts.verbose) {
+        if (json) emit.event({ pid, mutexes: graph.size, edges: edges.length });
+        else out.line(`Mutexes: ${graph.size}, Edges: ${edges.length}`);
+      }
       if (opts.dumpGraph) {
         const nodes = [...graph.keys()];
         const links = edges.map(([k, e]) => ({

@@ -73,7 +73,7 @@ defineTool<Options>({
   ports: { bpftrace: 'tools/naptime.bt', book: 'chapter 13, Applications' },
   probes: { tracepoint: ['syscalls/sys_enter_nanosleep', 'syscalls/sys_enter_clock_nanosleep'] },
   output: 'event',
-  invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-p', '1'], ends: 'ctrl-c' }],
+  invocations: [{ args: [], ends: 'ctrl-c' }],
   program,
   options: {
     pid: opt.pid('trace this PID only'),
