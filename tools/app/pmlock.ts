@@ -13,7 +13,8 @@ defineTool<MutexOptions>({
   ports: { bpftrace: 'tools/pmlock.bt', book: 'chapter 13, Applications' },
   probes: { uprobe: ['c:pthread_mutex_lock'], uretprobe: ['c:pthread_mutex_lock'] },
   output: 'histogram',
-  invocations: [{ args: ['1'], ends: 'itself' }, { args: ['-m'], ends: 'ctrl-c' }],
+  // with -p: system-wide, the end's symbolisation of every process's stacks (node's large binaries) outlasts the smoke test's limit
+  invocations: [{ args: ['-p', '1', '1'], ends: 'itself' }, { args: ['-m', '-p', '1'], ends: 'ctrl-c' }],
   program: MUTEX_C,
   options: MUTEX_OPTIONS,
   positional: '[duration]',
