@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../lib/compile/index.js';
-import { start, statsOf } from './lib/progstats.js';
+import { startTracing as start, statsOf } from './lib/bpf-stats.js';
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 

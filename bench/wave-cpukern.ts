@@ -1,11 +1,11 @@
 // bench/wave-cpukern: the per-event cost of the cpukern tools' BPF programs, against bpftrace's
 // scripts (Debian ships pidpersec.bt and cpuwalk.bt; kpages' and kmem's are the book's one-liners,
 // written out here) where they run on this kernel, on the same workload at the same time (bench/lib/
-// prog-stats.ts). libbpf-tools' klockstat and cpufreq cannot run here (fentry/kprobes; no cpufreq),
+// bpf-stats.ts). libbpf-tools' klockstat and cpufreq cannot run here (fentry/kprobes; no cpufreq),
 // and BCC's Python tools are not installed: those of ours are printed alone.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { bpftrace, measure, ours, withBpfStats } from './lib/prog-stats.js';
+import { bpftrace, measure, ours, withBpfStats } from './lib/bpf-stats.js';
 import { ttyContention } from '../test/kernel/lock-work.js';
 
 const forks = () => void spawnSync('sh', ['-c', 'for i in $(seq 500); do /bin/true; done']);

@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../lib/compile/index.js';
-import { start, statsOf, type ProgStats } from './lib/progstats.js';
+import { startTracing as start, statsOf } from './lib/bpf-stats.js';
+
+type ProgStats = ReturnType<typeof statsOf>;
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 

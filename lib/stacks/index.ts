@@ -414,6 +414,8 @@ export interface PrintOptions {
   delimited?: boolean;
   /** BCC's -a: "_[k]" after kernel frames in folded lines (flame graphs colour them). */
   annotations?: boolean;
+  /** The multi-line stack without its value line (offcpuhist prints a histogram under it instead). */
+  withoutValue?: boolean;
 }
 
 const MISSED_USER = '[Missed User Stack]', MISSED_KERNEL = '[Missed Kernel Stack]';
@@ -442,7 +444,7 @@ export function formatStack(s: SymbolisedStack, opts: PrintOptions = {}): string
   if (delimit(s.kernel, s.user)) lines.push(s.waker ? '    -' : '    --');
   side(s.user, MISSED_USER);
   lines.push(s.waker ? `    ${'target:'.padEnd(16)} ${s.comm} ${s.pid}` : `    ${'-'.padEnd(16)} ${s.comm} (${s.pid})`);
-  lines.push(`        ${s.value}`, '');
+  if (!opts.withoutValue) lines.push(`        ${s.value}`, '');
   return lines.join('\n') + '\n';
 }
 

@@ -1,4 +1,4 @@
-// What the off-CPU tools (offcputime, offwaketime) share: BCC's options (-p/-t lists, -u/-k, --state,
+// What the off-CPU tools (offcputime, offwaketime, offcpuhist) share: BCC's options (-p/-t lists, -u/-k, --state,
 // -U/-K, -d, -f, -m/-M, storage size, --flamegraph), the task filter as BPF C, its globals' values.
 import { nonNegativeInt, opt, positiveInt } from '../cli/index.js';
 import type { Options } from 'yargs';
@@ -110,3 +110,59 @@ export function offCpuGlobals(o: OffCpuOptions): Record<string, unknown> {
     targ_user: !o.kernelStacksOnly, targ_kernel: !o.userStacksOnly,
   };
 }
+
+/**
+ * BPF C (after TASK_FILTER_C) of offcputime and offcpuhist: on sched_switch the task leaving the CPU
+ * has its stacks and the time stamped (struct key_t, in `start`); when it is switched back in, the
+ * microseconds it was away (within -m/-M) go to off_cpu_account(key, delta_us), which the tool
+ * defines after this text (offcputime adds them up per stack, offcpuhist makes a histogram of them).
+ */
+export const OFF_CPU_SWITCH_C = `
+struct key_t {
+	u32 pid;
+	u32 tgid;
+	int user_stack_id;
+	int kernel_stack_id;
+	char name[16];
+};
+struct start_t { u64 ts; struct key_t key; };
+
+BPF_HASH(start, u32, struct start_t, 10240);
+BPF_STACK_TRACE(stack_traces, 16384);
+
+/* what the tool does with a task's time off CPU (its sum, its histogram): defined after this text */
+static __always_inline void off_cpu_account(struct key_t *key, u64 delta_us);
+
+static __always_inline int on_switch(void *ctx, struct task_struct___lean *prev, struct task_struct___lean *next)
+{
+	u64 now = bpf_ktime_get_ns();
+	/* prev is still the current task: its stacks are the ones it blocks in */
+	if (wanted(prev)) {
+		struct start_t s = { .ts = now };
+		u32 pid = BPF_CORE_READ(prev, pid);
+		s.key.pid = pid;
+		s.key.tgid = BPF_CORE_READ(prev, tgid);
+		bool kthread = BPF_CORE_READ(prev, flags) & PF_KTHREAD;
+		s.key.user_stack_id = targ_user && !kthread ? bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK) : -14;
+		s.key.kernel_stack_id = targ_kernel ? bpf_get_stackid(ctx, &stack_traces, 0) : -1;
+		BPF_CORE_READ_STR_INTO(&s.key.name, prev, comm);
+		if (pid)
+			bpf_map_update_elem(&start, &pid, &s, BPF_ANY);
+	}
+	u32 pid = BPF_CORE_READ(next, pid);
+	struct start_t *s = bpf_map_lookup_elem(&start, &pid);
+	if (!s)
+		return 0;
+	if (now > s->ts) {
+		u64 delta = (now - s->ts) / 1000;
+		if (delta >= min_block_us && delta <= max_block_us) {
+			struct key_t key = s->key;
+			off_cpu_account(&key, delta);
+		}
+	}
+	bpf_map_delete_elem(&start, &pid);
+	return 0;
+}
+
+BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(ctx, prev, next), bool preempt, struct task_struct___lean *prev, struct task_struct___lean *next)
+`;

@@ -8,6 +8,7 @@ export {
 } from './elf.js';
 export { KernelSymbols, type KernelSymbol } from './kallsyms.js';
 export { ProcessSymbols, PerfMap, parseMaps, type MapEntry, type ProcessSymbol, type ProcessSymbolsOptions } from './process.js';
+export { functionOffset } from './offsets.js';
 export { resolveLibrary, ldSoCache, parseLdSoCache, type LdCacheEntry } from './libraries.js';
 export { demangle, type DemangleOptions } from './demangle.js';
 export { formatSymbol, frameText, stackTrace, symbolizeStack, type FormatOptions, type StackOptions } from './format.js';

@@ -200,6 +200,14 @@ export async function attached(r: Running): Promise<void> {
   }, 'the tool to attach its programs');
 }
 
+/** Waits until the tool has printed `banner` (on stdout, or on stderr with --json): tools print it once all is attached. */
+export function printed(banner: string): (r: Running) => Promise<void> {
+  return r => waitUntil(() => {
+    if (r.child.exitCode !== null) throw new Error(`the tool exited (${r.child.exitCode}):\n${r.stderr()}`);
+    return r.stdout().includes(banner) || r.stderr().includes(banner);
+  }, `the tool to print ${banner}`);
+}
+
 /** Waits until every tracer still running holds a link for each of its programs (see attached). */
 export async function untilAttached(tracers: Running[]): Promise<void> {
   await Promise.all(tracers.filter(t => t.child.exitCode === null).map(t => attached(t)));
@@ -265,11 +273,14 @@ export function histogramRows(text: string): [string, number][] {
 /**
  * Runs a tool while a held program does its work: starts it, waits until it has attached (and the
  * `others` too), releases the program, waits for its work, Ctrl-C; the tool and its exit code.
+ * `ready` replaces attached() for tools that attach one program more than once (uprobes on several
+ * functions): attached() only knows there is a link per program.
  */
-export async function traceHeld(tool: string, args: string[], program: HeldProgram, others: Running[] = []): Promise<{ tool: Running; code: number | null }> {
+export async function traceHeld(tool: string, args: string[], program: HeldProgram, others: Running[] = [],
+  ready: (t: Running) => Promise<void> = attached): Promise<{ tool: Running; code: number | null }> {
   const t = startTool(tool, args);
   try {
-    await attached(t);
+    await ready(t);
     await untilAttached(others);
     await program.release();
     return { tool: t, code: await t.stop() };

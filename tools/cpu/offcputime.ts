@@ -4,58 +4,21 @@
 // back in, the time it was away is added to those stacks' total.
 import { defineTool, durationSeconds, opt } from '../../lib/cli/index.js';
 import { printStacks, StackReader, type StackSample } from '../../lib/stacks/index.js';
-import { OFF_CPU_OPTIONS, offCpuGlobals, offCpuProblem, setTaskTargets, TASK_FILTER_C, taskFilterContext, type OffCpuOptions } from '../../lib/stacks/tasks.js';
+import { OFF_CPU_OPTIONS, OFF_CPU_SWITCH_C, offCpuGlobals, offCpuProblem, setTaskTargets, TASK_FILTER_C, taskFilterContext, type OffCpuOptions } from '../../lib/stacks/tasks.js';
 
 const program = `
 #include <bpfkit.h>
 
 ${TASK_FILTER_C}
 
-struct key_t {
-	u32 pid;
-	u32 tgid;
-	int user_stack_id;
-	int kernel_stack_id;
-	char name[16];
-};
-struct start_t { u64 ts; struct key_t key; };
+${OFF_CPU_SWITCH_C}
 
-BPF_HASH(start, u32, struct start_t, 10240);
 BPF_HASH(counts, struct key_t, u64, 10240);
-BPF_STACK_TRACE(stack_traces, 16384);
 
-static __always_inline int on_switch(void *ctx, struct task_struct___lean *prev, struct task_struct___lean *next)
+static __always_inline void off_cpu_account(struct key_t *key, u64 delta_us)
 {
-	u64 now = bpf_ktime_get_ns();
-	/* prev is still the current task: its stacks are the ones it blocks in */
-	if (wanted(prev)) {
-		struct start_t s = { .ts = now };
-		u32 pid = BPF_CORE_READ(prev, pid);
-		s.key.pid = pid;
-		s.key.tgid = BPF_CORE_READ(prev, tgid);
-		bool kthread = BPF_CORE_READ(prev, flags) & PF_KTHREAD;
-		s.key.user_stack_id = targ_user && !kthread ? bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK) : -14;
-		s.key.kernel_stack_id = targ_kernel ? bpf_get_stackid(ctx, &stack_traces, 0) : -1;
-		BPF_CORE_READ_STR_INTO(&s.key.name, prev, comm);
-		if (pid)
-			bpf_map_update_elem(&start, &pid, &s, BPF_ANY);
-	}
-	u32 pid = BPF_CORE_READ(next, pid);
-	struct start_t *s = bpf_map_lookup_elem(&start, &pid);
-	if (!s)
-		return 0;
-	if (now > s->ts) {
-		u64 delta = (now - s->ts) / 1000;
-		if (delta >= min_block_us && delta <= max_block_us) {
-			struct key_t key = s->key;
-			map_add(counts, key, delta);
-		}
-	}
-	bpf_map_delete_elem(&start, &pid);
-	return 0;
+	map_add(counts, *key, delta_us);
 }
-
-BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(ctx, prev, next), bool preempt, struct task_struct___lean *prev, struct task_struct___lean *next)
 `;
 
 interface Options extends OffCpuOptions {
