@@ -22,7 +22,7 @@ export interface Run {
   code: number | null;
   /** Seconds from start to exit. */
   seconds: number;
-  /** ctrl-c runs: whether it was still running 2 s after it had printed something (and 3 s after start). */
+  /** ctrl-c runs: whether it was still running 3 s after it had printed something (and 4 s after start). */
   stillRunning?: boolean;
   stdout: string;
   stderr: string;
@@ -65,11 +65,12 @@ async function runOne(tool: string, args: string[], ends: Invocation['ends']): P
   let stillRunning: boolean | undefined;
   let stuck = '';
   if (ends === 'ctrl-c') {
-    // ready once it printed anything (a header, a banner on stderr, a record); then 2 s of the workload
-    // (every 300 ms) for it to see, and at least 3 s from start: a tool that ends by itself is gone by then
+    // ready once it printed anything (a header, a banner on stderr, a record); then 3 s of the workload
+    // for it to see (quick events every 300 ms, memory work every second or so), and at least 4 s from
+    // start: a tool that ends by itself is gone by then
     const deadline = started + 60_000;
     while (!t.stdout() && !t.stderr() && t.child.exitCode === null && Date.now() < deadline) await sleep(100);
-    await sleep(Math.max(2000, started + 3000 - Date.now()));
+    await sleep(Math.max(3000, started + 4000 - Date.now()));
     stillRunning = t.child.exitCode === null && t.child.signalCode === null;
     await t.stop('SIGINT');
   } else {
@@ -134,13 +135,14 @@ function startWorkload(): { stop(): Promise<void> } {
   const run = (script: string) => new Promise<void>(resolve => spawn('sh', ['-c', script], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve()));
   // memory work in a loop of its own, so that a slow round (the first compaction can take seconds)
   // never holds up the quick events every tool waits for
+  let round = 0;
   const memory = (async () => {
     while (!stopped && cg) {
       dropFromCache(cached);
       await run(`echo $$ > ${cg.dir}/cgroup.procs && exec dd if=${cached} of=/dev/null bs=1M status=none`); // reclaim (drsnoop --memcg, vmscan)
       await run(`echo $$ > ${cg.dir}/cgroup.procs && exec dd if=/dev/zero of=/dev/null bs=32M count=1 status=none`); // an OOM kill (oomkill)
-      await run('echo 1 > /proc/sys/vm/compact_memory'); // a manual compaction (compactsnoop)
-      await sleep(600);
+      if (round++ % 3 === 0) await run('echo 1 > /proc/sys/vm/compact_memory'); // a manual compaction (compactsnoop)
+      await sleep(300);
     }
   })();
   const loop = (async () => {

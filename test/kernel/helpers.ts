@@ -111,9 +111,9 @@ export function expectUsageErrors(tool: string, argLists: string[][]): void {
   }
 }
 
-/** Run as nobody: exactly the one line saying root or CAP_BPF+CAP_PERFMON is needed, exit 1. */
-export function expectRefusedUnprivileged(tool: string): void {
-  const r = runTool(tool, [], { uid: 65534 });
+/** Run as nobody (with arguments it accepts, for a tool that requires some): exactly the one line saying root or CAP_BPF+CAP_PERFMON is needed, exit 1. */
+export function expectRefusedUnprivileged(tool: string, args: string[] = []): void {
+  const r = runTool(tool, args, { uid: 65534 });
   expect({ tool, code: r.code, stderr: r.stderr })
     .toEqual({ tool, code: 1, stderr: `${tool}: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs\n` });
 }

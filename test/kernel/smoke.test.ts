@@ -1,7 +1,7 @@
 // The catalogue smoke test: every tool's declared basic invocations (BCC's usual ones: `tool 1 1` for
 // interval tools, plain `tool` for snoop tools), run while a workload goes on. Tools that end by
 // themselves exit 0 (a run still going after 60 s is killed, so code 0 means it ended by itself,
-// however slow this machine is); tools that trace until Ctrl-C are still running 2 s after their first output and exit
+// however slow this machine is); tools that trace until Ctrl-C are still running 3 s after their first output and exit
 // 0 on SIGINT. Their --json variants are checked by json.test.ts.
 import { invocations, refusal, runUnderWorkload, specs, type Run } from './catalogue-runs.js';
 

@@ -59,7 +59,8 @@ defineTool<Options>({
   ports: { book: 'chapter 7, Memory (ffaults.bt)' },
   probes: { tracepoint: ['exceptions/page_fault_user', 'exceptions/page_fault_kernel'] },
   output: 'counts',
-  invocations: [{ args: ['1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  // (two copies at once, as the catalogue tests may run them, miss faults: bpf_find_vma is busy in the other)
+  invocations: [{ args: ['1'], ends: 'itself', quiet: 'a second copy running at once sees fewer faults' }, { args: [], ends: 'ctrl-c' }],
   program,
   options: { pid: opt.pid() },
   positional: '[duration]',
