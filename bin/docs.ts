@@ -76,7 +76,40 @@ export async function writeToolDocs(specs: (ToolSpec<any> & { file: string })[])
     index.push(`| ${s.subsystem} | [${s.name}](${s.name}.md) | ${s.description} |`);
   }
   fs.writeFileSync(path.join(dir, 'README.md'), index.join('\n') + '\n');
+  writeKindsTable(specs);
+  writeReadmeTable(specs);
   process.stdout.write(`wrote ${specs.length} tool pages to docs/tools/\n`);
+}
+
+/**
+ * README.md's tool table: every tool, by subsystem; a row's "what it shows" as written there is kept,
+ * a new tool's is its description.
+ */
+function writeReadmeTable(specs: ToolSpec<any>[]): void {
+  const file = path.join(projectRoot, 'README.md');
+  const text = fs.readFileSync(file, 'utf8');
+  const head = '| subsystem | tool | what it shows |';
+  const tableStart = text.indexOf(head);
+  if (tableStart < 0) return;
+  const tableEnd = text.indexOf('\n\n', tableStart);
+  const written = new Map([...text.slice(tableStart, tableEnd).matchAll(/^\| \w+ \| \[(\w+)\]\([^)]*\) \| (.*) \|$/gm)].map(m => [m[1]!, m[2]!]));
+  const rows = [...specs].sort((a, b) => a.subsystem.localeCompare(b.subsystem) || a.name.localeCompare(b.name))
+    .map(s => `| ${s.subsystem} | [${s.name}](docs/tools/${s.name}.md) | ${written.get(s.name) ?? s.description} |`);
+  fs.writeFileSync(file, text.slice(0, tableStart) + [head, '| --- | --- | --- |', ...rows].join('\n') + text.slice(tableEnd));
+}
+
+/** docs/json.md's "Tools by kind" table, from each tool's declared output kinds. */
+function writeKindsTable(specs: ToolSpec<any>[]): void {
+  const file = path.join(projectRoot, 'docs', 'json.md');
+  const text = fs.readFileSync(file, 'utf8');
+  const start = text.indexOf('## Tools by kind');
+  if (start < 0) return;
+  const tableStart = text.indexOf('| kind | tools |', start);
+  const tableEnd = text.indexOf('\n\n', tableStart);
+  const kinds = ['event', 'histogram', 'counts', 'top', 'stacks'];
+  const rows = kinds.map(k => `| \`${k}\` | ${specs.filter(s => outputKinds(s).includes(k)).map(s => s.name).sort().join(', ')} |`);
+  const table = ['| kind | tools |', '| --- | --- |', ...rows].join('\n');
+  fs.writeFileSync(file, text.slice(0, tableStart) + table + text.slice(tableEnd));
 }
 
 // `npm run docs` runs this file itself (bpfkit docs, hidden from the help, does the same)
