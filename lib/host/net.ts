@@ -34,3 +34,11 @@ export function tcpStateName(state: number): string {
   return TCP_STATE_NAMES[state] || String(state);
 }
 
+
+/** An event's two addresses as text and its IP version (4 or 6): the columns every TCP tool prints. */
+export function sessionAddrs(e: { family: number; saddr: ArrayLike<number>; daddr: ArrayLike<number> }): { ip: 4 | 6; saddr: string; daddr: string } {
+  return { ip: e.family === AF_INET ? 4 : 6, saddr: formatIp(e.family, e.saddr), daddr: formatIp(e.family, e.daddr) };
+}
+
+/** -4/-6 as the BPF side's targ_family (0: both). */
+export const familyFilter = (o: { ipv4?: boolean; ipv6?: boolean }): number => (o.ipv4 ? AF_INET : o.ipv6 ? AF_INET6 : 0);

@@ -25,6 +25,11 @@ export interface TestNetwork {
   peer(side: 'server' | 'client', addr: string, port: number, sessions?: number, holdMs?: number): Promise<Peer>;
   /** Runs a command inside a namespace (ip, ss, tc, ...) and returns its stdout; throws if it fails. */
   exec(ns: string, argv: string[]): string;
+  /**
+   * Adds an nftables rule to the input hook of a namespace ("tcp dport 9010 drop"): drops that make
+   * retransmits, since this kernel has no sch_netem. The returned function removes the rule's table.
+   */
+  inputRule(ns: string, rule: string): () => void;
   remove(): void;
 }
 
@@ -57,6 +62,7 @@ export function createTestNetwork(): TestNetwork {
     ip(['-n', side.ns, 'link', 'set', dev, 'up']);
   }
   const peers: ChildProcess[] = [];
+  let rules = 0;
 
   return {
     server,
@@ -100,6 +106,13 @@ export function createTestNetwork(): TestNetwork {
       });
       const [m] = await waitLines(/^(?:listening|client) pid (\d+) comm (\S+)/, 1);
       return { child, pid: Number(m[1]), comm: m[2], lines, waitLines, exited };
+    },
+    inputRule(ns, rule) {
+      const table = `bpfkit${++rules}`;
+      const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { encoding: 'utf8', timeout: 10000,
+        input: `table inet ${table} {\n chain input {\n  type filter hook input priority 0;\n  ${rule}\n }\n}\n` });
+      if (r.status !== 0) throw new Error(`nft rule '${rule}' in ${ns}: ${r.stderr}`);
+      return () => void spawnSync('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', table]);
     },
     remove() {
       for (const c of peers) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');

@@ -5,7 +5,7 @@
 // the caller's fd table, gives the PID and comm.
 import { defineTool, opt } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { AF_INET, formatIp } from '../../lib/host/net.js';
+import { familyFilter, sessionAddrs } from '../../lib/host/net.js';
 
 const program = `
 #include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs() */
@@ -140,7 +140,7 @@ defineTool<Options>({
 
   async run({ opts, load, out, json, emit, untilExit }) {
     const bpf = load({ rodata: {
-      targ_tgid: opts.pid ?? 0, targ_family: opts.ipv4 ? 2 : opts.ipv6 ? 10 : 0, filter_lport: opts.port !== undefined,
+      targ_tgid: opts.pid ?? 0, targ_family: familyFilter(opts), filter_lport: opts.port !== undefined,
     } });
     for (const p of opts.port ?? []) bpf.map('lports').set(p, 1);
     bpf.attachAll();
@@ -151,9 +151,7 @@ defineTool<Options>({
     }
     let startUs: bigint | undefined;
     bpf.events<AcceptEvent>('events', 'event', e => {
-      const raddr = formatIp(e.family, e.raddr);
-      const laddr = formatIp(e.family, e.laddr);
-      const ip = e.family === AF_INET ? 4 : 6;
+      const { ip, saddr: laddr, daddr: raddr } = sessionAddrs({ family: e.family, saddr: e.laddr, daddr: e.raddr });
       if (json) {
         emit.event({ pid: e.pid, comm: e.comm, ip, raddr, rport: e.rport, laddr, lport: e.lport }, { tsNs: e.ts_us * 1000n });
         return;
