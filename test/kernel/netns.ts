@@ -26,10 +26,11 @@ export interface TestNetwork {
   /** Runs a command inside a namespace (ip, ss, tc, ...) and returns its stdout; throws if it fails. */
   exec(ns: string, argv: string[]): string;
   /**
-   * Adds an nftables rule to the input hook of a namespace ("tcp dport 9010 drop"): drops that make
-   * retransmits, since this kernel has no sch_netem. The returned function removes the rule's table.
+   * Adds an nftables rule to a hook of a namespace ("tcp dport 9010 drop"): drops that make retransmits,
+   * since this kernel has no sch_netem. remove() takes the rule away; packets() reads its counter (a
+   * rule written with `counter`).
    */
-  inputRule(ns: string, rule: string): () => void;
+  nftRule(ns: string, hook: 'input' | 'output', rule: string): { remove(): void; packets(): number };
   remove(): void;
 }
 
@@ -107,12 +108,18 @@ export function createTestNetwork(): TestNetwork {
       const [m] = await waitLines(/^(?:listening|client) pid (\d+) comm (\S+)/, 1);
       return { child, pid: Number(m[1]), comm: m[2], lines, waitLines, exited };
     },
-    inputRule(ns, rule) {
+    nftRule(ns, hook, rule) {
       const table = `bpfkit${++rules}`;
-      const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { encoding: 'utf8', timeout: 10000,
-        input: `table inet ${table} {\n chain input {\n  type filter hook input priority 0;\n  ${rule}\n }\n}\n` });
-      if (r.status !== 0) throw new Error(`nft rule '${rule}' in ${ns}: ${r.stderr}`);
-      return () => void spawnSync('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', table]);
+      const nft = (args: string[], input?: string) => {
+        const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', ...args], { encoding: 'utf8', timeout: 10000, input });
+        if (r.status !== 0) throw new Error(`nft ${args.join(' ')} ('${rule}' in ${ns}): ${r.stderr}`);
+        return r.stdout;
+      };
+      nft(['-f', '-'], `table inet ${table} {\n chain ${hook} {\n  type filter hook ${hook} priority 0;\n  ${rule}\n }\n}\n`);
+      return {
+        remove: () => void nft(['delete', 'table', 'inet', table]),
+        packets: () => Number(/counter packets (\d+)/.exec(nft(['list', 'table', 'inet', table]))?.[1] ?? NaN),
+      };
     },
     remove() {
       for (const c of peers) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');

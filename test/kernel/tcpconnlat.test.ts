@@ -47,8 +47,8 @@ test('a first SYN dropped adds the 1 s SYN timeout: only that connect passes a 5
   await Promise.all([slow, only6].map(attached));
   const fast = await connects(net.server.v4, N);
   // numgen alternates 0, 1: the first SYN of the one connect is dropped, its retransmission passes
-  const unrule = net.inputRule(net.server.ns, `tcp dport ${PORT} tcp flags syn numgen inc mod 2 0 drop`);
-  const delayed = await connects(net.server.v6, 1).finally(unrule);
+  const unrule = net.nftRule(net.server.ns, 'input', `tcp dport ${PORT} tcp flags syn numgen inc mod 2 0 drop`);
+  const delayed = await connects(net.server.v6, 1).finally(unrule.remove);
   const events = () => only6.stdout().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).filter(e => e.pid === delayed.client.pid);
   await waitUntil(() => events().length >= 1 && slow.stdout().includes(net.client.v6), 'the delayed connect reported');
   await Promise.all([slow.stop(), only6.stop()]);

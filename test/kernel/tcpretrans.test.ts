@@ -16,12 +16,12 @@ const retransSegs = () => Number(/TcpRetransSegs\s+(\d+)/.exec(net.exec(net.serv
 async function lossySession(addr: string, clientAddr: string, tool: Running, retransmits: number) {
   const before = retransSegs();
   // data segments carry PSH; the handshake and pure ACKs pass
-  const unrule = net.inputRule(net.client.ns, `tcp sport ${PORT} tcp flags & psh == psh drop`);
+  const unrule = net.nftRule(net.client.ns, 'input', `tcp sport ${PORT} tcp flags & psh == psh drop`);
   const server = await net.peer('server', addr, PORT, 1);
   const client = await net.peer('client', addr, PORT, 1);
   const [m] = await client.waitLines(/^connected (\d+)/, 1);
   const rows = () => tool.stdout().split('\n').filter(l => l.includes(` ${addr}:${PORT} `) && l.includes(` ${clientAddr}:${m[1]} `));
-  await waitUntil(() => rows().length >= retransmits, 'retransmits reported').finally(unrule);
+  await waitUntil(() => rows().length >= retransmits, 'retransmits reported').finally(unrule.remove);
   await Promise.all([server.exited, client.exited]);
   return { clientPort: Number(m[1]), grew: retransSegs() - before, rows };
 }
