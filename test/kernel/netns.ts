@@ -18,11 +18,16 @@ export interface Peer {
   exited: Promise<number | null>;
 }
 
+export type PeerMode = 'server' | 'client' | 'echo' | 'sink' | 'pinger' | 'sender';
+
 export interface TestNetwork {
   server: { ns: string; v4: string; v6: string };
   client: { ns: string; v4: string; v6: string };
-  /** Starts tcp-peer.mjs in a namespace; resolves once it printed its PID (a server: once listening). */
-  peer(side: 'server' | 'client', addr: string, port: number, sessions?: number, holdMs?: number): Promise<Peer>;
+  /**
+   * Starts tcp-peer.mjs in a namespace; resolves once it printed its PID (a server: once listening).
+   * `mode` is the fixture's shape (default: the side's own): echo or sink servers, pinger or sender clients.
+   */
+  peer(side: 'server' | 'client', addr: string, port: number, sessions?: number, holdMs?: number, mode?: PeerMode): Promise<Peer>;
   /** Runs a command inside a namespace (ip, ss, tc, ...) and returns its stdout; throws if it fails. */
   exec(ns: string, argv: string[]): string;
   /**
@@ -73,10 +78,10 @@ export function createTestNetwork(): TestNetwork {
       if (r.status !== 0) throw new Error(`${argv.join(' ')} in ${ns}: ${r.stderr}`);
       return r.stdout;
     },
-    async peer(side, addr, port, sessions = 1, holdMs = 0) {
+    async peer(side, addr, port, sessions = 1, holdMs = 0, mode = side) {
       const ns = side === 'server' ? server.ns : client.ns;
       // ip netns exec execs node itself: the child's PID is the peer's
-      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, fixture, side, addr, String(port), String(sessions), String(holdMs)],
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, fixture, mode, addr, String(port), String(sessions), String(holdMs)],
         { stdio: ['ignore', 'pipe', 'pipe'] });
       peers.push(child);
       let out = '';
