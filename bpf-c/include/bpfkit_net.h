@@ -66,4 +66,25 @@ static __always_inline u32 sock_netns(u64 skaddr)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
+/* A socket's two ends as the tools keep them: local and remote address (16-byte form, as
+ * copy_set_state_addrs()) and ports in host order; returns the family (AF_INET or AF_INET6, else 0). */
+static __always_inline u16 sock_endpoints(struct sock *sk, u8 *laddr16, u8 *raddr16, u16 *lport, u16 *rport)
+{
+	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	*lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	*rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr), r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(laddr16, &l, 4);
+		__builtin_memcpy(raddr16, &r, 4);
+	} else if (family == AF_INET6) {
+		/* (BPF_CORE_READ_INTO would copy sizeof(*laddr16): one byte) */
+		bpf_core_read(laddr16, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(raddr16, 16, &sk->__sk_common.skc_v6_daddr);
+	} else {
+		return 0;
+	}
+	return family;
+}
+
 #endif

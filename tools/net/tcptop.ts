@@ -10,7 +10,7 @@ import { familyFilter, sessionAddrs } from '../../lib/host/net.js';
 import { CLEAR_SCREEN, loadavgText, loadavgValues, sprintf, strftimeHMS, topRows } from '../../lib/output/index.js';
 
 const program = `
-#include <bpfkit_net.h>   /* AF_*, IPPROTO_TCP */
+#include <bpfkit_net.h>   /* AF_*, IPPROTO_TCP, sock_endpoints() */
 
 const volatile u32 targ_tgid = 0;
 const volatile u16 targ_family = 0;
@@ -40,16 +40,7 @@ static __always_inline int count(struct sock *sk, u16 family, u16 protocol, int 
 	if (targ_tgid && pid != targ_tgid)
 		return 0;
 	struct flow f = { .pid = pid, .family = family };
-	f.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	f.dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (family == AF_INET) {
-		u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr), d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		__builtin_memcpy(f.saddr, &s, 4);
-		__builtin_memcpy(f.daddr, &d, 4);
-	} else {
-		BPF_CORE_READ_INTO(&f.saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&f.daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	}
+	sock_endpoints(sk, f.saddr, f.daddr, &f.lport, &f.dport);
 	bpf_get_current_comm(&f.comm, sizeof(f.comm));
 	struct bytes zero = {};
 	struct bytes *b = map_lookup_or_try_init(flows, &f, &zero);
