@@ -5,73 +5,15 @@
 // spent per event they handled, and the ratio ours / libbpf-tools'. Where libbpf-tools' tool cannot
 // run here (biotop: a kprobe; biostacks: fentry), has no such tool (seeksize) or sees none of the
 // events (drsnoop: memcg reclaim), only ours is printed.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../lib/compile/index.js';
+import { measure, start } from './lib/bpf-stats.js';
 
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
-
-interface Tracer { label: string; child: ChildProcess; output: () => string }
-
-function start(label: string, cmd: string, args: string[]): Tracer {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', d => (out += d));
-  child.stderr!.on('data', d => (out += d));
-  return { label, child, output: () => out };
-}
 const ours = (tool: string, args: string[] = []) =>
   start(`bpfkit ${tool}`, path.join(projectRoot, 'bin', 'bpfkit-node'), [path.join(projectRoot, 'tools', tool.startsWith('drsnoop') ? 'mem' : 'disk', `${tool}.ts`), ...args]);
 const reference = (tool: string, args: string[] = []) => start(`libbpf-tools ${tool}`, 'stdbuf', ['-oL', `/usr/sbin/${tool}`, ...args]);
-
-/** The BPF program IDs a process holds (its fds' fdinfo). */
-function programsOf(pid: number): number[] {
-  const ids = new Set<number>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const m = /^prog_id:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.add(Number(m[1]));
-    } catch { /* closed meanwhile */ }
-  }
-  return [...ids];
-}
-
-/** run_time_ns and run_cnt summed over programs. */
-function stats(ids: number[]): { ns: number; runs: number } {
-  const r = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });
-  const all = JSON.parse(r.stdout || '[]') as { id: number; run_time_ns?: number; run_cnt?: number }[];
-  return all.filter(p => ids.includes(p.id)).reduce((a, p) => ({ ns: a.ns + (p.run_time_ns ?? 0), runs: a.runs + (p.run_cnt ?? 0) }), { ns: 0, runs: 0 });
-}
-
-/** Waits until each tracer holds its programs (attached: the banner printed and the count stable). */
-async function attached(ts: Tracer[]): Promise<Map<Tracer, number[]>> {
-  const ids = new Map<Tracer, number[]>();
-  for (const t of ts) {
-    for (let i = 0; i < 600 && !/Hit Ctrl-C|Tracing|PAGES/.test(t.output()); i++) await sleep(50);
-    if (t.child.exitCode !== null) throw new Error(`${t.label} exited: ${t.output()}`);
-    ids.set(t, programsOf(t.child.pid!));
-  }
-  return ids;
-}
-
-async function measure(name: string, tracers: Tracer[], work: () => void): Promise<string> {
-  const ids = await attached(tracers);
-  const before = new Map(tracers.map(t => [t, stats(ids.get(t)!)]));
-  work();
-  await sleep(300);
-  const after = new Map(tracers.map(t => [t, stats(ids.get(t)!)]));
-  for (const t of tracers) t.child.kill('SIGINT');
-  await Promise.all(tracers.map(t => new Promise(r => (t.child.exitCode !== null ? r(0) : t.child.on('exit', r)))));
-  const per = tracers.map(t => {
-    const ns = after.get(t)!.ns - before.get(t)!.ns;
-    const runs = after.get(t)!.runs - before.get(t)!.runs;
-    return { label: t.label, ns, runs, perRun: runs ? ns / runs : 0 };
-  });
-  const parts = per.map(p => `${p.label} ${p.perRun.toFixed(0)} ns/run (${p.runs} runs, ${(p.ns / 1e6).toFixed(2)} ms)`);
-  const ratio = per.length === 2 && per[1].perRun > 0 ? `; per event, ours / libbpf-tools' = ${(per[0].perRun / per[1].perRun).toFixed(2)}` : '';
-  return `${name}: ${parts.join(', ')}${ratio}`;
-}
 
 const dir = fs.mkdtempSync('/var/tmp/bpfkit-bench-wavedisk-');
 const file = path.join(dir, 'data');

@@ -28,7 +28,8 @@ struct flow {
 };
 struct bytes { u64 sent; u64 received; };
 
-BPF_HASH(flows, struct flow, struct bytes, 10240);
+BPF_HASH(flows, struct flow, struct bytes, 65536);
+BPF_ARRAY(missed, u64, 1);   /* calls not counted: more flows in one interval than the map holds */
 
 static __always_inline int count(struct sock *sk, u16 family, u16 protocol, int ret, bool sent)
 {
@@ -44,8 +45,14 @@ static __always_inline int count(struct sock *sk, u16 family, u16 protocol, int 
 	bpf_get_current_comm(&f.comm, sizeof(f.comm));
 	struct bytes zero = {};
 	struct bytes *b = map_lookup_or_try_init(flows, &f, &zero);
-	if (b)
+	if (b) {
 		__sync_fetch_and_add(sent ? &b->sent : &b->received, ret);
+	} else {
+		u32 zero_key = 0;
+		u64 *m = bpf_map_lookup_elem(&missed, &zero_key);
+		if (m)
+			__sync_fetch_and_add(m, 1);
+	}
 	return 0;
 }
 
@@ -111,7 +118,13 @@ defineTool<Options>({
     process.stderr.write('tcptop: no kprobes here: counting at sock:sock_send_length and sock:sock_recv_length\n');
     banner('Tracing... Output every ' + interval + ' secs. Hit Ctrl-C to end');
     const flows = bpf.map<Flow, { sent: bigint; received: bigint }>('flows');
+    const missed = bpf.map<number, bigint>('missed');
     await intervals(interval, count, (_last, seconds) => {
+      const notCounted = Number(missed.get(0) ?? 0n);
+      if (notCounted) {
+        process.stderr.write(`tcptop: ${notCounted} sends/receives not counted: more flows in the interval than its map holds\n`);
+        missed.set(0, 0n);
+      }
       const rows = topRows(flows.drain().map(([f, b]) => ({ ...f, ...sessionAddrs(f), sent: Number(b.sent), received: Number(b.received) })),
         r => r.sent + r.received, Infinity);
       const loadavg = loadavgText();
