@@ -9,6 +9,7 @@ import { loadSpecs } from '../../lib/cli/catalogue.js';
 import type { Invocation, ToolSpec } from '../../lib/cli/index.js';
 import { startTool, type Running } from './helpers.js';
 import { cleanFile, dropFromCache, memoryCgroup } from './memcg.js';
+import { startNetWorkload } from './netns.js';
 
 export type Spec = ToolSpec<any> & { file: string };
 export const specs: Spec[] = await loadSpecs();
@@ -93,6 +94,7 @@ function startWorkload(): { stop(): Promise<void> } {
     cg = memoryCgroup('bpfkit-catalogue', 8 << 20);
     cleanFile(cached, 12);
   } catch { /* no memory controller: no reclaim */ }
+  const netWork = startNetWorkload(dir); // binds, listens, lookups, TLS, retransmits and drops
   let stopped = false;
   let round = 0;
   const loop = (async () => {
@@ -115,6 +117,7 @@ function startWorkload(): { stop(): Promise<void> } {
           c.on('data', () => {}).on('close', () => resolve()).on('error', () => resolve());
         });
       }
+      await netWork.round();
       await sleep(300);
     }
   })();
@@ -122,6 +125,7 @@ function startWorkload(): { stop(): Promise<void> } {
     async stop() {
       stopped = true;
       await loop;
+      netWork.stop();
       server.close();
       fs.rmSync(dir, { recursive: true, force: true });
       cg?.remove();

@@ -2,6 +2,8 @@
 // (IPv4 10.201.0.0/24 and IPv6 fd00:201::/64), so sessions between them are known and nothing leaves the
 // machine. Every namespace made is removed after the test file, and on exit if the file dies first.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dns from 'node:dns';
+import net from 'node:net';
 import path from 'node:path';
 import { root } from './helpers.js';
 
@@ -132,6 +134,48 @@ export function createTestNetwork(): TestNetwork {
         spawnSync('ip', ['netns', 'del', side.ns]);
         made.delete(side.ns);
       }
+    },
+  };
+}
+
+/**
+ * What the catalogue runs (catalogue-runs.ts) give the network tools that a plain loopback session does
+ * not, until stop(): in a namespace of its own, a Python session that sends 10 bytes every 100 ms through
+ * an nftables rule dropping every other data segment (retransmits, NETFILTER_DROP drops); and every
+ * `round()`: a bind() and listen() on loopback, a getaddrinfo("localhost") (/etc/hosts), and curl
+ * fetching a page over TLS from `openssl s_server` (OpenSSL's SSL_write/SSL_read).
+ */
+export function startNetWorkload(dir: string): { round(): Promise<void>; stop(): void } {
+  const ns = `bk${process.pid}-cat`;
+  ip(['netns', 'add', ns]);
+  made.add(ns);
+  ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+  const lossyPort = 9097;
+  const nft = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { encoding: 'utf8',
+    input: `table inet lossy {\n chain output {\n  type filter hook output priority 0;\n  tcp dport ${lossyPort} tcp flags & psh == psh numgen inc mod 2 0 drop\n }\n}\n` });
+  if (nft.status !== 0) throw new Error(`nft in ${ns}: ${nft.stderr}`);
+  const lossy = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', `import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", ${lossyPort})); s.listen(1)
+c = socket.create_connection(("127.0.0.1", ${lossyPort})); a, _ = s.accept()
+while True:
+    c.sendall(b"x" * 10); a.recv(100); time.sleep(0.1)`], { stdio: 'ignore' });
+  const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
+  spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
+    '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  const tlsPort = 9098;
+  const tls = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${tlsPort}`, '-cert', cert, '-key', key, '-www', '-quiet'], { stdio: 'ignore' });
+  const done = (p: ChildProcess) => new Promise<void>(resolve => p.on('exit', () => resolve()).on('error', () => resolve()));
+  return {
+    async round() {
+      const listener = net.createServer();
+      await new Promise<void>(resolve => listener.on('error', () => resolve()).listen(0, '127.0.0.1', () => listener.close(() => resolve())));
+      await new Promise<void>(resolve => dns.lookup('localhost', () => resolve()));
+      await done(spawn('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${tlsPort}/`], { stdio: 'ignore' }));
+    },
+    stop() {
+      for (const p of [lossy, tls]) p.kill('SIGKILL');
+      spawnSync('ip', ['netns', 'del', ns]);
+      made.delete(ns);
     },
   };
 }
