@@ -1,7 +1,8 @@
 #!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // tcpretrans: TCP retransmits as they happen, or counted per address pair (BCC's tcpretrans), from the
 // tcp:tcp_retransmit_skb tracepoint BCC prefers, and tcp:tcp_retransmit_synack for SYN-ACKs sent again
-// (both count in the kernel's TcpRetransSegs). Failed attempts (the tracepoint's err) are not retransmits.
+// (both count in the kernel's TcpRetransSegs). An attempt the device refused (the tracepoint's err) counts,
+// as it does in TcpRetransSegs, which the kernel adds to before it transmits.
 // PID is whoever runs at the time, usually 0 (a timer), as BCC warns.
 import { defineTool, opt, ToolError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
@@ -61,8 +62,6 @@ BPFKIT_EXPORT_TYPE(struct event);
 
 TRACEPOINT_PROBE(tcp, tcp_retransmit_skb)
 {
-	if (args->err)
-		return 0;
 	/* the segment's first sequence number: TCP_SKB_CB(skb)->seq, in skb->cb */
 	struct sk_buff *skb = (struct sk_buff *)args->skbaddr;
 	u32 seq = 0;
