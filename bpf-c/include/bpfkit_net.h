@@ -87,4 +87,22 @@ static __always_inline u16 sock_endpoints(struct sock *sk, u8 *laddr16, u8 *radd
 	return family;
 }
 
+/* A passive connection is seen established in softirq context (no process): the tools keep its event in
+ * a hash by socket and send it when accept() hands that socket to a process, with that process's PID and
+ * comm and the time (field `ts`: bpf_ktime_get_ns() / ts_div). `ctx` must be in scope (ringbuf_submit). */
+#define send_accepted(rb, pending_map, type, sk, pid_, ts, ts_div) ({				\
+	type *__pending = (sk) ? bpf_map_lookup_elem(&(pending_map), &(sk)) : 0;		\
+	if (__pending) {									\
+		type *__e = ringbuf_reserve(rb, type);						\
+		if (__e) {									\
+			__builtin_memcpy(__e, __pending, sizeof(*__e));				\
+			__e->ts = bpf_ktime_get_ns() / (ts_div);				\
+			__e->pid = (pid_);							\
+			bpf_get_current_comm(&__e->comm, sizeof(__e->comm));			\
+			ringbuf_submit(rb, __e);						\
+		}										\
+		bpf_map_delete_elem(&(pending_map), &(sk));					\
+	}											\
+	0; })
+
 #endif

@@ -8,7 +8,7 @@ import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 import { familyFilter, sessionAddrs } from '../../lib/host/net.js';
 
 const program = `
-#include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs(), current_fd_sock() */
+#include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs(), current_fd_sock(), send_accepted() */
 
 const volatile u32 targ_tgid = 0;
 const volatile u16 targ_family = 0;
@@ -54,22 +54,8 @@ static __always_inline int accepted(void *ctx, long fd)
 	u32 pid = bpfkit_tgid();
 	if (targ_tgid && pid != targ_tgid)
 		return 0;
-	u64 sk = current_fd_sock(fd);
-	if (!sk)
-		return 0;
-	struct event *pending = bpf_map_lookup_elem(&established, &sk);
-	if (!pending)
-		return 0;   /* not a TCP socket seen established, or filtered out */
-	struct event *e = ringbuf_reserve(events, struct event);
-	if (e) {
-		__builtin_memcpy(e, pending, sizeof(*e));
-		e->ts_us = bpf_ktime_get_ns() / 1000;
-		e->pid = pid;
-		bpf_get_current_comm(&e->comm, sizeof(e->comm));
-		ringbuf_submit(events, e);
-	}
-	bpf_map_delete_elem(&established, &sk);
-	return 0;
+	u64 sk = current_fd_sock(fd);   /* only sockets seen established (and not filtered out) are pending */
+	return send_accepted(events, established, struct event, sk, pid, ts_us, 1000);
 }
 
 TRACEPOINT_PROBE(syscalls, sys_exit_accept4) { return accepted(ctx, args->ret); }

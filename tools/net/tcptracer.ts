@@ -10,7 +10,7 @@ import { sprintf } from '../../lib/output/index.js';
 import { AF_INET6, familyFilter, sessionAddrs } from '../../lib/host/net.js';
 
 const program = `
-#include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs(), current_fd_sock(), sock_netns() */
+#include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs(), current_fd_sock(), sock_netns(), send_accepted() */
 
 const volatile u32 targ_tgid = 0;
 const volatile u32 targ_netns = 0;
@@ -117,19 +117,7 @@ static __always_inline int accepted(void *ctx, long fd)
 	if (targ_tgid && pid != targ_tgid)
 		return 0;
 	u64 sk = current_fd_sock(fd);
-	struct event *pending = sk ? bpf_map_lookup_elem(&established, &sk) : 0;
-	if (!pending)
-		return 0;
-	struct event *e = ringbuf_reserve(events, struct event);
-	if (e) {
-		__builtin_memcpy(e, pending, sizeof(*e));
-		e->ts_ns = bpf_ktime_get_ns();
-		e->pid = pid;
-		bpf_get_current_comm(&e->comm, sizeof(e->comm));
-		ringbuf_submit(events, e);
-	}
-	bpf_map_delete_elem(&established, &sk);
-	return 0;
+	return send_accepted(events, established, struct event, sk, pid, ts_ns, 1);
 }
 
 TRACEPOINT_PROBE(syscalls, sys_exit_accept4) { return accepted(ctx, args->ret); }
