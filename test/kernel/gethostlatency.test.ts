@@ -54,7 +54,9 @@ test('the six lookups, in order, each within the time the program measured; libb
   const mine = () => t.stdout().split('\n').filter(l => / lookups /.test(l)).map(l => l.trim().split(/ +/));
   const theirs = () => ref.stdout().split('\n').filter(l => / lookups /.test(l)).map(l => l.trim().split(/ +/));
   const events = () => json.stdout().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).filter(e => e.pid === program.pid);
-  await waitUntil(() => mine().length >= 6 && theirs().length >= 6 && events().length >= 6, 'the lookups reported');
+  await waitUntil(() => mine().length >= 6 && theirs().length >= 6 && events().length >= 6, 'the lookups reported').catch(e => {
+    throw new Error(`${e.message}: ours ${mine().length}, libbpf-tools ${theirs().length}, --json ${events().length}\n${ref.stdout()}${ref.stderr()}`);
+  });
   await Promise.all([t.stop(), json.stop(), ref.stop()]);
   program.end();
   const took = program.output().split('\n').filter(l => l.startsWith('took')).map(l => Number(l.split(' ')[1]));
