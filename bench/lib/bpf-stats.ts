@@ -11,14 +11,20 @@ import { findToolFile } from '../../test/kernel/helpers.js';
 
 export const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
-export interface Tracer { label: string; child: ChildProcess; output: () => string }
+export interface Tracer {
+  label: string;
+  child: ChildProcess;
+  output: () => string;
+  /** What this tracer prints once attached, where it is not measure()'s `ready`. */
+  ready?: RegExp;
+}
 
-export function start(label: string, cmd: string, args: string[]): Tracer {
+export function start(label: string, cmd: string, args: string[], ready?: RegExp): Tracer {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', d => (out += d));
   child.stderr!.on('data', d => (out += d));
-  return { label, child, output: () => out };
+  return { label, child, output: () => out, ready };
 }
 
 export const ours = (tool: string, args: string[] = []) =>
@@ -61,7 +67,7 @@ export function startTracing(cmd: string, args: string[]): { child: ChildProcess
 async function attached(ts: Tracer[], ready: RegExp): Promise<Map<Tracer, number[]>> {
   const ids = new Map<Tracer, number[]>();
   for (const t of ts) {
-    for (let i = 0; i < 600 && !ready.test(t.output()); i++) await sleep(50);
+    for (let i = 0; i < 600 && !(t.ready ?? ready).test(t.output()); i++) await sleep(50);
     if (t.child.exitCode !== null) throw new Error(`${t.label} exited: ${t.output()}`);
     ids.set(t, programsOf(t.child.pid!));
   }

@@ -15,6 +15,7 @@
 #define TCP_SYN_RECV 3
 #define TCP_FIN_WAIT1 4
 #define TCP_CLOSE 7
+#define TCP_CLOSE_WAIT 8
 #define TCP_LAST_ACK 9
 #define TCP_LISTEN 10
 
@@ -29,5 +30,79 @@
 		__builtin_memcpy((daddr16), (args)->daddr_v6, 16);		\
 	}									\
 } while (0)
+
+/* The pointers from a task to the sock behind one of its fds, as types of our own (bpfkit_task.h says why) */
+struct file___lean { void *private_data; } __attribute__((preserve_access_index));
+struct fdtable___lean { unsigned int max_fds; struct file___lean **fd; } __attribute__((preserve_access_index));
+struct files_struct___lean { struct fdtable___lean *fdt; } __attribute__((preserve_access_index));
+struct task_struct___files { struct files_struct___lean *files; } __attribute__((preserve_access_index));
+struct socket___lean { void *sk; } __attribute__((preserve_access_index));
+
+/* The struct sock behind the current task's fd (0 when there is none): what accept() returned, for the
+ * tools that see a new connection at sock:inet_sock_set_state (softirq) and its owner at the syscall. */
+static __always_inline u64 current_fd_sock(long fd)
+{
+	if (fd < 0)
+		return 0;
+	struct task_struct___files *task = (void *)bpf_get_current_task();
+	struct fdtable___lean *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file___lean **fds = BPF_CORE_READ(fdt, fd);
+	struct file___lean *file = 0;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	if (!file)
+		return 0;
+	struct socket___lean *sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return 0;
+	return (u64)BPF_CORE_READ(sock, sk);
+}
+
+/* The network namespace's inode number of a socket (what `ls -L -i /run/netns/NAME` shows). */
+static __always_inline u32 sock_netns(u64 skaddr)
+{
+	struct sock *sk = (struct sock *)skaddr;
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* A socket's two ends as the tools keep them: local and remote address (16-byte form, as
+ * copy_set_state_addrs()) and ports in host order; returns the family (AF_INET or AF_INET6, else 0). */
+static __always_inline u16 sock_endpoints(struct sock *sk, u8 *laddr16, u8 *raddr16, u16 *lport, u16 *rport)
+{
+	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	*lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	*rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr), r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(laddr16, &l, 4);
+		__builtin_memcpy(raddr16, &r, 4);
+	} else if (family == AF_INET6) {
+		/* (BPF_CORE_READ_INTO would copy sizeof(*laddr16): one byte) */
+		bpf_core_read(laddr16, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(raddr16, 16, &sk->__sk_common.skc_v6_daddr);
+	} else {
+		return 0;
+	}
+	return family;
+}
+
+/* A passive connection is seen established in softirq context (no process): the tools keep its event in
+ * a hash by socket and send it when accept() hands that socket to a process, with that process's PID and
+ * comm and the time (field `ts`: bpf_ktime_get_ns() / ts_div). `ctx` must be in scope (ringbuf_submit). */
+#define send_accepted(rb, pending_map, type, sk, pid_, ts, ts_div) ({				\
+	type *__pending = (sk) ? bpf_map_lookup_elem(&(pending_map), &(sk)) : 0;		\
+	if (__pending) {									\
+		type *__e = ringbuf_reserve(rb, type);						\
+		if (__e) {									\
+			__builtin_memcpy(__e, __pending, sizeof(*__e));				\
+			__e->ts = bpf_ktime_get_ns() / (ts_div);				\
+			__e->pid = (pid_);							\
+			bpf_get_current_comm(&__e->comm, sizeof(__e->comm));			\
+			ringbuf_submit(rb, __e);						\
+		}										\
+		bpf_map_delete_elem(&(pending_map), &(sk));					\
+	}											\
+	0; })
 
 #endif

@@ -37,6 +37,16 @@ export function nonNegativeInt(what: string) {
   };
 }
 
+/** A number >= 0, fractions allowed (tcpconnlat's minimum milliseconds). */
+export function nonNegativeNumber(what: string) {
+  return (v: unknown) => {
+    if (v === undefined) return undefined;
+    const s = lastValue(v);
+    if (!/^\d+(\.\d+)?$/.test(s)) throw new UsageError(`invalid ${what}: '${s}' (must be a non-negative number)`);
+    return Number(s);
+  };
+}
+
 function portList(what: string) {
   return (v: unknown): Set<number> | undefined => {
     if (v === undefined) return undefined;

@@ -1,4 +1,6 @@
 // Network addresses as tools print them (BCC's inet_ntop).
+import { isIP } from 'node:net';
+
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 
@@ -34,3 +36,29 @@ export function tcpStateName(state: number): string {
   return TCP_STATE_NAMES[state] || String(state);
 }
 
+
+/** An event's two addresses as text and its IP version (4 or 6): the columns every TCP tool prints. */
+export function sessionAddrs(e: { family: number; saddr: ArrayLike<number>; daddr: ArrayLike<number> }): { ip: 4 | 6; saddr: string; daddr: string } {
+  return { ip: e.family === AF_INET ? 4 : 6, saddr: formatIp(e.family, e.saddr), daddr: formatIp(e.family, e.daddr) };
+}
+
+/** -4/-6 as the BPF side's targ_family (0: both). */
+export const familyFilter = (o: { ipv4?: boolean; ipv6?: boolean }): number => (o.ipv4 ? AF_INET : o.ipv6 ? AF_INET6 : 0);
+
+/** inet_pton: an IPv4 or IPv6 address's family and bytes (16, IPv4 in the first 4), or undefined if it is neither. */
+export function parseIp(text: string): { family: number; bytes: number[] } | undefined {
+  const kind = isIP(text);
+  if (kind === 4) return { family: AF_INET, bytes: [...text.split('.').map(Number), ...Array(12).fill(0)] };
+  if (kind !== 6) return undefined;
+  let t = text;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(t); // a dotted tail (::ffff:1.2.3.4) is two groups
+  if (v4) {
+    const b = v4[1].split('.').map(Number);
+    t = t.slice(0, -v4[1].length) + `${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
+  }
+  const [head, tail] = t.includes('::') ? t.split('::') : [t, undefined];
+  const groups = (s: string | undefined) => (s ? s.split(':').map(g => parseInt(g, 16)) : []);
+  const h = groups(head), tl = groups(tail);
+  const all = tail === undefined ? h : [...h, ...Array(8 - h.length - tl.length).fill(0), ...tl];
+  return { family: AF_INET6, bytes: all.flatMap(g => [g >> 8, g & 0xff]) };
+}

@@ -9,6 +9,7 @@ import { loadSpecs } from '../../lib/cli/catalogue.js';
 import type { Invocation, ToolSpec } from '../../lib/cli/index.js';
 import { startTool, type Running } from './helpers.js';
 import { cleanFile, dropFromCache, memoryCgroup } from './memcg.js';
+import { startNetWorkload } from './netns.js';
 
 export type Spec = ToolSpec<any> & { file: string };
 /** BPFKIT_TOOLS=a,b runs the catalogue tests for those tools only (a helper checking its own). */
@@ -131,6 +132,7 @@ function startWorkload(): { stop(): Promise<void> } {
     cg = memoryCgroup('bpfkit-catalogue', 8 << 20);
     cleanFile(cached, 12);
   } catch { /* no memory controller: no reclaim */ }
+  const netWork = startNetWorkload(dir); // binds, listens, lookups, TLS, retransmits and drops
   let stopped = false;
   const run = (script: string) => new Promise<void>(resolve => spawn('sh', ['-c', script], { stdio: 'ignore' }).on('exit', () => resolve()).on('error', () => resolve()));
   // memory work in a loop of its own, so that a slow round (the first compaction can take seconds)
@@ -156,6 +158,7 @@ function startWorkload(): { stop(): Promise<void> } {
           c.on('data', () => {}).on('close', () => resolve()).on('error', () => resolve());
         });
       }
+      await netWork.round();
       await sleep(300);
     }
   })();
@@ -163,6 +166,7 @@ function startWorkload(): { stop(): Promise<void> } {
     async stop() {
       stopped = true;
       await Promise.all([loop, memory]);
+      netWork.stop();
       server.close();
       fs.rmSync(dir, { recursive: true, force: true });
       cg?.remove();

@@ -228,6 +228,8 @@ export interface HeldProgram {
   /** Lets it run its work; resolves when the work is done (the program stays alive until end()). */
   release(): Promise<void>;
   end(): void;
+  /** What it printed so far. */
+  output(): string;
 }
 
 /**
@@ -262,6 +264,7 @@ export function heldProgram(file: string, functions: string, body: string, opts:
     }, `${file} to start`),
     release: () => (child.stdin!.write('g'), done),
     end: () => child.stdin!.end(),
+    output: () => out,
   };
 }
 

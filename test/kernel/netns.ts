@@ -2,6 +2,8 @@
 // (IPv4 10.201.0.0/24 and IPv6 fd00:201::/64), so sessions between them are known and nothing leaves the
 // machine. Every namespace made is removed after the test file, and on exit if the file dies first.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dns from 'node:dns';
+import net from 'node:net';
 import path from 'node:path';
 import { root } from './helpers.js';
 
@@ -18,13 +20,24 @@ export interface Peer {
   exited: Promise<number | null>;
 }
 
+export type PeerMode = 'server' | 'client' | 'echo' | 'sink' | 'pinger' | 'sender';
+
 export interface TestNetwork {
   server: { ns: string; v4: string; v6: string };
   client: { ns: string; v4: string; v6: string };
-  /** Starts tcp-peer.mjs in a namespace; resolves once it printed its PID (a server: once listening). */
-  peer(side: 'server' | 'client', addr: string, port: number, sessions?: number, holdMs?: number): Promise<Peer>;
+  /**
+   * Starts tcp-peer.mjs in a namespace; resolves once it printed its PID (a server: once listening).
+   * `mode` is the fixture's shape (default: the side's own): echo or sink servers, pinger or sender clients.
+   */
+  peer(side: 'server' | 'client', addr: string, port: number, sessions?: number, holdMs?: number, mode?: PeerMode): Promise<Peer>;
   /** Runs a command inside a namespace (ip, ss, tc, ...) and returns its stdout; throws if it fails. */
   exec(ns: string, argv: string[]): string;
+  /**
+   * Adds an nftables rule to a hook of a namespace ("tcp dport 9010 drop"): drops that make retransmits,
+   * since this kernel has no sch_netem. remove() takes the rule away; packets() reads its counter (a
+   * rule written with `counter`).
+   */
+  nftRule(ns: string, hook: 'input' | 'output', rule: string): { remove(): void; packets(): number };
   remove(): void;
 }
 
@@ -57,6 +70,7 @@ export function createTestNetwork(): TestNetwork {
     ip(['-n', side.ns, 'link', 'set', dev, 'up']);
   }
   const peers: ChildProcess[] = [];
+  let rules = 0;
 
   return {
     server,
@@ -66,10 +80,10 @@ export function createTestNetwork(): TestNetwork {
       if (r.status !== 0) throw new Error(`${argv.join(' ')} in ${ns}: ${r.stderr}`);
       return r.stdout;
     },
-    async peer(side, addr, port, sessions = 1, holdMs = 0) {
+    async peer(side, addr, port, sessions = 1, holdMs = 0, mode = side) {
       const ns = side === 'server' ? server.ns : client.ns;
       // ip netns exec execs node itself: the child's PID is the peer's
-      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, fixture, side, addr, String(port), String(sessions), String(holdMs)],
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, fixture, mode, addr, String(port), String(sessions), String(holdMs)],
         { stdio: ['ignore', 'pipe', 'pipe'] });
       peers.push(child);
       let out = '';
@@ -101,12 +115,67 @@ export function createTestNetwork(): TestNetwork {
       const [m] = await waitLines(/^(?:listening|client) pid (\d+) comm (\S+)/, 1);
       return { child, pid: Number(m[1]), comm: m[2], lines, waitLines, exited };
     },
+    nftRule(ns, hook, rule) {
+      const table = `bpfkit${++rules}`;
+      const nft = (args: string[], input?: string) => {
+        const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', ...args], { encoding: 'utf8', timeout: 10000, input });
+        if (r.status !== 0) throw new Error(`nft ${args.join(' ')} ('${rule}' in ${ns}): ${r.stderr}`);
+        return r.stdout;
+      };
+      nft(['-f', '-'], `table inet ${table} {\n chain ${hook} {\n  type filter hook ${hook} priority 0;\n  ${rule}\n }\n}\n`);
+      return {
+        remove: () => void nft(['delete', 'table', 'inet', table]),
+        packets: () => Number(/counter packets (\d+)/.exec(nft(['list', 'table', 'inet', table]))?.[1] ?? NaN),
+      };
+    },
     remove() {
       for (const c of peers) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       for (const side of [server, client]) {
         spawnSync('ip', ['netns', 'del', side.ns]);
         made.delete(side.ns);
       }
+    },
+  };
+}
+
+/**
+ * What the catalogue runs (catalogue-runs.ts) give the network tools that a plain loopback session does
+ * not, until stop(): in a namespace of its own, a Python session that sends 10 bytes every 100 ms through
+ * an nftables rule dropping every other data segment (retransmits, NETFILTER_DROP drops); and every
+ * `round()`: a bind() and listen() on loopback, a getaddrinfo("localhost") (/etc/hosts), and curl
+ * fetching a page over TLS from `openssl s_server` (OpenSSL's SSL_write/SSL_read).
+ */
+export function startNetWorkload(dir: string): { round(): Promise<void>; stop(): void } {
+  const ns = `bk${process.pid}-cat`;
+  ip(['netns', 'add', ns]);
+  made.add(ns);
+  ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+  const lossyPort = 9097;
+  const nft = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { encoding: 'utf8',
+    input: `table inet lossy {\n chain output {\n  type filter hook output priority 0;\n  tcp dport ${lossyPort} tcp flags & psh == psh numgen inc mod 2 0 drop\n }\n}\n` });
+  if (nft.status !== 0) throw new Error(`nft in ${ns}: ${nft.stderr}`);
+  const lossy = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', `import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", ${lossyPort})); s.listen(1)
+c = socket.create_connection(("127.0.0.1", ${lossyPort})); a, _ = s.accept()
+while True:
+    c.sendall(b"x" * 10); a.recv(100); time.sleep(0.1)`], { stdio: 'ignore' });
+  const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
+  spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
+    '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  const tlsPort = 9098;
+  const tls = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${tlsPort}`, '-cert', cert, '-key', key, '-www', '-quiet'], { stdio: 'ignore' });
+  const done = (p: ChildProcess) => new Promise<void>(resolve => p.on('exit', () => resolve()).on('error', () => resolve()));
+  return {
+    async round() {
+      const listener = net.createServer();
+      await new Promise<void>(resolve => listener.on('error', () => resolve()).listen(0, '127.0.0.1', () => listener.close(() => resolve())));
+      await new Promise<void>(resolve => dns.lookup('localhost', () => resolve()));
+      await done(spawn('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${tlsPort}/`], { stdio: 'ignore' }));
+    },
+    stop() {
+      for (const p of [lossy, tls]) p.kill('SIGKILL');
+      spawnSync('ip', ['netns', 'del', ns]);
+      made.delete(ns);
     },
   };
 }

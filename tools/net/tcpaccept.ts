@@ -5,10 +5,10 @@
 // the caller's fd table, gives the PID and comm.
 import { defineTool, opt } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { AF_INET, formatIp } from '../../lib/host/net.js';
+import { familyFilter, sessionAddrs } from '../../lib/host/net.js';
 
 const program = `
-#include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs() */
+#include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs(), current_fd_sock(), send_accepted() */
 
 const volatile u32 targ_tgid = 0;
 const volatile u16 targ_family = 0;
@@ -29,13 +29,6 @@ BPF_HASH(lports, u16, u8, 64);
 BPF_HASH(established, u64, struct event, 10240);   /* new sockets not accepted yet */
 BPF_RINGBUF_OUTPUT(events, 64);
 BPFKIT_EXPORT_TYPE(struct event);
-
-/* the pointers from a task to the sock behind one of its fds, as types of our own (bpfkit_task.h says why) */
-struct file___lean { void *private_data; } __attribute__((preserve_access_index));
-struct fdtable___lean { unsigned int max_fds; struct file___lean **fd; } __attribute__((preserve_access_index));
-struct files_struct___lean { struct fdtable___lean *fdt; } __attribute__((preserve_access_index));
-struct task_struct___files { struct files_struct___lean *files; } __attribute__((preserve_access_index));
-struct socket___lean { void *sk; } __attribute__((preserve_access_index));
 
 TRACEPOINT_PROBE(sock, inet_sock_set_state)
 {
@@ -58,37 +51,11 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 
 static __always_inline int accepted(void *ctx, long fd)
 {
-	if (fd < 0)
-		return 0;
 	u32 pid = bpfkit_tgid();
 	if (targ_tgid && pid != targ_tgid)
 		return 0;
-	struct task_struct___files *task = (void *)bpf_get_current_task();
-	struct fdtable___lean *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	struct file___lean **fds = BPF_CORE_READ(fdt, fd);
-	struct file___lean *file = 0;
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
-	if (!file)
-		return 0;
-	struct socket___lean *sock = BPF_CORE_READ(file, private_data);
-	if (!sock)
-		return 0;
-	u64 sk = (u64)BPF_CORE_READ(sock, sk);
-	struct event *pending = bpf_map_lookup_elem(&established, &sk);
-	if (!pending)
-		return 0;   /* not a TCP socket seen established, or filtered out */
-	struct event *e = ringbuf_reserve(events, struct event);
-	if (e) {
-		__builtin_memcpy(e, pending, sizeof(*e));
-		e->ts_us = bpf_ktime_get_ns() / 1000;
-		e->pid = pid;
-		bpf_get_current_comm(&e->comm, sizeof(e->comm));
-		ringbuf_submit(events, e);
-	}
-	bpf_map_delete_elem(&established, &sk);
-	return 0;
+	u64 sk = current_fd_sock(fd);   /* only sockets seen established (and not filtered out) are pending */
+	return send_accepted(events, established, struct event, sk, pid, ts_us, 1000);
 }
 
 TRACEPOINT_PROBE(syscalls, sys_exit_accept4) { return accepted(ctx, args->ret); }
@@ -140,7 +107,7 @@ defineTool<Options>({
 
   async run({ opts, load, out, json, emit, untilExit }) {
     const bpf = load({ rodata: {
-      targ_tgid: opts.pid ?? 0, targ_family: opts.ipv4 ? 2 : opts.ipv6 ? 10 : 0, filter_lport: opts.port !== undefined,
+      targ_tgid: opts.pid ?? 0, targ_family: familyFilter(opts), filter_lport: opts.port !== undefined,
     } });
     for (const p of opts.port ?? []) bpf.map('lports').set(p, 1);
     bpf.attachAll();
@@ -151,9 +118,7 @@ defineTool<Options>({
     }
     let startUs: bigint | undefined;
     bpf.events<AcceptEvent>('events', 'event', e => {
-      const raddr = formatIp(e.family, e.raddr);
-      const laddr = formatIp(e.family, e.laddr);
-      const ip = e.family === AF_INET ? 4 : 6;
+      const { ip, saddr: laddr, daddr: raddr } = sessionAddrs({ family: e.family, saddr: e.laddr, daddr: e.raddr });
       if (json) {
         emit.event({ pid: e.pid, comm: e.comm, ip, raddr, rport: e.rport, laddr, lport: e.lport }, { tsNs: e.ts_us * 1000n });
         return;

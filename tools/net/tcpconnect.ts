@@ -5,7 +5,7 @@
 // change, so -L reports at the socket's next change (ESTABLISHED, or CLOSE when refused).
 import { defineTool, opt, ToolError } from '../../lib/cli/index.js';
 import { sprintf } from '../../lib/output/index.js';
-import { AF_INET, formatIp } from '../../lib/host/net.js';
+import { familyFilter, sessionAddrs } from '../../lib/host/net.js';
 
 const program = `
 #include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs() */
@@ -139,7 +139,7 @@ defineTool<Options>({
     // BCC reads DNS answers at kprobe:udp_recvmsg; the syscall tracepoints do not give the payload's socket
     if (opts.dns) throw new ToolError('-d needs kprobes (udp_recvmsg), which this kernel does not have');
     const bpf = load({ rodata: {
-      targ_tgid: opts.pid ?? 0, targ_uid: opts.uid ?? 0xffffffff, targ_family: opts.ipv4 ? 2 : opts.ipv6 ? 10 : 0,
+      targ_tgid: opts.pid ?? 0, targ_uid: opts.uid ?? 0xffffffff, targ_family: familyFilter(opts),
       filter_dport: opts.port !== undefined, want_lport: opts.lport,
     } });
     for (const p of opts.port ?? []) bpf.map('dports').set(p, 1);
@@ -155,9 +155,7 @@ defineTool<Options>({
     }
     let startUs: bigint | undefined;
     bpf.events<ConnectEvent>('events', 'event', e => {
-      const saddr = formatIp(e.family, e.saddr);
-      const daddr = formatIp(e.family, e.daddr);
-      const ip = e.family === AF_INET ? 4 : 6;
+      const { ip, saddr, daddr } = sessionAddrs(e);
       if (opts.count) {
         const key = `${saddr} ${daddr} ${e.dport}`;
         counts.set(key, (counts.get(key) ?? 0) + 1);

@@ -4,7 +4,7 @@
 // or LAST_ACK (server closing), and the session is reported at CLOSE with tcp_sock's byte counters.
 import { defineTool, opt } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { AF_INET, formatIp } from '../../lib/host/net.js';
+import { familyFilter, sessionAddrs } from '../../lib/host/net.js';
 
 const program = `
 #include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs() */
@@ -152,7 +152,7 @@ defineTool<Options>({
 
   async run({ opts, load, out, json, emit, untilExit }) {
     const [lports, dports] = [opts.localport, opts.remoteport];
-    const bpf = load({ rodata: { targ_tgid: opts.pid ?? 0, targ_family: opts.ipv4 ? 2 : opts.ipv6 ? 10 : 0 } });
+    const bpf = load({ rodata: { targ_tgid: opts.pid ?? 0, targ_family: familyFilter(opts) } });
     bpf.attachAll();
     // BCC: -t counts from the first session reported, in the kernel's microseconds
     let startUs: bigint | undefined;
@@ -169,16 +169,14 @@ defineTool<Options>({
     bpf.events<TcpEvent>('events', 'event', e => {
       if (lports && !lports.has(e.lport)) return;
       if (dports && !dports.has(e.dport)) return;
-      const laddr = formatIp(e.family, e.saddr);
-      const raddr = formatIp(e.family, e.daddr);
-      const ip = e.family === AF_INET ? '4' : '6';
+      const { ip, saddr: laddr, daddr: raddr } = sessionAddrs(e);
       const txKb = Math.floor(Number(e.tx_b) / 1024);
       const rxKb = Math.floor(Number(e.rx_b) / 1024);
       const ms = Number(e.span_us) / 1000;
       startUs ??= e.ts_us;
       const secs = Number(e.ts_us - startUs) / 1e6;
       if (json) {
-        emit.event({ pid: e.pid, comm: e.comm, ip: Number(ip), laddr, lport: e.lport, raddr, rport: e.dport,
+        emit.event({ pid: e.pid, comm: e.comm, ip, laddr, lport: e.lport, raddr, rport: e.dport,
           tx_bytes: e.tx_b, rx_bytes: e.rx_b, span_ms: ms });
         return;
       }

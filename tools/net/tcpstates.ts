@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { defineTool, opt, ToolError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { AF_INET, formatIp, tcpStateName } from '../../lib/host/net.js';
+import { AF_INET, familyFilter, sessionAddrs, tcpStateName } from '../../lib/host/net.js';
 
 const program = `
 #include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs() */
@@ -149,7 +149,7 @@ defineTool<Options>({
     if (opts.journal && !fs.existsSync(JOURNAL_SOCKET)) throw new ToolError(`-Y needs systemd-journald (no ${JOURNAL_SOCKET})`);
     const { localport: lports, remoteport: dports } = opts;
     const bpf = load({ rodata: {
-      targ_family: opts.ipv4 ? 2 : opts.ipv6 ? 10 : 0, filter_lport: lports !== undefined, filter_dport: dports !== undefined,
+      targ_family: familyFilter(opts), filter_lport: lports !== undefined, filter_dport: dports !== undefined,
     } });
     for (const p of lports ?? []) bpf.map('lports').set(p, 1);
     for (const p of dports ?? []) bpf.map('dports').set(p, 1);
@@ -171,20 +171,19 @@ defineTool<Options>({
       : '%-16s %-5d %-10.10s %s%-15s %-5d %-15s %-5d %-11s -> %-11s %.3f';
     let startUs: bigint | undefined; // BCC: -t counts from the first change printed
     bpf.events<StateEvent>('events', 'event', e => {
-      const laddr = formatIp(e.family, e.saddr);
-      const raddr = formatIp(e.family, e.daddr);
+      const { ip, saddr: laddr, daddr: raddr } = sessionAddrs(e);
       const ms = Number(e.delta_us) / 1000;
       const [oldstate, newstate] = [tcpStateName(e.oldstate), tcpStateName(e.newstate)];
       if (opts.journal) journalEntry(e, laddr, raddr);
       if (json) {
-        emit.event({ skaddr: `0x${e.skaddr.toString(16)}`, pid: e.pid, comm: e.comm, ip: e.family === AF_INET ? 4 : 6,
+        emit.event({ skaddr: `0x${e.skaddr.toString(16)}`, pid: e.pid, comm: e.comm, ip,
           laddr, lport: e.lport, raddr, rport: e.dport, oldstate, newstate, span_ms: ms });
         return;
       }
       startUs ??= e.ts_us;
       const prefix = (opts.time ? strftimeHMS() + sep(' ') : '') +
         (opts.timestamp ? sprintf(csv ? '%.6f,' : '%-9.6f ', Number(e.ts_us - startUs) / 1e6) : '');
-      out.line(prefix + sprintf(row, e.skaddr.toString(16), e.pid, e.comm, withIp ? (e.family === AF_INET ? '4' : '6') : '',
+      out.line(prefix + sprintf(row, e.skaddr.toString(16), e.pid, e.comm, withIp ? String(ip) : '',
         laddr, e.lport, raddr, e.dport, oldstate, newstate, ms));
     });
     await untilExit();
