@@ -5,7 +5,7 @@
 // 2. Keeping up: tcplife and tcptop at the storm's full rate (the bench prints the rate it reached: 20,000
 //    connections a second is the aim, which two shared cores may not give): the sessions tcplife printed
 //    against those made, and the events it says it lost.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../lib/compile/index.js';
@@ -65,12 +65,24 @@ fs.writeFileSync(`${generator}.c`, GENERATOR);
 const cc = spawnSync('gcc', ['-O2', '-o', generator, `${generator}.c`], { encoding: 'utf8' });
 if (cc.status !== 0) throw new Error(cc.stderr);
 
-/** n connections in the namespace (each sending one byte, withByte); the rate reached. */
-function storm(n: number, withByte = false): { n: number; seconds: number } {
-  const r = spawnSync('ip', ['netns', 'exec', ns, generator, String(n), ...(withByte ? ['1'] : [])], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`connection generator: ${r.status} ${r.stderr}`);
-  const [made, seconds] = r.stdout.trim().split(' ').map(Number);
-  return { n: made, seconds };
+/**
+ * n connections in the namespace (each sending one byte, withByte); the rate reached. Not spawnSync:
+ * this process must go on reading the tracers' output meanwhile, or a tracer blocks writing to a full
+ * pipe and stops draining its ring buffer (events lost through no fault of its own).
+ */
+function storm(n: number, withByte = false): Promise<{ n: number; seconds: number }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn('ip', ['netns', 'exec', ns, generator, String(n), ...(withByte ? ['1'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout!.on('data', d => (out += d));
+    c.stderr!.on('data', d => (err += d));
+    c.on('exit', code => {
+      if (code !== 0) return reject(new Error(`connection generator: ${code} ${err}`));
+      const [made, seconds] = out.trim().split(' ').map(Number);
+      resolve({ n: made!, seconds: seconds! });
+    });
+  });
 }
 
 const ours = (tool: string, args: string[] = [], ready?: RegExp) =>
@@ -88,16 +100,16 @@ spawnSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
 try {
   const lines: string[] = [];
   await withBpfStats(async () => {
-    lines.push(await measure('tcpstates (inet_sock_set_state, 5,000 connections)', [ours('tcpstates', [], header), reference('tcpstates', [], header)], () => void storm(5000)));
-    lines.push(await measure('tcplife (inet_sock_set_state, 5,000 connections)', [ours('tcplife', [], header), reference('tcplife', [], header)], () => void storm(5000)));
-    lines.push(await measure('tcptracer (inet_sock_set_state + accept exits; libbpf-tools\' needs kprobes)', [ours('tcptracer', [], header)], () => void storm(5000)));
-    lines.push(await measure('tcptop (sock_send/recv_length, 5,000 connections of one byte; libbpf-tools\' needs kprobes)', [ours('tcptop', ['-C', '99'], /Tracing/)], () => void storm(5000, true)));
+    lines.push(await measure('tcpstates (inet_sock_set_state, 5,000 connections)', [ours('tcpstates', [], header), reference('tcpstates', [], header)], async () => void (await storm(5000))));
+    lines.push(await measure('tcplife (inet_sock_set_state, 5,000 connections)', [ours('tcplife', [], header), reference('tcplife', [], header)], async () => void (await storm(5000))));
+    lines.push(await measure('tcptracer (inet_sock_set_state + accept exits; libbpf-tools\' needs kprobes)', [ours('tcptracer', [], header)], async () => void (await storm(5000))));
+    lines.push(await measure('tcptop (sock_send/recv_length, 5,000 connections of one byte; libbpf-tools\' needs kprobes)', [ours('tcptop', ['-C', '99'], /Tracing/)], async () => void (await storm(5000, true))));
   });
   // keeping up: tcplife and tcptop at full rate, each session made in the namespace printed once
   const life = ours('tcplife', [], header);
   const top = ours('tcptop', ['--json', '99'], /Tracing/);
   for (const t of [life, top]) for (let i = 0; i < 600 && !t.ready!.test(t.output()); i++) await sleep(50);
-  const s = storm(20000, true);
+  const s = await storm(20000, true);
   await sleep(1000);
   await stopped([life, top]);
   const printed = life.output().split('\n').filter(l => / 127\.0\.0\.1 +\d+ +127\.0\.0\.1 +\d+ /.test(l)).length;
