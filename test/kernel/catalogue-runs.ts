@@ -147,8 +147,10 @@ function startWorkload(): { stop(): Promise<void> } {
       await sleep(300);
     }
   })();
+  const trace = process.env.BPFKIT_WORKLOAD_LOG ? (what: string, t0: number) => process.stderr.write(`workload: ${what} ${Date.now() - t0} ms\n`) : () => {};
   const loop = (async () => {
     while (!stopped) {
+      const t0 = Date.now();
       // kill -0: a kill(2) that succeeds and one that fails (no such PID), for killsnoop and sigsnoop -k; ipcmk/ipcrm for shmsnoop
       await run(`cat /etc/hostname >/dev/null; dd if=/dev/zero of=${file} bs=4096 count=2 oflag=direct status=none; kill -0 $$; kill -0 4000000 2>/dev/null; ipcrm -m $(ipcmk -M 4096 | sed 's/.*: //')`);
       const port = (server.address() as net.AddressInfo | null)?.port;
@@ -158,14 +160,23 @@ function startWorkload(): { stop(): Promise<void> } {
           c.on('data', () => {}).on('close', () => resolve()).on('error', () => resolve());
         });
       }
+      trace('quick round', t0);
+      await sleep(300);
+    }
+  })();
+  // the network's work in a loop of its own too (a TLS request waits on a server)
+  const network = (async () => {
+    while (!stopped) {
+      const t0 = Date.now();
       await netWork.round();
+      trace('network round', t0);
       await sleep(300);
     }
   })();
   return {
     async stop() {
       stopped = true;
-      await Promise.all([loop, memory]);
+      await Promise.all([loop, memory, network]);
       netWork.stop();
       server.close();
       fs.rmSync(dir, { recursive: true, force: true });

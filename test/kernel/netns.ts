@@ -150,6 +150,9 @@ export function startNetWorkload(dir: string): { round(): Promise<void>; stop():
   ip(['netns', 'add', ns]);
   made.add(ns);
   ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+  // no tail loss probes here: a lost segment is resent by the retransmit timer, which tcp:tcp_retransmit_skb
+  // reports (a TLP's resend does not go through it)
+  spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.tcp_early_retrans=0']);
   const lossyPort = 9097;
   const nft = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { encoding: 'utf8',
     input: `table inet lossy {\n chain output {\n  type filter hook output priority 0;\n  tcp dport ${lossyPort} tcp flags & psh == psh numgen inc mod 2 0 drop\n }\n}\n` });
@@ -170,7 +173,7 @@ while True:
       const listener = net.createServer();
       await new Promise<void>(resolve => listener.on('error', () => resolve()).listen(0, '127.0.0.1', () => listener.close(() => resolve())));
       await new Promise<void>(resolve => dns.lookup('localhost', () => resolve()));
-      await done(spawn('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${tlsPort}/`], { stdio: 'ignore' }));
+      await done(spawn('curl', ['-sk', '--max-time', '5', '-o', '/dev/null', `https://127.0.0.1:${tlsPort}/`], { stdio: 'ignore' }));
     },
     stop() {
       for (const p of [lossy, tls]) p.kill('SIGKILL');
