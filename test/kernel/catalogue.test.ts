@@ -96,7 +96,7 @@ test('every tool: unprivileged, one line naming root or CAP_BPF+CAP_PERFMON (exi
   const positional = (tool: string) => /positional: '<\w+>'/.exec(fs.readFileSync(findToolFile(tool), 'utf8')) ? [String(process.pid)] : [];
   for (const tool of allTools) {
     expectRefusedUnprivileged(tool, positional(tool));
-    const bad = runTool(tool, ['--bogus-flag']);
+    const bad = runTool(tool, [...positional(tool), '--bogus-flag']);
     expect({ tool, code: bad.code, stderr: bad.stderr }).toEqual({ tool, code: 2, stderr: `${tool}: Unknown argument: bogus-flag\n` });
   }
 }, 300_000);
