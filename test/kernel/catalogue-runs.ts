@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { loadSpecs } from '../../lib/cli/catalogue.js';
 import type { Invocation, ToolSpec } from '../../lib/cli/index.js';
-import { startTool, type Running } from './helpers.js';
+import { startTool, whereStuck, type Running } from './helpers.js';
 import { cleanFile, dropFromCache, memoryCgroup } from './memcg.js';
 import { startNetWorkload } from './netns.js';
 
@@ -43,22 +43,6 @@ export const refusal = (tool: string) => new RegExp(`^${tool}: this (machine|ker
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
-/** A run killed for taking 60 s: where each of its threads was (state, wait channel, kernel stack), for the failure's message. */
-function whereStuck(pid: number): string {
-  const read = (f: string) => {
-    try {
-      return fs.readFileSync(f, 'utf8').trim();
-    } catch {
-      return '?';
-    }
-  };
-  let out = `\n[killed after 60 s; its threads:]`;
-  for (const tid of (() => { try { return fs.readdirSync(`/proc/${pid}/task`); } catch { return []; } })()) {
-    const dir = `/proc/${pid}/task/${tid}`;
-    out += `\n${tid} ${read(`${dir}/comm`)} ${/^State:\s+(.*)$/m.exec(read(`${dir}/status`))?.[1] ?? '?'} wchan=${read(`${dir}/wchan`)} ${read(`${dir}/stack`).split('\n').slice(0, 6).join(' <- ')}`;
-  }
-  return out;
-}
 
 async function runOne(tool: string, args: string[], ends: Invocation['ends']): Promise<Run> {
   const started = Date.now();
@@ -76,7 +60,7 @@ async function runOne(tool: string, args: string[], ends: Invocation['ends']): P
     await t.stop('SIGINT');
   } else {
     const timer = setTimeout(() => {
-      stuck = whereStuck(t.child.pid!);
+      stuck = `\n[killed after 60 s; its threads:]${whereStuck(t.child.pid!)}`;
       t.child.kill('SIGKILL');
     }, 60_000);
     await t.exited;

@@ -18,6 +18,25 @@ export interface Running {
   exited: Promise<number | null>;
 }
 
+/** Where a stuck process's threads are: state, wait channel and kernel stack (for a failure's message). */
+export function whereStuck(pid: number): string {
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(f, 'utf8').trim();
+    } catch {
+      return '?';
+    }
+  };
+  let tids: string[] = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch { /* gone */ }
+  return tids.map(tid => {
+    const dir = `/proc/${pid}/task/${tid}`;
+    return `\n  ${tid} ${read(`${dir}/comm`)} ${/^State:\s+(.*)$/m.exec(read(`${dir}/status`))?.[1] ?? '?'} wchan=${read(`${dir}/wchan`)} ${read(`${dir}/stack`).split('\n').slice(0, 6).join(' <- ')}`;
+  }).join('');
+}
+
 /** Starts tools/<sub>/<tool>.ts with args, the way a user does (through the launcher). */
 export function startTool(tool: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Running {
   const child = spawn(process.execPath, [launcher, findToolFile(tool), ...args], {
@@ -89,7 +108,15 @@ export function track(child: ChildProcess, label: string): Running {
     },
     async stop(signal = 'SIGINT') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      // a tool that has not exited 40 s after the signal is stuck: say where, and end it (exit code null)
+      const timer = setTimeout(() => {
+        err += whereStuck(child.pid!);
+        process.stderr.write(`${label} did not exit 40 s after ${signal}:${whereStuck(child.pid!)}\n`);
+        child.kill('SIGKILL');
+      }, 40_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
     },
   };
 }
