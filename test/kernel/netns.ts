@@ -155,13 +155,19 @@ export function startNetWorkload(dir: string): { round(): Promise<void>; stop():
   spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.tcp_early_retrans=0']);
   const lossyPort = 9097;
   const nft = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { encoding: 'utf8',
-    input: `table inet lossy {\n chain output {\n  type filter hook output priority 0;\n  tcp dport ${lossyPort} tcp flags & psh == psh numgen inc mod 2 0 drop\n }\n}\n` });
+    // output drops (their skbs still have a socket: tcpdrop sees them; TCP just sends again) and input
+    // drops (sent, then lost: the retransmit timer resends, which tcpretrans sees)
+    input: `table inet lossy {\n chain output {\n  type filter hook output priority 0;\n  tcp dport ${lossyPort} tcp flags & psh == psh numgen inc mod 4 0 drop\n }\n` +
+      ` chain input {\n  type filter hook input priority 0;\n  tcp dport ${lossyPort} tcp flags & psh == psh numgen inc mod 2 0 drop\n }\n}\n` });
   if (nft.status !== 0) throw new Error(`nft in ${ns}: ${nft.stderr}`);
   const lossy = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', `import socket, time
-s = socket.socket(); s.bind(("127.0.0.1", ${lossyPort})); s.listen(1)
-c = socket.create_connection(("127.0.0.1", ${lossyPort})); a, _ = s.accept()
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", ${lossyPort})); s.listen(16)
 while True:
-    c.sendall(b"x" * 10); a.recv(100); time.sleep(0.1)`], { stdio: 'ignore' });
+    # a new session each time: one that lost segments backs its retransmit timer off (Karn), for minutes
+    c = socket.create_connection(("127.0.0.1", ${lossyPort})); a, _ = s.accept()
+    for i in range(2):
+        c.sendall(b"x" * 10); a.recv(100)
+    c.close(); a.close(); time.sleep(0.1)`], { stdio: 'ignore' });
   const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
   spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
     '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
