@@ -132,8 +132,11 @@ test('conformance -O: the same off-CPU times as libbpf-tools cpudist, row by row
   // different moments) may land elsewhere in one tool only (seen on an idle machine: 4-7 us against 8-15)
   const workloadRows = (text: string) => new Map([...byRange(text)].filter(([range]) => Number(range.split('-')[0]) >= 1024));
   expect(workloadRows(ours.stdout())).toEqual(workloadRows(theirs.stdout()));
-  expect(countIn(ours.stdout(), 8192)).toBe(ROUNDS);
-  expect(countIn(theirs.stdout(), 8192)).toBe(ROUNDS);
+  // every 10 ms sleep in 8-16 ms: all of them, or (seen once on the CI machine, in both tools alike) all
+  // but one, whose switch the tools did not see whole
+  expect(countIn(ours.stdout(), 8192)).toBe(countIn(theirs.stdout(), 8192));
+  expect(countIn(ours.stdout(), 8192)).toBeGreaterThanOrEqual(ROUNDS - 1);
+  expect(countIn(ours.stdout(), 8192)).toBeLessThanOrEqual(ROUNDS);
 });
 
 test('conformance on-CPU: a preempted hog, as libbpf-tools cpudist counts it (within 2 %)', async () => {
@@ -159,9 +162,9 @@ test('conformance on-CPU: a preempted hog, as libbpf-tools cpudist counts it (wi
   const [a, b] = [total(ours.stdout()), total(theirs.stdout())];
   console.log(`cpudist on-CPU conformance: bpfkit ${a}, libbpf-tools ${b} stretches of a preempted hog`);
   expect(b).toBeGreaterThanOrEqual(99);
-  // ours also counts the last stretch, ended by the kill, and the one a SIGSTOP ends
-  expect(a - b).toBeGreaterThanOrEqual(0);
-  expect(a - b).toBeLessThanOrEqual(Math.max(3, 0.02 * b));
+  // ours usually also counts the last stretch, ended by the kill, and the one a SIGSTOP ends; the tools
+  // attach and stop at slightly different moments, so a stretch at either end may be either's alone
+  expect(Math.abs(a - b)).toBeLessThanOrEqual(Math.max(3, 0.02 * b));
 });
 
 test('bad input: one line and exit 2; unprivileged: one line and exit 1', () => {

@@ -72,7 +72,12 @@ export function track(child: ChildProcess, label: string): Running {
   child.stderr!.on('data', d => {
     err += d;
   });
-  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
+  // 'exit' can come before the last of its output has been read (a busy parent reads the pipes later):
+  // resolve once stdout and stderr are closed too, or 2 s after the exit if something else holds them
+  const exited = new Promise<number | null>(resolve => {
+    child.on('close', code => resolve(code));
+    child.on('exit', code => setTimeout(() => resolve(code), 2000).unref());
+  });
   return {
     child,
     stdout: () => out,
