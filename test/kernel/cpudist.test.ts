@@ -85,7 +85,8 @@ test('-O -m -T: the 50 sleeps of 10 ms are in the 8 -> 15 msecs row; -e sums the
   // 10 ms and the wakeup: 8 -> 15 msecs; at a load average of ~20 one wakeup of the FIFO task once took over 6 ms
   // (a preemption by a stop-class kernel thread adds a short stretch off the CPU, runnable)
   expect(countIn(out, 8)).toBeGreaterThanOrEqual(ROUNDS - 2);
-  expect(total(out)).toBeGreaterThanOrEqual(ROUNDS);
+  // (one sleep in 50 may be missing: on the idle CI machine the kernel's switches showed 49, libbpf-tools' too)
+  expect(total(out)).toBeGreaterThanOrEqual(ROUNDS - 1);
   expect(total(out)).toBeLessThanOrEqual(ROUNDS + 2);
   const ext = /^avg = (\d+) msecs, total: (\d+) msecs, count: (\d+)$/m.exec(out);
   expect(ext).not.toBeNull();
