@@ -84,7 +84,7 @@ export async function runUnderWorkload(list: ReturnType<typeof invocations>): Pr
  * Runs them all, `parallel` at a time: the machine has 2 CPUs and start-up is CPU-bound, but a run
  * spends most of its time waiting (an interval, Ctrl-C), and the catalogue grows.
  */
-async function runAll(list: ReturnType<typeof invocations>, parallel = 6): Promise<Run[]> {
+async function runAll(list: ReturnType<typeof invocations>, parallel = 4): Promise<Run[]> {
   const results: Run[] = new Array(list.length);
   let next = 0;
   const worker = async () => {
