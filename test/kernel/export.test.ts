@@ -60,6 +60,15 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
+/** A process's BPF programs and links, or none once it is gone (a child may exit between pgrep and this). */
+function fdsOf(pid: number): { programs: number[]; links: number } {
+  try {
+    return bpfFdsOf(pid);
+  } catch {
+    return { programs: [], links: 0 };
+  }
+}
+
 /** The exporter's tool processes (its children), by the tool file they run. */
 function childRunning(exporterPid: number, tool: string): number | undefined {
   const r = spawnSync('pgrep', ['-P', String(exporterPid), '-f', `${tool}.ts`], { encoding: 'utf8' });
@@ -99,7 +108,7 @@ tools:
       await waitUntil(() => ['runqlat', 'biolatency', 'execsnoop'].every(t => {
         const pid = childRunning(exporter.child.pid!, t);
         if (!pid) return false;
-        const fds = bpfFdsOf(pid);
+        const fds = fdsOf(pid);
         return fds.programs.length > 0 && fds.links >= fds.programs.length;
       }), 'the tools to attach', 60_000);
 
@@ -183,7 +192,7 @@ tools:
       // SIGTERM: every tool detaches, the exporter exits 0, no program of theirs stays loaded
       const programs = ['runqlat', 'biolatency', 'execsnoop'].flatMap(t => {
         const pid = childRunning(exporter.child.pid!, t);
-        return pid ? bpfFdsOf(pid).programs : [];
+        return pid ? fdsOf(pid).programs : [];
       });
       expect(programs.length).toBeGreaterThan(0);
       expect(await exporter.stop('SIGTERM')).toBe(0);
@@ -236,7 +245,7 @@ tools:
     let programs: number[] = [];
     await waitUntil(() => {
       const pid = childRunning(exporter.child.pid!, 'runqlen');
-      if (pid) programs = bpfFdsOf(pid).programs;
+      if (pid) programs = [...new Set([...programs, ...fdsOf(pid).programs])];
       return exporter.child.exitCode !== null;
     }, 'the exporter to stop', 60_000);
     expect(exporter.child.exitCode).toBe(2);
