@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { CLEAR_SCREEN, validateRecord } from '../../lib/output/index.js';
 import { expectUsageErrors, runTool, sleep, startTool } from './helpers.js';
-import { bannerShown, diskWorkspace, directIo, loopDevice, tracedIo, type DiskWorkspace, type LoopDevice } from './disk-workload.js';
+import { bannerShown, diskWorkspace, diskWrites, directIo, loopDevice, tracedIo, type DiskWorkspace, type LoopDevice } from './disk-workload.js';
 
 // Each test may repeat its run (see tracedIo) and the machine is shared: generous, not tight.
 jest.setTimeout(240_000);
@@ -37,12 +37,6 @@ function totals(rs: Row[]) {
 }
 
 /** Writes and sectors written that /proc/diskstats has counted for a disk. */
-/** Writes (requests completed), writes merged into another request, and sectors written that /proc/diskstats has counted for a disk. */
-function diskWrites(name: string): { writes: number; merged: number; sectors: number } {
-  const f = fs.readFileSync('/proc/diskstats', 'utf8').split('\n').map(l => l.trim().split(/\s+/)).find(x => x[2] === name)!;
-  return { writes: +f[7], merged: +f[8], sectors: +f[9] };
-}
-
 describe('biotop', () => {
   test('a dd of 160 x 64 KiB direct writes: its PID, dd, W, vda, 160 I/O, 10240 Kbytes', async () => {
     const r = await tracedIo('biotop', ['-C'], () => directIo(ws.file, { bs: 65536, count: N }),

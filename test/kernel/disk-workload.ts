@@ -347,3 +347,9 @@ export function fullLoopDevice(dir: string, roomKib = 256, mib = 16): LoopDevice
     },
   };
 }
+
+/** Writes (requests completed), writes merged into another request, and sectors written that /proc/diskstats has counted for a disk. */
+export function diskWrites(name: string): { writes: number; merged: number; sectors: number } {
+  const f = fs.readFileSync('/proc/diskstats', 'utf8').split('\n').map(l => l.trim().split(/\s+/)).find(x => x[2] === name)!;
+  return { writes: +f[7], merged: +f[8], sectors: +f[9] };
+}

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { bpfFdsOf, root, sleep, tmpDir, track, unloaded, waitUntil, type Running } from './helpers.js';
-import { diskWorkspace, directIo, loopDevice, type DiskWorkspace, type LoopDevice } from './disk-workload.js';
+import { diskWorkspace, diskWrites, directIo, loopDevice, type DiskWorkspace, type LoopDevice } from './disk-workload.js';
 
 jest.setTimeout(180_000);
 
@@ -132,9 +132,9 @@ tools:
       fs.copyFileSync('/bin/true', marker);
       for (let i = 0; i < 20; i++) spawnSync(marker);
       const writes = 200;
-      const before = diskstats(loop.name);
+      const before = diskWrites(loop.name);
       directIo(loop.path, { bs: 4096, count: writes });
-      const after = diskstats(loop.name);
+      const after = diskWrites(loop.name);
       const requests = after.writes - before.writes;
       expect(requests + after.merged - before.merged).toBe(writes);
 
@@ -253,8 +253,3 @@ tools:
     await unloaded(programs);
   });
 });
-
-function diskstats(name: string): { writes: number; merged: number } {
-  const f = fs.readFileSync('/proc/diskstats', 'utf8').split('\n').map(l => l.trim().split(/\s+/)).find(x => x[2] === name)!;
-  return { writes: +f[7], merged: +f[8] };
-}
