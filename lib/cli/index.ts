@@ -10,6 +10,7 @@ import { positionalChecks, UsageError, type ToolOption } from './options.js';
 import { OutputWriter, recordEmitter, type OutputKind, type RecordEmitter } from '../output/index.js';
 import { setDebugLog } from '../libbpf/index.js';
 import { formatHelp, kebabCase, optionAliases } from './help.js';
+import { exitProcess } from './exit.js';
 import { missingDriver, type DriverCheck } from '../host/drivers.js';
 
 export { diskRodata, durationSeconds, intervalCount, intervalSchedule, nonNegativeInt, opt, positiveInt, positiveSeconds, UsageError, type OptionMeaning, type ToolOption } from './options.js';
@@ -133,7 +134,7 @@ function fail(spec: ToolSpec<any>, e: unknown, debug: boolean): never {
   const msg = (e instanceof Error ? e.message : String(e)).replace(new RegExp(`^${spec.name}: `), '');
   process.stderr.write(`${spec.name}: ${msg}\n`);
   if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
-  process.exit(usage ? 2 : 1);
+  exitProcess(usage ? 2 : 1);
 }
 
 const commonOptions: Record<string, Options> = {
@@ -322,7 +323,7 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
   }
   const noDriver = spec.requires && missingDriver(spec.requires);
   if (noDriver) fail(spec, new ToolError(noDriver), opts.debug);
-  const out = new OutputWriter();
+  const out = new OutputWriter(undefined, { onEpipe: () => exitProcess(0) });
   const objects: BPF[] = [];
   const onSignal = () => requestExit();
   process.on('SIGINT', onSignal);
@@ -392,7 +393,7 @@ export async function runTool<O>(spec: ToolSpec<O>, argv: string[]): Promise<voi
   out.flush();
   reportMissedEvents(spec.name, missed());
   await BPF.closeForExit(objects);
-  process.exit(0);
+  exitProcess(0);
 }
 
 /** The one line at exit when the kernel skipped programs (BPF.missedEvents), as lost ring-buffer records are reported. */

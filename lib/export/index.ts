@@ -9,6 +9,7 @@ import { projectRoot } from '../compile/index.js';
 import { programStatsTotal } from '../host/bpfstats.js';
 import { ConfigError, loadConfig, type ExportConfig, type ToolConfig } from './config.js';
 import { addRecord, labelText, Metric, RecordMismatch } from './metrics.js';
+import { exitProcess } from '../cli/exit.js';
 
 export { ConfigError, loadConfig } from './config.js';
 export { addRecord, Metric, RecordMismatch } from './metrics.js';
@@ -166,7 +167,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
     stopping = true;
     server.close();
     await Promise.all(tools.map(t => t.stop()));
-    process.exit(code);
+    exitProcess(code);
   };
   const fatal = (msg: string) => {
     log(msg);

@@ -172,6 +172,7 @@ function declare() {
     syscall5: () => libc.func('long syscall(long nr, ...)'),
     closefd: () => libc.func('int close(int fd)'),
     ioctl: () => libc.func('int ioctl(int fd, unsigned long req, ...)'),
+    _exit: () => libc.func('void _exit(int status)'),
   });
   return { fns, OpenOpts, UprobeOpts, KprobeOpts, KprobeMultiOpts, BatchOpts, UsdtOpts, TracepointOpts, PrintFn, PerfSampleFn, PerfLostFn };
 }
@@ -332,6 +333,12 @@ export async function destroyLinksConcurrently(links: Ptr[]): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(inFlight, links.length) }, worker));
+}
+
+/** Ends the process at once, as _exit(2): no atexit handlers, no node teardown (see lib/cli/exit.ts). */
+export function exitImmediately(code: number): never {
+  f._exit(code);
+  throw new Error('_exit returned');
 }
 
 /**

@@ -11,6 +11,7 @@ import { catalogue, runsHereCached } from '../cli/catalogue.js';
 import { commandDie, commandFlags, listeningAt, parseListen } from '../cli/command.js';
 import { projectRoot } from '../compile/index.js';
 import { fileWritingOptions, RunError, Runs, type Viewer } from './runs.js';
+import { exitProcess } from '../cli/exit.js';
 
 export const defaultListen = '127.0.0.1:9436';
 /** Events a viewer's connection may have in flight before its batches are counted as missed instead. */
@@ -171,7 +172,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     process.on(sig, () => {
       if (closing) return;
       closing = true;
-      void server.close().then(() => process.exit(0));
+      void server.close().then(() => exitProcess(0));
     });
   }
 }
