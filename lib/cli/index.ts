@@ -66,6 +66,20 @@ export interface ToolSpec<O> {
   output: OutputKind | OutputKind[];
   /** Its basic invocations, for the catalogue smoke test. */
   invocations: Invocation[];
+  /**
+   * What its --json records hold with these options, where that does not depend on the data: bpfkit
+   * export checks a config's labels and values against it before starting anything. json.test checks
+   * every record of the tool's invocations against it.
+   */
+  records?: (opts: O) => RecordShape;
+}
+
+/** The fields of a tool's records (ToolSpec.records). */
+export interface RecordShape {
+  /** Histogram records: the key their sections are by (biolatency -D: 'disk'); none: one histogram. */
+  sectionBy?: string;
+  /** The fields of every row of counts/top records, or of every event record (time, tool, kind aside). */
+  fields?: string[];
 }
 
 /** Raised inside a tool to stop with one line and exit 1. */
@@ -298,6 +312,11 @@ export async function checkArguments(spec: ToolSpec<any>, argv: string[]): Promi
   } catch (e) {
     return (e as Error).message;
   }
+}
+
+/** The shape the tool declares for its records with these arguments (ToolSpec.records); undefined where it declares none. */
+export async function recordShape(spec: ToolSpec<any>, argv: string[]): Promise<RecordShape | undefined> {
+  return spec.records?.(await parseArgs(spec, argv));
 }
 
 /** Defines a tool; runs it unless imported for the catalogue (bpfkit list/docs/precompile). */

@@ -2,7 +2,7 @@
 // and the report of each interval — "NAME TOTAL_usecs" rows largest first, or a histogram per IRQ.
 import os from 'node:os';
 import { nonNegativeInt, opt, type ToolOption } from './options.js';
-import type { ToolContext } from './index.js';
+import type { RecordShape, ToolContext } from './index.js';
 import type { Histogram } from '../maps/histogram.js';
 import { sprintf, strftimeHMS } from '../output/index.js';
 
@@ -86,6 +86,14 @@ export const irqGlobals = (o: IrqOptions) => ({ targ_cpu: o.cpu ?? -1, targ_coun
 /** What BCC prints above the values: count, nsecs or usecs. */
 export const irqLabel = (o: IrqOptions) => (o.events ? 'count' : o.nanoseconds ? 'nsecs' : 'usecs');
 
+/** A row's value in --json: events counted (-C), or the time spent, in ns (-N) or us. */
+const irqValueField = (opts: IrqOptions) => (opts.events ? 'count' : opts.nanoseconds ? 'total_ns' : 'total_us');
+
+/** What reportIrqs' records hold (ToolSpec.records). */
+export function irqRecords(kind: 'hardirq' | 'softirq'): (opts: IrqOptions) => RecordShape {
+  return opts => (opts.dist ? { sectionBy: kind } : { fields: [kind, irqValueField(opts)] });
+}
+
 /**
  * One interval's report. `totals` are the (name, value) pairs of the interval, times in ns; `hist`
  * the sectioned histogram of -d. `kind` names the IRQs ("hardirq", "softirq"), `nameWidth` is BCC's
@@ -112,7 +120,7 @@ export function reportIrqs(
   }
   const rows = totals.map(t => ({ name: t.name, value: Math.floor(t.value / divisor) })).sort((a, b) => b.value - a.value);
   if (json) {
-    const field = opts.events ? 'count' : opts.nanoseconds ? 'total_ns' : 'total_us';
+    const field = irqValueField(opts);
     emit.counts(seconds, rows.map(r => ({ [kind]: r.name, [field]: r.value })));
     return;
   }

@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { loadSpec } from '../cli/catalogue.js';
-import { checkArguments, type ToolSpec } from '../cli/index.js';
+import { checkArguments, recordShape, type ToolSpec } from '../cli/index.js';
+import { histogramLabelProblem, rowFieldProblem } from './metrics.js';
 import { outputKinds } from '../cli/catalogue.js';
 
 export type MetricType = 'histogram' | 'counter' | 'gauge';
@@ -121,6 +122,8 @@ export async function loadConfig(file: string): Promise<ExportConfig> {
     const argv = withInterval(spec!, args, intervalS) ?? fail(nameNode, `${tool} does not report at intervals (it has no interval argument)`);
     const bad = await checkArguments(spec!, argv);
     if (bad) fail(argsNode ?? nameNode, `${tool} ${args.join(' ')}: ${bad}`);
+    // what its records hold with these arguments, where the tool declares it: labels checked now, not at the first record
+    const shape = await recordShape(spec!, argv);
 
     const metricsNode = get(t, 'metrics');
     if (!isSeq(metricsNode) || metricsNode.items.length === 0) fail(metricsNode ?? t, `metrics: must list at least one metric of ${tool}`);
@@ -149,6 +152,10 @@ export async function loadConfig(file: string): Promise<ExportConfig> {
       if (value === undefined && type === 'gauge') fail(m, 'a gauge needs value: (the row field it shows)');
       if (value === undefined && type === 'counter' && !kinds.includes('event')) fail(m, `a counter of ${tool}'s rows needs value: (the row field it sums)`);
       if (type === 'counter' && !name.endsWith('_total')) fail(n, `a counter's name ends in _total (Prometheus' convention): ${name}_total`);
+      const unproduced = !shape ? undefined
+        : type === 'histogram' ? histogramLabelProblem(tool as string, labels[0], shape.sectionBy)
+        : shape.fields && rowFieldProblem(tool as string, labels, value as string | undefined, shape.fields);
+      if (unproduced) fail((unproduced.startsWith('value') ? valueNode : labelsNode) ?? m, unproduced);
       claim(name, n!, type === 'histogram' ? ['_bucket', '_sum', '_count'] : []);
       const helpNode = get(m, 'help');
       metrics.push({

@@ -15,6 +15,26 @@ export interface RecordBucket { start: number; end: number; count: number }
 /** What a record could not give a metric: a label the tool does not produce, a value field it lacks. */
 export class RecordMismatch extends Error {}
 
+/**
+ * Why a histogram metric with this label (or none) cannot come from histograms sectioned by `sectionBy`
+ * (or not sectioned); undefined when it can. The same words before the start (a tool's declared
+ * records, config.ts) and at a record.
+ */
+export function histogramLabelProblem(tool: string, label: string | undefined, sectionBy: string | undefined): string | undefined {
+  if (label && !sectionBy) return `label '${label}' is not produced by ${tool}: its histograms have no sections (options such as -D make them)`;
+  if (label && sectionBy !== label) return `label '${label}' is not produced by ${tool}: its histograms are sectioned by '${sectionBy}'`;
+  if (!label && sectionBy) return `${tool}'s histograms are sectioned by '${sectionBy}': name it in labels: [${sectionBy}]`;
+  return undefined;
+}
+
+/** Why a row metric's label or value is not among a record's fields; undefined when all are. */
+export function rowFieldProblem(tool: string, labels: string[], value: string | undefined, fields: string[]): string | undefined {
+  const label = labels.find(l => !fields.includes(l));
+  if (label !== undefined) return `label '${label}' is not produced by ${tool}: its records have ${fields.join(', ')}`;
+  if (value !== undefined && !fields.includes(value)) return `value '${value}' is not a field of ${tool}'s records (they have ${fields.join(', ')})`;
+  return undefined;
+}
+
 const seriesKey = (labels: Labels) => JSON.stringify(Object.entries(labels));
 
 export class Metric {
@@ -37,9 +57,8 @@ export class Metric {
       ? record.sections.map((s: any) => ({ key: s.key, buckets: s.buckets }))
       : [{ buckets: record.buckets, sum: record.summary?.sum }];
     const [label] = this.config.labels;
-    if (label && !record.sections) throw new RecordMismatch(`label '${label}' is not produced by ${this.tool}: its histograms have no sections (options such as -D make them)`);
-    if (label && record.section_by !== label) throw new RecordMismatch(`label '${label}' is not produced by ${this.tool}: its histograms are sectioned by '${record.section_by}'`);
-    if (!label && record.sections) throw new RecordMismatch(`${this.tool}'s histograms are sectioned by '${record.section_by}': name it in labels: [${record.section_by}]`);
+    const problem = histogramLabelProblem(this.tool, label, record.sections ? record.section_by : undefined);
+    if (problem) throw new RecordMismatch(problem);
     for (const part of parts) {
       const labels: Labels = label ? { [label]: String(part.key) } : {};
       const key = seriesKey(labels);
@@ -61,11 +80,10 @@ export class Metric {
   /** counts/top rows (a counter sums `value`, a gauge keeps the latest), or an event (a counter counts it). */
   addRows(rows: any[], kind: 'counter' | 'gauge'): void {
     for (const row of rows) {
+      const problem = rowFieldProblem(this.tool, this.config.labels, this.config.value, Object.keys(row).filter(k => k !== 'time' && k !== 'tool' && k !== 'kind'));
+      if (problem) throw new RecordMismatch(problem);
       const labels: Labels = {};
-      for (const l of this.config.labels) {
-        if (!(l in row)) throw new RecordMismatch(`label '${l}' is not produced by ${this.tool}: its records have ${Object.keys(row).filter(k => k !== 'time' && k !== 'tool' && k !== 'kind').join(', ')}`);
-        labels[l] = String(row[l]);
-      }
+      for (const l of this.config.labels) labels[l] = String(row[l]);
       let v = 1;
       if (this.config.value) {
         if (typeof row[this.config.value] !== 'number') throw new RecordMismatch(`value '${this.config.value}' is not a number in ${this.tool}'s records`);

@@ -215,6 +215,11 @@ tools:
       ['yaml.yaml', 'tools:\n  - tool: [runqlat\n', /yaml\.yaml:\d+: /],
       ['stacks.yaml', 'tools:\n  - tool: profile\n    metrics:\n      - {name: p_total, type: counter, value: samples}\n', /stacks\.yaml:2: profile does not report at intervals \(it has no interval argument\)$/],
       ['counter.yaml', 'tools:\n  - tool: vfsstat\n    metrics:\n      - {name: reads, type: counter, value: read}\n', /counter\.yaml:4: a counter's name ends in _total/],
+      // labels and values against what the tool declares its records hold with these arguments (ToolSpec.records)
+      ['label.yaml', 'tools:\n  - tool: runqlen\n    args: [-O]\n    metrics:\n      - name: occ\n        type: gauge\n        labels: [cpu]\n        value: runqocc_percent\n', /label\.yaml:7: label 'cpu' is not produced by runqlen: its records have runqocc_percent$/],
+      ['sections.yaml', 'tools:\n  - tool: biolatency\n    metrics:\n      - {name: b, type: histogram, labels: [disk]}\n', /sections\.yaml:4: label 'disk' is not produced by biolatency: its histograms have no sections \(options such as -D make them\)$/],
+      ['unnamed.yaml', 'tools:\n  - tool: biolatency\n    args: [-D]\n    metrics:\n      - {name: b, type: histogram}\n', /unnamed\.yaml:5: biolatency's histograms are sectioned by 'disk': name it in labels: \[disk\]$/],
+      ['value.yaml', 'tools:\n  - tool: syscount\n    metrics:\n      - {name: s_total, type: counter, labels: [syscall], value: calls}\n', /value\.yaml:4: value 'calls' is not a field of syscount's records \(they have syscall, count\)$/],
     ];
     for (const [name, text, re] of cases) {
       const r = spawnSync(bpfkit, ['export', '--config', writeConfig(name, text)], { encoding: 'utf8', timeout: 60_000 });
@@ -239,17 +244,18 @@ tools:
     expect(queried.size).toBeGreaterThan(8);
   });
 
-  test('a label the tool does not produce is found at its first record: the place named, exit 2, the tool stopped', async () => {
-    const file = writeConfig('label.yaml', 'tools:\n  - tool: runqlen\n    args: [-O]\n    interval: 1\n    metrics:\n      - name: occ\n        type: gauge\n        labels: [cpu]\n        value: runqocc_percent\n');
+  // needs a tool that declares no ToolSpec.records (cpudist): for the others the config is refused before the start
+  test('a tool that does not declare its records: a label it does not produce is found at its first record: the place named, exit 2, the tool stopped', async () => {
+    const file = writeConfig('first-record.yaml', 'tools:\n  - tool: cpudist\n    interval: 1\n    metrics:\n      - name: oncpu\n        type: histogram\n        labels: [pid]\n');
     const exporter = startExport(['--config', file, '--listen', `127.0.0.1:${await freePort()}`]);
     let programs: number[] = [];
     await waitUntil(() => {
-      const pid = childRunning(exporter.child.pid!, 'runqlen');
+      const pid = childRunning(exporter.child.pid!, 'cpudist');
       if (pid) programs = [...new Set([...programs, ...fdsOf(pid).programs])];
       return exporter.child.exitCode !== null;
     }, 'the exporter to stop', 60_000);
     expect(exporter.child.exitCode).toBe(2);
-    expect(exporter.stderr()).toMatch(/label\.yaml:6: label 'cpu' is not produced by runqlen: its records have runqocc_percent\n/);
+    expect(exporter.stderr()).toMatch(/first-record\.yaml:5: label 'pid' is not produced by cpudist: its histograms have no sections/);
     await unloaded(programs);
   });
 });

@@ -3,6 +3,7 @@
 // writes, TCP sessions), and every line it prints must be a valid record of its tool, of a kind the
 // tool declares (ToolSpec.output), with every declared kind seen. New tools are covered by declaring.
 import { outputKinds } from '../../lib/cli/catalogue.js';
+import { recordShape } from '../../lib/cli/index.js';
 import { validateRecord } from '../../lib/output/index.js';
 import { invocations, refusal, runUnderWorkload, specs, type Run } from './catalogue-runs.js';
 
@@ -60,4 +61,18 @@ test.each(specs.map(s => [s.name] as const))('%s: its invocations print every ou
   const mayMiss = list.some(inv => inv.spec === spec && (inv.refuses || inv.quiet));
   if (mayMiss) expect([...seen].filter(k => !outputKinds(spec).includes(k))).toEqual([]);
   else expect([...seen].sort()).toEqual([...outputKinds(spec)].sort());
+});
+
+// ToolSpec.records: what bpfkit export checks a config against before it starts anything must be what the tool prints
+const shaped = list.map((inv, i) => [inv, i] as const).filter(([inv]) => inv.spec.records && !inv.refuses);
+test.each(shaped.map(([inv, i]) => [`${inv.spec.name} ${inv.args.join(' ')}`, i] as const))('%s: records have the fields the tool declares', async (_, i) => {
+  const inv = list[i]!;
+  const shape = (await recordShape(inv.spec, inv.args))!;
+  const seen = records(runs[i]!).map(x => x.value).filter(v => v && typeof v === 'object');
+  for (const v of seen) {
+    const rows: Record<string, unknown>[] = v.kind === 'event' ? [v] : v.kind === 'counts' || v.kind === 'top' ? v.rows ?? [] : [];
+    const fields = rows.map(r => Object.keys(r).filter(k => !['time', 'tool', 'kind'].includes(k)).sort());
+    if (v.kind === 'histogram') expect({ kind: v.kind, section_by: v.section_by }).toEqual({ kind: v.kind, section_by: shape.sectionBy });
+    else expect({ kind: v.kind, fields: [...new Set(fields.map(f => f.join(',')))] }).toEqual({ kind: v.kind, fields: rows.length ? [[...shape.fields!].sort().join(',')] : [] });
+  }
 });

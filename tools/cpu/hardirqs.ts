@@ -4,7 +4,7 @@
 // raw_tp below it). As BCC, a handler that returned IRQ_NONE (not its device's interrupt, on a shared
 // line) is not counted.
 import { defineTool, intervalCount } from '../../lib/cli/index.js';
-import { IRQ_COMMON_C, IRQ_OPTIONS, irqGlobals, irqProblem, reportIrqs, type IrqOptions } from '../../lib/cli/irqs.js';
+import { IRQ_COMMON_C, IRQ_OPTIONS, irqGlobals, irqProblem, irqRecords, reportIrqs, type IrqOptions } from '../../lib/cli/irqs.js';
 
 const program = `
 #include <bpfkit.h>
@@ -62,6 +62,7 @@ defineTool<IrqOptions>({
   probes: { tp_btf: ['irq_handler_entry', 'irq_handler_exit'], raw_tp: ['irq_handler_entry', 'irq_handler_exit'] },
   output: ['counts', 'histogram'],
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: ['-d', '1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: irqRecords('hardirq'),
   program,
   options: IRQ_OPTIONS,
   positional: '[interval] [count]',

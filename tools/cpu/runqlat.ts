@@ -87,6 +87,10 @@ interface Options {
   count?: string;
 }
 
+/** -P, -L, --pidnss: a histogram per PID, TID or PID namespace (the program's targ_per: 1, 2, 3). */
+const PER = ['', 'pid', 'tid', 'pidns'] as const;
+const perOf = (o: Options) => (o.pids ? 1 : o.tids ? 2 : o.pidnss ? 3 : 0);
+
 defineTool<Options>({
   name: 'runqlat',
   subsystem: 'cpu',
@@ -95,6 +99,7 @@ defineTool<Options>({
   probes: { tp_btf: ['sched_wakeup', 'sched_wakeup_new', 'sched_switch'], raw_tp: ['sched_wakeup', 'sched_wakeup_new', 'sched_switch'] },
   output: 'histogram',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: o => ({ sectionBy: PER[perOf(o)] || undefined }),
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),
@@ -120,12 +125,12 @@ defineTool<Options>({
 
   async run({ opts, load, out, json, emit, banner, intervals }) {
     const { interval, count } = intervalCount(opts);
-    const per = opts.pids ? 1 : opts.tids ? 2 : opts.pidnss ? 3 : 0;
+    const per = perOf(opts);
     const bpf = load({ rodata: { targ_tgid: opts.pid ?? 0, targ_per: per, targ_ms: opts.milliseconds } });
     bpf.attachAll();
     const unit = opts.milliseconds ? 'msecs' : 'usecs';
     const hist = bpf.histogram(per ? 'dist_by' : 'dist');
-    const sectionHeader = ['', 'pid', 'tid', 'pidns'][per];
+    const sectionHeader = PER[per];
     banner('Tracing run queue latency... Hit Ctrl-C to end.');
 
     await intervals(interval, count, () => {

@@ -65,6 +65,7 @@ defineTool<Options>({
   probes: { perf_event: ['cpu-clock at 99 Hz on every CPU'] },
   output: ['histogram', 'counts'],
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }, { args: ['-O', '1', '1'], ends: 'itself' }],
+  records: o => (o.runqocc ? { fields: o.cpus ? ['cpu', 'runqocc_percent'] : ['runqocc_percent'] } : { sectionBy: o.cpus ? 'cpu' : undefined }),
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),

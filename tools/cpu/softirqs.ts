@@ -4,7 +4,7 @@
 // raw_tp below it). The sums are per-CPU slots by vector: no event pays for an atomic operation or a
 // hash lookup.
 import { defineTool, intervalCount } from '../../lib/cli/index.js';
-import { IRQ_COMMON_C, IRQ_OPTIONS, irqGlobals, irqProblem, reportIrqs, softirqName, type IrqOptions } from '../../lib/cli/irqs.js';
+import { IRQ_COMMON_C, IRQ_OPTIONS, irqGlobals, irqProblem, irqRecords, reportIrqs, softirqName, type IrqOptions } from '../../lib/cli/irqs.js';
 
 const program = `
 #include <bpfkit.h>
@@ -60,6 +60,7 @@ defineTool<IrqOptions>({
   probes: { tp_btf: ['softirq_entry', 'softirq_exit'], raw_tp: ['softirq_entry', 'softirq_exit'] },
   output: ['counts', 'histogram'],
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: ['-d', '1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: irqRecords('softirq'),
   program,
   options: IRQ_OPTIONS,
   positional: '[interval] [count]',

@@ -108,6 +108,10 @@ function errnoValue(v: unknown): number | undefined {
 
 interface Row { key: number; count: bigint; total_ns: bigint; comm: string }
 
+/** A row's fields in --json: its key (a process or a syscall), its count, and with -L the time spent. */
+const timeField = (o: Options) => (o.milliseconds ? 'total_ms' : 'total_us');
+const rowFields = (o: Options) => [...(o.process ? ['pid', 'comm'] : ['syscall']), 'count', ...(o.latency ? [timeField(o)] : [])];
+
 defineTool<Options>({
   name: 'syscount',
   subsystem: 'cpu',
@@ -116,6 +120,7 @@ defineTool<Options>({
   probes: { tracepoint: ['raw_syscalls/sys_enter', 'raw_syscalls/sys_exit'] },
   output: 'counts',
   invocations: [{ args: ['-d', '1'], ends: 'itself' }, { args: ['-L', '-P', '-d', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: o => ({ fields: rowFields(o) }),
   program,
   options: {
     pid: opt.pid('trace only this pid'),
@@ -179,11 +184,10 @@ defineTool<Options>({
       rows.sort((a, b) => (by(b) > by(a) ? 1 : by(b) < by(a) ? -1 : 0));
       const top = rows.slice(0, opts.top);
       if (json) {
-        const timeField = opts.milliseconds ? 'total_ms' : 'total_us';
         emit.counts(seconds, top.map(r => ({
           ...(opts.process ? { pid: r.key, comm: r.comm } : { syscall: syscallName(r.key) }),
           count: Number(r.count),
-          ...(opts.latency ? { [timeField]: Number(r.total_ns) / unitDiv } : {}),
+          ...(opts.latency ? { [timeField(opts)]: Number(r.total_ns) / unitDiv } : {}),
         })));
         return;
       }

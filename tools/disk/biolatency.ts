@@ -123,6 +123,7 @@ defineTool<Options>({
   },
   output: 'histogram',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: o => ({ sectionBy: o.flags ? 'flags' : o.disks ? 'disk' : undefined }),
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),

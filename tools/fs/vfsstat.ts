@@ -87,6 +87,7 @@ defineTool<Options>({
   }],
   output: 'counts',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: columns.map(c => c.toLowerCase()) }),
   program,
   options: {},
   positional: '[interval] [count]',

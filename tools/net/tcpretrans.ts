@@ -94,6 +94,7 @@ defineTool<Options>({
   probes: { tracepoint: ['tcp/tcp_retransmit_skb', 'tcp/tcp_retransmit_synack'] },
   output: ['event', 'counts'],
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-c'], ends: 'ctrl-c' }],
+  records: o => ({ fields: o.count ? ['ip', 'laddr', 'lport', 'raddr', 'rport', 'retransmits'] : ['pid', 'ip', 'laddr', 'lport', 'raddr', 'rport', 'type', 'state', ...(o.sequence ? ['seq'] : [])] }),
   program,
   options: {
     sequence: opt.flag('s', 'display TCP sequence numbers'),
