@@ -36,14 +36,15 @@ try {
   const [serverCpu, toolCpu] = [cpuOf(server) - server0, cpuOf(tool) - tool0];
   const counts = await Promise.all(pages.map(p => p.evaluate(id => {
     const panel = (window as any).bpfkit.panels.get(id);
-    return { accounted: panel.received + panel.missed + panel.before, total: panel.total, missed: panel.missed };
+    const lost = Number(/lost (\d+)/.exec(document.querySelector(`article.panel[data-run="${id}"] .stats`)?.textContent ?? '')?.[1] ?? 0);
+    return { accounted: panel.received + panel.missed + panel.before, total: panel.total, missed: panel.missed, lost };
   }, runs[0])));
   const exact = counts.every(c => c.accounted === c.total);
   const later = rss.slice(Math.floor(rss.length / 3));
   console.log(`serve: ${execs} execs in ${seconds} s (${(execs / seconds).toFixed(0)}/s, aiming at 5000/s), 10 pages on one execsnoop: ` +
     `server CPU ${serverCpu.toFixed(2)} s vs execsnoop's ${toolCpu.toFixed(2)} s (${(serverCpu / Math.max(toolCpu, 0.01)).toFixed(2)}x; bar 1.5x); ` +
     `server RSS ${Math.min(...later).toFixed(0)}-${Math.max(...later).toFixed(0)} MiB over the last two thirds; ` +
-    `pages ${exact ? 'all accounted for every event' : 'NOT all accounted'} (total ${counts[0]?.total}, not delivered ${counts.map(c => c.missed).join('/')})`);
+    `pages ${exact ? 'all accounted for every event' : 'NOT all accounted'} (total ${counts[0]?.total}, lost by the tool ${counts[0]?.lost}, not delivered ${counts.map(c => c.missed).join('/')})`);
 } finally {
   await browser.close();
   await dashboard.stop();
