@@ -2,6 +2,7 @@
 // and the text exposition format (version 0.0.4) they are scraped in. Tools report per interval and
 // clear their maps, so every series here is the running sum of those intervals: monotonic across scrapes.
 import type { MetricConfig } from './config.js';
+import { ownFields } from '../output/index.js';
 
 type Labels = Record<string, string>;
 
@@ -80,7 +81,7 @@ export class Metric {
   /** counts/top rows (a counter sums `value`, a gauge keeps the latest), or an event (a counter counts it). */
   addRows(rows: any[], kind: 'counter' | 'gauge'): void {
     for (const row of rows) {
-      const problem = rowFieldProblem(this.tool, this.config.labels, this.config.value, Object.keys(row).filter(k => k !== 'time' && k !== 'tool' && k !== 'kind'));
+      const problem = rowFieldProblem(this.tool, this.config.labels, this.config.value, ownFields(row));
       if (problem) throw new RecordMismatch(problem);
       const labels: Labels = {};
       for (const l of this.config.labels) labels[l] = String(row[l]);

@@ -31,7 +31,7 @@ export type { TableOptions } from './table.js';
 export { parseFolded, renderFlameGraph, frameKind } from './flamegraph.js';
 export type { FlameGraphOptions, FrameKind } from './flamegraph.js';
 export {
-  OUTPUT_KINDS, eventRecord, histogramRecord, countsRecord, topRecord, stacksRecord, recordEmitter, validateRecord,
+  OUTPUT_KINDS, eventRecord, histogramRecord, countsRecord, topRecord, stacksRecord, recordEmitter, validateRecord, ownFields,
 } from './records.js';
 export type { OutputKind, Fields, HistSectionsJson, RecordEmitter } from './records.js';
 export { CLEAR_SCREEN, loadavgText, loadavgValues, topRows, writeTopScreen } from './top.js';

@@ -20,6 +20,9 @@ export interface HistSectionsJson {
 
 const ENVELOPE = ['time', 'tool', 'kind'];
 
+/** A record's (or a row's) own fields: its keys, the envelope's aside. */
+export const ownFields = (record: object): string[] => Object.keys(record).filter(k => !ENVELOPE.includes(k));
+
 function envelope(tool: string, kind: OutputKind, fields: Fields, at = new Date()): Fields {
   // A field may not shadow the envelope: every consumer reads time/tool/kind the same way.
   for (const k of ENVELOPE) if (k in fields) throw new Error(`${tool}: a ${kind} record may not have its own '${k}' field`);

@@ -4,7 +4,7 @@
 // tool declares (ToolSpec.output), with every declared kind seen. New tools are covered by declaring.
 import { outputKinds } from '../../lib/cli/catalogue.js';
 import { recordShape } from '../../lib/cli/index.js';
-import { validateRecord } from '../../lib/output/index.js';
+import { ownFields, validateRecord } from '../../lib/output/index.js';
 import { invocations, refusal, runUnderWorkload, specs, type Run } from './catalogue-runs.js';
 
 // a tool that cannot run here (smoke.test.ts checks its one line) prints no records
@@ -71,7 +71,7 @@ test.each(shaped.map(([inv, i]) => [`${inv.spec.name} ${inv.args.join(' ')}`, i]
   const seen = records(runs[i]!).map(x => x.value).filter(v => v && typeof v === 'object');
   for (const v of seen) {
     const rows: Record<string, unknown>[] = v.kind === 'event' ? [v] : v.kind === 'counts' || v.kind === 'top' ? v.rows ?? [] : [];
-    const fields = rows.map(r => Object.keys(r).filter(k => !['time', 'tool', 'kind'].includes(k)).sort());
+    const fields = rows.map(r => ownFields(r).sort());
     if (v.kind === 'histogram') expect({ kind: v.kind, section_by: v.section_by }).toEqual({ kind: v.kind, section_by: shape.sectionBy });
     else expect({ kind: v.kind, fields: [...new Set(fields.map(f => f.join(',')))] }).toEqual({ kind: v.kind, fields: rows.length ? [[...shape.fields!].sort().join(',')] : [] });
   }
