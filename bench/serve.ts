@@ -31,7 +31,12 @@ try {
   const rss: number[] = [];
   const sampler = setInterval(() => rss.push(rssMiB(server)), 1000);
   const execs = await storm(bin, seconds, 4, 5000);
-  await sleep(2000);
+  // Settle: the run's total stops growing once the tool and the server have caught up with the storm.
+  const totalOf = () => pages[0]!.evaluate(id => (window as any).bpfkit.panels.get(id).total as number, runs[0]);
+  for (let last = -1, now = await totalOf(), waited = 0; now !== last && waited < 30; waited++) {
+    await sleep(1000);
+    [last, now] = [now, await totalOf()];
+  }
   clearInterval(sampler);
   const [serverCpu, toolCpu] = [cpuOf(server) - server0, cpuOf(tool) - tool0];
   const counts = await Promise.all(pages.map(p => p.evaluate(id => {
