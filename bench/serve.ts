@@ -20,7 +20,7 @@ const dashboard = await startDashboard();
 const browser = await launchChromium();
 try {
   const bin = buildStorm(dir);
-  const pages = [];
+  const pages: Awaited<ReturnType<typeof openPage>>[] = [];
   for (let i = 0; i < 10; i++) pages.push(await openPage(browser, dashboard.url));
   const runs: string[] = [];
   for (const p of pages) runs.push(await runFromForm(p, 'execsnoop'));
@@ -32,7 +32,7 @@ try {
   const sampler = setInterval(() => rss.push(rssMiB(server)), 1000);
   const execs = await storm(bin, seconds, 4, 5000);
   // Settle: the run's total stops growing once the tool and the server have caught up with the storm.
-  const totalOf = () => pages[0]!.evaluate(id => (window as any).bpfkit.panels.get(id).total as number, runs[0]);
+  const totalOf = () => pages[0]!.evaluate((id: string) => (window as any).bpfkit.panels.get(id).total as number, runs[0]);
   for (let last = -1, now = await totalOf(), waited = 0; now !== last && waited < 30; waited++) {
     await sleep(1000);
     [last, now] = [now, await totalOf()];

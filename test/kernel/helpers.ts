@@ -194,8 +194,9 @@ export async function waitUntil(cond: () => boolean, what: string, ms = 30000): 
 }
 
 /** IDs of the BPF programs a process holds, and how many BPF links (from its fds' fdinfo). */
-export function bpfFdsOf(pid: number): { programs: number[]; links: number } {
+export function bpfFdsOf(pid: number): { programs: number[]; links: number; linked: Set<number> } {
   const programs = new Set<number>();
+  const linked = new Set<number>();
   let links = 0;
   for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
     let info: string;
@@ -204,10 +205,13 @@ export function bpfFdsOf(pid: number): { programs: number[]; links: number } {
     } catch {
       continue; // closed meanwhile
     }
-    if (/^link_id:/m.test(info)) links++;
-    else if (/^prog_id:/m.test(info)) programs.add(Number(/^prog_id:\s+(\d+)$/m.exec(info)![1]));
+    const prog = /^prog_id:\s+(\d+)$/m.exec(info);
+    if (/^link_id:/m.test(info)) {
+      links++;
+      if (prog) linked.add(Number(prog[1]));
+    } else if (prog) programs.add(Number(prog[1]));
   }
-  return { programs: [...programs], links };
+  return { programs: [...programs], links, linked };
 }
 
 /**
@@ -227,8 +231,9 @@ export async function unloaded(programs: number[]): Promise<void> {
 export async function attached(r: Running): Promise<void> {
   await waitUntil(() => {
     if (r.child.exitCode !== null) throw new Error(`the tool exited (${r.child.exitCode}) before attaching:\n${r.stderr()}`);
-    const { programs, links } = bpfFdsOf(r.child.pid!);
-    return programs.length > 0 && links >= programs.length;
+    // every program has a link: a count of links alone is reached early by a program attached many times
+    const { programs, linked } = bpfFdsOf(r.child.pid!);
+    return programs.length > 0 && programs.every(id => linked.has(id));
   }, 'the tool to attach its programs');
 }
 
