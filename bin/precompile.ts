@@ -1,7 +1,9 @@
 // `npm run build`: compile every tool's BPF program into the cache, so a first run does not wait for clang.
 // The compiles run in parallel, one per CPU (the first builds the precompiled header the others wait for).
 import { loadSpecs } from '../lib/cli/catalogue.js';
-import { compileMany, type CompileRequest } from '../lib/compile/index.js';
+import os from 'node:os';
+import { prepareCoreBtf } from '../lib/compile/core-btf.js';
+import { cacheDir, compileMany, type CompileRequest, type CompileResult } from '../lib/compile/index.js';
 
 const specs = await loadSpecs();
 // The same request as a tool's own BPF.load({ text: spec.program, name: spec.name }) makes: same cache key.
@@ -17,4 +19,13 @@ results.forEach((r, i) => {
     built++;
   }
 });
+// and each object's cut of this kernel's BTF, which a first run would otherwise make (lib/compile/core-btf)
+const objects = results.filter((r): r is CompileResult => !(r instanceof Error));
+let next = 0;
+await Promise.all(Array.from({ length: parallel ?? os.availableParallelism() }, async () => {
+  while (next < objects.length) {
+    const r = objects[next++]!;
+    await prepareCoreBtf(cacheDir(), r.key, r.elf);
+  }
+}));
 process.stdout.write(`precompiled ${specs.length} tools (${built} compiled, ${specs.length - built} cached)\n`);

@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Btf, makeDecoder, makeEncoder, makeFieldReaders, type DecodeOptions, type FieldReaders } from './btf/index.js';
-import { compile } from './compile/index.js';
+import { cacheDir, compile } from './compile/index.js';
+import { coreBtfFor, discardCoreBtf } from './compile/core-btf.js';
+import { contentKey } from './compile/hash.js';
 import { TracepointMissingError } from './compile/tracepoints.js';
 import {
   features, kindFeatureName, kindSupported, rawTracepointExists, tracepointExists,
@@ -41,6 +43,8 @@ export interface LoadOptions {
   optional?: string[];
   /** Programs that stand in for the others where this kernel cannot run those (see Substitute). */
   substitutes?: Substitute[];
+  /** Relocate against the whole kernel BTF, not the object's own cut of it (lib/compile/core-btf). */
+  fullKernelBtf?: boolean;
 }
 
 /**
@@ -146,6 +150,8 @@ export class BPF {
   private btfCache?: Btf;
   /** Whether the object came from the compile cache. */
   cached = false;
+  /** The kernel types its CO-RE relocations used, where not the whole kernel BTF (lib/compile/core-btf). */
+  coreBtf?: string;
   /** Set when a substitute (LoadOptions.substitutes) was loaded instead of the programs it replaces. */
   substituted?: Substitution;
 
@@ -163,7 +169,11 @@ export class BPF {
       bpf.loadObject();
     } catch (e) {
       bpf.close();
-      throw e;
+      if (!bpf.coreBtf) throw e;
+      // the object's cut of the kernel's types fell short: the whole kernel BTF decides, from now on
+      const full = BPF.load({ ...opts, fullKernelBtf: true });
+      discardCoreBtf(bpf.coreBtf);
+      return full;
     }
     return bpf;
   }
@@ -191,16 +201,18 @@ export class BPF {
     const name = (opts.name ?? (opts.file ? path.basename(opts.file) : 'bpfkit')).replace(/\.bpf\.c$|\.c$|\.o$/, '');
     let elf = opts.elf;
     let cached = false;
+    let key: string | undefined;
     if (!elf) {
       const text = opts.text ?? fs.readFileSync(opts.file!, 'utf8');
       const r = compile({ text, name: `${name}.bpf.c`, cflags: opts.cflags });
-      elf = r.elf;
-      cached = r.cached;
+      ({ elf, cached, key } = r);
     }
+    const coreBtf = opts.fullKernelBtf ? undefined : coreBtfFor(cacheDir(), key ?? contentKey(elf), elf);
     takeLog();
-    const obj = checkPtr(f.open_mem(elf, elf.length, openOpts(name.replace(/[^\w]/g, '_').slice(0, 15))) as Ptr | null, `opening BPF object ${name}`);
+    const obj = checkPtr(f.open_mem(elf, elf.length, openOpts(name.replace(/[^\w]/g, '_').slice(0, 15), coreBtf ?? null)) as Ptr | null, `opening BPF object ${name}`);
     const bpf = new BPF(obj, name);
     bpf.cached = cached;
+    bpf.coreBtf = coreBtf;
     try {
       bpf.discover();
       const rodata = { ...opts.rodata, ...bpf.chooseEventBuffers() };

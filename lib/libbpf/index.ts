@@ -264,9 +264,10 @@ export function setDebugLog(on: boolean): void {
 }
 
 // ---------------------------------------------------------------- opts builders
-export function openOpts(objectName: string) {
+/** btfCustomPath: the kernel types CO-RE relocates against, instead of the whole kernel BTF (libbpf copies it). */
+export function openOpts(objectName: string, btfCustomPath: string | null = null) {
   return { sz: koffi.sizeof(OpenOpts), object_name: objectName, relaxed_maps: false, pin_root_path: null, _pad: 0,
-    kconfig: null, btf_custom_path: null, kernel_log_buf: null, kernel_log_size: 0, kernel_log_level: 0 };
+    kconfig: null, btf_custom_path: btfCustomPath, kernel_log_buf: null, kernel_log_size: 0, kernel_log_level: 0 };
 }
 export function uprobeOpts(retprobe: boolean, funcName: string | null, cookie = 0n) {
   return { sz: koffi.sizeof(UprobeOpts), ref_ctr_offset: 0, bpf_cookie: cookie, retprobe, func_name: funcName };

@@ -200,6 +200,45 @@ SEC("tracepoint/syscalls/sys_enter_getppid") int t(void *ctx) {
       bpf.close();
     }
   });
+
+  test('CO-RE relocates against the object\'s own cut of the kernel BTF, and the whole BTF where the cut fails', () => {
+    const text = `#include <bpfkit.h>
+const volatile u32 targ_tgid = 0;
+u32 parent_tgid = 0;
+SEC("tracepoint/syscalls/sys_enter_getppid") int parent(void *ctx) {
+	if (bpfkit_tgid() != targ_tgid) return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	parent_tgid = BPF_CORE_READ(task, real_parent, tgid);
+	return 0;
+}`;
+    const parentSeen = (opts: { fullKernelBtf?: boolean } = {}) => {
+      const bpf = BPF.load({ text, name: 'core_btf', rodata: { targ_tgid: process.pid }, ...opts });
+      try {
+        bpf.attachAll();
+        getppid();
+        return { parent: bpf.globals('.bss').parent_tgid, coreBtf: bpf.coreBtf };
+      } finally {
+        bpf.close();
+      }
+    };
+    const cut = parentSeen();
+    // this kernel has no module BTF, so the cut serves; it holds a few types, not the kernel's thousands
+    expect(fs.readdirSync('/sys/kernel/btf')).toEqual(['vmlinux']);
+    expect(cut.coreBtf).toBeDefined();
+    expect(fs.statSync(cut.coreBtf!).size).toBeLessThan(fs.statSync('/sys/kernel/btf/vmlinux').size / 100);
+    expect(cut.parent).toBe(process.ppid);
+    const full = parentSeen({ fullKernelBtf: true });
+    expect(full).toEqual({ parent: process.ppid, coreBtf: undefined });
+    // a cut libbpf cannot use: the load is retried with the whole kernel BTF, and the cut is not offered again
+    const saved = fs.readFileSync(cut.coreBtf!);
+    try {
+      fs.writeFileSync(cut.coreBtf!, 'not BTF');
+      expect(parentSeen()).toEqual({ parent: process.ppid, coreBtf: undefined });
+      expect(parentSeen()).toEqual({ parent: process.ppid, coreBtf: undefined });
+    } finally {
+      fs.writeFileSync(cut.coreBtf!, saved);
+    }
+  });
 });
 
 
