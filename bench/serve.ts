@@ -49,6 +49,7 @@ try {
   console.log(`serve: ${execs} execs in ${seconds} s (${(execs / seconds).toFixed(0)}/s, aiming at 5000/s), 10 pages on one execsnoop: ` +
     `server CPU ${serverCpu.toFixed(2)} s vs execsnoop's ${toolCpu.toFixed(2)} s (${(serverCpu / Math.max(toolCpu, 0.01)).toFixed(2)}x; bar 1.5x); ` +
     `server RSS ${Math.min(...later).toFixed(0)}-${Math.max(...later).toFixed(0)} MiB over the last two thirds; ` +
+    `by 5 s: ${rss.filter((_, i) => i % 5 === 4).map(r => r.toFixed(0)).join(' ')}; ` +
     `pages ${exact ? 'all accounted for every event' : 'NOT all accounted'} (total ${counts[0]?.total}, lost by the tool ${counts[0]?.lost}, not delivered ${counts.map(c => c.missed).join('/')})`);
 } finally {
   await browser.close();
