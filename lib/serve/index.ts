@@ -14,8 +14,12 @@ import { fileWritingOptions, RunError, Runs, type Viewer } from './runs.js';
 import { exitProcess } from '../cli/exit.js';
 
 export const defaultListen = '127.0.0.1:9436';
-/** Events a viewer's connection may have in flight before its batches are counted as missed instead. */
-const maxInFlight = 64;
+/**
+ * What a viewer's connection may have in flight (written, not yet taken by the socket) before its batches
+ * are counted as missed instead: by bytes, so that ten slow pages under a storm hold ~10 MiB, not the
+ * hundreds that 64 batches of 500 records each were.
+ */
+const maxInFlightBytes = 1 << 20;
 
 const usage = `Usage: bpfkit serve [--listen ADDR:PORT] [--max-tools N]
 
@@ -94,14 +98,15 @@ export async function startServer(opts: { host: string; port: number; maxTools: 
   // one stream per open page: the viewer; it leaves every run it watched when the page goes away
   app.get('/api/stream', c => streamSSE(c, async stream => {
     const id = crypto.randomBytes(8).toString('hex');
-    let inFlight = 0;
+    let inFlightBytes = 0;
     const viewer: Viewer = {
       id, missed: 0,
       send(event, data) {
         if (stream.aborted || stream.closed) return false;
-        if (inFlight >= maxInFlight) return false;
-        inFlight++;
-        stream.writeSSE({ event, data: JSON.stringify(data) }).finally(() => inFlight--).catch(() => {});
+        if (inFlightBytes >= maxInFlightBytes) return false;
+        const text = JSON.stringify(data);
+        inFlightBytes += text.length;
+        stream.writeSSE({ event, data: text }).finally(() => (inFlightBytes -= text.length)).catch(() => {});
         return true;
       },
     };
