@@ -16,10 +16,10 @@ import { exitProcess } from '../cli/exit.js';
 export const defaultListen = '127.0.0.1:9436';
 /**
  * What a viewer's connection may have in flight (written, not yet taken by the socket) before its batches
- * are counted as missed instead: by bytes, so that ten slow pages under a storm hold ~10 MiB, not the
+ * are counted as missed instead: by bytes, so that ten slow pages under a storm hold ~40 MiB, not the
  * hundreds that 64 batches of 500 records each were.
  */
-const maxInFlightBytes = 1 << 20;
+const maxInFlightBytes = 4 << 20;
 
 const usage = `Usage: bpfkit serve [--listen ADDR:PORT] [--max-tools N]
 
