@@ -1,0 +1,111 @@
+// The socket workloads of the socket tools' tests (sockstat, socketio, socksize, sofamily, soprotocol,
+// sormem): a held C program (helpers.ts buildHeldProgram/startHeld) whose body calls these functions,
+// so that every socket call it makes is known in advance, all on the loopback, in its own process (-p).
+import path from 'node:path';
+import { buildHeldProgram, startHeld, type HeldProcess } from './helpers.js';
+
+const functions = `
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+#include <stddef.h>
+#include <stdio.h>
+
+static socklen_t loopback(int family, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (void *)ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		return sizeof(*a);
+	}
+	struct sockaddr_in *a = (void *)ss;
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sizeof(*a);
+}
+
+/* A socket bound to the loopback (an ephemeral port), listening if a stream; its address in *ss. */
+static int bound(int family, int type, struct sockaddr_storage *ss, socklen_t *len)
+{
+	int fd = socket(family, type, 0);
+	*len = loopback(family, ss);
+	if (bind(fd, (void *)ss, *len) || getsockname(fd, (void *)ss, len) || (type == SOCK_STREAM && listen(fd, 64)))
+		exit(3);
+	return fd;
+}
+
+/* n TCP sessions to a listener of our own (socket + bind + listen once; socket, connect, accept
+ * each), each client sending 'sends' writes of 'size' bytes, all read by the accepted end in one recv. */
+static void tcp_sessions(int family, int n, int sends, int size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char *buf = calloc(1, (size_t)size * sends + 1);
+	int l = bound(family, SOCK_STREAM, &ss, &len);
+	for (int i = 0; i < n; i++) {
+		int c = socket(family, SOCK_STREAM, 0);
+		if (connect(c, (void *)&ss, len))
+			exit(4);
+		int a = accept(l, NULL, NULL);
+		for (int j = 0; j < sends; j++)
+			if (send(c, buf, size, 0) != size)
+				exit(5);
+		if (sends && recv(a, buf, (size_t)size * sends, MSG_WAITALL) != size * sends)
+			exit(6);
+		close(c);
+		close(a);
+	}
+	close(l);
+	free(buf);
+}
+
+/* A UDP socket connect()ed to a receiver of our own 'connects' times, sending 'sends' datagrams of
+ * 'size' bytes, each read by the receiver in a recv of its own. */
+static void udp_sends(int family, int connects, int sends, int size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char *buf = calloc(1, size + 1);
+	int r = bound(family, SOCK_DGRAM, &ss, &len);
+	int s = socket(family, SOCK_DGRAM, 0);
+	for (int i = 0; i < connects; i++)
+		if (connect(s, (void *)&ss, len))
+			exit(7);
+	for (int j = 0; j < sends; j++) {
+		if (send(s, buf, size, 0) != size)
+			exit(8);
+		if (recv(r, buf, size, 0) != size)
+			exit(9);
+	}
+	close(s);
+	close(r);
+	free(buf);
+}
+
+/* n Unix stream sessions to a listener of our own on an abstract address. */
+static void unix_sessions(int n)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1, "bpfkit-sock-%d", getpid());
+	socklen_t len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(un.sun_path + 1);
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (bind(l, (void *)&un, len) || listen(l, 64))
+		exit(10);
+	for (int i = 0; i < n; i++) {
+		int c = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(c, (void *)&un, len))
+			exit(11);
+		int a = accept(l, NULL, NULL);
+		close(c);
+		close(a);
+	}
+	close(l);
+}
+`;
+
+/** Builds (in `dir`) and starts a held program running `body` (calls of the functions above) when released. */
+export function sockWorkload(dir: string, name: string, body: string): HeldProcess {
+  return startHeld(buildHeldProgram(path.join(dir, name), body, functions));
+}
