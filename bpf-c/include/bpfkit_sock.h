@@ -37,11 +37,4 @@ static __always_inline void count_new_sock(u32 call, u32 value, struct sock *sk_
 	map_increment(new_socks, key);
 }
 
-/* The fd of each thread's accept()/accept4() in flight is in the syscall's return value: nothing to
- * keep at entry. These declare the exit probes a tool defines with its own body (`ret` in scope). */
-#define SOCK_ACCEPT_EXIT_PROBES(body)							\
-	static __always_inline int __accepted(long ret) { if (sock_traced() && ret >= 0) { body; } return 0; } \
-	TRACEPOINT_PROBE(syscalls, sys_exit_accept) { return __accepted(args->ret); }	\
-	TRACEPOINT_PROBE(syscalls, sys_exit_accept4) { return __accepted(args->ret); }
-
 #endif /* __BPFKIT_SOCK_H */

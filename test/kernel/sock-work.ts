@@ -2,7 +2,7 @@
 // sormem): a held C program (helpers.ts buildHeldProgram/startHeld) whose body calls these functions,
 // so that every socket call it makes is known in advance, all on the loopback, in its own process (-p).
 import path from 'node:path';
-import { buildHeldProgram, startHeld, type HeldProcess } from './helpers.js';
+import { attached, buildHeldProgram, startHeld, startTool, type HeldProcess, type Running } from './helpers.js';
 
 const functions = `
 #include <sys/socket.h>
@@ -108,4 +108,19 @@ static void unix_sessions(int n)
 /** Builds (in `dir`) and starts a held program running `body` (calls of the functions above) when released. */
 export function sockWorkload(dir: string, name: string, body: string): HeldProcess {
   return startHeld(buildHeldProgram(path.join(dir, name), body, functions));
+}
+
+/** Runs `body` in a held program named `name` while the tools (started with `-p` its PID appended to `args`) trace it: their stdout. */
+export async function traceSockWork(dir: string, name: string, body: string, tool: string, argLists: string[][]): Promise<Running[]> {
+  const w = sockWorkload(dir, name, body);
+  const tools = argLists.map(args => startTool(tool, [...args, '-p', String(w.pid)]));
+  try {
+    await Promise.all(tools.map(attached));
+    w.go();
+    await w.done;
+  } finally {
+    await Promise.all(tools.map(t => t.stop()));
+    w.end();
+  }
+  return tools;
 }
