@@ -84,6 +84,34 @@ static void udp_sends(int family, int connects, int sends, int size)
 	free(buf);
 }
 
+/* A ping socket (ICMP datagrams: net.ipv4.ping_group_range must let us) with the smallest receive
+ * buffer, that does not read while it sends n echo requests of 'size' bytes to the loopback: its queue
+ * holds a few replies and drops the rest (sock_queue_rcv_skb: sock:sock_rcvqueue_full). Prints
+ * "rcvbuf <its limit>", then reads what it queued and prints "read <replies>". */
+static void ping_flood(int n, int size)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), one = 1, rcvbuf = 0, got = 0;
+	socklen_t optlen = sizeof(rcvbuf);
+	if (s < 0 || setsockopt(s, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one)) || getsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &optlen))
+		exit(12);
+	printf("rcvbuf %d\\n", rcvbuf);
+	fflush(stdout);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	unsigned char *buf = calloc(1, 65536);
+	for (int i = 0; i < n; i++) {
+		buf[0] = 8; /* ICMP_ECHO; the kernel sets the id and the checksum */
+		buf[7] = i;
+		if (sendto(s, buf, size, 0, (void *)&to, sizeof(to)) != size)
+			exit(13);
+	}
+	while (recv(s, buf, 65536, MSG_DONTWAIT) > 0)
+		got++;
+	printf("read %d\\n", got);
+	fflush(stdout);
+	close(s);
+	free(buf);
+}
+
 /* n Unix stream sessions to a listener of our own on an abstract address. */
 static void unix_sessions(int n)
 {
@@ -105,9 +133,10 @@ static void unix_sessions(int n)
 }
 `;
 
-/** Builds (in `dir`) and starts a held program running `body` (calls of the functions above) when released. */
-export function sockWorkload(dir: string, name: string, body: string): HeldProcess {
-  return startHeld(buildHeldProgram(path.join(dir, name), body, functions));
+/** Builds (in `dir`) and starts a held program running `body` (calls of the functions above) when released; in network namespace `netns` if given. */
+export function sockWorkload(dir: string, name: string, body: string, netns?: string): HeldProcess {
+  const bin = buildHeldProgram(path.join(dir, name), body, functions);
+  return netns ? startHeld('ip', ['netns', 'exec', netns, bin]) : startHeld(bin); // (ip execs it: the same PID)
 }
 
 /** Runs `body` in a held program named `name` while the tools (started with `-p` its PID appended to `args`) trace it: their stdout. */
