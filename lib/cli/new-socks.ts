@@ -1,7 +1,8 @@
 // The skeleton sofamily and soprotocol share: new sockets (connect() and accept() calls) counted by
 // call, process name and a number (address family or transport protocol), in bpf-c/include/bpfkit_sock.h's
 // new_socks map; the book's output, one map per call, "@connect[comm, 2, AF_INET]: 3"; -p,
-// [interval] [count]. A tool gives its program and how its number is named.
+// [interval] [count]. A tool gives its program (tracepoints syscalls:sys_enter_connect, sys_exit_accept and
+// sys_exit_accept4) and how its number is named.
 import { defineTool, intervalCount, opt, type ReferenceSource, type ToolSpec } from './index.js';
 import { strftimeHMS, type Fields } from '../output/index.js';
 
@@ -11,9 +12,9 @@ export interface NewSockTool {
   name: string;
   description: string;
   ports: Partial<Record<ReferenceSource, string>>;
-  probes: ToolSpec<NewSockOptions>["probes"];
   program: string;
-  examples: [string, string][];
+  /** What the number is, for the examples: "address family". */
+  counted: string;
   /** The substitute line on stderr. */
   says: string;
   /** The number's field in --json ("family"), and its name's ("family_name"). */
@@ -35,14 +36,18 @@ export function defineNewSockTool(t: NewSockTool): ToolSpec<NewSockOptions> {
     subsystem: 'net',
     description: t.description,
     ports: t.ports,
-    probes: t.probes,
+    probes: { tracepoint: ['syscalls/sys_enter_connect', 'syscalls/sys_exit_accept', 'syscalls/sys_exit_accept4'] },
     output: 'counts',
     invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
     records: () => ({ fields }),
     program: t.program,
     options: { pid: opt.pid('trace only this process') },
     positional: '[interval] [count]',
-    examples: t.examples,
+    examples: [
+      [t.name, `count connects and accepts by ${t.counted} until Ctrl-C`],
+      [`${t.name} 5`, 'every 5 seconds'],
+      [`${t.name} -p 181`, 'only PID 181'],
+    ],
 
     async run({ opts, load, out, json, emit, banner, intervals }) {
       const { interval, count } = intervalCount(opts);

@@ -139,10 +139,17 @@ export function sockWorkload(dir: string, name: string, body: string, netns?: st
   return netns ? startHeld('ip', ['netns', 'exec', netns, bin]) : startHeld(bin); // (ip execs it: the same PID)
 }
 
-/** Runs `body` in a held program named `name` while the tools (started with `-p` its PID appended to `args`) trace it: their stdout. */
-export async function traceSockWork(dir: string, name: string, body: string, tool: string, argLists: string[][]): Promise<Running[]> {
-  const w = sockWorkload(dir, name, body);
-  const tools = argLists.map(args => startTool(tool, [...args, '-p', String(w.pid)]));
+/**
+ * Runs `body` in a held program named `name` (in network namespace `netns` if given) while the tools that
+ * `runs(pid)` names (each a tool and its arguments) trace it: once they all attached, it is released; when
+ * it is done, they are stopped (Ctrl-C). The tools, what the program printed, and its PID.
+ */
+export async function traceSockWork(dir: string, name: string, body: string, runs: (pid: string) => [string, string[]][],
+  netns?: string): Promise<{ tools: Running[]; said: string; pid: number }> {
+  const w = sockWorkload(dir, name, body, netns);
+  let said = '';
+  w.child.stdout!.on('data', d => (said += d));
+  const tools = runs(String(w.pid)).map(([tool, args]) => startTool(tool, args));
   try {
     await Promise.all(tools.map(attached));
     w.go();
@@ -151,5 +158,5 @@ export async function traceSockWork(dir: string, name: string, body: string, too
     await Promise.all(tools.map(t => t.stop()));
     w.end();
   }
-  return tools;
+  return { tools, said, pid: w.pid };
 }

@@ -3,28 +3,18 @@
 // 300, each read on its own; its rows (with -p) show those calls and bytes, by direction and protocol.
 import fs from 'node:fs';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, expectUsageErrors, startTool, tmpDir } from './helpers.js';
-import { sockWorkload } from './sock-work.js';
+import { expectUsageErrors, tmpDir } from './helpers.js';
+import { traceSockWork } from './sock-work.js';
 
 let dir: string;
 beforeAll(() => (dir = tmpDir('bpfkit-socketio-')));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('K bytes in S sends: the sender\'s write row has S calls and K bytes, the reader\'s its own', async () => {
-  const w = sockWorkload(dir, 'socketiowork', 'tcp_sessions(AF_INET, 1, 10, 1000); udp_sends(AF_INET6, 1, 5, 300);');
-  const text = startTool('socketio', ['-p', String(w.pid)]);
-  const json = startTool('socketio', ['--json', '-p', String(w.pid), '99']);
-  const all = startTool('socketio', ['99']);
-  try {
-    await Promise.all([text, json, all].map(attached));
-    w.go();
-    await w.done;
-  } finally {
-    await Promise.all([text.stop(), json.stop(), all.stop()]);
-    w.end();
-  }
+  const { tools: [text, json, all], pid } = await traceSockWork(dir, 'socketiowork', 'tcp_sessions(AF_INET, 1, 10, 1000); udp_sends(AF_INET6, 1, 5, 300);',
+    p => [['socketio', ['-p', p]], ['socketio', ['--json', '-p', p, '99']], ['socketio', ['99']]]);
   const out = text.stdout();
-  const row = (map: string, dir: string, prot: string, port = '\\d+') => new RegExp(`^@${map}\\[socketiowork, ${w.pid}, ${dir}, ${prot}, ${port}\\]: (\\d+)$`, 'm');
+  const row = (map: string, dir: string, prot: string, port = '\\d+') => new RegExp(`^@${map}\\[socketiowork, ${pid}, ${dir}, ${prot}, ${port}\\]: (\\d+)$`, 'm');
   expect(out.split('\n')[0]).toBe('Tracing socket I/O... Hit Ctrl-C to end.');
   expect(row('io', 'write', 'TCP').exec(out)?.[1]).toBe('10');
   expect(row('bytes', 'write', 'TCP').exec(out)?.[1]).toBe('10000');
@@ -42,8 +32,8 @@ test('K bytes in S sends: the sender\'s write row has S calls and K bytes, the r
   for (const r of records) expect(validateRecord(r)).toEqual([]);
   const rows = records.flatMap(r => r.rows);
   expect(rows).toEqual(expect.arrayContaining([
-    expect.objectContaining({ comm: 'socketiowork', pid: w.pid, dir: 'write', protocol: 'TCP', count: 10, bytes: 10000 }),
-    expect.objectContaining({ comm: 'socketiowork', pid: w.pid, dir: 'read', protocol: 'UDPv6', port: 0, count: 5, bytes: 1500 }),
+    expect.objectContaining({ comm: 'socketiowork', pid, dir: 'write', protocol: 'TCP', count: 10, bytes: 10000 }),
+    expect.objectContaining({ comm: 'socketiowork', pid, dir: 'read', protocol: 'UDPv6', port: 0, count: 5, bytes: 1500 }),
   ]));
 });
 

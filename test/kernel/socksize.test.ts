@@ -3,27 +3,17 @@
 // row, its @read_bytes section the one read in 16384 -> 32767 (with -p its PID; --json alike).
 import fs from 'node:fs';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, expectUsageErrors, startTool, tmpDir } from './helpers.js';
+import { expectUsageErrors, tmpDir } from './helpers.js';
 import { histRows, histSection } from './disk-workload.js';
-import { sockWorkload } from './sock-work.js';
+import { traceSockWork } from './sock-work.js';
 
 let dir: string;
 beforeAll(() => (dir = tmpDir('bpfkit-socksize-')));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('20 writes of 1000 bytes: 20 in 512 -> 1023 of the writer\'s histogram; the one 20 000-byte read in 16384 -> 32767', async () => {
-  const w = sockWorkload(dir, 'socksizework', 'tcp_sessions(AF_INET, 1, 20, 1000);');
-  const text = startTool('socksize', ['-p', String(w.pid)]);
-  const json = startTool('socksize', ['--json', '-p', String(w.pid), '99']);
-  const all = startTool('socksize', ['-T', '99']);
-  try {
-    await Promise.all([text, json, all].map(attached));
-    w.go();
-    await w.done;
-  } finally {
-    await Promise.all([text.stop(), json.stop(), all.stop()]);
-    w.end();
-  }
+  const { tools: [text, json, all] } = await traceSockWork(dir, 'socksizework', 'tcp_sessions(AF_INET, 1, 20, 1000);',
+    pid => [['socksize', ['-p', pid]], ['socksize', ['--json', '-p', pid, '99']], ['socksize', ['-T', '99']]]);
   const out = text.stdout();
   expect(out.split('\n')[0]).toBe('Tracing socket I/O sizes... Hit Ctrl-C to end.');
   const [reads, writes] = out.split('@write_bytes:');

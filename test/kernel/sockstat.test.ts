@@ -4,8 +4,8 @@
 // stdout are the Unix sockets node spawns a child with: the byte that starts it is one recvmsg more, its
 // "done" one sendmsg more.)
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, expectUsageErrors, startTool, tmpDir } from './helpers.js';
-import { sockWorkload } from './sock-work.js';
+import { expectUsageErrors, tmpDir } from './helpers.js';
+import { traceSockWork } from './sock-work.js';
 import fs from 'node:fs';
 
 let dir: string;
@@ -15,18 +15,9 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const sum = (lines: string[], re: RegExp) => lines.map(l => re.exec(l)).filter(Boolean).reduce((a, m) => a + Number(m![1]), 0);
 
 test('exact counts of a known workload with -p; at least those without; --json rows sum to them', async () => {
-  const w = sockWorkload(dir, 'sockstatwork', 'tcp_sessions(AF_INET, 4, 3, 100); int sv[2]; socketpair(AF_UNIX, SOCK_STREAM, 0, sv); socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);');
-  const byPid = startTool('sockstat', ['-p', String(w.pid), '1']);
-  const all = startTool('sockstat', ['1']);
-  const json = startTool('sockstat', ['--json', '-p', String(w.pid), '1']);
-  try {
-    await Promise.all([byPid, all, json].map(attached));
-    w.go();
-    await w.done;
-  } finally {
-    await Promise.all([byPid.stop(), all.stop(), json.stop()]);
-    w.end();
-  }
+  const { tools: [byPid, all, json] } = await traceSockWork(dir, 'sockstatwork',
+    'tcp_sessions(AF_INET, 4, 3, 100); int sv[2]; socketpair(AF_UNIX, SOCK_STREAM, 0, sv); socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);',
+    pid => [['sockstat', ['-p', pid, '1']], ['sockstat', ['1']], ['sockstat', ['--json', '-p', pid, '1']]]);
   const expected: [string, number][] = [
     ['tracepoint:syscalls:sys_enter_socket', 5], ['tracepoint:syscalls:sys_enter_bind', 1],
     ['tracepoint:syscalls:sys_enter_connect', 4], ['tracepoint:syscalls:sys_enter_socketpair', 2],

@@ -11,8 +11,8 @@ beforeAll(() => (dir = tmpDir('bpfkit-sofamily-')));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('IPv4, IPv6 and Unix connects and accepts counted by family', async () => {
-  const [text, json] = await traceSockWork(dir, 'sofamilywork', 'tcp_sessions(AF_INET, 3, 0, 0); tcp_sessions(AF_INET6, 2, 0, 0); unix_sessions(1);',
-    'sofamily', [[], ['--json', '99']]);
+  const { tools: [text, json] } = await traceSockWork(dir, 'sofamilywork', 'tcp_sessions(AF_INET, 3, 0, 0); tcp_sessions(AF_INET6, 2, 0, 0); unix_sessions(1);',
+    pid => [['sofamily', ['-p', pid]], ['sofamily', ['--json', '-p', pid, '99']]]);
   expect(text!.stdout().split('\n').filter(l => l.startsWith('@')).sort()).toEqual([
     '@accept[sofamilywork, 1, AF_UNIX]: 1', '@accept[sofamilywork, 10, AF_INET6]: 2', '@accept[sofamilywork, 2, AF_INET]: 3',
     '@connect[sofamilywork, 1, AF_UNIX]: 1', '@connect[sofamilywork, 10, AF_INET6]: 2', '@connect[sofamilywork, 2, AF_INET]: 3',

@@ -11,8 +11,8 @@ beforeAll(() => (dir = tmpDir('bpfkit-soprotocol-')));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('N TCP and M UDP connects counted by protocol', async () => {
-  const [text, json] = await traceSockWork(dir, 'soprotowork', 'tcp_sessions(AF_INET, 3, 0, 0); udp_sends(AF_INET, 2, 0, 0); tcp_sessions(AF_INET6, 1, 0, 0);',
-    'soprotocol', [[], ['--json', '99']]);
+  const { tools: [text, json] } = await traceSockWork(dir, 'soprotowork', 'tcp_sessions(AF_INET, 3, 0, 0); udp_sends(AF_INET, 2, 0, 0); tcp_sessions(AF_INET6, 1, 0, 0);',
+    pid => [['soprotocol', ['-p', pid]], ['soprotocol', ['--json', '-p', pid, '99']]]);
   expect(text!.stdout().split('\n').filter(l => l.startsWith('@')).sort()).toEqual([
     '@accept[soprotowork, 6, IPPROTO_TCP, TCP]: 3', '@accept[soprotowork, 6, IPPROTO_TCP, TCPv6]: 1',
     '@connect[soprotowork, 17, IPPROTO_UDP, UDP]: 2', '@connect[soprotowork, 6, IPPROTO_TCP, TCP]: 3', '@connect[soprotowork, 6, IPPROTO_TCP, TCPv6]: 1',

@@ -7,9 +7,9 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, expectUsageErrors, startTool, tmpDir } from './helpers.js';
+import { expectUsageErrors, tmpDir } from './helpers.js';
 import { histRows } from './disk-workload.js';
-import { sockWorkload } from './sock-work.js';
+import { traceSockWork } from './sock-work.js';
 
 let dir: string;
 const netns = `bpfkit-sormem-${process.pid}`;
@@ -26,19 +26,8 @@ afterAll(() => {
 const N = 50;
 
 test('a flooded ping socket that does not read: its drops, with its limit, and its reads near the limit', async () => {
-  const w = sockWorkload(dir, 'sormemwork', `ping_flood(${N}, 200);`, netns);
-  let said = '';
-  w.child.stdout!.on('data', d => (said += d));
-  const text = startTool('sormem', ['-p', String(w.pid)]);
-  const json = startTool('sormem', ['--json', '99']);
-  try {
-    await Promise.all([text, json].map(attached));
-    w.go();
-    await w.done;
-  } finally {
-    await Promise.all([text.stop(), json.stop()]);
-    w.end();
-  }
+  const { tools: [text, json], said } = await traceSockWork(dir, 'sormemwork', `ping_flood(${N}, 200);`,
+    pid => [['sormem', ['-p', pid]], ['sormem', ['--json', '99']]], netns);
   const rcvbuf = Number(/^rcvbuf (\d+)$/m.exec(said)![1]);
   const queued = Number(/^read (\d+)$/m.exec(said)![1]);
   expect(queued).toBeGreaterThan(0);

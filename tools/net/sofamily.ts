@@ -4,6 +4,7 @@
 // address it is given; a successful accept() is counted by the family of the socket it returns (the
 // book reads the peer address accept() fills in, and misses the accept()s given none).
 import { defineNewSockTool } from '../../lib/cli/new-socks.js';
+import { addressFamilyName } from '../../lib/host/net.js';
 
 const program = `
 #include <bpfkit_sock.h>   /* count_new_sock(), current_fd_sock() */
@@ -31,25 +32,14 @@ TRACEPOINT_PROBE(syscalls, sys_exit_accept) { return accepted(args->ret); }
 TRACEPOINT_PROBE(syscalls, sys_exit_accept4) { return accepted(args->ret); }
 `;
 
-// include/linux/socket.h
-const families: Record<number, string> = {
-  0: 'AF_UNSPEC', 1: 'AF_UNIX', 2: 'AF_INET', 10: 'AF_INET6', 16: 'AF_NETLINK', 17: 'AF_PACKET',
-  31: 'AF_BLUETOOTH', 38: 'AF_ALG', 40: 'AF_VSOCK', 44: 'AF_XDP',
-};
-
 defineNewSockTool({
   name: 'sofamily',
   description: 'Address families of new sockets (connect, accept) by process',
   ports: { book: 'chapter 10, Networking (sofamily.bt)' },
-  probes: { tracepoint: ['syscalls/sys_enter_connect', 'syscalls/sys_exit_accept', 'syscalls/sys_exit_accept4'] },
   program,
-  examples: [
-    ['sofamily', 'count connects and accepts by address family until Ctrl-C'],
-    ['sofamily 5', 'every 5 seconds'],
-    ['sofamily -p 181', 'only PID 181'],
-  ],
+  counted: 'address family',
   says: 'accept() counted at its exit by the socket it returns: a family also for the accepts given no address',
   field: 'family',
-  nameOf: n => families[n] ?? '',
+  nameOf: addressFamilyName,
   withProto: false,
 });

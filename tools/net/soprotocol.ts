@@ -5,6 +5,7 @@
 // kernel has no kprobes: the socket is the one behind connect()'s fd at its entry, as the book's, and
 // behind the fd a successful accept() returns (the book's is the listening one: the same protocol).
 import { defineNewSockTool } from '../../lib/cli/new-socks.js';
+import { ipProtocolName } from '../../lib/host/net.js';
 
 const program = `
 #include <bpfkit_sock.h>   /* count_new_sock(), current_fd_sock() */
@@ -23,25 +24,14 @@ TRACEPOINT_PROBE(syscalls, sys_exit_accept) { return count(SOCK_CALL_ACCEPT, arg
 TRACEPOINT_PROBE(syscalls, sys_exit_accept4) { return count(SOCK_CALL_ACCEPT, args->ret); }
 `;
 
-// include/uapi/linux/in.h
-const protocols: Record<number, string> = {
-  0: 'IPPROTO_IP', 1: 'IPPROTO_ICMP', 6: 'IPPROTO_TCP', 17: 'IPPROTO_UDP', 41: 'IPPROTO_IPV6', 58: 'IPPROTO_ICMPV6',
-  132: 'IPPROTO_SCTP', 136: 'IPPROTO_UDPLITE', 255: 'IPPROTO_RAW', 262: 'IPPROTO_MPTCP',
-};
-
 defineNewSockTool({
   name: 'soprotocol',
   description: 'Transport protocols of new sockets (connect, accept) by process',
   ports: { book: 'chapter 10, Networking (soprotocol.bt)' },
-  probes: { tracepoint: ['syscalls/sys_enter_connect', 'syscalls/sys_exit_accept', 'syscalls/sys_exit_accept4'] },
   program,
-  examples: [
-    ['soprotocol', 'count connects and accepts by transport protocol until Ctrl-C'],
-    ['soprotocol 5', 'every 5 seconds'],
-    ['soprotocol -p 181', 'only PID 181'],
-  ],
+  counted: 'transport protocol',
   says: 'the socket read behind the fd at syscalls:sys_enter_connect and sys_exit_accept*: this kernel has no kprobes for security_socket_connect/accept',
   field: 'protocol',
-  nameOf: n => protocols[n] ?? '',
+  nameOf: ipProtocolName,
   withProto: true,
 });
