@@ -62,3 +62,19 @@ export function parseIp(text: string): { family: number; bytes: number[] } | und
   const all = tail === undefined ? h : [...h, ...Array(8 - h.length - tl.length).fill(0), ...tl];
   return { family: AF_INET6, bytes: all.flatMap(g => [g >> 8, g & 0xff]) };
 }
+
+// include/linux/socket.h
+const addressFamilies: Record<number, string> = {
+  0: 'AF_UNSPEC', 1: 'AF_UNIX', 2: 'AF_INET', 10: 'AF_INET6', 16: 'AF_NETLINK', 17: 'AF_PACKET',
+  31: 'AF_BLUETOOTH', 38: 'AF_ALG', 40: 'AF_VSOCK', 44: 'AF_XDP',
+};
+/** An address family's name, "AF_INET6"; '' for one not named here. */
+export const addressFamilyName = (family: number): string => addressFamilies[family] ?? '';
+
+// include/uapi/linux/in.h
+const ipProtocols: Record<number, string> = {
+  0: 'IPPROTO_IP', 1: 'IPPROTO_ICMP', 6: 'IPPROTO_TCP', 17: 'IPPROTO_UDP', 41: 'IPPROTO_IPV6', 58: 'IPPROTO_ICMPV6',
+  132: 'IPPROTO_SCTP', 136: 'IPPROTO_UDPLITE', 255: 'IPPROTO_RAW', 262: 'IPPROTO_MPTCP',
+};
+/** A transport protocol's name, "IPPROTO_TCP"; '' for one not named here. */
+export const ipProtocolName = (protocol: number): string => ipProtocols[protocol] ?? '';

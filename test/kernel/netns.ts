@@ -141,7 +141,8 @@ export function createTestNetwork(): TestNetwork {
 /**
  * What the catalogue runs (catalogue-runs.ts) give the network tools that a plain loopback session does
  * not, until stop(): in a namespace of its own, a Python session that sends 10 bytes every 100 ms through
- * an nftables rule dropping every other data segment (retransmits, NETFILTER_DROP drops); and every
+ * an nftables rule dropping every other data segment (retransmits, NETFILTER_DROP drops), and overflows a
+ * ping socket's receive queue as often (sock:sock_rcvqueue_full); and every
  * `round()`: a bind() and listen() on loopback, a getaddrinfo("localhost") (/etc/hosts), and curl
  * fetching a page over TLS from `openssl s_server` (OpenSSL's SSL_write/SSL_read).
  */
@@ -153,6 +154,8 @@ export function startNetWorkload(dir: string): { round(): Promise<void>; stop():
   // no tail loss probes here: a lost segment is resent by the retransmit timer, which tcp:tcp_retransmit_skb
   // reports (a TLP's resend does not go through it)
   spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.tcp_early_retrans=0']);
+  // ping sockets allowed for root here: the session loop overflows one's receive queue (sormem)
+  spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ping_group_range=0 0']);
   const lossyPort = 9097;
   const nft = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { encoding: 'utf8',
     // output drops (their skbs still have a socket: tcpdrop sees them; TCP just sends again) and input
@@ -162,7 +165,17 @@ export function startNetWorkload(dir: string): { round(): Promise<void>; stop():
   if (nft.status !== 0) throw new Error(`nft in ${ns}: ${nft.stderr}`);
   const lossy = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', `import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", ${lossyPort})); s.listen(16)
+p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP); p.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1); p.setblocking(False)
 while True:
+    # 4 echo replies for a ping socket of the smallest receive buffer: its queue takes 2 and drops the
+    # rest (sock:sock_rcvqueue_full), then is read empty
+    for i in range(4):
+        p.sendto(bytes([8, 0, 0, 0, 0, 0, 0, i]), ("127.0.0.1", 0))
+    try:
+        while True:
+            p.recv(100)
+    except BlockingIOError:
+        pass
     # a new session each time: one that lost segments backs its retransmit timer off (Karn), for minutes
     c = socket.create_connection(("127.0.0.1", ${lossyPort})); a, _ = s.accept()
     for i in range(2):
