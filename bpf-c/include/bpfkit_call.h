@@ -1,11 +1,12 @@
 /* A syscall's arguments kept per thread from its entry to its exit, and one event made at the exit:
- * the shape of BCC's kprobe + kretprobe snoop tools, on the syscall tracepoints (shmsnoop, mmapsnoop).
+ * the shape of BCC's kprobe + kretprobe snoop tools, on the syscall tracepoints (shmsnoop, mmapsnoop; compactsnoop keeps its start time so).
  *
  *	struct call { ...the arguments... };
  *	struct event { BPFKIT_CALL_EVENT_HEAD(struct call); ...the tool's own fields... };
  *	BPFKIT_CALLS(struct call, struct event, 10240, 64);
  *
- * defines the map `calls` (TID -> struct call), the ring buffer `events` and these functions:
+ * defines the map `calls` (TID -> struct call), the ring buffer `events` and these functions (a tool
+ * whose event is its own, compactsnoop, takes the first three alone: BPFKIT_CALL_MAP(struct call, 10240)):
  *	call_enter(&c)      at the entry, after the tool's filters: keep this thread's call
  *	call_kept()         at the exit: the call kept at its entry, or NULL (filtered, or entered before the attach)
  *	call_event(c, ret)  reserve the exit's event with its head filled (ts, id, ret, call, comm); NULL when full
@@ -25,10 +26,9 @@
 	call_type call;                                                                            \
 	char comm[TASK_COMM_LEN]
 
-#define BPFKIT_CALLS(call_type, event_type, max_calls, ringbuf_pages)                             \
+/* The per-thread map of calls and call_enter(), call_kept(), call_forget(). */
+#define BPFKIT_CALL_MAP(call_type, max_calls)                                                      \
 	BPF_HASH(calls, u32, call_type, max_calls);                                                \
-	BPF_RINGBUF_OUTPUT(events, ringbuf_pages);                                                 \
-	BPFKIT_EXPORT_TYPE(event_type);                                                            \
                                                                                                    \
 	static __always_inline int call_enter(const call_type *c)                                  \
 	{                                                                                          \
@@ -47,7 +47,13 @@
 	{                                                                                          \
 		u32 tid = bpfkit_tid();                                                            \
 		bpf_map_delete_elem(&calls, &tid);                                                 \
-	}                                                                                          \
+	}
+
+/* The map, the ring buffer `events` of event_type (its head BPFKIT_CALL_EVENT_HEAD), call_event(), call_exit(). */
+#define BPFKIT_CALLS(call_type, event_type, max_calls, ringbuf_pages)                             \
+	BPFKIT_CALL_MAP(call_type, max_calls);                                                     \
+	BPF_RINGBUF_OUTPUT(events, ringbuf_pages);                                                 \
+	BPFKIT_EXPORT_TYPE(event_type);                                                            \
                                                                                                    \
 	static __always_inline event_type *call_event(const call_type *c, long ret)                \
 	{                                                                                          \
