@@ -2,7 +2,6 @@
 // counted at block_rq_issue by a program built on bpf-c/include/bpfkit_comm_hist.h, with
 // libbpf-tools' -c COMM, -d DISK, -T and [interval] [count]. A tool gives its program, unit and words.
 import { defineTool, diskRodata, intervalCount, opt, type ReferenceSource, type ToolSpec } from './index.js';
-import { strftimeHMS } from '../output/index.js';
 
 interface CommHistogramOptions {
   comm?: string;
@@ -50,16 +49,7 @@ export function defineCommHistogramTool(t: CommHistogramTool): ToolSpec<CommHist
       bpf.attachAll();
       const dist = bpf.histogram('dist');
       banner(t.banner);
-      await intervals(interval, count, () => {
-        const data = dist.read(true);
-        if (json) {
-          emit.histogram(dist.json(t.unit, { sectionHeader: 'comm' }, data));
-          return;
-        }
-        out.line('');
-        if (opts.timestamp) out.line(strftimeHMS());
-        out.write(dist.format(t.unit, { sectionHeader: t.sectionHeader }, data));
-      });
+      await intervals(interval, count, () => dist.printInterval({ out, emit, json }, t.unit, { sectionHeader: t.sectionHeader }, { timestamp: opts.timestamp, jsonOpts: { sectionHeader: 'comm' } }));
     },
   });
 }

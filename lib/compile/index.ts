@@ -45,6 +45,11 @@ function findRoot(): string {
 
 export const projectRoot = findRoot();
 export const includeDir = path.join(projectRoot, 'bpf-c', 'include');
+
+/** The text of a tool's long BPF C kept beside the headers, bpf-c/<file> (e.g. "memleak.bpf.c"). */
+export function bpfSource(file: string): string {
+  return fs.readFileSync(path.join(projectRoot, 'bpf-c', file), 'utf8');
+}
 const libbpfIncludeDir = '/usr/include/bpf';
 
 /** BPFKIT_CACHE, else $XDG_CACHE_HOME/bpfkit, else ~/.cache/bpfkit. */

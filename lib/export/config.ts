@@ -6,7 +6,10 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'y
 import { loadSpec } from '../cli/catalogue.js';
 import { checkArguments, recordShape, type ToolSpec } from '../cli/index.js';
 import { histogramLabelProblem, rowFieldProblem } from './metrics.js';
+import { healthMetricNames } from './health.js';
 import { outputKinds } from '../cli/catalogue.js';
+
+export { healthMetricNames };
 
 export type MetricType = 'histogram' | 'counter' | 'gauge';
 
@@ -41,9 +44,6 @@ export class ConfigError extends Error {}
 
 const metricName = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-/** The exporter's own metrics (lib/export/index.ts): configured ones may not take these names. */
-export const healthMetricNames = ['bpfkit_tool_up', 'bpfkit_tool_restarts_total', 'bpfkit_tool_lost_events_total',
-  'bpfkit_tool_bpf_run_seconds_total', 'bpfkit_tool_bpf_runs_total', 'bpfkit_tool_bpf_missed_total', 'bpfkit_export_series_dropped_total'];
 
 export async function loadConfig(file: string): Promise<ExportConfig> {
   let text: string;

@@ -8,6 +8,7 @@ import { commandDie, commandFlags, listeningAt, parseListen, spawnTool, type Too
 import { projectRoot } from '../compile/index.js';
 import { programStatsTotal } from '../host/bpfstats.js';
 import { ConfigError, loadConfig, type ExportConfig, type ToolConfig } from './config.js';
+import { seriesDroppedMetric, toolHealthMetrics, type ToolHealth } from './health.js';
 import { addRecord, labelText, Metric, RecordMismatch } from './metrics.js';
 import { exitProcess } from '../cli/exit.js';
 
@@ -115,23 +116,16 @@ class Supervised {
 }
 
 /** All of /metrics: the configured metrics, then each tool's health. */
-export function renderMetrics(tools: { metrics: Metric[]; labels: Record<string, string>; up: boolean; restarts: number; lost: number; bpfStats(): { runTimeNs: number; runs: number; missed: number } }[]): string {
+export function renderMetrics(tools: (ToolHealth & { metrics: Metric[] })[]): string {
   const out: string[] = [];
   for (const t of tools) for (const m of t.metrics) m.render(out);
-  const health: [string, string, string, (t: (typeof tools)[number]) => number][] = [
-    ['bpfkit_tool_up', 'gauge', 'Whether the tool is running (1) or down and being restarted (0)', t => (t.up ? 1 : 0)],
-    ['bpfkit_tool_restarts_total', 'counter', 'Times the tool was restarted after it exited', t => t.restarts],
-    ['bpfkit_tool_lost_events_total', 'counter', 'Events the tool reported lost (ring or perf buffer full)', t => t.lost],
-    ['bpfkit_tool_bpf_run_seconds_total', 'counter', 'Time the tool\'s BPF programs ran (counted while kernel.bpf_stats_enabled=1)', t => t.bpfStats().runTimeNs / 1e9],
-    ['bpfkit_tool_bpf_runs_total', 'counter', 'Runs of the tool\'s BPF programs (counted while kernel.bpf_stats_enabled=1)', t => t.bpfStats().runs],
-    ['bpfkit_tool_bpf_missed_total', 'counter', 'Events the tool\'s BPF programs missed: already running on that CPU (recursion_misses)', t => t.bpfStats().missed],
-  ];
-  for (const [name, type, help, value] of health) {
+  for (const { name, type, help, value } of toolHealthMetrics) {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const t of tools) out.push(`${name}${labelText(t.labels)} ${value(t)}`);
   }
-  out.push('# HELP bpfkit_export_series_dropped_total Label sets not kept because the metric had max_series of them', '# TYPE bpfkit_export_series_dropped_total counter');
-  for (const t of tools) for (const m of t.metrics) out.push(`bpfkit_export_series_dropped_total${labelText({ metric: m.config.name })} ${m.dropped}`);
+  const dropped = seriesDroppedMetric;
+  out.push(`# HELP ${dropped.name} ${dropped.help}`, `# TYPE ${dropped.name} ${dropped.type}`);
+  for (const t of tools) for (const m of t.metrics) out.push(`${dropped.name}${labelText({ metric: m.config.name })} ${m.dropped}`);
   return out.join('\n') + '\n';
 }
 

@@ -3,6 +3,7 @@
 import type { BPF } from '../bpf.js';
 import { intervalCount, type ToolContext } from '../cli/index.js';
 import { bpftraceKey, strftimeHMS } from '../output/index.js';
+import { bpftraceFrame } from '../stacks/index.js';
 import { KernelSymbols } from '../syms/index.js';
 
 export interface AllocStack { pid: number; comm: string; frames: string[] | null; count: number; total: number }
@@ -14,10 +15,7 @@ interface AllocVal { count: bigint; total: bigint }
 export function readAllocStacks(bpf: BPF, ksyms: KernelSymbols, depth = Infinity): AllocStack[] {
   return bpf.map<AllocKey, AllocVal>('allocs').drain().map(([k, v]) => {
     const id = Number(k.stack_id);
-    const frames = id < 0 ? null : bpf.stackIps('alloc_stacks', id).slice(0, depth).map(ip => {
-      const s = ksyms.resolve(ip);
-      return s ? `${s.name}+${s.offset}` : `0x${ip.toString(16)}`;
-    });
+    const frames = id < 0 ? null : bpf.stackIps('alloc_stacks', id).slice(0, depth).map(ip => bpftraceFrame(ksyms, ip));
     return { pid: k.pid, comm: k.comm, frames, count: Number(v.count), total: Number(v.total) };
   });
 }

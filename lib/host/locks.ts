@@ -1,5 +1,6 @@
 // Kernel lock waits as klockstat and mlock print them: the lock's name, the caller of the lock
 // function (the first frame of the waiting stack that is not lock machinery), libbpf-tools' times.
+import { bpftraceFrame } from '../stacks/index.js';
 import type { KernelSymbols } from '../syms/index.js';
 
 /**
@@ -15,7 +16,8 @@ export interface Frame { name: string; text: string; bpftrace: string }
 export function lockCaller(ksyms: KernelSymbols, ips: bigint[]): Frame[] {
   const frames = ips.map(ip => {
     const s = ksyms.resolve(ip);
-    return s ? { name: s.name, text: `${s.name}+0x${s.offset.toString(16)}`, bpftrace: `${s.name}+${s.offset}` } : { name: '', text: 'Unknown', bpftrace: `0x${ip.toString(16)}` };
+    const bpftrace = bpftraceFrame(ksyms, ip);
+    return s ? { name: s.name, text: `${s.name}+0x${s.offset.toString(16)}`, bpftrace } : { name: '', text: 'Unknown', bpftrace };
   });
   const first = frames.findIndex(f => !LOCK_MACHINERY.test(f.name));
   return first < 0 ? frames : frames.slice(first);

@@ -4,7 +4,8 @@
 import {
   formatLinearSections, formatLinearHist, formatLog2Hist, formatLog2Sections, log2HistJson, linearHistJson,
 } from '../output/index.js';
-import type { HistJson, HistSectionsJson } from '../output/index.js';
+import { strftimeHMS } from '../output/index.js';
+import type { HistJson, HistSectionsJson, OutputWriter, RecordEmitter } from '../output/index.js';
 import type { BpfMap } from './index.js';
 
 export interface HistogramData {
@@ -84,6 +85,23 @@ export class Histogram {
       return { key: s.key, total, buckets };
     });
     return { val_type: valType, scale: opts.linear ? 'linear' : 'log2', section_by: opts.sectionHeader ?? 'key', sections };
+  }
+
+  /**
+   * One interval of an interval tool, read and cleared: with --json one histogram record, else a blank
+   * line, the time with -T (`timestamp`), and the histograms. `jsonOpts`: where JSON's sections differ
+   * (bitesize's "Process Name" is JSON's "comm").
+   */
+  printInterval(to: { out: OutputWriter; emit: RecordEmitter; json: boolean }, valType: string, opts: PrintOptions = {},
+    more: { timestamp?: boolean; jsonOpts?: PrintOptions } = {}): void {
+    const data = this.read(true);
+    if (to.json) {
+      to.emit.histogram(this.json(valType, more.jsonOpts ?? opts, data));
+      return;
+    }
+    to.out.line('');
+    if (more.timestamp) to.out.line(strftimeHMS());
+    to.out.write(this.format(valType, opts, data));
   }
 
   /** Sections with their display keys, in display order. */

@@ -7,8 +7,11 @@
 // that `retval < 0` means what it says (BCC's unsigned pt_regs fields never compare below zero), and
 // through probe reads (the _CORE forms): clang may merge two direct loads of ctx into one at a
 // computed offset, which the verifier refuses ("dereference of modified ctx ptr").
+import path from 'node:path';
+import { UsageError } from '../cli/options.js';
 import type { TracepointField } from '../compile/tracepoints.js';
-import type { ResolvedProbe } from './resolve.js';
+import { ProbeResolveError, type ResolvedProbe } from './resolve.js';
+import type { ProbeSpec } from './spec.js';
 
 /** What an expression may name at one probe. */
 export interface ArgContext {
@@ -172,4 +175,22 @@ export function shareProbes<T extends { resolved: ResolvedProbe }>(items: T[]): 
 export function paramDeclarations(ctx: ArgContext): string {
   if (!ctx.params || (ctx.probe.type !== 'kprobe' && ctx.probe.type !== 'uprobe')) return '';
   return [...ctx.params.values()].map(p => `${p.type} ${p.name} = ${p.register};`).join('\n');
+}
+
+/** Names a spec's targets: resolveProbe here, or the VM lane's stand-in for kernel functions the host cannot probe. */
+export type Resolver = (spec: ProbeSpec) => ResolvedProbe[];
+
+/** A spec's targets (trace, argdist): one that matches nothing is a usage error, one line. */
+export function resolveTargets(resolve: Resolver, spec: ProbeSpec): ResolvedProbe[] {
+  try {
+    return resolve(spec);
+  } catch (e) {
+    if (e instanceof ProbeResolveError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** Header-only includes (-I): a path as written (relative to here), or a name on the include path. */
+export function includeLines(include: string[] | undefined): string[] {
+  return (include ?? []).map(h => (h.startsWith('.') || h.startsWith('/') ? path.resolve(h) : h));
 }

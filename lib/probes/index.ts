@@ -24,7 +24,7 @@ export {
   type ProbeSpec, type ProbeType, type ParseOptions,
 } from './spec.js';
 export {
-  resolveProbes, resolveProbe, tracepointList, mappedFiles, describeTarget, resetProbeCaches, ProbeResolveError,
+  resolveProbes, resolveProbe, representativeProbes, ONE_OF_EACH_KIND, tracepointList, mappedFiles, describeTarget, resetProbeCaches, ProbeResolveError,
   type ResolvedProbe, type KernelFunctionTarget, type TracepointTarget, type UserFunctionTarget, type UsdtTarget, type ResolveOptions,
 } from './resolve.js';
 

@@ -3,7 +3,8 @@
 // printed as BCC's sectioned histograms with the mutex's address, the process and the stack in each
 // section's title.
 import type { BPF } from '../bpf.js';
-import { opt, type ToolOption } from '../cli/options.js';
+import { durationSeconds, opt, type ToolOption } from '../cli/options.js';
+import type { ToolContext } from '../cli/index.js';
 import type { OutputWriter, RecordEmitter } from '../output/index.js';
 import { StackReader } from '../stacks/index.js';
 import { functionOffset } from '../syms/index.js';
@@ -151,4 +152,22 @@ export function printMutexHistograms(bpf: BPF, reader: StackReader, o: MutexOpti
     sectionHeader: 'mutex', sectionSort: byAddress,
     sectionFormat: (k: MutexKey) => { const t = title(k); return [`${t.mutex} ${t.task}`, ...t.frames].join('\n\t'); },
   }, data));
+}
+
+/**
+ * The run() of pmlock (held: false) and pmheld (held: true): the probes, the banner ("Tracing libpthread
+ * mutex <what>"), the wait for the duration or Ctrl-C, and the histograms with their stacks.
+ */
+export function mutexRun(held: boolean, what: string) {
+  return async ({ opts, load, out, json, emit, untilExit }: ToolContext<MutexOptions>) => {
+    const duration = durationSeconds(opts.duration);
+    const bpf = loadMutexProbes(load, opts, held);
+    const reader = new StackReader(bpf, { kernel: false });
+    reader.track('dist', (k: { pid: number }) => [k.pid]);
+    (json ? process.stderr : out).write(`Tracing libpthread mutex ${what}${duration ? ` for ${duration} secs.` : ', Ctrl-C to end.'}\n`);
+    out.flush();
+    await untilExit(duration);
+    reader.stop();
+    printMutexHistograms(bpf, reader, opts, out, json ? emit : undefined);
+  };
 }

@@ -8,7 +8,7 @@ import { kprobeBlacklist, kprobeBlacklisted, expandKernelFunctions, kernelFuncti
 import { tracefsDir } from '../compile/tracepoints.js';
 import { ElfFile, STB_GLOBAL, STB_WEAK, STT_FUNC, STT_GNU_IFUNC } from '../syms/elf.js';
 import { resolveLibrary } from '../syms/libraries.js';
-import { describeType, nameMatcher, type ProbeSpec } from './spec.js';
+import { describeType, nameMatcher, parseProbeSpec, type ProbeSpec } from './spec.js';
 
 interface Target {
   /** Index in the resolved list: the probe's id in the generated BPF (keys of the shared maps). */
@@ -40,6 +40,28 @@ export interface UsdtTarget extends Target {
   sites: number;
 }
 export type ResolvedProbe = KernelFunctionTarget | TracepointTarget | UserFunctionTarget | UsdtTarget;
+
+/**
+ * Probes as resolveProbes would give them, made without looking at this machine: the generic tools'
+ * catalogue programs (bpfkit list, precompile, the catalogue test) are generated from them. Each is
+ * "t:category:event", "c:function" (libc) or "lib:function", or { spec: "u:binary:probe", provider }.
+ */
+export function representativeProbes(entries: (string | { spec: string; provider: string })[]): ResolvedProbe[] {
+  return entries.map((entry, id): ResolvedProbe => {
+    const spec = parseProbeSpec(typeof entry === 'string' ? entry : entry.spec);
+    switch (spec.type) {
+      case 'tracepoint': return { id, spec, type: 'tracepoint', category: spec.category!, event: spec.name, label: `${spec.category}:${spec.name}` };
+      case 'uprobe': case 'uretprobe':
+        return { id, spec, type: spec.type, binary: spec.library === 'c' ? 'libc.so.6' : spec.library, symbol: spec.name, address: 0n, fileOffset: 0, label: spec.name };
+      case 'usdt':
+        return { id, spec, type: 'usdt', binary: spec.library, provider: typeof entry === 'string' ? spec.provider ?? '' : entry.provider, name: spec.name, args: '', sites: 1, label: spec.name };
+      default: return { id, spec, type: spec.type, function: spec.name, label: spec.name };
+    }
+  });
+}
+
+/** One probe of each kind that runs here (funccount, stackcount). */
+export const ONE_OF_EACH_KIND = ['t:syscalls:sys_enter_getppid', 't:sched:sched_switch', 'c:malloc', { spec: 'u:python3:function__entry', provider: 'python' }];
 
 export interface ResolveOptions {
   /** The process the probes are for (-p): libraries are looked up in its mappings; USDT without a library scans them. */

@@ -402,6 +402,12 @@ function dropProbeFrames(frames: string[]): string[] {
   return i ? frames.slice(i) : frames;
 }
 
+/** A kernel frame as bpftrace's kstack prints it: "name+off" (decimal offset), or the 0x address unnamed. */
+export function bpftraceFrame(ksyms: KernelSymbols, ip: bigint): string {
+  const s = ksyms.resolve(ip);
+  return s ? `${s.name}+${s.offset}` : `0x${ip.toString(16)}`;
+}
+
 /** Whether a kernel frame's name is the tracing program's or the code that ran it (see dropProbeFrames). */
 export function isProbeFrame(name: string): boolean {
   return /^(0x[0-9a-f]+ )?(bpf_prog_[0-9a-f]+_|bpf_trace_run\d|__bpf_trace_|__traceiter_|bpf_trampoline_)/.test(name);

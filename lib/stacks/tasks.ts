@@ -2,6 +2,8 @@
 // -U/-K, -d, -f, -m/-M, storage size, --flamegraph), the task filter as BPF C, its globals' values.
 import { nonNegativeInt, opt, positiveInt } from '../cli/index.js';
 import type { Options } from 'yargs';
+import type { BPF } from '../bpf.js';
+import { StackReader } from './index.js';
 
 /** The options both tools take, with BCC's letters and words. */
 export const OFF_CPU_OPTIONS: Record<string, Options> = {
@@ -166,3 +168,14 @@ static __always_inline int on_switch(void *ctx, struct task_struct___lean *prev,
 
 BTF_TRACEPOINT_PROBE(sched_switch, switch, on_switch(ctx, prev, next), bool preempt, struct task_struct___lean *prev, struct task_struct___lean *next)
 `;
+
+/**
+ * The start the three tools share: their program loaded with the filters' globals and -s's stack
+ * storage, the -p/-t targets set, attached, and a reader of the stacks -U/-K keep (the tool tracks its map).
+ */
+export function startOffCpu(load: (o: { rodata: Record<string, unknown>; maxEntries: Record<string, number> }) => BPF, o: OffCpuOptions): { bpf: BPF; reader: StackReader } {
+  const bpf = load({ rodata: offCpuGlobals(o), maxEntries: { stack_traces: o.stackStorageSize } });
+  setTaskTargets(bpf, o);
+  bpf.attachAll();
+  return { bpf, reader: new StackReader(bpf, { user: !o.kernelStacksOnly, kernel: !o.userStacksOnly }) };
+}

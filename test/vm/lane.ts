@@ -567,8 +567,8 @@ function argdistCounts(): string[] {
 /** The programs trace and argdist generate for the checks below (compiled on the host: clang is slow in the VM). */
 async function traceArgdistPrograms(): Promise<Record<string, string>> {
   (globalThis as any).__bpfkitCatalogue = true;
-  const { traceProgram } = await import('../../tools/kernel/trace.js');
-  const { argdistProgram } = await import('../../tools/kernel/argdist.js');
+  const { traceProgram } = await import('../../lib/probes/trace.js');
+  const { argdistProgram } = await import('../../lib/probes/argdist.js');
   const resolve = (spec: { type: string }) => [{ id: 0, spec, type: spec.type, function: 'shmem_file_read_iter', label: 'shmem_file_read_iter' }] as never;
   return { trace: traceProgram(traceProbes(), resolve), argdist: argdistProgram(argdistCounts(), [], resolve) };
 }

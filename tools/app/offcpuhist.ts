@@ -4,8 +4,8 @@
 // sched_switch tracepoint, as offcputime, whose program this is (lib/stacks/tasks.ts OFF_CPU_SWITCH_C)
 // and whose options it takes (-p/-t, -u/-k, -U/-K, -d, -m/-M, --state). Microseconds, as offcputime.
 import { defineTool, durationSeconds } from '../../lib/cli/index.js';
-import { StackReader, formatStack, type StackSample } from '../../lib/stacks/index.js';
-import { OFF_CPU_OPTIONS, OFF_CPU_SWITCH_C, offCpuGlobals, offCpuProblem, setTaskTargets, TASK_FILTER_C, taskFilterContext, type OffCpuOptions } from '../../lib/stacks/tasks.js';
+import { formatStack, type StackSample } from '../../lib/stacks/index.js';
+import { OFF_CPU_OPTIONS, OFF_CPU_SWITCH_C, offCpuProblem, startOffCpu, TASK_FILTER_C, taskFilterContext, type OffCpuOptions } from '../../lib/stacks/tasks.js';
 import { formatLog2Hist, log2HistJson } from '../../lib/output/index.js';
 
 const program = `
@@ -49,11 +49,8 @@ defineTool<OffCpuOptions>({
 
   async run({ opts, load, out, json, emit, untilExit }) {
     const duration = durationSeconds(opts.duration);
-    const bpf = load({ rodata: offCpuGlobals(opts), maxEntries: { stack_traces: opts.stackStorageSize } });
-    setTaskTargets(bpf, opts);
-    bpf.attachAll();
+    const { bpf, reader } = startOffCpu(load, opts);
     const started = Date.now();
-    const reader = new StackReader(bpf, { user: !opts.kernelStacksOnly, kernel: !opts.userStacksOnly });
     reader.track('dist', (k: { task: Task }) => [k.task.tgid]);
     const stacks = opts.userStacksOnly ? 'user' : opts.kernelStacksOnly ? 'kernel' : 'user + kernel';
     (json ? process.stderr : out).write(`Tracing off-CPU time (us) of ${taskFilterContext(opts)} by ${stacks} stack${duration ? ` for ${duration} secs.` : '... Hit Ctrl-C to end.'}\n`);

@@ -1,10 +1,9 @@
 #!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // pmheld: time a mutex is held: from pthread_mutex_lock()'s (or a successful pthread_mutex_trylock()'s) return to pthread_mutex_unlock(), as log2 histograms per mutex, process and user stack (the book's pmheld.bt,
 // chapter 13). Uprobes on libc (glibc 2.34+ has the pthread functions; libpthread is a stub); the
-// probes and the printing are lib/probes/mutex.ts, shared with pmlock.
-import { defineTool, durationSeconds } from '../../lib/cli/index.js';
-import { loadMutexProbes, MUTEX_C, MUTEX_OPTIONS, MUTEX_PROBES, printMutexHistograms, type MutexOptions } from '../../lib/probes/mutex.js';
-import { StackReader } from '../../lib/stacks/index.js';
+// probes, the run and the printing are lib/probes/mutex.ts, shared with pmlock.
+import { defineTool } from '../../lib/cli/index.js';
+import { MUTEX_C, MUTEX_OPTIONS, MUTEX_PROBES, mutexRun, type MutexOptions } from '../../lib/probes/mutex.js';
 
 defineTool<MutexOptions>({
   name: 'pmheld',
@@ -25,15 +24,5 @@ defineTool<MutexOptions>({
   ],
   validate: o => (o.microseconds && o.milliseconds ? 'can only use one of -u and -m' : undefined),
 
-  async run({ opts, load, out, json, emit, untilExit }) {
-    const duration = durationSeconds(opts.duration);
-    const bpf = loadMutexProbes(load, opts, true);
-    const reader = new StackReader(bpf, { kernel: false });
-    reader.track('dist', (k: { pid: number }) => [k.pid]);
-    (json ? process.stderr : out).write(`Tracing libpthread mutex held times${duration ? ` for ${duration} secs.` : ', Ctrl-C to end.'}\n`);
-    out.flush();
-    await untilExit(duration);
-    reader.stop();
-    printMutexHistograms(bpf, reader, opts, out, json ? emit : undefined);
-  },
+  run: mutexRun(true, 'held times'),
 });

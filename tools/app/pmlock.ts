@@ -1,10 +1,9 @@
 #!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // pmlock: time waiting in pthread_mutex_lock() (entry to return), as log2 histograms per mutex, process and user stack (the book's pmlock.bt,
 // chapter 13). Uprobes on libc (glibc 2.34+ has the pthread functions; libpthread is a stub); the
-// probes and the printing are lib/probes/mutex.ts, shared with pmheld.
-import { defineTool, durationSeconds } from '../../lib/cli/index.js';
-import { loadMutexProbes, MUTEX_C, MUTEX_OPTIONS, printMutexHistograms, type MutexOptions } from '../../lib/probes/mutex.js';
-import { StackReader } from '../../lib/stacks/index.js';
+// probes, the run and the printing are lib/probes/mutex.ts, shared with pmheld.
+import { defineTool } from '../../lib/cli/index.js';
+import { MUTEX_C, MUTEX_OPTIONS, mutexRun, type MutexOptions } from '../../lib/probes/mutex.js';
 
 defineTool<MutexOptions>({
   name: 'pmlock',
@@ -25,15 +24,5 @@ defineTool<MutexOptions>({
   ],
   validate: o => (o.microseconds && o.milliseconds ? 'can only use one of -u and -m' : undefined),
 
-  async run({ opts, load, out, json, emit, untilExit }) {
-    const duration = durationSeconds(opts.duration);
-    const bpf = loadMutexProbes(load, opts, false);
-    const reader = new StackReader(bpf, { kernel: false });
-    reader.track('dist', (k: { pid: number }) => [k.pid]);
-    (json ? process.stderr : out).write(`Tracing libpthread mutex lock latency${duration ? ` for ${duration} secs.` : ', Ctrl-C to end.'}\n`);
-    out.flush();
-    await untilExit(duration);
-    reader.stop();
-    printMutexHistograms(bpf, reader, opts, out, json ? emit : undefined);
-  },
+  run: mutexRun(false, 'lock latency'),
 });

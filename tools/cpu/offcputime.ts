@@ -3,8 +3,8 @@
 // on sched_switch: the task leaving the CPU has its stacks and the time stamped; when it is switched
 // back in, the time it was away is added to those stacks' total.
 import { defineTool, durationSeconds, opt } from '../../lib/cli/index.js';
-import { printStacks, StackReader, type StackSample } from '../../lib/stacks/index.js';
-import { OFF_CPU_OPTIONS, OFF_CPU_SWITCH_C, offCpuGlobals, offCpuProblem, setTaskTargets, TASK_FILTER_C, taskFilterContext, type OffCpuOptions } from '../../lib/stacks/tasks.js';
+import { printStacks, type StackSample } from '../../lib/stacks/index.js';
+import { OFF_CPU_OPTIONS, OFF_CPU_SWITCH_C, offCpuProblem, startOffCpu, TASK_FILTER_C, taskFilterContext, type OffCpuOptions } from '../../lib/stacks/tasks.js';
 
 const program = `
 #include <bpfkit.h>
@@ -63,14 +63,8 @@ defineTool<Options>({
 
   async run({ opts, load, out, json, emit, untilExit }) {
     const duration = durationSeconds(opts.duration);
-    const bpf = load({
-      rodata: offCpuGlobals(opts),
-      maxEntries: { stack_traces: opts.stackStorageSize },
-    });
-    setTaskTargets(bpf, opts);
-    bpf.attachAll();
+    const { bpf, reader } = startOffCpu(load, opts);
     const started = Date.now();
-    const reader = new StackReader(bpf, { user: !opts.kernelStacksOnly, kernel: !opts.userStacksOnly });
     reader.track('counts', (k: Key) => [k.tgid]);
 
     if (!opts.folded) {

@@ -4,8 +4,8 @@
 // off CPU has its own stacks and the time stamped; when it runs again, the time away is added to the
 // pair. The blocked stack is taken as it blocks (BCC takes it on the switch back, from the wrong task).
 import { defineTool, durationSeconds } from '../../lib/cli/index.js';
-import { printStacks, StackReader, type StackSample } from '../../lib/stacks/index.js';
-import { OFF_CPU_OPTIONS, offCpuGlobals, offCpuProblem, setTaskTargets, TASK_FILTER_C, type OffCpuOptions } from '../../lib/stacks/tasks.js';
+import { printStacks, type StackSample } from '../../lib/stacks/index.js';
+import { OFF_CPU_OPTIONS, offCpuProblem, startOffCpu, TASK_FILTER_C, type OffCpuOptions } from '../../lib/stacks/tasks.js';
 
 const program = `
 #include <bpfkit.h>
@@ -130,11 +130,8 @@ defineTool<OffCpuOptions>({
 
   async run({ opts, load, out, json, emit, untilExit }) {
     const duration = durationSeconds(opts.duration);
-    const bpf = load({ rodata: offCpuGlobals(opts), maxEntries: { stack_traces: opts.stackStorageSize } });
-    setTaskTargets(bpf, opts);
-    bpf.attachAll();
+    const { bpf, reader } = startOffCpu(load, opts);
     const started = Date.now();
-    const reader = new StackReader(bpf, { user: !opts.kernelStacksOnly, kernel: !opts.userStacksOnly });
     reader.track('counts', (k: Key) => [k.t_tgid, k.w_tgid]);
 
     if (!opts.folded) {

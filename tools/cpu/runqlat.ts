@@ -2,7 +2,6 @@
 // runqlat: run queue (scheduler) latency as a histogram — the time from a task being woken (or
 // preempted while runnable) to it running on a CPU. Port of BCC's runqlat on sched tracepoints.
 import { defineTool, intervalCount, opt } from '../../lib/cli/index.js';
-import { strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
@@ -133,15 +132,6 @@ defineTool<Options>({
     const sectionHeader = PER[per];
     banner('Tracing run queue latency... Hit Ctrl-C to end.');
 
-    await intervals(interval, count, () => {
-      const data = hist.read(true);
-      if (json) {
-        emit.histogram(hist.json(unit, { sectionHeader }, data));
-        return;
-      }
-      out.write('\n');
-      if (opts.timestamp) out.write(`${strftimeHMS()}\n`);
-      out.write(hist.format(unit, { sectionHeader }, data));
-    });
+    await intervals(interval, count, () => hist.printInterval({ out, emit, json }, unit, { sectionHeader }, { timestamp: opts.timestamp }));
   },
 });

@@ -10,7 +10,6 @@
 // counted under "none". Requests issued without being inserted (no scheduler, issued directly)
 // spend no time queued and are not counted, as in the book's tool.
 import { defineTool, diskRodata, intervalCount, opt } from '../../lib/cli/index.js';
-import { strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
@@ -111,16 +110,6 @@ defineTool<Options>({
     bpf.attachAll();
     const dist = bpf.histogram('dist');
     banner('Tracing block I/O schedulers. Hit Ctrl-C to end.');
-
-    await intervals(interval, count, () => {
-      const data = dist.read(true);
-      if (json) {
-        emit.histogram(dist.json('usecs', { sectionHeader: 'scheduler' }, data));
-        return;
-      }
-      out.line('');
-      if (opts.timestamp) out.line(strftimeHMS());
-      out.write(dist.format('usecs', { sectionHeader: 'scheduler' }, data));
-    });
+    await intervals(interval, count, () => dist.printInterval({ out, emit, json }, 'usecs', { sectionHeader: 'scheduler' }, { timestamp: opts.timestamp }));
   },
 });

@@ -10,7 +10,6 @@
 // says so.
 import { defineTool, diskRodata, intervalCount, opt } from '../../lib/cli/index.js';
 import { diskName } from '../../lib/host/disks.js';
-import { strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
@@ -109,15 +108,6 @@ defineTool<Options>({
     const dist = bpf.histogram('dist');
     const section = { sectionHeader: 'command', sectionFormat: (k: { dev: number; opcode: number }) => commandName(k) };
     banner('Tracing NVMe command latency. Hit Ctrl-C to end.');
-    await intervals(interval, count, () => {
-      const data = dist.read(true);
-      if (json) {
-        emit.histogram(dist.json('usecs', section, data));
-        return;
-      }
-      out.line('');
-      if (opts.timestamp) out.line(strftimeHMS());
-      out.write(dist.format('usecs', section, data));
-    });
+    await intervals(interval, count, () => dist.printInterval({ out, emit, json }, 'usecs', section, { timestamp: opts.timestamp }));
   },
 });

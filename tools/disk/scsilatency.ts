@@ -9,7 +9,6 @@
 // the SCSI midlayer (this VM's virtio disk is virtio-blk) there is nothing to trace: one line says so.
 import { defineTool, intervalCount, opt } from '../../lib/cli/index.js';
 import { scsiOpcodeName } from '../../lib/host/scsi.js';
-import { strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
@@ -87,15 +86,6 @@ defineTool<Options>({
     const dist = bpf.histogram('dist');
     const section = { sectionHeader: 'opcode', sectionFormat: (op: bigint | number) => scsiOpcodeName(Number(op)) };
     banner('Tracing scsi latency. Hit Ctrl-C to end.');
-    await intervals(interval, count, () => {
-      const data = dist.read(true);
-      if (json) {
-        emit.histogram(dist.json('usecs', section, data));
-        return;
-      }
-      out.line('');
-      if (opts.timestamp) out.line(strftimeHMS());
-      out.write(dist.format('usecs', section, data));
-    });
+    await intervals(interval, count, () => dist.printInterval({ out, emit, json }, 'usecs', section, { timestamp: opts.timestamp }));
   },
 });

@@ -8,7 +8,7 @@
 import { defineTool, intervalSchedule, opt, positiveSeconds, UsageError, ToolError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 import {
-  parseProbeSpec, resolveSpecs, type ResolvedProbe,
+  ONE_OF_EACH_KIND, representativeProbes, resolveSpecs, type ResolvedProbe,
 } from '../../lib/probes/index.js';
 import { attachProbes, generateProgram, unsupportedReason, type CodegenOptions } from '../../lib/probes/codegen.js';
 
@@ -24,14 +24,7 @@ export const codegen: CodegenOptions = {
  * the precompiled PCH); a run generates its own for the targets its pattern matches.
  */
 function representativeProgram(): string {
-  const spec = (text: string) => parseProbeSpec(text);
-  const probes: ResolvedProbe[] = [
-    { id: 0, spec: spec('t:syscalls:sys_enter_getppid'), type: 'tracepoint', category: 'syscalls', event: 'sys_enter_getppid', label: 'syscalls:sys_enter_getppid' },
-    { id: 1, spec: spec('t:sched:sched_switch'), type: 'tracepoint', category: 'sched', event: 'sched_switch', label: 'sched:sched_switch' },
-    { id: 2, spec: spec('c:malloc'), type: 'uprobe', binary: 'libc.so.6', symbol: 'malloc', address: 0n, fileOffset: 0, label: 'malloc' },
-    { id: 3, spec: spec('u:python3:function__entry'), type: 'usdt', binary: 'python3', provider: 'python', name: 'function__entry', args: '', sites: 1, label: 'function__entry' },
-  ];
-  return generateProgram(probes, codegen).text;
+  return generateProgram(representativeProbes(ONE_OF_EACH_KIND), codegen).text;
 }
 
 interface Options { pid?: number; interval?: number; duration?: number; timestamp: boolean; regexp: boolean; printBpf: boolean; cpu?: number; pattern?: string }

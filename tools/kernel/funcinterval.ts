@@ -5,7 +5,7 @@
 // last-call time for all that the pattern matches (and -p allows), reset at every print.
 import { defineTool, intervalSchedule, opt, ToolError, UsageError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { parseProbeSpec, resolveSpecs, type ResolvedProbe } from '../../lib/probes/index.js';
+import { representativeProbes, resolveSpecs, type ResolvedProbe } from '../../lib/probes/index.js';
 import { attachProbes, generateProgram, unsupportedReason, type CodegenOptions } from '../../lib/probes/codegen.js';
 import { timedHistogramOptions, timeUnit } from '../../lib/probes/latency.js';
 
@@ -27,11 +27,7 @@ bpf_map_update_elem(&start, &index, &ts, BPF_ANY);`,
 };
 
 function representativeProgram(): string {
-  const probes: ResolvedProbe[] = [
-    { id: 0, spec: parseProbeSpec('t:sched:sched_switch'), type: 'tracepoint', category: 'sched', event: 'sched_switch', label: 'sched:sched_switch' },
-    { id: 1, spec: parseProbeSpec('c:malloc'), type: 'uprobe', binary: 'libc.so.6', symbol: 'malloc', address: 0n, fileOffset: 0, label: 'malloc' },
-  ];
-  return generateProgram(probes, codegen).text;
+  return generateProgram(representativeProbes(['t:sched:sched_switch', 'c:malloc']), codegen).text;
 }
 
 interface Options {

@@ -6,7 +6,7 @@
 // Unlike BCC, whose avg/total/count line sums every interval so far, each interval's line is its own.
 import { defineTool, intervalSchedule, opt, positiveInt, ToolError, UsageError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { parseProbeSpec, resolveSpecs, type ResolvedProbe } from '../../lib/probes/index.js';
+import { representativeProbes, resolveSpecs } from '../../lib/probes/index.js';
 import { attachProbes, unsupportedReason } from '../../lib/probes/codegen.js';
 import {
   DEFAULT_DEPTH, generateLatencyProgram, timedHistogramOptions, timeUnit, untimeable, type LatencyOptions,
@@ -42,10 +42,7 @@ map_increment(dist_by, key);`
 
 /** A user function probe and a kernel function probe: the catalogue's check and the precompiled objects. */
 function representativeProgram(): string {
-  const probes: ResolvedProbe[] = [
-    { id: 0, spec: parseProbeSpec('c:read'), type: 'uprobe', binary: 'libc.so.6', symbol: 'read', address: 0n, fileOffset: 0, label: 'read' },
-  ];
-  return generateLatencyProgram(probes, latencyProgram({ sectioned: false, user: true, depth: DEFAULT_DEPTH })).text;
+  return generateLatencyProgram(representativeProbes(['c:read']), latencyProgram({ sectioned: false, user: true, depth: DEFAULT_DEPTH })).text;
 }
 
 interface Options {

@@ -5,7 +5,7 @@
 // (lib/probes/latency.ts), so a slow call nested in another traced call is reported too.
 import { defineTool, opt, ToolError, UsageError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { parseProbeSpec, resolveSpecs, type ResolvedProbe } from '../../lib/probes/index.js';
+import { representativeProbes, resolveSpecs, type ResolvedProbe } from '../../lib/probes/index.js';
 import { attachProbes, unsupportedReason } from '../../lib/probes/codegen.js';
 import { generateLatencyProgram, untimeable, type LatencyOptions } from '../../lib/probes/latency.js';
 import { foldedLine, StackReader, type Frames } from '../../lib/stacks/index.js';
@@ -55,10 +55,7 @@ ringbuf_submit(events, e);`,
 }
 
 function representativeProgram(): string {
-  const probes: ResolvedProbe[] = [
-    { id: 0, spec: parseProbeSpec('c:open'), type: 'uprobe', binary: 'libc.so.6', symbol: 'open', address: 0n, fileOffset: 0, label: 'open' },
-  ];
-  return generateLatencyProgram(probes, slowerProgram({ args: false, userStack: false, kernelStack: false })).text;
+  return generateLatencyProgram(representativeProbes(['c:open']), slowerProgram({ args: false, userStack: false, kernelStack: false })).text;
 }
 
 interface SlowCall {

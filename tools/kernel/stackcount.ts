@@ -5,20 +5,14 @@
 // user stacks are shown or with -P), in the program lib/probes generates for the matched targets.
 import { defineTool, intervalSchedule, opt, positiveSeconds, UsageError, ToolError } from '../../lib/cli/index.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { parseProbeSpec, resolveSpecs, type ResolvedProbe } from '../../lib/probes/index.js';
+import { ONE_OF_EACH_KIND, representativeProbes, resolveSpecs } from '../../lib/probes/index.js';
 import { attachProbes, generateProgram, unsupportedReason } from '../../lib/probes/codegen.js';
 import { ALL_PROCESSES, kernelProbesOnly, stackCountCodegen, stackCountGlobals, type StackCountKey } from '../../lib/probes/stacks.js';
 import { printStacks, StackReader, type Frames, type StackSample, type SymbolisedStack } from '../../lib/stacks/index.js';
 
 /** The program for one probe of each kind that runs here (the catalogue's check, the PCH); a run generates its own. */
 function representativeProgram(): string {
-  const spec = (text: string) => parseProbeSpec(text);
-  const probes: ResolvedProbe[] = [
-    { id: 0, spec: spec('t:syscalls:sys_enter_getppid'), type: 'tracepoint', category: 'syscalls', event: 'sys_enter_getppid', label: 'syscalls:sys_enter_getppid' },
-    { id: 1, spec: spec('t:sched:sched_switch'), type: 'tracepoint', category: 'sched', event: 'sched_switch', label: 'sched:sched_switch' },
-    { id: 2, spec: spec('c:malloc'), type: 'uprobe', binary: 'libc.so.6', symbol: 'malloc', address: 0n, fileOffset: 0, label: 'malloc' },
-    { id: 3, spec: spec('u:python3:function__entry'), type: 'usdt', binary: 'python3', provider: 'python', name: 'function__entry', args: '', sites: 1, label: 'function__entry' },
-  ];
+  const probes = representativeProbes(ONE_OF_EACH_KIND);
   return generateProgram(probes, stackCountCodegen(probes)).text;
 }
 

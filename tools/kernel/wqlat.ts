@@ -4,7 +4,6 @@
 // workqueue:workqueue_queue_work and workqueue_execute_start tracepoints, the work item's address
 // pairing them. bpfkit adds -m (milliseconds) and -f FUNCTION (work items of that kernel function).
 import { defineTool, intervalCount, opt, UsageError } from '../../lib/cli/index.js';
-import { strftimeHMS } from '../../lib/output/index.js';
 import { workFunctionAddress } from '../../lib/host/workqueue.js';
 
 const WQ_NAME_LEN = 24;
@@ -122,12 +121,6 @@ defineTool<Options>({
     bpf.attachAll();
     const hist = bpf.histogram(opts.workqueues ? 'dist_wq' : 'dist');
     banner('Tracing work queue request latency time... Hit Ctrl-C to end.');
-    await intervals(interval, count, () => {
-      const data = hist.read(true);
-      if (json) return emit.histogram(hist.json(label, { sectionHeader: 'wqname' }, data));
-      out.line('');
-      if (opts.timestamp) out.line(strftimeHMS());
-      out.write(hist.format(label, { sectionHeader: 'wqname' }, data));
-    });
+    await intervals(interval, count, () => hist.printInterval({ out, emit, json }, label, { sectionHeader: 'wqname' }, { timestamp: opts.timestamp }));
   },
 });

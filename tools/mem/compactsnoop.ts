@@ -13,6 +13,7 @@ import { frameText, KernelSymbols } from '../../lib/syms/index.js';
 
 const program = `
 #include <bpfkit.h>
+#include <bpfkit_call.h>
 
 const volatile u32 targ_tgid = 0;
 const volatile bool kernel_stacks = false;
@@ -33,7 +34,7 @@ struct event {
 	char comm[TASK_COMM_LEN];
 };
 
-BPF_HASH(start, u32, struct start_t, 10240);
+BPFKIT_CALL_MAP(struct start_t, 10240);
 BPF_RINGBUF_OUTPUT(events, 64);
 BPF_STACK_TRACE(stack_traces, 1024);
 BPFKIT_EXPORT_TYPE(struct event);
@@ -42,16 +43,13 @@ static __always_inline int compaction_begin(void)
 {
 	if (targ_tgid && bpfkit_tgid() != targ_tgid)
 		return 0;
-	u32 tid = bpfkit_tid();
 	struct start_t s = { .ts = bpf_ktime_get_ns() };
-	bpf_map_update_elem(&start, &tid, &s, BPF_ANY);
-	return 0;
+	return call_enter(&s);
 }
 
 static __always_inline int compaction_end(void *ctx, struct compact_control *cc, bool sync, int status)
 {
-	u32 tid = bpfkit_tid();
-	struct start_t *s = bpf_map_lookup_elem(&start, &tid);
+	struct start_t *s = call_kept();
 	if (!s)
 		return 0;
 	struct event *e = ringbuf_reserve(events, struct event);
@@ -60,7 +58,7 @@ static __always_inline int compaction_end(void *ctx, struct compact_control *cc,
 		e->ts = bpf_ktime_get_ns();
 		e->delta_ns = e->ts - s->ts;
 		e->pid = bpfkit_tgid();
-		e->tid = tid;
+		e->tid = bpfkit_tid();
 		e->nid = BPF_CORE_READ(zone, zone_pgdat, node_id);
 		e->order = BPF_CORE_READ(cc, order);
 		e->status = status;
@@ -70,7 +68,7 @@ static __always_inline int compaction_end(void *ctx, struct compact_control *cc,
 		e->stack_id = kernel_stacks ? bpf_get_stackid(ctx, &stack_traces, 0) : -1;
 		ringbuf_submit(events, e);
 	}
-	bpf_map_delete_elem(&start, &tid);
+	call_forget();
 	return 0;
 }
 

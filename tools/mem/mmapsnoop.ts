@@ -9,6 +9,7 @@ import { sprintf } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit.h>
+#include <bpfkit_call.h>
 #include <bpfkit_path.h>
 
 const volatile u32 targ_tgid = 0;
@@ -17,55 +18,36 @@ const volatile bool targ_failed = false;
 struct call { u64 len; u64 prot; u64 flags; s64 fd; u64 off; };
 
 struct event {
-	u64 ts;
-	u64 id;
-	s64 ret;
-	struct call call;
-	char comm[TASK_COMM_LEN];
+	BPFKIT_CALL_EVENT_HEAD(struct call);
 	struct bpfkit_path path;
 };
 
-BPF_HASH(calls, u32, struct call, 10240);
-BPF_RINGBUF_OUTPUT(events, 256);
-BPFKIT_EXPORT_TYPE(struct event);
+BPFKIT_CALLS(struct call, struct event, 10240, 256);
 
 TRACEPOINT_PROBE(syscalls, sys_enter_mmap)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	u32 tid = id;
-	if (targ_tgid && (id >> 32) != targ_tgid)
+	if (targ_tgid && bpfkit_tgid() != targ_tgid)
 		return 0;
 	struct call c = { .len = args->len, .prot = args->prot, .flags = args->flags, .fd = (int)args->fd, .off = args->off };
-	bpf_map_update_elem(&calls, &tid, &c, BPF_ANY);
-	return 0;
+	return call_enter(&c);
 }
 
 TRACEPOINT_PROBE(syscalls, sys_exit_mmap)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	u32 tid = id;
-	struct call *c = bpf_map_lookup_elem(&calls, &tid);
+	struct call *c = call_kept();
 	if (!c)
 		return 0;
 	long ret = args->ret;
-	if (targ_failed && (unsigned long)ret < (unsigned long)-4095L) { /* succeeded: an address */
-		bpf_map_delete_elem(&calls, &tid);
-		return 0;
-	}
-	struct event *e = ringbuf_reserve(events, struct event);
+	bool mapped = (unsigned long)ret < (unsigned long)-4095L; /* succeeded: an address */
+	struct event *e = targ_failed && mapped ? NULL : call_event(c, ret);
 	if (e) {
-		e->ts = bpf_ktime_get_ns();
-		e->id = id;
-		e->ret = ret;
-		e->call = *c;
-		bpf_get_current_comm(&e->comm, sizeof(e->comm));
 		e->path.depth = 0;
 		e->path.truncated = 0;
-		if ((unsigned long)ret < (unsigned long)-4095L)
+		if (mapped)
 			bpfkit_mapped_path(ret, &e->path);
 		ringbuf_submit(events, e);
 	}
-	bpf_map_delete_elem(&calls, &tid);
+	call_forget();
 	return 0;
 }
 `;

@@ -9,6 +9,7 @@ const SYSCALLS = ['shmget', 'shmat', 'shmdt', 'shmctl'];
 
 const program = `
 #include <bpfkit.h>
+#include <bpfkit_call.h>
 
 const volatile u32 targ_tgid = 0;
 const volatile u32 targ_tid = 0;
@@ -26,48 +27,17 @@ struct call {
 	u32 sys;
 };
 
-struct event {
-	u64 ts;
-	u64 id; /* tgid << 32 | tid */
-	s64 ret;
-	struct call call;
-	char comm[TASK_COMM_LEN];
-};
+struct event { BPFKIT_CALL_EVENT_HEAD(struct call); };
 
-BPF_HASH(calls, u32, struct call, 10240);
-BPF_RINGBUF_OUTPUT(events, 64);
-BPFKIT_EXPORT_TYPE(struct event);
+BPFKIT_CALLS(struct call, struct event, 10240, 64);
 
 static __always_inline int enter(struct call *c)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	u32 tid = id;
-	if (targ_tgid && (id >> 32) != targ_tgid)
+	if (targ_tgid && bpfkit_tgid() != targ_tgid)
 		return 0;
-	if (targ_tid && tid != targ_tid)
+	if (targ_tid && bpfkit_tid() != targ_tid)
 		return 0;
-	bpf_map_update_elem(&calls, &tid, c, BPF_ANY);
-	return 0;
-}
-
-static __always_inline int leave(void *ctx, long ret)
-{
-	u64 id = bpf_get_current_pid_tgid();
-	u32 tid = id;
-	struct call *c = bpf_map_lookup_elem(&calls, &tid);
-	if (!c)
-		return 0;
-	struct event *e = ringbuf_reserve(events, struct event);
-	if (e) {
-		e->ts = bpf_ktime_get_ns();
-		e->id = id;
-		e->ret = ret;
-		e->call = *c;
-		bpf_get_current_comm(&e->comm, sizeof(e->comm));
-		ringbuf_submit(events, e);
-	}
-	bpf_map_delete_elem(&calls, &tid);
-	return 0;
+	return call_enter(c);
 }
 
 TRACEPOINT_PROBE(syscalls, sys_enter_shmget)
@@ -90,10 +60,10 @@ TRACEPOINT_PROBE(syscalls, sys_enter_shmctl)
 	struct call c = { .sys = SYS_SHMCTL, .shmid = (u32)args->shmid, .cmd = (u32)args->cmd, .buf = (u64)args->buf };
 	return enter(&c);
 }
-TRACEPOINT_PROBE(syscalls, sys_exit_shmget) { return leave(ctx, args->ret); }
-TRACEPOINT_PROBE(syscalls, sys_exit_shmat) { return leave(ctx, args->ret); }
-TRACEPOINT_PROBE(syscalls, sys_exit_shmdt) { return leave(ctx, args->ret); }
-TRACEPOINT_PROBE(syscalls, sys_exit_shmctl) { return leave(ctx, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_shmget) { return call_exit(ctx, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_shmat) { return call_exit(ctx, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_shmdt) { return call_exit(ctx, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_exit_shmctl) { return call_exit(ctx, args->ret); }
 `;
 
 interface Options { timestamp: boolean; pid?: number; tid?: number; duration?: number; name?: string }

@@ -43,6 +43,28 @@ static __always_inline bool wanted(u16 family, u64 sk)
 	return (!targ_family || family == targ_family) && (!targ_netns || sock_netns(sk) == targ_netns);
 }
 
+/* A connect (C) or close (X) of socket sk at inet_sock_set_state, by pid; comm NULL: the current task's. */
+static __always_inline void send_event(struct tracepoint__sock__inet_sock_set_state *args, u64 sk, u32 type, u32 pid, const char *comm)
+{
+	void *ctx = args;   /* ringbuf_submit's perf fallback outputs through the probe's context */
+	struct event *e = ringbuf_reserve(events, struct event);
+	if (!e)
+		return;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->type = type;
+	e->pid = pid;
+	if (comm)
+		__builtin_memcpy(e->comm, comm, sizeof(e->comm));
+	else
+		bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	e->netns = sock_netns(sk);
+	e->family = args->family;
+	e->sport = args->sport;
+	e->dport = args->dport;
+	copy_set_state_addrs(args, e->saddr, e->daddr);
+	ringbuf_submit(events, e);
+}
+
 TRACEPOINT_PROBE(sock, inet_sock_set_state)
 {
 	if (args->protocol != IPPROTO_TCP)
@@ -62,21 +84,8 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 		struct owner *o = bpf_map_lookup_elem(&connecting, &sk);
 		if (!o)
 			return 0;
-		if (new == TCP_ESTABLISHED) {
-			struct event *e = ringbuf_reserve(events, struct event);
-			if (e) {
-				e->ts_ns = bpf_ktime_get_ns();
-				e->type = EVENT_CONNECT;
-				e->pid = o->pid;
-				__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
-				e->netns = sock_netns(sk);
-				e->family = args->family;
-				e->sport = args->sport;
-				e->dport = args->dport;
-				copy_set_state_addrs(args, e->saddr, e->daddr);
-				ringbuf_submit(events, e);
-			}
-		}
+		if (new == TCP_ESTABLISHED)
+			send_event(args, sk, EVENT_CONNECT, o->pid, o->comm);
 		bpf_map_delete_elem(&connecting, &sk);
 		return 0;
 	}
@@ -94,19 +103,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 		u32 pid = bpfkit_tgid();
 		if ((targ_tgid && pid != targ_tgid) || !wanted(args->family, sk))
 			return 0;
-		struct event *e = ringbuf_reserve(events, struct event);
-		if (e) {
-			e->ts_ns = bpf_ktime_get_ns();
-			e->type = EVENT_CLOSE;
-			e->pid = pid;
-			bpf_get_current_comm(&e->comm, sizeof(e->comm));
-			e->netns = sock_netns(sk);
-			e->family = args->family;
-			e->sport = args->sport;
-			e->dport = args->dport;
-			copy_set_state_addrs(args, e->saddr, e->daddr);
-			ringbuf_submit(events, e);
-		}
+		send_event(args, sk, EVENT_CLOSE, pid, NULL);
 	}
 	return 0;
 }
