@@ -2,7 +2,7 @@
 // (mutex-work.ts) shows as that mutex's address contended exactly that many times, all in the
 // 4 -> 7 msecs row; -s per process; -l one lock; --json; bad input.
 import { expectUsageErrors, histogramRows, traceHeld } from './helpers.js';
-import { contendedMutex, MUTEX_ROUNDS } from './mutex-work.js';
+import { contendedMutex, MUTEX_ROUNDS, rowsFrom } from './mutex-work.js';
 
 interface Contention { comm: string; id: number; lock: string; times: number; text: string }
 
@@ -17,7 +17,8 @@ test(`-m -p PID: the mutex contended ${MUTEX_ROUNDS} times by one thread, every 
   const { tool, code } = await traceHeld('futexctn', ['-m', '-p', String(p.pid)], p);
   expect(code).toBe(0);
   const ours = contentions(tool.stdout()).filter(c => c.lock === p.address());
-  expect(ours.map(c => [c.comm, c.times, histogramRows(c.text)])).toEqual([['mutexer', MUTEX_ROUNDS, [['4-7', MUTEX_ROUNDS]]]]);
+  // each wait lasts the 5 ms hold at least (4 -> 7 on an idle machine; a loaded one may stretch it)
+  expect(ours.map(c => [c.comm, c.times, rowsFrom(Object.fromEntries(histogramRows(c.text)), 4)])).toEqual([['mutexer', MUTEX_ROUNDS, { '4+': MUTEX_ROUNDS }]]);
   expect(ours[0].id).not.toBe(p.pid); // the waiting thread's TID, not the main thread
   expect(ours[0].text).toMatch(/\n    -\n    \S+[^]*\n    -\n     msecs +: count +distribution\n/);
   expect(ours[0].text).toMatch(/avg msecs \[max: [4-7] msecs, min [4-7] msecs\]/);

@@ -2,7 +2,7 @@
 // exactly that many waits in the 4 -> 7 msecs row of its address, and as many uncontended locks;
 // --json; bad input.
 import { expectUsageErrors, printed, traceHeld } from './helpers.js';
-import { contendedMutex, MUTEX_ROUNDS, mutexRows, mutexSections } from './mutex-work.js';
+import { contendedMutex, MUTEX_ROUNDS, mutexRows, mutexSections, rowsFrom } from './mutex-work.js';
 
 // uprobes on several functions: ready once the banner is out (after the last attach)
 const tracing = printed('Tracing libpthread');
@@ -14,11 +14,12 @@ test(`-m -p PID: ${MUTEX_ROUNDS} waits of 5 ms in the 4 -> 7 msecs row of the mu
   expect(code).toBe(0);
   expect(tool.stdout().split('\n')[0]).toBe('Tracing libpthread mutex lock latency, Ctrl-C to end.');
   const sections = mutexSections(tool.stdout());
-  expect(mutexRows(sections, p.pid, p.address())).toEqual({ '0-1': MUTEX_ROUNDS, '4-7': MUTEX_ROUNDS });
+  // each wait lasts the 5 ms hold at least (4 -> 7 on an idle machine; a loaded one may stretch it)
+  expect(rowsFrom(mutexRows(sections, p.pid, p.address()), 4)).toEqual({ '0-1': MUTEX_ROUNDS, '4+': MUTEX_ROUNDS });
   expect(sections.every(s => s.pid === p.pid && s.comm === 'mutexer')).toBe(true);
   // at the lock's return the stack starts in its caller: the waiting one is the second thread's
   const waits = sections.filter(s => s.address === p.address() && s.frames[0] === 'waiter');
-  expect(waits.map(s => s.rows)).toEqual([[['4-7', MUTEX_ROUNDS]]]);
+  expect(waits.map(s => rowsFrom(Object.fromEntries(s.rows), 4))).toEqual([{ '4+': MUTEX_ROUNDS }]);
 });
 
 test('--json -u: histogram records, sectioned by mutex', async () => {
