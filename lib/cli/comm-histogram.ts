@@ -26,6 +26,9 @@ export interface CommHistogramTool {
   sectionHeader: string;
 }
 
+/** --json's section_by: the process name's field elsewhere in the records (BCC's text header varies). */
+const JSON_SECTION_BY = 'comm';
+
 export function defineCommHistogramTool(t: CommHistogramTool): ToolSpec<CommHistogramOptions> {
   return defineTool<CommHistogramOptions>({
     name: t.name,
@@ -35,6 +38,7 @@ export function defineCommHistogramTool(t: CommHistogramTool): ToolSpec<CommHist
     probes: { tp_btf: ['block_rq_issue'], raw_tp: ['block_rq_issue'] },
     output: 'histogram',
     invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+    records: () => ({ sectionBy: JSON_SECTION_BY }),
     program: t.program,
     options: {
       comm: opt.comm('trace this comm only (a process name, or its beginning)'),
@@ -53,7 +57,7 @@ export function defineCommHistogramTool(t: CommHistogramTool): ToolSpec<CommHist
       await intervals(interval, count, () => {
         const data = dist.read(true);
         if (json) {
-          emit.histogram(dist.json(t.unit, { sectionHeader: 'comm' }, data));
+          emit.histogram(dist.json(t.unit, { sectionHeader: JSON_SECTION_BY }, data));
           return;
         }
         out.line('');

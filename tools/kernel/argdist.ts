@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { defineTool, opt, positiveSeconds, ToolError, UsageError } from '../../lib/cli/index.js';
 import { readTracepointFormat } from '../../lib/compile/tracepoints.js';
-import { sprintf, strftimeHMS } from '../../lib/output/index.js';
+import { sprintf, strftimeHMS, type HistJson, type HistSectionsJson } from '../../lib/output/index.js';
 import { paramDeclarations, parseSignature, shareProbes, stringRead, type ArgContext } from '../../lib/probes/args.js';
 import { attachProbes, generateProgram, unsupportedReason } from '../../lib/probes/codegen.js';
 import {
@@ -269,6 +269,12 @@ function representativeProgram(): string {
   }
 }
 
+/** --json: a -H histogram is one section keyed by its probe, so that a consumer (bpfkit export) tells each apart. */
+const HIST_SECTION_BY = 'probe';
+function probeSection(h: HistJson, probe: string): HistSectionsJson {
+  return { val_type: h.val_type, scale: h.scale, section_by: HIST_SECTION_BY, sections: [{ key: probe, total: h.total, buckets: h.buckets }] };
+}
+
 defineTool<Options>({
   name: 'argdist',
   subsystem: 'kernel',
@@ -280,6 +286,7 @@ defineTool<Options>({
     { args: ['-i', '1', '-n', '1', '-H', 't:syscalls:sys_enter_read():u64:args->count'], ends: 'itself' },
     { args: ['-i', '1', '-n', '1', '-C', 't:syscalls:sys_enter_openat():int:args->dfd'], ends: 'itself' },
   ],
+  records: o => ({ ...(o.histogram?.length ? { sectionBy: HIST_SECTION_BY } : {}), ...(o.count?.length ? { fields: ['probe', 'count', 'event', 'value'] } : {}) }),
   program: representativeProgram(),
   options: {
     pid: opt.pid('id of the process to trace (optional)'),
@@ -355,7 +362,7 @@ defineTool<Options>({
           const hist = bpf!.histogram(`argdist_hist_${s.index}`);
           const data = hist.read(!opts.cumulative);
           const valType = s.label ?? (s.defaultExpr ? 'retval' : s.exprs[0]!);
-          if (json) emit.histogram(hist.json(valType, {}, data), { interval_s: seconds, probe: title });
+          if (json) emit.histogram(probeSection(hist.json(valType, {}, data) as HistJson, title), { interval_s: seconds });
           else {
             const text = hist.format(valType, {}, data);
             if (text) out.write(text.endsWith('\n') ? text : text + '\n');

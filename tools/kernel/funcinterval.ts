@@ -57,6 +57,7 @@ defineTool<Options>({
     { args: ['-d', '1', 't:sched:sched_switch'], ends: 'itself' },
     { args: ['-u', 'c:malloc'], ends: 'ctrl-c' },
   ],
+  records: () => ({}),
   program: representativeProgram(),
   options: {
     ...timedHistogramOptions(),

@@ -53,6 +53,18 @@ interface Options {
   function: boolean; regexp: boolean; level?: number; printBpf: boolean; verbose: boolean; pattern?: string;
 }
 
+/** --json's section_by (the text's section header is BCC's "Function"). */
+const SECTION_BY = 'function';
+
+/** A histogram per function: -F, and as BCC user functions without -p (per function and process). */
+function perFunction(o: Options): boolean {
+  let user = false;
+  try {
+    user = !!o.pattern && parseProbeSpec(o.pattern, { regex: o.regexp }).type === 'uprobe';
+  } catch { /* a bad pattern: the run says so */ }
+  return o.function || (user && !o.pid);
+}
+
 defineTool<Options>({
   name: 'funclatency',
   subsystem: 'kernel',
@@ -64,6 +76,7 @@ defineTool<Options>({
     { args: ['-d', '1', 'c:read'], ends: 'itself' },
     { args: ['-u', 'c:nanosleep'], ends: 'ctrl-c' },
   ],
+  records: o => ({ sectionBy: perFunction(o) ? SECTION_BY : undefined }),
   program: representativeProgram(),
   options: {
     ...timedHistogramOptions(),
@@ -100,9 +113,7 @@ defineTool<Options>({
     const probes = resolveSpecs([opts.pattern!], { regex: opts.regexp, pid: opts.pid, allow: ['kprobe', 'uprobe'] },
       m => new UsageError(m), untimeable);
     const user = probes.some(p => p.type === 'uprobe');
-    // BCC: user functions without -p get a histogram per function and process
-    const perProcess = user && !opts.pid;
-    const sectioned = opts.function || perProcess;
+    const sectioned = perFunction(opts);
     const gen = generateLatencyProgram(probes, latencyProgram({ sectioned, user, depth: opts.level ?? DEFAULT_DEPTH }));
     if (opts.printBpf || opts.verbose) process.stderr.write(gen.text);
     const missing = unsupportedReason(gen);
@@ -132,7 +143,7 @@ defineTool<Options>({
       const total = totalNs / BigInt(unit.divisor);
       const average = calls > 0n ? Math.trunc(Number(totalNs) / unit.divisor / Number(calls)) : 0;
       if (json) {
-        emit.histogram(dist.json(unit.label, section, data), { summary: { average, sum: Number(total), count: Number(calls) } });
+        emit.histogram(dist.json(unit.label, { ...section, sectionHeader: SECTION_BY }, data), { summary: { average, sum: Number(total), count: Number(calls) } });
         return;
       }
       out.line('');

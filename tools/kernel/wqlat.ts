@@ -70,6 +70,9 @@ TRACEPOINT_PROBE(workqueue, workqueue_execute_start)
 }
 `;
 
+/** -W: a histogram per workqueue, its section header (text and --json). */
+const WQ_SECTION_BY = 'wqname';
+
 interface Options {
   timestamp: boolean;
   nanoseconds: boolean;
@@ -89,6 +92,7 @@ defineTool<Options>({
   probes: { tracepoint: ['workqueue/workqueue_queue_work', 'workqueue/workqueue_execute_start'] },
   output: 'histogram',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: ['-W', '1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: o => ({ sectionBy: o.workqueues ? WQ_SECTION_BY : undefined }),
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),
@@ -124,10 +128,10 @@ defineTool<Options>({
     banner('Tracing work queue request latency time... Hit Ctrl-C to end.');
     await intervals(interval, count, () => {
       const data = hist.read(true);
-      if (json) return emit.histogram(hist.json(label, { sectionHeader: 'wqname' }, data));
+      if (json) return emit.histogram(hist.json(label, { sectionHeader: WQ_SECTION_BY }, data));
       out.line('');
       if (opts.timestamp) out.line(strftimeHMS());
-      out.write(hist.format(label, { sectionHeader: 'wqname' }, data));
+      out.write(hist.format(label, { sectionHeader: WQ_SECTION_BY }, data));
     });
   },
 });
