@@ -127,9 +127,6 @@ export function loadMutexProbes(load: (o: { rodata: Record<string, unknown>; dis
  * The histograms, one section per mutex, process and stack: "mutex = 0x... comm [pid]" and
  * the stack's frames (innermost first) under it, sections ordered by mutex address.
  */
-/** The histograms' section header, text and --json (pmheld's and pmlock's records). */
-export const MUTEX_SECTION_BY = 'mutex';
-
 export function printMutexHistograms(bpf: BPF, reader: StackReader, o: MutexOptions, out: OutputWriter, emit: RecordEmitter | undefined): void {
   const unit = timeUnit(o).label;
   const title = (k: MutexKey) => {
@@ -145,13 +142,13 @@ export function printMutexHistograms(bpf: BPF, reader: StackReader, o: MutexOpti
   };
   if (emit) {
     emit.histogram(dist.json(unit, {
-      sectionHeader: MUTEX_SECTION_BY, sectionSort: byAddress,
+      sectionHeader: 'mutex', sectionSort: byAddress,
       sectionFormat: (k: MutexKey) => { const t = title(k); return `${t.mutex} ${t.task} ${t.frames.join(';')}`; },
     }, data));
     return;
   }
   out.write(dist.format(unit, {
-    sectionHeader: MUTEX_SECTION_BY, sectionSort: byAddress,
+    sectionHeader: 'mutex', sectionSort: byAddress,
     sectionFormat: (k: MutexKey) => { const t = title(k); return [`${t.mutex} ${t.task}`, ...t.frames].join('\n\t'); },
   }, data));
 }

@@ -3,7 +3,7 @@
 // chapter 13). Uprobes on libc (glibc 2.34+ has the pthread functions; libpthread is a stub); the
 // probes and the printing are lib/probes/mutex.ts, shared with pmheld.
 import { defineTool, durationSeconds } from '../../lib/cli/index.js';
-import { loadMutexProbes, MUTEX_C, MUTEX_OPTIONS, MUTEX_SECTION_BY, printMutexHistograms, type MutexOptions } from '../../lib/probes/mutex.js';
+import { loadMutexProbes, MUTEX_C, MUTEX_OPTIONS, printMutexHistograms, type MutexOptions } from '../../lib/probes/mutex.js';
 import { StackReader } from '../../lib/stacks/index.js';
 
 defineTool<MutexOptions>({
@@ -15,7 +15,7 @@ defineTool<MutexOptions>({
   output: 'histogram',
   // with -p: system-wide, the end's symbolisation of every process's stacks (node's large binaries) outlasts the smoke test's limit
   invocations: [{ args: ['-p', '1', '1'], ends: 'itself' }, { args: ['-m', '-p', '1'], ends: 'ctrl-c' }],
-  records: () => ({ sectionBy: MUTEX_SECTION_BY }),
+  records: () => ({ sectionBy: 'mutex' }), // lib/probes/mutex.ts printMutexHistograms
   program: MUTEX_C,
   options: MUTEX_OPTIONS,
   positional: '[duration]',
