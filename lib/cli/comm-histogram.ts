@@ -26,9 +26,6 @@ export interface CommHistogramTool {
   sectionHeader: string;
 }
 
-/** --json's section_by: the process name's field elsewhere in the records (BCC's text header varies). */
-const JSON_SECTION_BY = 'comm';
-
 export function defineCommHistogramTool(t: CommHistogramTool): ToolSpec<CommHistogramOptions> {
   return defineTool<CommHistogramOptions>({
     name: t.name,
@@ -38,7 +35,7 @@ export function defineCommHistogramTool(t: CommHistogramTool): ToolSpec<CommHist
     probes: { tp_btf: ['block_rq_issue'], raw_tp: ['block_rq_issue'] },
     output: 'histogram',
     invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
-    records: () => ({ sectionBy: JSON_SECTION_BY }),
+    records: () => ({ sectionBy: 'comm' }), // the JSON section header below
     program: t.program,
     options: {
       comm: opt.comm('trace this comm only (a process name, or its beginning)'),
@@ -57,7 +54,7 @@ export function defineCommHistogramTool(t: CommHistogramTool): ToolSpec<CommHist
       await intervals(interval, count, () => {
         const data = dist.read(true);
         if (json) {
-          emit.histogram(dist.json(t.unit, { sectionHeader: JSON_SECTION_BY }, data));
+          emit.histogram(dist.json(t.unit, { sectionHeader: 'comm' }, data));
           return;
         }
         out.line('');

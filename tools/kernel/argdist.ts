@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { defineTool, opt, positiveSeconds, ToolError, UsageError } from '../../lib/cli/index.js';
 import { readTracepointFormat } from '../../lib/compile/tracepoints.js';
-import { sprintf, strftimeHMS, type HistJson, type HistSectionsJson } from '../../lib/output/index.js';
+import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 import { paramDeclarations, parseSignature, shareProbes, stringRead, type ArgContext } from '../../lib/probes/args.js';
 import { attachProbes, generateProgram, unsupportedReason } from '../../lib/probes/codegen.js';
 import {
@@ -269,12 +269,6 @@ function representativeProgram(): string {
   }
 }
 
-/** --json: a -H histogram is one section keyed by its probe, so that a consumer (bpfkit export) tells each apart. */
-const HIST_SECTION_BY = 'probe';
-function probeSection(h: HistJson, probe: string): HistSectionsJson {
-  return { val_type: h.val_type, scale: h.scale, section_by: HIST_SECTION_BY, sections: [{ key: probe, total: h.total, buckets: h.buckets }] };
-}
-
 defineTool<Options>({
   name: 'argdist',
   subsystem: 'kernel',
@@ -362,7 +356,7 @@ defineTool<Options>({
           const hist = bpf!.histogram(`argdist_hist_${s.index}`);
           const data = hist.read(!opts.cumulative);
           const valType = s.label ?? (s.defaultExpr ? 'retval' : s.exprs[0]!);
-          if (json) emit.histogram(probeSection(hist.json(valType, {}, data) as HistJson, title), { interval_s: seconds });
+          if (json) emit.histogram(hist.json(valType, { asSection: { by: HIST_SECTION_BY, key: title } }, data), { interval_s: seconds });
           else {
             const text = hist.format(valType, {}, data);
             if (text) out.write(text.endsWith('\n') ? text : text + '\n');
@@ -392,6 +386,9 @@ defineTool<Options>({
     });
   },
 });
+
+/** --json: each -H histogram is one section keyed by its probe, so that a consumer (bpfkit export) tells them apart. */
+const HIST_SECTION_BY = 'probe';
 
 function jsonValue(v: unknown): unknown {
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
