@@ -11,6 +11,7 @@ import { attachProbes, unsupportedReason } from '../../lib/probes/codegen.js';
 import {
   DEFAULT_DEPTH, generateLatencyProgram, timedHistogramOptions, timeUnit, untimeable, type LatencyOptions,
 } from '../../lib/probes/latency.js';
+import { namesUserFunctions } from '../../lib/probes/spec.js';
 
 /**
  * `dist` is the one histogram; `dist_by` the sectioned one (-F, and user functions without -p, as
@@ -58,11 +59,7 @@ const SECTION_BY = 'function';
 
 /** A histogram per function: -F, and as BCC user functions without -p (per function and process). */
 function perFunction(o: Options): boolean {
-  let user = false;
-  try {
-    user = !!o.pattern && parseProbeSpec(o.pattern, { regex: o.regexp }).type === 'uprobe';
-  } catch { /* a bad pattern: the run says so */ }
-  return o.function || (user && !o.pid);
+  return o.function || (!!o.pattern && namesUserFunctions(o.pattern, { regex: o.regexp }) && !o.pid);
 }
 
 defineTool<Options>({
