@@ -34,6 +34,7 @@ export function defineCommHistogramTool(t: CommHistogramTool): ToolSpec<CommHist
     probes: { tp_btf: ['block_rq_issue'], raw_tp: ['block_rq_issue'] },
     output: 'histogram',
     invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+    records: () => ({ sectionBy: 'comm' }), // the JSON section header below
     program: t.program,
     options: {
       comm: opt.comm('trace this comm only (a process name, or its beginning)'),

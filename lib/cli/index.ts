@@ -69,9 +69,10 @@ export interface ToolSpec<O> {
   /**
    * What its --json records hold with these options, where that does not depend on the data: bpfkit
    * export checks a config's labels and values against it before starting anything. json.test checks
-   * every record of the tool's invocations against it.
+   * every record of the tool's invocations against it. Undefined for options whose records' fields
+   * depend on the data (bpflist -vv): those are checked at the first record.
    */
-  records?: (opts: O) => RecordShape;
+  records?: (opts: O) => RecordShape | undefined;
 }
 
 /** The fields of a tool's records (ToolSpec.records). */

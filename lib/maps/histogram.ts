@@ -24,6 +24,8 @@ export interface PrintOptions {
   sectionSort?: (a: string | number, b: string | number) => number;
   stripLeadingZero?: boolean;
   linear?: boolean;
+  /** json() of an unsectioned histogram: as the one section of a sectioned record (argdist -H: keyed by its probe). */
+  asSection?: { by: string; key: string | number };
 }
 
 const toNum = (v: unknown) => (typeof v === 'bigint' ? Number(v) : (v as number) ?? 0);
@@ -79,6 +81,10 @@ export class Histogram {
    */
   json(valType: string, opts: PrintOptions = {}, data = this.read()): HistJson | HistSectionsJson {
     const one = (slots: number[]) => (opts.linear ? linearHistJson(slots, valType) : log2HistJson(slots, valType));
+    if (!this.map.structKey && opts.asSection) {
+      const { val_type, scale, total, buckets } = one(data.slots);
+      return { val_type, scale, section_by: opts.asSection.by, sections: [{ key: opts.asSection.key, total, buckets }] };
+    }
     if (!this.map.structKey) return one(data.slots);
     const sections = this.namedSections(opts, data).map(s => {
       const { buckets, total } = one(s.slots);

@@ -177,3 +177,17 @@ export function formatProbeSpec(spec: ProbeSpec): string {
     case 'usdt': return `u:${spec.library}:${spec.provider ? `${spec.provider}:` : ''}${spec.name}`;
   }
 }
+
+/**
+ * Whether a specification names user-space functions (a uprobe or uretprobe): what a tool's record
+ * shape may follow from (funclatency). False where it does not parse: the tool's run says why.
+ */
+export function namesUserFunctions(text: string, opts: ParseOptions = {}): boolean {
+  try {
+    const { type } = parseProbeSpec(text, opts);
+    return type === 'uprobe' || type === 'uretprobe';
+  } catch (e) {
+    if (e instanceof ProbeSpecError) return false;
+    throw e;
+  }
+}

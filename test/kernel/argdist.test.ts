@@ -96,7 +96,8 @@ test('-n intervals end by themselves; --json: histogram and counts records', asy
   const records = t.stdout.trim().split('\n').map(l => JSON.parse(l));
   expect(records.map(r => r.kind)).toEqual(['histogram', 'counts', 'histogram', 'counts']);
   for (const rec of records) expect(validateRecord(rec)).toEqual([]);
-  expect(records[0]).toMatchObject({ val_type: 'args->count', probe: 't:syscalls:sys_enter_read():u64:args->count' });
+  // one section per -H histogram, keyed by its probe: what bpfkit export labels it by
+  expect(records[0]).toMatchObject({ val_type: 'args->count', section_by: 'probe', sections: [{ key: 't:syscalls:sys_enter_read():u64:args->count' }] });
   for (const row of records[1].rows) expect(row).toMatchObject({ probe: 't:syscalls:sys_enter_read():int:args->fd', event: expect.stringMatching(/^args->fd = \d+$/) });
 });
 

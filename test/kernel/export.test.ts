@@ -220,6 +220,9 @@ tools:
       ['sections.yaml', 'tools:\n  - tool: biolatency\n    metrics:\n      - {name: b, type: histogram, labels: [disk]}\n', /sections\.yaml:4: label 'disk' is not produced by biolatency: its histograms have no sections \(options such as -D make them\)$/],
       ['unnamed.yaml', 'tools:\n  - tool: biolatency\n    args: [-D]\n    metrics:\n      - {name: b, type: histogram}\n', /unnamed\.yaml:5: biolatency's histograms are sectioned by 'disk': name it in labels: \[disk\]$/],
       ['value.yaml', 'tools:\n  - tool: syscount\n    metrics:\n      - {name: s_total, type: counter, labels: [syscall], value: calls}\n', /value\.yaml:4: value 'calls' is not a field of syscount's records \(they have syscall, count\)$/],
+      ['probes.yaml', 'tools:\n  - tool: argdist\n    args: [-H, "t:syscalls:sys_enter_read():u64:args->count"]\n    metrics:\n      - {name: reads, type: histogram}\n', /probes\.yaml:5: argdist's histograms are sectioned by 'probe': name it in labels: \[probe\]$/],
+      ['function.yaml', 'tools:\n  - tool: funclatency\n    args: [-F, "c:read"]\n    metrics:\n      - {name: lat, type: histogram, labels: [Function]}\n', /function\.yaml:5: label 'Function' is not produced by funclatency: its histograms are sectioned by 'function'$/],
+      ['event.yaml', 'tools:\n  - tool: execsnoop\n    metrics:\n      - {name: execs_total, type: counter, labels: [filename]}\n', /event\.yaml:4: label 'filename' is not produced by execsnoop: its records have pid, ppid, uid, user, comm, ret, args, truncated$/],
     ];
     for (const [name, text, re] of cases) {
       const r = spawnSync(bpfkit, ['export', '--config', writeConfig(name, text)], { encoding: 'utf8', timeout: 60_000 });

@@ -67,7 +67,8 @@ test.each(specs.map(s => [s.name] as const))('%s: its invocations print every ou
 const shaped = list.map((inv, i) => [inv, i] as const).filter(([inv]) => inv.spec.records && !inv.refuses);
 test.each(shaped.map(([inv, i]) => [`${inv.spec.name} ${inv.args.join(' ')}`, i] as const))('%s: records have the fields the tool declares', async (_, i) => {
   const inv = list[i]!;
-  const shape = (await recordShape(inv.spec, inv.args))!;
+  const shape = await recordShape(inv.spec, inv.args);
+  if (!shape) return; // these options' fields depend on the data: nothing declared
   const seen = records(runs[i]!).map(x => x.value).filter(v => v && typeof v === 'object');
   for (const v of seen) {
     const rows: Record<string, unknown>[] = v.kind === 'event' ? [v] : v.kind === 'counts' || v.kind === 'top' ? v.rows ?? [] : [];

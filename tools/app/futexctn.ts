@@ -121,6 +121,7 @@ defineTool<Options>({
   probes: { tracepoint: ['syscalls/sys_enter_futex', 'syscalls/sys_exit_futex'] },
   output: 'histogram',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: ['-s', '-m'], ends: 'ctrl-c' }],
+  records: () => ({ sectionBy: 'lock' }),
   program,
   options: {
     pid: opt.pid('trace this PID only'),

@@ -23,6 +23,7 @@ defineTool<Options>({
   probes: { tracepoint: ['kill', 'tkill', 'tgkill'].flatMap(s => [`syscalls/sys_enter_${s}`, `syscalls/sys_exit_${s}`]) },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-x'], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['ts_ns', 'pid', 'comm', 'sig', 'tpid', 'result'] }),
   program,
   options: {
     failed: opt.flag('x', 'only show failed kill syscalls'),

@@ -74,6 +74,7 @@ defineTool<Options>({
   probes: { tracepoint: ['syscalls/sys_enter_nanosleep', 'syscalls/sys_enter_clock_nanosleep'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['ts_ns', 'ppid', 'pcomm', 'pid', 'comm', 'seconds'] }),
   program,
   options: {
     pid: opt.pid('trace this PID only'),

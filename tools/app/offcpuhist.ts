@@ -36,6 +36,7 @@ defineTool<OffCpuOptions>({
   probes: { tp_btf: ['sched_switch'], raw_tp: ['sched_switch'] },
   output: 'histogram',
   invocations: [{ args: ['1'], ends: 'itself' }, { args: ['-U'], ends: 'ctrl-c' }],
+  records: () => ({ sectionBy: 'stack' }),
   program,
   options,
   positional: '[duration]',

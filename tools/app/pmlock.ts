@@ -14,6 +14,7 @@ defineTool<MutexOptions>({
   output: 'histogram',
   // with -p: system-wide, the end's symbolisation of every process's stacks (node's large binaries) outlasts the smoke test's limit
   invocations: [{ args: ['-p', '1', '1'], ends: 'itself' }, { args: ['-m', '-p', '1'], ends: 'ctrl-c' }],
+  records: () => ({ sectionBy: 'mutex' }), // lib/probes/mutex.ts printMutexHistograms
   program: MUTEX_C,
   options: MUTEX_OPTIONS,
   positional: '[duration]',

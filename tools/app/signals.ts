@@ -43,6 +43,7 @@ defineTool<Options>({
   probes: { tracepoint: ['signal/signal_generate'] },
   output: 'counts',
   invocations: [{ args: ['1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['sig', 'sig_name', 'tpid', 'tcomm', 'count'] }),
   program,
   options: {
     pid: opt.pid('count signals to this PID only', 'p'),

@@ -53,6 +53,7 @@ defineTool<Options>({
   probes: { tracepoint: ['signal/signal_generate', ...['kill', 'tkill', 'tgkill'].flatMap(s => [`syscalls/sys_enter_${s}`, `syscalls/sys_exit_${s}`])] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-k', '-n'], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['ts_ns', 'pid', 'comm', 'sig', 'sig_name', 'tpid', 'tcomm', 'result'] }),
   program,
   options: {
     failed: opt.flag('x', 'trace failed signals only'),

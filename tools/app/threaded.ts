@@ -46,6 +46,7 @@ defineTool<Options>({
   probes: { perf_event: ['cpu-clock at 99 Hz on every CPU'] },
   output: 'counts',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: ['-p', '1', '1', '2'], ends: 'itself' }],
+  records: () => ({ fields: ['pid', 'tid', 'comm', 'samples'] }),
   program,
   options: {
     pid: opt.pid('sample this PID\'s threads only'),

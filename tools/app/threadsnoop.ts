@@ -51,6 +51,7 @@ defineTool<Options>({
   probes: { uprobe: ['c:pthread_create'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['ts_ns', 'pid', 'comm', 'func', 'start_addr'] }),
   program,
   options: {
     pid: opt.pid('trace this PID only'),

@@ -68,6 +68,7 @@ defineTool<Options>({
   probes: { tracepoint: ['power/cpu_frequency'], perf_event: ['cpu-clock at -f Hz on every CPU'] },
   output: 'histogram',
   invocations: [{ args: ['-d', '1'], ends: 'itself', needs: CPUFREQ }],
+  records: () => ({ sectionBy: 'comm' }),
   program,
   options: {
     duration: opt.duration(),

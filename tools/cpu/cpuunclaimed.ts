@@ -102,6 +102,7 @@ defineTool<Options>({
   probes: { perf_event: ['cpu-clock at 99 Hz on every CPU'] },
   output: ['counts', 'event'],
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }, { args: ['-j'], ends: 'ctrl-c' }],
+  records: o => (o.csv || o.fullcsv ? { fields: ['ts_ns', 'run_queue_lengths', ...(o.fullcsv ? ['offsets_ns'] : [])] } : { fields: ['cpu_percent', 'unclaimed_idle_percent'] }),
   program,
   options: {
     csv: opt.flag('j', 'print sample summaries (verbose) as comma-separated values'),

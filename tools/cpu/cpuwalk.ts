@@ -40,6 +40,7 @@ defineTool<Options>({
   probes: { perf_event: ['cpu-clock at 99 Hz on every CPU'] },
   output: 'histogram',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({}),
   program,
   options: {
     pid: opt.pid('sample this process only'),

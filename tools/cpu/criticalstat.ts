@@ -120,6 +120,7 @@ defineTool<Options>({
   probes: { raw_tp: ['irq_disable', 'irq_enable', 'preempt_disable', 'preempt_enable'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c', needs: '/sys/kernel/tracing/events/preemptirq' }],
+  records: () => ({ fields: ['ts_ns', 'comm', 'pid', 'tid', 'cpu', 'duration_us', 'section_start', 'section_end', 'kernel_stack'] }),
   program,
   options: {
     preemptoff: opt.flag('p', 'Find long sections where preemption was off'),

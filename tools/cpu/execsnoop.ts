@@ -139,6 +139,7 @@ defineTool<Options>({
   probes: { tracepoint: ['syscalls/sys_enter_execve', 'syscalls/sys_exit_execve'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['pid', 'ppid', 'uid', 'user', 'comm', 'ret', 'args', 'truncated'] }),
   program,
   options: {
     time: opt.flag('T', 'include a time column on output (HH:MM:SS)'),

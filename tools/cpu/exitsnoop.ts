@@ -56,6 +56,9 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 }
 `;
 
+/** --label: each line's label (--label= labels it 'exit'); undefined: no label column or field. */
+const labelOf = (o: Options) => (o.label === undefined ? undefined : o.label || 'exit');
+
 interface Options {
   timestamp: boolean;
   failed: boolean;
@@ -101,6 +104,7 @@ defineTool<Options>({
   probes: { tracepoint: ['sched/sched_process_exit'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: o => ({ fields: [...(labelOf(o) !== undefined ? ['label'] : []), 'ts_ns', 'comm', 'pid', 'ppid', 'tid', 'age_s', 'exit_code', 'signal', 'core_dumped', 'text'] }),
   program,
   options: {
     timestamp: opt.flag('t', 'include timestamp (local time default)'),
@@ -122,7 +126,7 @@ defineTool<Options>({
 
   async run({ opts, load, out, json, emit, untilExit }) {
     const showTime = opts.timestamp || opts.utc;
-    const label = opts.label === undefined ? undefined : opts.label || 'exit';
+    const label = labelOf(opts);
     const bpf = load({
       rodata: { targ_tgid: opts.pid ?? 0, trace_failed_only: opts.failed, trace_by_process: !opts.perThread },
     });

@@ -60,6 +60,7 @@ defineTool<Options>({
   probes: { perf_event: ['hardware cache-misses and cache-references, every -c events, on every CPU'] },
   output: 'counts',
   invocations: [{ args: ['1'], ends: 'itself', needs: '/sys/bus/event_source/devices/cpu' }], // a hardware PMU
+  records: o => ({ fields: ['pid', ...(o.tid ? ['tid'] : []), 'comm', 'cpu', 'references', 'misses', 'hit_pct'] }),
   program,
   options: {
     samplePeriod: { alias: 'c', type: 'string', default: '100', describe: 'Sample one in this many number of cache reference / miss events', coerce: positiveInt('sample period') },

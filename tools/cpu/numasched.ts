@@ -56,6 +56,7 @@ defineTool<Options>({
   probes: { tracepoint: ['sched/sched_switch'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c', quiet: 'on one NUMA node no task switches node' }],
+  records: () => ({ fields: ['pid', 'tid', 'src_nid', 'dst_nid', 'comm'] }),
   program,
   options: {
     pid: opt.pid('trace this PID only'),

@@ -39,6 +39,7 @@ defineTool<Options>({
   probes: { tracepoint: ['sched/sched_process_fork'] },
   output: 'counts',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['new_processes'] }),
   program,
   options: {
     pid: opt.pid('count only the forks of this process'),

@@ -88,6 +88,7 @@ defineTool<Options>({
   output: 'event',
   // a threshold any switch-in passes (0 µs): the catalogue's runs must report on an idle machine as on a busy one
   invocations: [{ args: ['0'], ends: 'ctrl-c' }, { args: ['-P', '0'], ends: 'ctrl-c' }],
+  records: o => ({ fields: ['ts_ns', 'comm', 'tid', 'lat_us', ...(o.previous ? ['prev_comm', 'prev_tid'] : [])] }),
   program,
   options: {
     previous: opt.flag('P', 'also show previous task name and TID'),

@@ -71,6 +71,7 @@ defineTool<Options>({
   probes: { raw_tp: ['csd_queue_cpu', 'csd_function_exit'] },
   output: 'histogram',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ sectionBy: 'func' }),
   program,
   options: {
     pid: opt.pid('only calls made by this process'),

@@ -114,6 +114,7 @@ defineTool<Options>({
   output: 'event',
   // a threshold every softirq passes: the catalogue's runs must report on an idle machine too
   invocations: [{ args: ['0'], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['ts_ns', 'stage', 'softirq', 'lat_us', 'cpu', 'pid', 'comm'] }),
   program,
   options: { cpu: IRQ_OPTIONS.cpu },
   positional: '[min_us]',

@@ -60,6 +60,7 @@ defineTool<Options>({
   probes: { tracepoint: ['block/block_rq_complete'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c', quiet: 'a healthy machine has no I/O errors (bioerr.test.ts makes some)' }],
+  records: () => ({ fields: ['ts_ns', 'disk', 'major', 'minor', 'sector', 'bytes', 'rwbs', 'error', 'errno'] }),
   program,
   options: { disk: opt.disk() },
   examples: [

@@ -199,6 +199,7 @@ defineTool<Options>({
   probes: { tp_btf: ['block_rq_issue', 'block_rq_complete'], raw_tp: ['block_rq_issue', 'block_rq_complete'] },
   output: 'counts',
   invocations: [{ args: ['-i', '1', 'vda'], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['op', 'percentile', 'latency_us'] }),
   program,
   options: {
     interval: { alias: 'i', type: 'string', default: '3', describe: 'report interval (0: exit after startup, -1: infinite)', coerce: reportInterval } as ToolOption,

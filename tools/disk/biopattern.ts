@@ -76,6 +76,7 @@ defineTool<Options>({
   probes: { tp_btf: ['block_rq_complete'], raw_tp: ['block_rq_complete'] },
   output: 'counts',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['disk', 'random_percent', 'sequential_percent', 'count', 'random', 'sequential', 'kbytes'] }),
   program,
   options: {
     disk: opt.disk(),

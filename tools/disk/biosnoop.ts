@@ -192,6 +192,7 @@ defineTool<Options>({
   },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: o => ({ fields: ['ts_ns', 'comm', 'pid', 'disk', 'rw', 'rwbs', 'sector', 'bytes', ...(o.pattern ? ['pattern'] : []), ...(o.queue ? ['queue_ms'] : []), 'latency_ms'] }),
   program,
   options: {
     queue: opt.flag('Q', 'include OS queued time'),

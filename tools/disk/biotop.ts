@@ -138,6 +138,7 @@ defineTool<Options>({
   },
   output: 'top',
   invocations: [{ args: ['-C', '1', '1'], ends: 'itself' }, { args: ['-C'], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['pid', 'comm', 'rw', 'major', 'minor', 'disk', 'io', 'bytes', 'kbytes', 'total_us', 'avg_ms'] }),
   program,
   options: {
     noclear: opt.flag('C', "don't clear the screen"),

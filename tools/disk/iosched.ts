@@ -92,6 +92,7 @@ defineTool<Options>({
   probes: { tp_btf: ['block_rq_insert', 'block_rq_issue'], raw_tp: ['block_rq_insert', 'block_rq_issue'] },
   output: 'histogram',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ sectionBy: 'scheduler' }),
   program,
   options: {
     disk: opt.disk(),

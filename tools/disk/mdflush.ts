@@ -97,6 +97,7 @@ defineTool<Options>({
   requires: { driver: 'md (software RAID)', functions: ['md_flush_request'], paths: ['/proc/mdstat'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c', needs: '/proc/mdstat', quiet: 'flushes only where an md array is written' }],
+  records: () => ({ fields: ['ts_ns', 'pid', 'comm', 'disk'] }),
   program,
   options: { pid: opt.pid() },
   examples: [['mdflush', 'trace md flush events']],

@@ -93,6 +93,7 @@ defineTool<Options>({
   requires: { driver: 'NVMe', tracepoints: ['nvme:nvme_setup_cmd'] },
   output: 'histogram',
   invocations: [{ args: ['1', '1'], ends: 'itself', needs: '/sys/kernel/tracing/events/nvme' }],
+  records: () => ({ sectionBy: 'command' }),
   program,
   options: { disk: opt.disk(), timestamp: opt.flag('T', 'include timestamp on output') },
   positional: '[interval] [count]',

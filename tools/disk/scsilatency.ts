@@ -71,6 +71,7 @@ defineTool<Options>({
   requires: { driver: 'SCSI', tracepoints: ['scsi:scsi_dispatch_cmd_start'] },
   output: 'histogram',
   invocations: [{ args: ['1', '1'], ends: 'itself', needs: '/sys/kernel/tracing/events/scsi' }],
+  records: () => ({ sectionBy: 'opcode' }),
   program,
   options: { timestamp: opt.flag('T', 'include timestamp on output') },
   positional: '[interval] [count]',

@@ -38,6 +38,7 @@ defineTool<Options>({
   requires: { driver: 'SCSI', tracepoints: ['scsi:scsi_dispatch_cmd_done'] },
   output: 'counts',
   invocations: [{ args: ['1', '1'], ends: 'itself', needs: '/sys/kernel/tracing/events/scsi' }],
+  records: () => ({ fields: ['result', 'name', 'count'] }),
   program,
   options: {},
   positional: '[interval] [count]',

@@ -123,6 +123,7 @@ defineTool<Options>({
   },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['ts_ns', 'pid', 'tid', 'uid', 'comm', 'fd', 'err', 'flags', 'mode', 'path'] }),
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),

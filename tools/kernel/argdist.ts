@@ -43,6 +43,7 @@ defineTool<Options>({
     { args: ['-i', '1', '-n', '1', '-H', 't:syscalls:sys_enter_read():u64:args->count'], ends: 'itself' },
     { args: ['-i', '1', '-n', '1', '-C', 't:syscalls:sys_enter_openat():int:args->dfd'], ends: 'itself' },
   ],
+  records: o => ({ ...(o.histogram?.length ? { sectionBy: HIST_SECTION_BY } : {}), ...(o.count?.length ? { fields: ['probe', 'count', 'event', 'value'] } : {}) }),
   program: representativeProgram(),
   options: {
     pid: opt.pid('id of the process to trace (optional)'),
@@ -118,7 +119,7 @@ defineTool<Options>({
           const hist = bpf!.histogram(`argdist_hist_${s.index}`);
           const data = hist.read(!opts.cumulative);
           const valType = s.label ?? (s.defaultExpr ? 'retval' : s.exprs[0]!);
-          if (json) emit.histogram(hist.json(valType, {}, data), { interval_s: seconds, probe: title });
+          if (json) emit.histogram(hist.json(valType, { asSection: { by: HIST_SECTION_BY, key: title } }, data), { interval_s: seconds });
           else {
             const text = hist.format(valType, {}, data);
             if (text) out.write(text.endsWith('\n') ? text : text + '\n');
@@ -148,6 +149,9 @@ defineTool<Options>({
     });
   },
 });
+
+/** --json: each -H histogram is one section keyed by its probe, so that a consumer (bpfkit export) tells them apart. */
+const HIST_SECTION_BY = 'probe';
 
 function jsonValue(v: unknown): unknown {
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();

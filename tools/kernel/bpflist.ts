@@ -35,6 +35,7 @@ defineTool<Options>({
   probes: {},
   output: 'event',
   invocations: [{ args: [], ends: 'itself', quiet: 'no process may hold BPF objects then' }, { args: ['-vv'], ends: 'itself', quiet: 'nor any tracefs probe' }],
+  records: o => (o.verbosity > 1 ? undefined : { fields: ['pid', 'comm', 'type', 'count'] }), // -vv adds the open probes, as other records
   program: '#include <bpfkit.h>\n',
   options: {
     verbosity: { alias: 'v', type: 'boolean', count: true, default: 0, describe: 'count and display kprobes/uprobes as well' },

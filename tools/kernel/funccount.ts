@@ -43,6 +43,7 @@ defineTool<Options>({
     { args: ['c:malloc'], ends: 'ctrl-c' },
     { args: ['-i', '1', 't:sched:sched_switch'], ends: 'ctrl-c' },
   ],
+  records: () => ({ fields: ['func', 'count'] }),
   program: representativeProgram(),
   options: {
     pid: opt.pid(),

@@ -53,6 +53,7 @@ defineTool<Options>({
     { args: ['-d', '1', 't:sched:sched_switch'], ends: 'itself' },
     { args: ['-u', 'c:malloc'], ends: 'ctrl-c' },
   ],
+  records: () => ({}),
   program: representativeProgram(),
   options: {
     ...timedHistogramOptions(),

@@ -11,6 +11,7 @@ import { attachProbes, unsupportedReason } from '../../lib/probes/codegen.js';
 import {
   DEFAULT_DEPTH, generateLatencyProgram, timedHistogramOptions, timeUnit, untimeable, type LatencyOptions,
 } from '../../lib/probes/latency.js';
+import { namesUserFunctions } from '../../lib/probes/spec.js';
 
 /**
  * `dist` is the one histogram; `dist_by` the sectioned one (-F, and user functions without -p, as
@@ -50,6 +51,14 @@ interface Options {
   function: boolean; regexp: boolean; level?: number; printBpf: boolean; verbose: boolean; pattern?: string;
 }
 
+/** --json's section_by (the text's section header is BCC's "Function"). */
+const SECTION_BY = 'function';
+
+/** A histogram per function: -F, and as BCC user functions without -p (per function and process). */
+function perFunction(o: Options): boolean {
+  return o.function || (!!o.pattern && namesUserFunctions(o.pattern, { regex: o.regexp }) && !o.pid);
+}
+
 defineTool<Options>({
   name: 'funclatency',
   subsystem: 'kernel',
@@ -61,6 +70,7 @@ defineTool<Options>({
     { args: ['-d', '1', 'c:read'], ends: 'itself' },
     { args: ['-u', 'c:nanosleep'], ends: 'ctrl-c' },
   ],
+  records: o => ({ sectionBy: perFunction(o) ? SECTION_BY : undefined }),
   program: representativeProgram(),
   options: {
     ...timedHistogramOptions(),
@@ -97,9 +107,7 @@ defineTool<Options>({
     const probes = resolveSpecs([opts.pattern!], { regex: opts.regexp, pid: opts.pid, allow: ['kprobe', 'uprobe'] },
       m => new UsageError(m), untimeable);
     const user = probes.some(p => p.type === 'uprobe');
-    // BCC: user functions without -p get a histogram per function and process
-    const perProcess = user && !opts.pid;
-    const sectioned = opts.function || perProcess;
+    const sectioned = perFunction(opts);
     const gen = generateLatencyProgram(probes, latencyProgram({ sectioned, user, depth: opts.level ?? DEFAULT_DEPTH }));
     if (opts.printBpf || opts.verbose) process.stderr.write(gen.text);
     const missing = unsupportedReason(gen);
@@ -129,7 +137,7 @@ defineTool<Options>({
       const total = totalNs / BigInt(unit.divisor);
       const average = calls > 0n ? Math.trunc(Number(totalNs) / unit.divisor / Number(calls)) : 0;
       if (json) {
-        emit.histogram(dist.json(unit.label, section, data), { summary: { average, sum: Number(total), count: Number(calls) } });
+        emit.histogram(dist.json(unit.label, { ...section, sectionHeader: SECTION_BY }, data), { summary: { average, sum: Number(total), count: Number(calls) } });
         return;
       }
       out.line('');

@@ -63,6 +63,9 @@ interface SlowCall {
   user_stack_id: number; kernel_stack_id: number; args: bigint[];
 }
 
+/** -a: how many entry arguments each event shows (0: no args column or field). */
+const argsShown = (o: Options) => o.arguments ?? 0;
+
 interface Options {
   pid?: number; minMs?: number; minUs?: number; arguments?: number; time: boolean; timestamp: boolean; verbose: boolean;
   printBpf: boolean; folded: boolean; userStack: boolean; kernelStack: boolean; functions?: string[];
@@ -84,6 +87,7 @@ defineTool<Options>({
   probes: { uprobe: [''], uretprobe: [''] },
   output: 'event',
   invocations: [{ args: ['-u', '1', 'c:write'], ends: 'ctrl-c' }],
+  records: o => ({ fields: ['ts_ns', 'pid', 'tid', 'comm', 'func', 'latency_us', 'retval', ...(argsShown(o) ? ['args'] : []), ...(o.userStack ? ['user_stack'] : []), ...(o.kernelStack ? ['kernel_stack'] : [])] }),
   program: representativeProgram(),
   options: {
     pid: opt.pid(),
@@ -121,7 +125,7 @@ defineTool<Options>({
     if (!opts.functions?.length) throw new UsageError('the following arguments are required: function');
     const specs = opts.functions!.map(String);
     const probes = resolveSpecs(specs, { pid: opts.pid, allow: ['kprobe', 'uprobe'] }, m => new UsageError(m), untimeable);
-    const nargs = opts.arguments ?? 0;
+    const nargs = argsShown(opts);
     const gen = generateLatencyProgram(probes, slowerProgram({ args: nargs > 0, userStack: opts.userStack, kernelStack: opts.kernelStack }));
     if (opts.verbose || opts.printBpf) process.stderr.write(gen.text);
     const missing = unsupportedReason(gen);

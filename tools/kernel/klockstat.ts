@@ -81,6 +81,7 @@ defineTool<Options>({
   probes: { tracepoint: ['lock/contention_begin', 'lock/contention_end'] },
   output: 'counts',
   invocations: [{ args: ['-d', '1'], ends: 'itself' }, { args: ['-P', '-d', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: o => ({ fields: [...(o.perThread ? ['tid', 'comm'] : ['caller', 'stack']), 'count', 'avg_wait_ns', 'max_wait_ns', 'total_wait_ns', 'max_pid', 'max_comm', 'max_lock'] }),
   program,
   options: {
     pid: opt.pid('Filter by process ID'),

@@ -71,6 +71,7 @@ defineTool<Options>({
   probes: { perf_event: ['cpu-clock, one CPU, at the interval'] },
   output: 'counts',
   invocations: [{ args: ['1', '2'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['load1', 'load5', 'load15'] }),
   program,
   options: {},
   positional: '[interval] [count]',

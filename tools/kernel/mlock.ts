@@ -50,6 +50,7 @@ defineTool<Options>({
   probes: { tracepoint: ['lock/contention_begin', 'lock/contention_end'] },
   output: 'histogram',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ sectionBy: 'lock_stack_comm' }),
   program,
   options: {
     pid: opt.pid('trace this process only'),

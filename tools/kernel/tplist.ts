@@ -33,6 +33,7 @@ defineTool<Options>({
   probes: {},
   output: 'event',
   invocations: [{ args: ['sched:sched_switch'], ends: 'itself' }, { args: ['-v', 'syscalls:sys_enter_open*'], ends: 'itself' }],
+  records: o => ({ fields: o.pid === undefined && o.lib === undefined ? ['tracepoint', ...(Number(o.verbose ?? 0) > 0 ? ['fields'] : [])] : ['binary', 'provider', 'probe', 'semaphore', 'locations'] }),
   program: '#include <bpfkit.h>\n',
   options: {
     pid: opt.pid('List USDT probes in the specified process'),

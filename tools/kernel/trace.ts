@@ -46,6 +46,7 @@ defineTool<Options>({
     { args: ['-M', '1', 't:syscalls:sys_enter_openat "%s", args->filename'], ends: 'itself' },
     { args: ['t:sched:sched_process_exec "%s", args->filename'], ends: 'ctrl-c' },
   ],
+  records: o => ({ fields: ['ts_ns', 'pid', 'tid', 'uid', 'comm', 'cpu', 'func', 'probe', 'message', ...(o.kernelStack ? ['kernel_stack'] : []), ...(o.userStack ? ['user_stack'] : [])] }),
   program: representativeProgram(),
   options: {
     bufferPages: { alias: 'b', type: 'string', default: 64, describe: 'number of pages to use for perf_events ring buffer', coerce: positiveInt('buffer pages') },

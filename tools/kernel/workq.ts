@@ -55,6 +55,7 @@ defineTool<Options>({
   probes: { tracepoint: ['workqueue/workqueue_execute_start', 'workqueue/workqueue_execute_end'] },
   output: 'histogram',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ sectionBy: 'function' }),
   program,
   options: {
     function: opt.str('f', 'trace this work function only'),

@@ -69,6 +69,9 @@ TRACEPOINT_PROBE(workqueue, workqueue_execute_start)
 }
 `;
 
+/** -W: a histogram per workqueue, its section header (text and --json). */
+const WQ_SECTION_BY = 'wqname';
+
 interface Options {
   timestamp: boolean;
   nanoseconds: boolean;
@@ -88,6 +91,7 @@ defineTool<Options>({
   probes: { tracepoint: ['workqueue/workqueue_queue_work', 'workqueue/workqueue_execute_start'] },
   output: 'histogram',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: ['-W', '1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: o => ({ sectionBy: o.workqueues ? WQ_SECTION_BY : undefined }),
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),
@@ -121,6 +125,6 @@ defineTool<Options>({
     bpf.attachAll();
     const hist = bpf.histogram(opts.workqueues ? 'dist_wq' : 'dist');
     banner('Tracing work queue request latency time... Hit Ctrl-C to end.');
-    await intervals(interval, count, () => hist.printInterval({ out, emit, json }, label, { sectionHeader: 'wqname' }, { timestamp: opts.timestamp }));
+    await intervals(interval, count, () => hist.printInterval({ out, emit, json }, label, { sectionHeader: WQ_SECTION_BY }, { timestamp: opts.timestamp }));
   },
 });

@@ -90,6 +90,7 @@ defineTool<Options>({
   probes: { tp_btf: ['mm_compaction_begin', 'mm_compaction_end'], raw_tp: ['mm_compaction_begin', 'mm_compaction_end'] },
   output: 'event',
   invocations: [{ args: ['-d', '3'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: o => ({ fields: ['ts_ns', 'comm', 'pid', 'tid', 'node', 'zone', 'order', 'mode', 'latency_ms', 'status', ...(o.kernelStack ? ['kernel_stack'] : [])] }),
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),

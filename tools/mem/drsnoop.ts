@@ -103,6 +103,9 @@ BTF_TRACEPOINT_PROBE(mm_vmscan_memcg_reclaim_begin, memcg_begin, reclaim_begin()
 BTF_TRACEPOINT_PROBE(mm_vmscan_memcg_reclaim_end, memcg_end, reclaim_end(ctx, nr_reclaimed, RECLAIM_MEMCG), unsigned long nr_reclaimed)
 `;
 
+/** -v/-e: the system's free memory with each event (FREE(KB), free_kb). */
+const showsFree = (o: Options) => o.verbose || o.extended;
+
 interface Options {
   timestamp: boolean;
   printUid: boolean;
@@ -139,6 +142,7 @@ defineTool<Options>({
   output: 'event',
   // --memcg: the catalogue's workload reclaims in a memory cgroup (the host itself is never short of memory)
   invocations: [{ args: ['--memcg', '-d', '3'], ends: 'itself' }, { args: ['--memcg'], ends: 'ctrl-c' }],
+  records: o => ({ fields: ['ts_ns', 'comm', 'pid', 'tid', 'uid', 'latency_ms', 'pages', ...(showsFree(o) ? ['free_kb'] : []), 'reclaim'] }),
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),
@@ -165,7 +169,7 @@ defineTool<Options>({
   ],
 
   async run({ opts, load, out, json, emit, banner, untilExit }) {
-    const showFree = opts.verbose || opts.extended;
+    const showFree = showsFree(opts);
     let zoneStat = 0n;
     if (showFree) {
       zoneStat = KernelSymbols.load().address('vm_zone_stat') ?? 0n;

@@ -61,6 +61,7 @@ defineTool<Options>({
   output: 'counts',
   // (two copies at once, as the catalogue tests may run them, miss faults: bpf_find_vma is busy in the other)
   invocations: [{ args: ['1'], ends: 'itself', quiet: 'a second copy running at once sees fewer faults' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['file', 'faults'] }),
   program,
   options: { pid: opt.pid() },
   positional: '[duration]',

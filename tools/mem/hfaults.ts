@@ -53,6 +53,7 @@ defineTool<Options>({
   probes: { tracepoint: ['exceptions/page_fault_user', 'exceptions/page_fault_kernel'] },
   output: 'counts',
   invocations: [{ args: ['1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['pid', 'comm', 'faults'] }),
   program,
   options: { pid: opt.pid() },
   positional: '[duration]',

@@ -96,6 +96,7 @@ defineTool<Options>({
     { args: ['1', '1'], ends: 'itself' }, { args: ['--combined-only', '1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' },
     { args: ['-t', '-c', 'dd if=/dev/zero of=/dev/null bs=1M count=1 status=none'], ends: 'itself' },
   ],
+  records: o => (o.trace ? { fields: ['comm', 'pid', 'call', 'size', 'address'] } : undefined), // -t: its events; else stacks
   program,
   options: {
     pid: opt.pid('the PID to trace; if not specified, trace kernel allocs'),

@@ -76,6 +76,7 @@ defineTool<Options>({
   probes: { tracepoint: ['syscalls/sys_enter_mmap', 'syscalls/sys_exit_mmap'] },
   output: 'event',
   invocations: [{ args: ['-d', '3'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['ts_ns', 'pid', 'tid', 'comm', 'prot', 'flags', 'bytes', 'fd', 'offset', 'address', 'error', 'file'] }),
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),

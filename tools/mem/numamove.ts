@@ -79,6 +79,7 @@ defineTool<Options>({
   probes: { tp_btf: ['mm_migrate_pages_start', 'mm_migrate_pages'], raw_tp: ['mm_migrate_pages_start', 'mm_migrate_pages'] },
   output: 'counts',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['migrations', 'migration_ms', 'pages_moved', 'pages_failed'] }),
   program,
   options: {},
   positional: '[interval] [count]',

@@ -58,6 +58,7 @@ defineTool<{ json: boolean }>({
   probes: { tracepoint: ['oom/mark_victim'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['ts_ns', 'trigger_pid', 'trigger_comm', 'victim_pid', 'victim_comm', 'pages', 'loadavg', 'user_stack'] }),
   program,
   options: {},
   examples: [['oomkill', 'trace OOM killer events']],

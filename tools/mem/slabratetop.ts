@@ -56,6 +56,7 @@ defineTool<Options>({
   probes: { tp_btf: ['kmem_cache_alloc'], raw_tp: ['kmem_cache_alloc'] },
   output: 'top',
   invocations: [{ args: ['-C', '1', '1'], ends: 'itself' }, { args: ['-C'], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['cache', 'allocs', 'bytes'] }),
   program,
   options: {
     noclear: opt.flag('C', "don't clear the screen"),

@@ -53,6 +53,7 @@ defineTool<Options>({
   probes: { perf_event: ['software major-faults, every fault, on every CPU, in anonymous memory'] },
   output: 'counts',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['comm', 'pid', 'count'] }),
   program,
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),

@@ -64,6 +64,7 @@ defineTool<Options>({
   probes: { tp_btf: EVENTS, raw_tp: EVENTS },
   output: 'counts',
   invocations: [{ args: ['1', '1'], ends: 'itself' }, { args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['shrink_slab_ms', 'direct_reclaim_ms', 'memcg_reclaim_ms', 'kswapd_wakeups', 'writepages', 'shrink_slabs', 'direct_reclaims', 'memcg_reclaims'] }),
   program,
   options: {},
   positional: '[interval] [count]',

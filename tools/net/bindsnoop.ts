@@ -148,6 +148,7 @@ defineTool<Options>({
   probes: { tracepoint: ['syscalls/sys_enter_bind', 'syscalls/sys_exit_bind'] },
   output: ['event', 'counts'],
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['--count'], ends: 'ctrl-c' }, { args: ['-t', '-w', '-U', '-E'], ends: 'ctrl-c' }],
+  records: o => ({ fields: o.count ? ['laddr', 'lport', 'binds'] : ['ts_ns', 'pid', 'uid', 'comm', 'ip', 'protocol', 'addr', 'port', 'opts', 'bound_dev_if', ...(o.errors ? ['ret'] : [])] }),
   program,
   options: {
     timestamp: opt.flag('t', 'include timestamp on output'),

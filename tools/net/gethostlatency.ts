@@ -81,6 +81,7 @@ defineTool<Options>({
   probes: { uprobe: FUNCTIONS.map(f => `c:${f}`), uretprobe: FUNCTIONS.map(f => `c:${f}`) },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['ts_ns', 'pid', 'comm', 'latency_ms', 'host'] }),
   program,
   options: {
     pid: opt.pid(),

@@ -84,6 +84,7 @@ defineTool<Options>({
   probes: { tracepoint: ['syscalls/sys_enter_listen', 'syscalls/sys_exit_listen'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['--show-netns'], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['ts_ns', 'pid', 'comm', 'netns', 'proto', 'backlog', 'port', 'addr'] }),
   program,
   options: {
     showNetns: { type: 'boolean', describe: 'show network namespace', default: false, alias: 'show-netns' },

@@ -136,6 +136,7 @@ defineTool<Options>({
   },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-x', '-l', '--handshake', '--hexdump'], ends: 'ctrl-c' }],
+  records: o => ({ fields: ['ts_ns', 'func', 'comm', 'pid', 'tid', 'uid', 'len', ...(o.latency ? ['latency_ms'] : []), 'data', 'truncated_bytes'] }),
   program,
   options: {
     pid: opt.pid('sniff this PID only.'),

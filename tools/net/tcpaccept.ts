@@ -83,6 +83,7 @@ defineTool<Options>({
   probes: { tracepoint: ['sock/inet_sock_set_state', 'syscalls/sys_exit_accept4', 'syscalls/sys_exit_accept'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['ts_ns', 'pid', 'comm', 'ip', 'raddr', 'rport', 'laddr', 'lport'] }),
   program,
   options: {
     time: opt.flag('T', 'include time column on output (HH:MM:SS)'),

@@ -103,6 +103,7 @@ defineTool<Options>({
   probes: { tracepoint: ['sock/inet_sock_set_state'] },
   output: ['event', 'counts'],
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-c'], ends: 'ctrl-c' }],
+  records: o => ({ fields: o.count ? ['laddr', 'raddr', 'rport', 'connects'] : ['ts_ns', 'pid', 'uid', 'comm', 'ip', 'saddr', ...(o.lport ? ['lport'] : []), 'daddr', 'dport'] }),
   program,
   options: {
     timestamp: opt.flag('t', 'include timestamp on output'),

@@ -104,6 +104,7 @@ defineTool<Options>({
   probes: { tracepoint: ['sock/inet_sock_set_state'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-t', '-L'], ends: 'ctrl-c' }],
+  records: o => ({ fields: ['ts_ns', 'pid', 'comm', 'ip', 'saddr', ...(o.lport ? ['lport'] : []), 'daddr', 'dport', 'latency_ms'] }),
   program,
   options: {
     timestamp: opt.flag('t', 'include timestamp on output'),

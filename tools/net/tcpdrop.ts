@@ -120,6 +120,7 @@ defineTool<Options>({
   probes: { tracepoint: ['skb/kfree_skb'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['pid', 'ip', 'saddr', 'sport', 'daddr', 'dport', 'state', 'tcpflags', 'reason', 'reason_code', 'kernel_stack'] }),
   program,
   options: {
     ipv4: opt.flag('4', 'trace IPv4 family only'),

@@ -121,6 +121,7 @@ defineTool<Options>({
   probes: { tracepoint: ['sock/inet_sock_set_state'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['pid', 'comm', 'ip', 'laddr', 'lport', 'raddr', 'rport', 'tx_bytes', 'rx_bytes', 'span_ms'] }),
   program,
   options: {
     time: opt.flag('T', 'include time column on output (HH:MM:SS)'),

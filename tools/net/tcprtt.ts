@@ -88,6 +88,9 @@ TRACEPOINT_PROBE(tcp, tcp_probe)
 }
 `;
 
+/** --json's section_by: -b by local address, -B by remote, else the one section of all addresses. */
+const sectionBy = (o: Options) => (o.byladdr ? 'laddr' : o.byraddr ? 'raddr' : 'all');
+
 interface Options {
   interval?: number;
   duration?: number;
@@ -128,6 +131,7 @@ defineTool<Options>({
   probes: { tracepoint: ['tcp/tcp_probe'] },
   output: 'histogram',
   invocations: [{ args: ['-d', '1'], ends: 'itself' }, { args: ['-i', '0.5', '-d', '1', '-B', '-e', '-m', '-T'], ends: 'itself' }],
+  records: o => ({ sectionBy: sectionBy(o) }),
   program,
   options: {
     interval: opt.interval('summary interval, seconds'),
@@ -187,7 +191,7 @@ defineTool<Options>({
       const data = dist.read(true);
       const averages = new Map(latency.drain().map(([k, v]) => [addrText(k), v.count ? Number(v.latency / v.count) : 0]));
       if (json) {
-        const body = dist.json(label, { sectionHeader: opts.byladdr ? 'laddr' : opts.byraddr ? 'raddr' : 'all', sectionFormat: addrText }, data);
+        const body = dist.json(label, { sectionHeader: sectionBy(opts), sectionFormat: addrText }, data);
         if ('sections' in body && opts.extension) {
           emit.histogram({ ...body, sections: body.sections.map(s => ({ ...s, average: averages.get(String(s.key)) ?? null })) });
         } else emit.histogram(body);

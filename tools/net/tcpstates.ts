@@ -116,6 +116,7 @@ defineTool<Options>({
   probes: { tracepoint: ['sock/inet_sock_set_state'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['skaddr', 'pid', 'comm', 'ip', 'laddr', 'lport', 'raddr', 'rport', 'oldstate', 'newstate', 'span_ms'] }),
   program,
   options: {
     time: opt.flag('T', 'include time column on output (HH:MM:SS)'),

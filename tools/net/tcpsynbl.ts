@@ -48,6 +48,7 @@ defineTool<Options>({
   probes: { tracepoint: ['sock/inet_sock_set_state'] },
   output: 'histogram',
   invocations: [{ args: [], ends: 'ctrl-c' }],
+  records: () => ({ sectionBy: 'backlog_max' }),
   program,
   options: {
     ipv4: opt.flag('4', 'trace IPv4 family only'),

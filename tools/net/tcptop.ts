@@ -89,6 +89,7 @@ defineTool<Options>({
   probes: { tracepoint: ['sock/sock_send_length', 'sock/sock_recv_length'] },
   output: 'top',
   invocations: [{ args: ['-C', '1', '1'], ends: 'itself' }, { args: ['-S', '-C', '0.5', '2'], ends: 'itself' }],
+  records: () => ({ fields: ['pid', 'comm', 'ip', 'laddr', 'lport', 'raddr', 'rport', 'rx_bytes', 'tx_bytes', 'total_bytes'] }),
   program,
   options: {
     noclear: opt.flag('C', "don't clear the screen"),

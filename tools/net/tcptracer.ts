@@ -145,6 +145,7 @@ defineTool<Options>({
   probes: { tracepoint: ['sock/inet_sock_set_state', 'syscalls/sys_exit_accept4', 'syscalls/sys_exit_accept'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-t', '-v'], ends: 'ctrl-c' }],
+  records: () => ({ fields: ['ts_ns', 'type', 'pid', 'comm', 'ip', 'saddr', 'daddr', 'sport', 'dport', 'netns'] }),
   program,
   options: {
     timestamp: opt.flag('t', 'include timestamp on output'),
