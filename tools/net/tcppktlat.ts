@@ -135,7 +135,7 @@ defineTool<Options>({
   probes: { tp_btf: EVENTS, raw_tp: EVENTS },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-T', '-4', '-W', '20'], ends: 'ctrl-c' }],
-  records: () => ({ fields: ['pid', 'tid', 'comm', 'ip', 'laddr', 'lport', 'raddr', 'rport', 'ms'] }),
+  records: () => ({ fields: ['pid', 'tid', 'comm', 'ip', 'laddr', 'lport', 'raddr', 'rport', 'ms', 'ts_ns'] }),
   program,
   positional: '[minUs]',
   options: {

@@ -93,7 +93,7 @@ defineTool<Options>({
   probes: { tracepoint: ['tcp/tcp_probe'] },
   output: 'event',
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-4'], ends: 'ctrl-c' }],
-  records: () => ({ fields: COLUMNS.filter(c => c !== 'time_us').concat('ip') }),
+  records: () => ({ fields: [...COLUMNS.filter(c => c !== 'time_us'), 'ip', 'ts_ns'] }),
   program,
   options: {
     lport: opt.int('L', 'trace this local port only', 'local port'),
