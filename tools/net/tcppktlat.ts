@@ -142,8 +142,8 @@ defineTool<Options>({
     pid: opt.pid('Process ID to trace'),
     tid: opt.tid('Thread ID to trace'),
     timestamp: opt.flag('T', 'Include timestamp on output'),
-    lport: opt.int('l', 'Filter for local port', 'local port'),
-    rport: opt.int('r', 'Filter for remote port', 'remote port'),
+    lport: opt.port('l', 'Filter for local port', 'local port'),
+    rport: opt.port('r', 'Filter for remote port', 'remote port'),
     verbose: opt.flag('v', 'Verbose debug output'),
     addrWidth: { alias: 'W', type: 'string', default: 15, coerce: positiveInt('address width'), describe: 'Specify print width of tcp address (default 15)' },
     ipv4: opt.flag('4', 'Trace IPv4 skb only'),
@@ -160,9 +160,6 @@ defineTool<Options>({
   ],
   validate(o) {
     if (o.ipv4 && o.ipv6) return 'use only one of -4 and -6';
-    for (const [p, what] of [[o.lport, 'local port'], [o.rport, 'remote port']] as const) {
-      if (p !== undefined && (p < 1 || p > 65535)) return `invalid ${what}: '${p}' (a port is 1 to 65535)`;
-    }
     minLatencyUs(o);
     return undefined;
   },

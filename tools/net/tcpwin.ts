@@ -96,8 +96,8 @@ defineTool<Options>({
   records: () => ({ fields: [...COLUMNS.filter(c => c !== 'time_us'), 'ip', 'ts_ns'] }),
   program,
   options: {
-    lport: opt.int('L', 'trace this local port only', 'local port'),
-    rport: opt.int('D', 'trace this remote port only', 'remote port'),
+    lport: opt.port('L', 'trace this local port only', 'local port'),
+    rport: opt.port('D', 'trace this remote port only', 'remote port'),
     ipv4: opt.flag('4', 'trace IPv4 family only'),
     ipv6: opt.flag('6', 'trace IPv6 family only'),
   },
@@ -108,9 +108,6 @@ defineTool<Options>({
   ],
   validate(o) {
     if (o.ipv4 && o.ipv6) return 'use only one of -4 and -6';
-    for (const [p, what] of [[o.lport, 'local port'], [o.rport, 'remote port']] as const) {
-      if (p !== undefined && (p < 1 || p > 65535)) return `invalid ${what}: '${p}' (a port is 1 to 65535)`;
-    }
     return undefined;
   },
 
