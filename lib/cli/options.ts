@@ -59,6 +59,16 @@ function portList(what: string) {
   };
 }
 
+/** One TCP/UDP port, 1 to 65535 (a filter: 0 would mean none). */
+function onePort(what: string) {
+  return (v: unknown): number | undefined => {
+    if (v === undefined) return undefined;
+    const s = lastValue(v);
+    if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > 65535) throw new UsageError(`invalid ${what}: '${s}' (a port is 1 to 65535)`);
+    return Number(s);
+  };
+}
+
 /** Seconds > 0, fractions allowed: -d, and the interval and duration positionals. */
 export function positiveSeconds(what: string) {
   return (v: unknown) => {
@@ -201,6 +211,9 @@ export const opt = {
     ({ ...withAlias(alias), type: 'string', describe, coerce: nonNegativeInt(what), meaning: 'integer',
       ...(def !== undefined ? { default: def } : {}) }),
   str: (alias: string | undefined, describe: string): ToolOption => ({ ...withAlias(alias), type: 'string', describe }),
+  /** One port, 1-65535 (tcpwin -L, tcppktlat -l). */
+  port: (alias: string, describe: string, what: string): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: onePort(what), meaning: 'integer' }),
   /** BCC's comma-separated port lists (-L 80,81, -D 80, -P 80): a Set<number> of ports 0-65535. */
   ports: (alias: string, describe: string, what: string): ToolOption =>
     ({ alias, type: 'string', describe, coerce: portList(what) }),

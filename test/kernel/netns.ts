@@ -53,11 +53,15 @@ function ip(args: string[]) {
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
 }
 
-/** Makes the two namespaces, unique to this process (parallel test runs do not share names). */
-export function createTestNetwork(): TestNetwork {
+/**
+ * Makes the two namespaces, unique to this process (parallel test runs do not share names). `addrs` picks
+ * other addresses (the /24's first three parts, the /64's first two groups), for a tool that sees every
+ * namespace's traffic by address (tcpsubnet) while other tests use the default ones.
+ */
+export function createTestNetwork(addrs: { v4: string; v6: string } = { v4: '10.201.0', v6: 'fd00:201' }): TestNetwork {
   const tag = `bk${process.pid}`;
-  const server = { ns: `${tag}-srv`, v4: '10.201.0.1', v6: 'fd00:201::1' };
-  const client = { ns: `${tag}-cli`, v4: '10.201.0.2', v6: 'fd00:201::2' };
+  const server = { ns: `${tag}-srv`, v4: `${addrs.v4}.1`, v6: `${addrs.v6}::1` };
+  const client = { ns: `${tag}-cli`, v4: `${addrs.v4}.2`, v6: `${addrs.v6}::2` };
   for (const side of [server, client]) {
     ip(['netns', 'add', side.ns]);
     made.add(side.ns);

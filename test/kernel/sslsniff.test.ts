@@ -1,27 +1,13 @@
 // sslsniff on the real kernel: curl fetches a page over TLS (OpenSSL's SSL_write/SSL_read) from a Python
-// server on loopback (OpenSSL's SSL_read_ex/SSL_write_ex), with a self-signed certificate the test makes.
+// server on loopback (tls-server.ts: OpenSSL's SSL_read_ex/SSL_write_ex), with a self-signed certificate.
 // The plaintext both ends report (the request the server received, the response curl printed) is what the
 // tool shows each side write and read; -c, -p --hexdump and --json.
-import { spawn, spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { attached, expectUsageErrors, startTool, tmpDir, track, waitUntil, type Running } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { attached, expectUsageErrors, startTool, waitUntil, type Running } from './helpers.js';
+import { startTlsServer } from './tls-server.js';
 
 const PORT = 9021;
 const RESPONSE = 'HTTP/1.0 200 OK\r\nContent-Length: 13\r\n\r\nhello bpfkit\n';
-const SERVER = (cert: string, key: string) => `
-import socket, ssl, sys
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(${JSON.stringify(cert)}, ${JSON.stringify(key)})
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", ${PORT})); s.listen(1); print("listening", flush=True)
-c, _ = s.accept(); t = ctx.wrap_socket(c, server_side=True)
-req = b""
-while not req.endswith(b"\\r\\n\\r\\n"):
-    req += t.recv(4096)
-t.sendall(${JSON.stringify(RESPONSE)}.encode())
-print(req.hex(), flush=True)
-t.close()
-`;
 
 interface Block { func: string; comm: string; pid: number; len: number; data: string }
 
@@ -32,13 +18,7 @@ function blocks(text: string): Block[] {
 }
 
 test('curl\'s request and the server\'s response, as each side wrote and read them', async () => {
-  const dir = tmpDir();
-  const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
-  const req = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
-    '-days', '1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
-  expect(req.status).toBe(0);
-  const server = track(spawn('/usr/bin/python3', ['-c', SERVER(cert, key)], { stdio: ['ignore', 'pipe', 'pipe'] }), 'TLS server');
-  await server.waitFor(/listening/);
+  const server = await startTlsServer(PORT, RESPONSE);
   const t = startTool('sslsniff', ['-x']);
   const curlOnly = startTool('sslsniff', ['-c', 'curl', '--json']);
   const serverHex = startTool('sslsniff', ['-p', String(server.child.pid), '--hexdump']);
@@ -47,7 +27,7 @@ test('curl\'s request and the server\'s response, as each side wrote and read th
   const curl = spawnSync('curl', ['-sk', `https://127.0.0.1:${PORT}/bpfkit-test`], { encoding: 'utf8', timeout: 20000 });
   expect(curl.stdout).toBe('hello bpfkit\n');
   expect(await server.exited).toBe(0);
-  const request = Buffer.from(server.stdout().trim().split('\n')[1], 'hex').toString('utf8');
+  const request = server.request();
   expect(request).toMatch(/^GET \/bpfkit-test HTTP\/1\.1\r\n/);
   const of = (r: Running, comm: string, func: string) => blocks(r.stdout()).filter(b => b.comm === comm && b.func === func);
   await waitUntil(() => of(t, 'curl', 'READ/RECV').length >= 1 && of(t, 'python3', 'WRITE/SEND').length >= 1 &&

@@ -1,0 +1,62 @@
+// tcpcong on the real kernel: bulk transfers between two network namespaces of the test (netns.ts). With
+// an nftables rule dropping every 5th data segment on its way into the server, the sender's session goes
+// through recovery or loss and back (changes counted); without it the session stays open: all its time is
+// open time. Either way the states' times add up to no more than the session's length as the test saw it.
+import { createTestNetwork, type TestNetwork } from './netns.js';
+import { attached, expectUsageErrors, startTool } from './helpers.js';
+
+const PORT = 9051;
+const KIB = 1024;
+let net: TestNetwork;
+beforeAll(() => (net = createTestNetwork()));
+afterAll(() => net.remove());
+
+async function transfer(port: number) {
+  const started = process.hrtime.bigint();
+  const sink = await net.peer('server', net.server.v4, port, 1, 0, 'sink');
+  const sender = await net.peer('client', net.server.v4, port, KIB, 0, 'sender');
+  const [[, lport]] = await sender.waitLines(/^sent (\d+) (\d+)/, 1, 60000);
+  await sink.exited;
+  return { lport: Number(lport), wallUs: Number((process.hrtime.bigint() - started) / 1000n) };
+}
+
+const rowOf = (text: string, lport: number) => text.split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l))
+  .flatMap(r => r.rows).filter((r: { lport: number }) => r.lport === lport).at(-1);
+
+test('drops during a transfer: recovery or loss, then open again; without drops all open', async () => {
+  const t = startTool('tcpcong', ['-u', '-R', `${PORT}-${PORT + 1}`, '--json', '60']);
+  const text = startTool('tcpcong', ['-R', String(PORT), '60']);
+  const dist = startTool('tcpcong', ['-d', '-R', String(PORT), '60']);
+  await Promise.all([t, text, dist].map(attached));
+  const rule = net.nftRule(net.server.ns, 'input', `tcp dport ${PORT} tcp flags & (syn | fin) == 0 meta length > 100 numgen inc mod 5 0 counter drop`);
+  const lossy = await transfer(PORT);
+  expect(rule.packets()).toBeGreaterThan(0);
+  rule.remove();
+  const clean = await transfer(PORT + 1);
+  expect(await t.stop()).toBe(0);
+  expect(await text.stop()).toBe(0);
+  expect(await dist.stop()).toBe(0);
+  const l = rowOf(t.stdout(), lossy.lport);
+  expect(l).toMatchObject({ laddr: net.client.v4, raddr: net.server.v4, rport: PORT });
+  expect(l.recovery_us + l.loss_us).toBeGreaterThan(0);
+  expect(l.changes).toBeGreaterThanOrEqual(2);
+  expect(l.open_us).toBeGreaterThan(0);
+  const lossySum = l.open_us + l.disorder_us + l.cwr_us + l.recovery_us + l.loss_us;
+  expect(lossySum).toBeLessThanOrEqual(lossy.wallUs);
+  const c = rowOf(t.stdout(), clean.lport);
+  expect(c).toMatchObject({ rport: PORT + 1, disorder_us: 0, cwr_us: 0, recovery_us: 0, loss_us: 0, changes: 0 });
+  expect(c.open_us).toBeGreaterThan(0);
+  expect(c.open_us).toBeLessThanOrEqual(clean.wallUs);
+  // the text table: the lossy session's row, BCC's columns, -R leaving the other session out
+  expect(text.stdout()).toMatch(/^LAddrPort +RAddrPort +Open_ms +Dod_ms +Rcov_ms +Cwr_ms +Los_ms +Chgs$/m);
+  expect(text.stdout()).toContain(`${net.client.v4}:${lossy.lport} `);
+  expect(text.stdout()).not.toContain(`${net.client.v4}:${clean.lport} `);
+  // -d: the stays of the lossy session by state, open's and recovery's or loss's
+  expect(dist.stdout()).toMatch(/^tcp_congest_state = open$/m);
+  expect(dist.stdout()).toMatch(/^tcp_congest_state = (recovery|loss)$/m);
+  expect(dist.stderr()).toBe('tcpcong: no kprobes here: congestion state changes from tcp:tcp_cong_state_set, sessions from sock:inet_sock_set_state\n');
+});
+
+test('bad input: one line and exit 2', () => {
+  expectUsageErrors('tcpcong', [['--bogus'], ['-u', '-m'], ['-L', '70000'], ['-R', '9-3'], ['-L', 'x'], ['0'], ['1', '0'], ['1', '2', '3']]);
+});
