@@ -2,7 +2,9 @@
 // (IPv4 10.201.0.0/24 and IPv6 fd00:201::/64), so sessions between them are known and nothing leaves the
 // machine. Every namespace made is removed after the test file, and on exit if the file dies first.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import dns from 'node:dns';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { root } from './helpers.js';
@@ -30,6 +32,8 @@ export interface TestNetwork {
    * `mode` is the fixture's shape (default: the side's own): echo or sink servers, pinger or sender clients.
    */
   peer(side: 'server' | 'client', addr: string, port: number, sessions?: number, holdMs?: number, mode?: PeerMode): Promise<Peer>;
+  /** Starts any command in a namespace; resolves once it printed a line matching `ready` (group 1: its PID; 2, if any: its comm). */
+  run(side: 'server' | 'client', argv: string[], ready: RegExp): Promise<Peer>;
   /** Runs a command inside a namespace (ip, ss, tc, ...) and returns its stdout; throws if it fails. */
   exec(ns: string, argv: string[]): string;
   /**
@@ -40,6 +44,14 @@ export interface TestNetwork {
   nftRule(ns: string, hook: 'input' | 'output', rule: string): { remove(): void; packets(): number };
   remove(): void;
 }
+
+const commOf = (pid: number) => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';   // already gone
+  }
+};
 
 const made = new Set<string>();
 function removeAll() {
@@ -72,6 +84,41 @@ export function createTestNetwork(): TestNetwork {
   const peers: ChildProcess[] = [];
   let rules = 0;
 
+  /** Starts argv in a side's namespace; resolves once it printed a line matching `ready` (group 1: its PID, 2: comm). */
+  async function startIn(side: 'server' | 'client', argv: string[], ready: RegExp): Promise<Peer> {
+    const ns = side === 'server' ? server.ns : client.ns;
+    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    peers.push(child);
+    let out = '';
+    let err = '';
+    const waiters: (() => void)[] = [];
+    child.stdout!.on('data', d => {
+      out += d;
+      for (const w of waiters.slice()) w();
+    });
+    child.stderr!.on('data', d => (err += d));
+    const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
+    const lines = () => out.split('\n').filter(Boolean);
+    const waitLines = (re: RegExp, count: number, ms = 20000) => new Promise<RegExpMatchArray[]>((resolve, reject) => {
+      const check = () => {
+        const hits = lines().map(l => re.exec(l)).filter((m): m is RegExpExecArray => m !== null);
+        if (hits.length < count) return false;
+        waiters.splice(waiters.indexOf(check), 1);
+        clearTimeout(timer);
+        resolve(hits.slice(0, count));
+        return true;
+      };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(check), 1);
+        reject(new Error(`${side} peer: no ${count} lines matching ${re} in ${ms} ms; stdout:\n${out}\nstderr:\n${err}`));
+      }, ms);
+      waiters.push(check);
+      check();
+    });
+    const [m] = await waitLines(ready, 1);
+    return { child, pid: Number(m[1]), comm: m[2] ?? commOf(Number(m[1])), lines, waitLines, exited };
+  }
+
   return {
     server,
     client,
@@ -80,40 +127,12 @@ export function createTestNetwork(): TestNetwork {
       if (r.status !== 0) throw new Error(`${argv.join(' ')} in ${ns}: ${r.stderr}`);
       return r.stdout;
     },
-    async peer(side, addr, port, sessions = 1, holdMs = 0, mode = side) {
-      const ns = side === 'server' ? server.ns : client.ns;
+    peer(side, addr, port, sessions = 1, holdMs = 0, mode = side) {
       // ip netns exec execs node itself: the child's PID is the peer's
-      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, fixture, mode, addr, String(port), String(sessions), String(holdMs)],
-        { stdio: ['ignore', 'pipe', 'pipe'] });
-      peers.push(child);
-      let out = '';
-      let err = '';
-      const waiters: (() => void)[] = [];
-      child.stdout!.on('data', d => {
-        out += d;
-        for (const w of waiters.slice()) w();
-      });
-      child.stderr!.on('data', d => (err += d));
-      const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
-      const lines = () => out.split('\n').filter(Boolean);
-      const waitLines = (re: RegExp, count: number, ms = 20000) => new Promise<RegExpMatchArray[]>((resolve, reject) => {
-        const check = () => {
-          const hits = lines().map(l => re.exec(l)).filter((m): m is RegExpExecArray => m !== null);
-          if (hits.length < count) return false;
-          waiters.splice(waiters.indexOf(check), 1);
-          clearTimeout(timer);
-          resolve(hits.slice(0, count));
-          return true;
-        };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(check), 1);
-          reject(new Error(`${side} peer: no ${count} lines matching ${re} in ${ms} ms; stdout:\n${out}\nstderr:\n${err}`));
-        }, ms);
-        waiters.push(check);
-        check();
-      });
-      const [m] = await waitLines(/^(?:listening|client) pid (\d+) comm (\S+)/, 1);
-      return { child, pid: Number(m[1]), comm: m[2], lines, waitLines, exited };
+      return startIn(side, [process.execPath, fixture, mode, addr, String(port), String(sessions), String(holdMs)], /^(?:listening|client) pid (\d+) comm (\S+)/);
+    },
+    run(side, argv, ready) {
+      return startIn(side, argv, ready);
     },
     nftRule(ns, hook, rule) {
       const table = `bpfkit${++rules}`;
@@ -142,7 +161,7 @@ export function createTestNetwork(): TestNetwork {
  * What the catalogue runs (catalogue-runs.ts) give the network tools that a plain loopback session does
  * not, until stop(): in a namespace of its own, a Python session that sends 10 bytes every 100 ms through
  * an nftables rule dropping every other data segment (retransmits, NETFILTER_DROP drops); and every
- * `round()`: a bind() and listen() on loopback, a getaddrinfo("localhost") (/etc/hosts), and curl
+ * `round()`: a bind() and listen() on loopback, a getaddrinfo("localhost") (/etc/hosts), a UDP connect(), and curl
  * fetching a page over TLS from `openssl s_server` (OpenSSL's SSL_write/SSL_read).
  */
 export function startNetWorkload(dir: string): { round(): Promise<void>; stop(): void } {
@@ -179,6 +198,10 @@ while True:
       const listener = net.createServer();
       await new Promise<void>(resolve => listener.on('error', () => resolve()).listen(0, '127.0.0.1', () => listener.close(() => resolve())));
       await new Promise<void>(resolve => dns.lookup('localhost', () => resolve()));
+      // a UDP connect() (udpconnect)
+      const udp = dgram.createSocket('udp4');
+      await new Promise<void>(resolve => udp.on('error', () => resolve()).connect(9, '127.0.0.1', () => resolve()));
+      udp.close();
       await done(spawn('curl', ['-sk', '--max-time', '5', '-o', '/dev/null', `https://127.0.0.1:${tlsPort}/`], { stdio: 'ignore' }));
     },
     stop() {
