@@ -41,9 +41,8 @@ struct socket___lean { short type; void *file; void *sk; } __attribute__((preser
 #define SOCK_STREAM 1
 #define SOCK_DGRAM 2
 
-/* The struct socket behind the current task's fd; 0 when there is none or the fd is not a socket (a
- * socket's file points back at it: other files' private_data is something else). */
-static __always_inline struct socket___lean *current_fd_socket(long fd)
+/* The struct file of the current task's fd (0 when there is none). */
+static __always_inline struct file___lean *current_fd_file(long fd)
 {
 	if (fd < 0)
 		return 0;
@@ -54,6 +53,14 @@ static __always_inline struct socket___lean *current_fd_socket(long fd)
 	struct file___lean **fds = BPF_CORE_READ(fdt, fd);
 	struct file___lean *file = 0;
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/* The struct socket behind the current task's fd; 0 when there is none or the fd is not a socket (a
+ * socket's file points back at it: other files' private_data is something else). */
+static __always_inline struct socket___lean *current_fd_socket(long fd)
+{
+	struct file___lean *file = current_fd_file(fd);
 	if (!file)
 		return 0;
 	struct socket___lean *sock = BPF_CORE_READ(file, private_data);

@@ -102,7 +102,7 @@ defineTool<Options>({
   ports: { book: 'originals/Ch10_Networking/soaccept.bt' },
   probes: { tracepoint: ['syscalls/sys_enter_accept', 'syscalls/sys_enter_accept4', 'syscalls/sys_exit_accept', 'syscalls/sys_exit_accept4'] },
   output: 'event',
-  records: () => ({ fields: ['pid', 'tid', 'comm', 'ip', 'raddr', 'rport', 'lport', 'fd', 'errno', 'result'] }),
+  records: () => ({ fields: ['ts_ns', 'pid', 'tid', 'comm', 'ip', 'raddr', 'rport', 'lport', 'fd', 'errno', 'result'] }),
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-t', '-d', '3'], ends: 'itself' }],
   program,
   options: {

@@ -21,7 +21,7 @@ const resultText = (errno: number) => (errno === 0 ? 'Success' : RESULTS[errnoNa
 
 interface Options { timestamp: boolean; pid?: number; ipv4: boolean; ipv6: boolean; failed: boolean; duration?: number }
 
-const FIELDS = ['pid', 'tid', 'comm', 'ip', 'addr', 'port', 'lat_us', 'errno', 'result'];
+const FIELDS = ['ts_ns', 'pid', 'tid', 'comm', 'ip', 'addr', 'port', 'lat_us', 'errno', 'result'];
 
 defineTool<Options>({
   name: 'soconnect',

@@ -19,7 +19,7 @@ defineTool<Options>({
   ports: { book: 'originals/Ch10_Networking/udpconnect.bt' },
   probes: { tracepoint: ['syscalls/sys_enter_connect', 'syscalls/sys_exit_connect'] },
   output: 'event',
-  records: () => ({ fields: ['pid', 'comm', 'ip', 'raddr', 'rport', 'errno'] }),
+  records: () => ({ fields: ['ts_ns', 'pid', 'comm', 'ip', 'raddr', 'rport', 'errno'] }),
   invocations: [{ args: [], ends: 'ctrl-c' }, { args: ['-d', '3'], ends: 'itself' }],
   program: connectProgram,
   options: {
