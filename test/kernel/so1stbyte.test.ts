@@ -5,7 +5,7 @@
 // client measured itself.
 import { createTestNetwork, type TestNetwork } from './netns.js';
 import { expectUsageErrors, histogramRows, startTool, waitUntil } from './helpers.js';
-import { bucketOf, namedPeer, sectionRows } from './soconn-work.js';
+import { bucketOf, jsonRecords, namedPeer, sectionRows } from './soconn-work.js';
 
 const PORT = 9150;
 const N = 5;
@@ -40,7 +40,7 @@ test('N sessions whose server waits 100 ms: N first bytes, each in a bucket from
   const nodeRows = sectionRows(t.stdout(), 'process', `${nodeClient.comm} ${nodeClient.pid}`);
   expect(nodeRows.reduce((a, [, n]) => a + n, 0)).toBe(N);
   expect(low(nodeRows[0][0])).toBeGreaterThanOrEqual(low(bucketOf(HOLD_MS * 1000)));
-  const record = j.stdout().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).find(r => r.kind === 'histogram');
+  const record = jsonRecords(j.stdout()).find(r => r.kind === 'histogram');
   expect(record).toMatchObject({ val_type: 'usecs', section_by: 'process' });
   expect(record.sections.find((s: any) => s.key === `sofb-cli ${client.pid}`)?.total).toBe(N);
   expect(record.sections.find((s: any) => s.key === `${nodeClient.comm} ${nodeClient.pid}`)?.total).toBe(N);

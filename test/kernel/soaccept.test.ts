@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { createTestNetwork, type TestNetwork } from './netns.js';
 import { attached, expectUsageErrors, root, startTool, waitUntil } from './helpers.js';
+import { jsonRecords } from './soconn-work.js';
 
 const script = path.join(root, 'test', 'fixtures', 'soconn-peer.py');
 const PORT = 9120;
@@ -33,7 +34,7 @@ test('N accepts by the server PID with the client address and port (node and Pyt
   const pyPorts = (await client.waitLines(/^connected (\d+)/, N)).map(m => Number(m[1]));
   await Promise.all([py.exited, client.exited]);
   const rowsOf = (pid: number) => t.stdout().split('\n').filter(l => l.startsWith(`${pid} `) && l.endsWith(' Success')).map(l => l.trim().split(/ +/));
-  const events = () => j.stdout().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).filter(e => e.pid === py.pid && e.errno === 0);
+  const events = () => jsonRecords(j.stdout()).filter(e => e.pid === py.pid && e.errno === 0);
   await waitUntil(() => rowsOf(v4.server.pid).length >= N && rowsOf(py.pid).length >= N && events().length >= N, 'the accepts reported');
   expect(await t.stop()).toBe(0);
   expect(await j.stop()).toBe(0);

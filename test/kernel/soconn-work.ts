@@ -36,3 +36,8 @@ export function bucketOf(value: number): string {
   const low = 2 ** Math.floor(Math.log2(value));
   return `${low}-${low * 2 - 1}`;
 }
+
+/** The JSON records a tool printed so far: complete lines only (the last may still be being written). */
+export function jsonRecords(stdout: string): any[] {
+  return stdout.split('\n').slice(0, -1).filter(l => l.startsWith('{')).map(l => JSON.parse(l));
+}

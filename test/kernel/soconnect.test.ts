@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { createTestNetwork, type TestNetwork } from './netns.js';
 import { attached, expectUsageErrors, root, startTool, waitUntil } from './helpers.js';
+import { jsonRecords } from './soconn-work.js';
 
 const script = path.join(root, 'test', 'fixtures', 'soconn-peer.py');
 const PORT = 9110, CLOSED = 9111;
@@ -32,7 +33,7 @@ test('a connect, a refused one and a non-blocking one: address, port and result'
   const { pid, results } = await threeConnects();
   expect(results).toEqual([0, 111, 115]);
   const mine = () => t.stdout().split('\n').filter(l => l.startsWith(`${pid} `));
-  const events = () => j.stdout().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).filter(e => e.pid === pid);
+  const events = () => jsonRecords(j.stdout()).filter(e => e.pid === pid);
   await waitUntil(() => mine().length >= 3 && events().length >= 3, 'the three connects');
   expect(await t.stop()).toBe(0);
   expect(await j.stop()).toBe(0);

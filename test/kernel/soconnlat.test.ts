@@ -4,7 +4,7 @@
 // client measured itself (the syscalls are inside the client's own timing).
 import { createTestNetwork, type TestNetwork } from './netns.js';
 import { expectUsageErrors, startTool, waitUntil } from './helpers.js';
-import { bucketOf, namedPeer, sectionRows } from './soconn-work.js';
+import { bucketOf, jsonRecords, namedPeer, sectionRows } from './soconn-work.js';
 
 const PORT = 9140;
 const N = 4;
@@ -36,7 +36,7 @@ test('blocking and poll()-completed connects: 2N in the histogram, within the cl
   expect(rows.reduce((a, [, n]) => a + n, 0)).toBe(2 * N);
   const highest = Number(rows[rows.length - 1][0].split('-')[0]);
   expect(highest).toBeLessThanOrEqual(Number(bucketOf(maxUs).split('-')[0]));
-  const record = j.stdout().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).find(r => r.kind === 'histogram');
+  const record = jsonRecords(j.stdout()).find(r => r.kind === 'histogram');
   expect(record).toMatchObject({ val_type: 'usecs', section_by: 'comm' });
   expect(record.sections.find((s: any) => s.key === 'soclat-cli')?.total).toBe(2 * N);
 });

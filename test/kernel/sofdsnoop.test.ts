@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { expectUsageErrors, startTool, tmpDir, waitUntil } from './helpers.js';
-import { peerScript } from './soconn-work.js';
+import { jsonRecords, peerScript } from './soconn-work.js';
 
 let dir: string;
 beforeAll(() => {
@@ -33,7 +33,7 @@ test('a passed fd: SEND by the sender with its fd, RECV by the receiver with its
   const file = path.join(dir, 'known.txt');
   const p = await passFd(file);
   const rows = () => t.stdout().split('\n').map(l => l.trim().split(/ +/)).filter(r => r[1] === String(p.sender) || r[1] === String(p.receiver));
-  const events = () => j.stdout().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).filter(e => e.name === file);
+  const events = () => jsonRecords(j.stdout()).filter(e => e.name === file);
   await waitUntil(() => rows().length >= 2 && events().length >= 2, 'both sides');
   expect(await t.stop()).toBe(0);
   expect(await j.stop()).toBe(0);

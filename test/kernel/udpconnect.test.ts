@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { createTestNetwork, type TestNetwork } from './netns.js';
 import { attached, expectUsageErrors, root, startTool, waitUntil } from './helpers.js';
+import { jsonRecords } from './soconn-work.js';
 
 const script = path.join(root, 'test', 'fixtures', 'soconn-peer.py');
 let net: TestNetwork;
@@ -26,7 +27,7 @@ test('UDP connects shown with address and port, a TCP connect not; the substitut
   const udp4 = await calls(['udp', '4', net.server.v4, '9132']);
   const udp6 = await calls(['udp', '6', net.server.v6, '9133']);
   const rows = (pid: number) => t.stdout().split('\n').map(l => l.trim().split(/ +/)).filter(r => r[1] === String(pid));
-  const events = () => j.stdout().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).filter(e => e.pid === udp6);
+  const events = () => jsonRecords(j.stdout()).filter(e => e.pid === udp6);
   await waitUntil(() => rows(udp4).length >= 1 && rows(udp6).length >= 1 && events().length >= 1, 'the UDP connects');
   expect(await t.stop()).toBe(0);
   expect(await j.stop()).toBe(0);
