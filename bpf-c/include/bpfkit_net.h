@@ -105,6 +105,15 @@ static __always_inline u16 read_user_sockaddr(const void *uaddr, struct bpfkit_s
 	return sa->family;
 }
 
+/* At sys_enter_connect: whether to trace this call, by -p's tgid (0: any caller) and by its address,
+ * which must be IPv4 or IPv6 (read into *sa). */
+static __always_inline bool traced_ip_connect(u32 tgid, const void *uservaddr, struct bpfkit_sockaddr *sa)
+{
+	if (tgid && (bpf_get_current_pid_tgid() >> 32) != tgid)
+		return false;
+	return read_user_sockaddr(uservaddr, sa) != 0;
+}
+
 /* The network namespace's inode number of a socket (what `ls -L -i /run/netns/NAME` shows). */
 static __always_inline u32 sock_netns(u64 skaddr)
 {

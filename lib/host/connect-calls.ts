@@ -5,7 +5,7 @@
 import { formatIp } from './net.js';
 
 export const connectProgram = `
-#include <bpfkit_net.h>   /* read_user_sockaddr(), current_fd_socket() */
+#include <bpfkit_net.h>   /* traced_ip_connect(), current_fd_socket() */
 
 const volatile u32 targ_tgid = 0;
 const volatile u16 targ_family = 0;     /* AF_INET or AF_INET6; 0: both */
@@ -29,11 +29,8 @@ BPFKIT_EXPORT_TYPE(struct connect_event);
 
 TRACEPOINT_PROBE(syscalls, sys_enter_connect)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	if (targ_tgid && (id >> 32) != targ_tgid)
-		return 0;
 	struct connect_event e = {};
-	if (!read_user_sockaddr((const void *)args->uservaddr, &e.sa))
+	if (!traced_ip_connect(targ_tgid, (const void *)args->uservaddr, &e.sa))
 		return 0;
 	if (targ_family && e.sa.family != targ_family)
 		return 0;
@@ -42,6 +39,7 @@ TRACEPOINT_PROBE(syscalls, sys_enter_connect)
 		if (!sock || BPF_CORE_READ(sock, type) != targ_sock_type)
 			return 0;
 	}
+	u64 id = bpf_get_current_pid_tgid();
 	e.ts_ns = bpf_ktime_get_ns();
 	e.pid = id >> 32;
 	e.tid = id;

@@ -53,6 +53,18 @@ const commOf = (pid: number) => {
   }
 };
 
+/**
+ * N sessions from the client namespace to a tcp-peer.mjs server at addr:port: the server (its PID and
+ * comm) and the client's local ports, once both have exited.
+ */
+export async function sessionsTo(net: TestNetwork, addr: string, port: number, n: number): Promise<{ server: Peer; ports: number[] }> {
+  const server = await net.peer('server', addr, port, n);
+  const client = await net.peer('client', addr, port, n);
+  const ports = (await client.waitLines(/^connected (\d+)/, n)).map(m => Number(m[1]));
+  await Promise.all([server.exited, client.exited]);
+  return { server, ports };
+}
+
 const made = new Set<string>();
 function removeAll() {
   for (const ns of made) spawnSync('ip', ['netns', 'del', ns]);

@@ -3,7 +3,7 @@
 // address and port (as the client saw its local port), over IPv4 and IPv6. The servers are node (libuv
 // passes no sockaddr to accept4(): the peer is read from the accepted socket) and Python (it passes one).
 import path from 'node:path';
-import { createTestNetwork, type TestNetwork } from './netns.js';
+import { createTestNetwork, sessionsTo, type TestNetwork } from './netns.js';
 import { attached, expectUsageErrors, root, startTool, waitUntil } from './helpers.js';
 import { jsonRecords } from './soconn-work.js';
 
@@ -14,13 +14,7 @@ let net: TestNetwork;
 beforeAll(() => (net = createTestNetwork()));
 afterAll(() => net.remove());
 
-async function accepts(addr: string) {
-  const server = await net.peer('server', addr, PORT, N);
-  const client = await net.peer('client', addr, PORT, N);
-  const ports = (await client.waitLines(/^connected (\d+)/, N)).map(m => Number(m[1]));
-  await Promise.all([server.exited, client.exited]);
-  return { server, ports };
-}
+const accepts = (addr: string) => sessionsTo(net, addr, PORT, N);
 
 test('N accepts by the server PID with the client address and port (node and Python servers)', async () => {
   const t = startTool('soaccept', []);

@@ -12,7 +12,7 @@ import { strftimeHMS } from '../../lib/output/index.js';
 const READS = ['read', 'readv', 'pread64', 'preadv', 'preadv2', 'recvfrom', 'recvmsg', 'recvmmsg'];
 
 const program = `
-#include <bpfkit_net.h>   /* read_user_sockaddr(), current_fd_sock() */
+#include <bpfkit_net.h>   /* traced_ip_connect(), current_fd_sock() */
 
 #define EINTR 4
 #define EAGAIN 11
@@ -32,14 +32,11 @@ BPF_HISTOGRAM(dist, struct hist_key, 10240);
 
 TRACEPOINT_PROBE(syscalls, sys_enter_connect)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	if (targ_tgid && (id >> 32) != targ_tgid)
-		return 0;
 	struct bpfkit_sockaddr sa;
-	if (!read_user_sockaddr((const void *)args->uservaddr, &sa))
+	if (!traced_ip_connect(targ_tgid, (const void *)args->uservaddr, &sa))
 		return 0;
 	struct connect_call c = { .ts = bpf_ktime_get_ns(), .fd = args->fd };
-	u32 tid = id;
+	u32 tid = bpf_get_current_pid_tgid();
 	bpf_map_update_elem(&connects, &tid, &c, BPF_ANY);
 	return 0;
 }

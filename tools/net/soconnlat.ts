@@ -10,7 +10,7 @@ import { formatLog2Hist, log2HistJson, strftimeHMS } from '../../lib/output/inde
 const POLLS = ['poll', 'ppoll', 'epoll_wait', 'epoll_pwait', 'epoll_pwait2', 'select', 'pselect6'];
 
 const program = `
-#include <bpfkit_net.h>   /* read_user_sockaddr(), current_fd_sock(), TCP_SYN_SENT */
+#include <bpfkit_net.h>   /* traced_ip_connect(), current_fd_sock(), TCP_SYN_SENT */
 
 #define EINPROGRESS 115
 
@@ -31,16 +31,13 @@ BPF_STACK_TRACE(stack_traces, 4096);
 
 TRACEPOINT_PROBE(syscalls, sys_enter_connect)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	if (targ_tgid && (id >> 32) != targ_tgid)
-		return 0;
 	struct bpfkit_sockaddr sa;
-	if (!read_user_sockaddr((const void *)args->uservaddr, &sa))
+	if (!traced_ip_connect(targ_tgid, (const void *)args->uservaddr, &sa))
 		return 0;
 	struct connect_start s = { .ts = bpf_ktime_get_ns(), .sk = current_fd_sock(args->fd), .user_stack_id = -1 };
 	if (want_stacks)
 		s.user_stack_id = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
-	u32 tid = id;
+	u32 tid = bpf_get_current_pid_tgid();
 	bpf_map_update_elem(&starts, &tid, &s, BPF_ANY);
 	return 0;
 }
