@@ -172,7 +172,8 @@ export function createTestNetwork(): TestNetwork {
 /**
  * What the catalogue runs (catalogue-runs.ts) give the network tools that a plain loopback session does
  * not, until stop(): in a namespace of its own, a Python session that sends 10 bytes every 100 ms through
- * an nftables rule dropping every other data segment (retransmits, NETFILTER_DROP drops); and every
+ * an nftables rule dropping every other data segment (retransmits, NETFILTER_DROP drops), passing an fd
+ * over a Unix socket pair each time; and every
  * `round()`: a bind() and listen() on loopback, a getaddrinfo("localhost") (/etc/hosts), a UDP connect(), and curl
  * fetching a page over TLS from `openssl s_server` (OpenSSL's SSL_write/SSL_read).
  */
@@ -191,14 +192,17 @@ export function startNetWorkload(dir: string): { round(): Promise<void>; stop():
     input: `table inet lossy {\n chain output {\n  type filter hook output priority 0;\n  tcp dport ${lossyPort} tcp flags & psh == psh numgen inc mod 4 0 drop\n }\n` +
       ` chain input {\n  type filter hook input priority 0;\n  tcp dport ${lossyPort} tcp flags & psh == psh numgen inc mod 2 0 drop\n }\n}\n` });
   if (nft.status !== 0) throw new Error(`nft in ${ns}: ${nft.stderr}`);
-  const lossy = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', `import socket, time
+  const lossy = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', `import os, socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", ${lossyPort})); s.listen(16)
 while True:
     # a new session each time: one that lost segments backs its retransmit timer off (Karn), for minutes
     c = socket.create_connection(("127.0.0.1", ${lossyPort})); a, _ = s.accept()
     for i in range(2):
         c.sendall(b"x" * 10); a.recv(100)
-    c.close(); a.close(); time.sleep(0.1)`], { stdio: 'ignore' });
+    # and an fd passed over a Unix socket pair (SCM_RIGHTS: sofdsnoop)
+    x, y = socket.socketpair(); socket.send_fds(x, [b"f"], [c.fileno()])
+    for fd in socket.recv_fds(y, 1, 1)[1]: os.close(fd)
+    x.close(); y.close(); c.close(); a.close(); time.sleep(0.1)`], { stdio: 'ignore' });
   const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
   spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
     '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
