@@ -62,42 +62,43 @@ static __always_inline void fds_of_message(void *ctx, u32 action, int sock_fd, u
 	struct user_msghdr m = {};
 	if (bpf_probe_read_user(&m, sizeof(m), (void *)msg) || !m.msg_control)
 		return;
-	u64 at = 0, sock_ino = fd_inode(sock_fd), id = bpf_get_current_pid_tgid();
-	int sent = 0;
-	for (int c = 0; c < MAX_CMSGS; c++) {
-		struct cmsg_head h = {};
-		if (at + sizeof(h) > m.msg_controllen || bpf_probe_read_user(&h, sizeof(h), m.msg_control + at))
+	/* the first SCM_RIGHTS cmsg (senders put their fds in one; a second is rare and not read): one
+	 * loop over fds, which keeps verifying the program quick */
+	u64 at = 0;
+	struct cmsg_head h = {};
+	bool found = false;
+	for (int c = 0; c < MAX_CMSGS && !found; c++) {
+		if (at + sizeof(h) > m.msg_controllen || bpf_probe_read_user(&h, sizeof(h), m.msg_control + at) || h.len < sizeof(h))
 			return;
-		if (h.len < sizeof(h))
+		if (h.level == SOL_SOCKET && h.type == SCM_RIGHTS)
+			found = true;
+		else
+			at += (h.len + 7) & ~7ULL;   /* CMSG_ALIGN */
+	}
+	if (!found)
+		return;
+	u64 sock_ino = fd_inode(sock_fd), id = bpf_get_current_pid_tgid();
+	u32 n = (h.len - sizeof(h)) / sizeof(int);
+	for (int i = 0; i < MAX_FD && i < n; i++) {
+		int fd = -1;
+		bpf_probe_read_user(&fd, sizeof(fd), m.msg_control + at + sizeof(h) + i * sizeof(int));
+		struct fd_event *e = ringbuf_reserve(events, struct fd_event);
+		if (!e)
 			return;
-		if (h.level == SOL_SOCKET && h.type == SCM_RIGHTS) {
-			u32 n = (h.len - sizeof(h)) / sizeof(int);
-			for (int i = 0; i < MAX_FD; i++) {
-				if (i >= n || sent >= MAX_FD)
-					break;
-				int fd = -1;
-				bpf_probe_read_user(&fd, sizeof(fd), m.msg_control + at + sizeof(h) + i * sizeof(int));
-				struct fd_event *e = ringbuf_reserve(events, struct fd_event);
-				if (!e)
-					return;
-				e->ts = bpf_ktime_get_ns();
-				e->pid = id >> 32;
-				e->tid = id;
-				e->action = action;
-				e->sock_fd = sock_fd;
-				e->sock_ino = sock_ino;
-				e->fd = fd;
-				bpf_get_current_comm(&e->comm, sizeof(e->comm));
-				e->path.depth = 0;
-				e->path.truncated = 0;
-				struct file *file = (struct file *)current_fd_file(fd);
-				if (file)
-					bpfkit_file_path(file, &e->path);
-				ringbuf_submit(events, e);
-				sent++;
-			}
-		}
-		at += (h.len + 7) & ~7ULL;   /* CMSG_ALIGN */
+		e->ts = bpf_ktime_get_ns();
+		e->pid = id >> 32;
+		e->tid = id;
+		e->action = action;
+		e->sock_fd = sock_fd;
+		e->sock_ino = sock_ino;
+		e->fd = fd;
+		bpf_get_current_comm(&e->comm, sizeof(e->comm));
+		e->path.depth = 0;
+		e->path.truncated = 0;
+		struct file *file = (struct file *)current_fd_file(fd);
+		if (file)
+			bpfkit_file_path(file, &e->path);
+		ringbuf_submit(events, e);
 	}
 }
 
