@@ -23,7 +23,7 @@ struct hist_key {
 	char comm[16];
 	u64 slot;
 };
-struct connect_start { u64 ts; u64 sk; int user_stack_id; };
+struct connect_start { u64 ts; u64 sk; int fd; int user_stack_id; };
 
 BPF_HASH(starts, u32, struct connect_start, 10240);
 BPF_HISTOGRAM(dist, struct hist_key, 10240);
@@ -34,7 +34,7 @@ TRACEPOINT_PROBE(syscalls, sys_enter_connect)
 	struct bpfkit_sockaddr sa;
 	if (!traced_ip_connect(targ_tgid, (const void *)args->uservaddr, &sa))
 		return 0;
-	struct connect_start s = { .ts = bpf_ktime_get_ns(), .sk = current_fd_sock(args->fd), .user_stack_id = -1 };
+	struct connect_start s = { .ts = bpf_ktime_get_ns(), .fd = args->fd, .user_stack_id = -1 };
 	if (want_stacks)
 		s.user_stack_id = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
 	u32 tid = bpf_get_current_pid_tgid();
@@ -58,7 +58,11 @@ TRACEPOINT_PROBE(syscalls, sys_exit_connect)
 {
 	u32 tid = bpf_get_current_pid_tgid();
 	struct connect_start *s = bpf_map_lookup_elem(&starts, &tid);
-	if (s && args->ret != -EINPROGRESS)
+	if (!s)
+		return 0;
+	if (args->ret == -EINPROGRESS)
+		s->sk = current_fd_sock(s->fd);   /* a wait's return completes it once the socket has left SYN_SENT */
+	else
 		count_connect(tid, s);
 	return 0;
 }
