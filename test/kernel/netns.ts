@@ -73,8 +73,9 @@ function removeAll() {
 process.on('exit', removeAll);
 
 function ip(args: string[]) {
-  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10000 });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+  // (30 s: at load 20 an `ip` has taken over 10)
+  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 30000 });
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.error ? r.error.message : r.stderr}`);
 }
 
 /** Makes the two namespaces, unique to this process (parallel test runs do not share names). */
@@ -82,16 +83,25 @@ export function createTestNetwork(): TestNetwork {
   const tag = `bk${process.pid}`;
   const server = { ns: `${tag}-srv`, v4: '10.201.0.1', v6: 'fd00:201::1' };
   const client = { ns: `${tag}-cli`, v4: '10.201.0.2', v6: 'fd00:201::2' };
-  for (const side of [server, client]) {
-    ip(['netns', 'add', side.ns]);
-    made.add(side.ns);
-    ip(['-n', side.ns, 'link', 'set', 'lo', 'up']);
-  }
-  ip(['link', 'add', `${tag}s`, 'netns', server.ns, 'type', 'veth', 'peer', 'name', `${tag}c`, 'netns', client.ns]);
-  for (const [side, dev] of [[server, `${tag}s`], [client, `${tag}c`]] as const) {
-    ip(['-n', side.ns, 'addr', 'add', `${side.v4}/24`, 'dev', dev]);
-    ip(['-n', side.ns, 'addr', 'add', `${side.v6}/64`, 'dev', dev, 'nodad']); // usable at once, no DAD wait
-    ip(['-n', side.ns, 'link', 'set', dev, 'up']);
+  try {
+    for (const side of [server, client]) {
+      ip(['netns', 'add', side.ns]);
+      made.add(side.ns);
+      ip(['-n', side.ns, 'link', 'set', 'lo', 'up']);
+    }
+    ip(['link', 'add', `${tag}s`, 'netns', server.ns, 'type', 'veth', 'peer', 'name', `${tag}c`, 'netns', client.ns]);
+    for (const [side, dev] of [[server, `${tag}s`], [client, `${tag}c`]] as const) {
+      ip(['-n', side.ns, 'addr', 'add', `${side.v4}/24`, 'dev', dev]);
+      ip(['-n', side.ns, 'addr', 'add', `${side.v6}/64`, 'dev', dev, 'nodad']); // usable at once, no DAD wait
+      ip(['-n', side.ns, 'link', 'set', dev, 'up']);
+    }
+  } catch (e) {
+    // half made: remove it now, or the next test file in this worker process finds the names taken
+    for (const side of [server, client]) {
+      spawnSync('ip', ['netns', 'del', side.ns]);
+      made.delete(side.ns);
+    }
+    throw e;
   }
   const peers: ChildProcess[] = [];
   let rules = 0;
