@@ -36,11 +36,13 @@ struct file___lean { void *private_data; } __attribute__((preserve_access_index)
 struct fdtable___lean { unsigned int max_fds; struct file___lean **fd; } __attribute__((preserve_access_index));
 struct files_struct___lean { struct fdtable___lean *fdt; } __attribute__((preserve_access_index));
 struct task_struct___files { struct files_struct___lean *files; } __attribute__((preserve_access_index));
-struct socket___lean { void *sk; } __attribute__((preserve_access_index));
+struct socket___lean { short type; void *file; void *sk; } __attribute__((preserve_access_index));
 
-/* The struct sock behind the current task's fd (0 when there is none): what accept() returned, for the
- * tools that see a new connection at sock:inet_sock_set_state (softirq) and its owner at the syscall. */
-static __always_inline u64 current_fd_sock(long fd)
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+
+/* The struct file of the current task's fd (0 when there is none). */
+static __always_inline struct file___lean *current_fd_file(long fd)
 {
 	if (fd < 0)
 		return 0;
@@ -51,12 +53,65 @@ static __always_inline u64 current_fd_sock(long fd)
 	struct file___lean **fds = BPF_CORE_READ(fdt, fd);
 	struct file___lean *file = 0;
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/* The struct socket behind the current task's fd; 0 when there is none or the fd is not a socket (a
+ * socket's file points back at it: other files' private_data is something else). */
+static __always_inline struct socket___lean *current_fd_socket(long fd)
+{
+	struct file___lean *file = current_fd_file(fd);
 	if (!file)
 		return 0;
 	struct socket___lean *sock = BPF_CORE_READ(file, private_data);
+	if (!sock || BPF_CORE_READ(sock, file) != file)
+		return 0;
+	return sock;
+}
+
+/* The struct sock behind the current task's fd (0 when there is none): what accept() returned, for the
+ * tools that see a new connection at sock:inet_sock_set_state (softirq) and its owner at the syscall. */
+static __always_inline u64 current_fd_sock(long fd)
+{
+	struct socket___lean *sock = current_fd_socket(fd);
 	if (!sock)
 		return 0;
 	return (u64)BPF_CORE_READ(sock, sk);
+}
+
+/* A sockaddr_in or sockaddr_in6 in user memory (connect()'s, accept()'s, sendto()'s): the family
+ * (AF_INET or AF_INET6; 0 for any other or when unreadable), the port in host order and the address in
+ * the 16-byte form of copy_set_state_addrs(). */
+struct bpfkit_sockaddr { u16 family; u16 port; u8 addr[16]; };
+
+static __always_inline u16 read_user_sockaddr(const void *uaddr, struct bpfkit_sockaddr *sa)
+{
+	u16 head[2] = {};   /* sa_family, sin_port / sin6_port */
+	sa->family = 0;
+	if (!uaddr || bpf_probe_read_user(head, sizeof(head), uaddr))
+		return 0;
+	/* sockaddr_in: address at 4; sockaddr_in6: flowinfo at 4, address at 8 */
+	if (head[0] == AF_INET) {
+		if (bpf_probe_read_user(sa->addr, 4, uaddr + 4))
+			return 0;
+	} else if (head[0] == AF_INET6) {
+		if (bpf_probe_read_user(sa->addr, 16, uaddr + 8))
+			return 0;
+	} else {
+		return 0;
+	}
+	sa->port = __builtin_bswap16(head[1]);
+	sa->family = head[0];
+	return sa->family;
+}
+
+/* At sys_enter_connect: whether to trace this call, by -p's tgid (0: any caller) and by its address,
+ * which must be IPv4 or IPv6 (read into *sa). */
+static __always_inline bool traced_ip_connect(u32 tgid, const void *uservaddr, struct bpfkit_sockaddr *sa)
+{
+	if (tgid && (bpf_get_current_pid_tgid() >> 32) != tgid)
+		return false;
+	return read_user_sockaddr(uservaddr, sa) != 0;
 }
 
 /* The network namespace's inode number of a socket (what `ls -L -i /run/netns/NAME` shows). */

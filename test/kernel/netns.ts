@@ -2,7 +2,9 @@
 // (IPv4 10.201.0.0/24 and IPv6 fd00:201::/64), so sessions between them are known and nothing leaves the
 // machine. Every namespace made is removed after the test file, and on exit if the file dies first.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import dns from 'node:dns';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { root } from './helpers.js';
@@ -30,6 +32,8 @@ export interface TestNetwork {
    * `mode` is the fixture's shape (default: the side's own): echo or sink servers, pinger or sender clients.
    */
   peer(side: 'server' | 'client', addr: string, port: number, sessions?: number, holdMs?: number, mode?: PeerMode): Promise<Peer>;
+  /** Starts any command in a namespace; resolves once it printed a line matching `ready` (group 1: its PID; 2, if any: its comm). */
+  run(side: 'server' | 'client', argv: string[], ready: RegExp): Promise<Peer>;
   /** Runs a command inside a namespace (ip, ss, tc, ...) and returns its stdout; throws if it fails. */
   exec(ns: string, argv: string[]): string;
   /**
@@ -41,6 +45,26 @@ export interface TestNetwork {
   remove(): void;
 }
 
+const commOf = (pid: number) => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';   // already gone
+  }
+};
+
+/**
+ * N sessions from the client namespace to a tcp-peer.mjs server at addr:port: the server (its PID and
+ * comm) and the client's local ports, once both have exited.
+ */
+export async function sessionsTo(net: TestNetwork, addr: string, port: number, n: number): Promise<{ server: Peer; ports: number[] }> {
+  const server = await net.peer('server', addr, port, n);
+  const client = await net.peer('client', addr, port, n);
+  const ports = (await client.waitLines(/^connected (\d+)/, n)).map(m => Number(m[1]));
+  await Promise.all([server.exited, client.exited]);
+  return { server, ports };
+}
+
 const made = new Set<string>();
 function removeAll() {
   for (const ns of made) spawnSync('ip', ['netns', 'del', ns]);
@@ -49,8 +73,9 @@ function removeAll() {
 process.on('exit', removeAll);
 
 function ip(args: string[]) {
-  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10000 });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+  // (30 s: at load 20 an `ip` has taken over 10)
+  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 30000 });
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.error ? r.error.message : r.stderr}`);
 }
 
 /**
@@ -62,19 +87,63 @@ export function createTestNetwork(addrs: { v4: string; v6: string } = { v4: '10.
   const tag = `bk${process.pid}`;
   const server = { ns: `${tag}-srv`, v4: `${addrs.v4}.1`, v6: `${addrs.v6}::1` };
   const client = { ns: `${tag}-cli`, v4: `${addrs.v4}.2`, v6: `${addrs.v6}::2` };
-  for (const side of [server, client]) {
-    ip(['netns', 'add', side.ns]);
-    made.add(side.ns);
-    ip(['-n', side.ns, 'link', 'set', 'lo', 'up']);
-  }
-  ip(['link', 'add', `${tag}s`, 'netns', server.ns, 'type', 'veth', 'peer', 'name', `${tag}c`, 'netns', client.ns]);
-  for (const [side, dev] of [[server, `${tag}s`], [client, `${tag}c`]] as const) {
-    ip(['-n', side.ns, 'addr', 'add', `${side.v4}/24`, 'dev', dev]);
-    ip(['-n', side.ns, 'addr', 'add', `${side.v6}/64`, 'dev', dev, 'nodad']); // usable at once, no DAD wait
-    ip(['-n', side.ns, 'link', 'set', dev, 'up']);
+  try {
+    for (const side of [server, client]) {
+      ip(['netns', 'add', side.ns]);
+      made.add(side.ns);
+      ip(['-n', side.ns, 'link', 'set', 'lo', 'up']);
+    }
+    ip(['link', 'add', `${tag}s`, 'netns', server.ns, 'type', 'veth', 'peer', 'name', `${tag}c`, 'netns', client.ns]);
+    for (const [side, dev] of [[server, `${tag}s`], [client, `${tag}c`]] as const) {
+      ip(['-n', side.ns, 'addr', 'add', `${side.v4}/24`, 'dev', dev]);
+      ip(['-n', side.ns, 'addr', 'add', `${side.v6}/64`, 'dev', dev, 'nodad']); // usable at once, no DAD wait
+      ip(['-n', side.ns, 'link', 'set', dev, 'up']);
+    }
+  } catch (e) {
+    // half made: remove it now, or the next test file in this worker process finds the names taken
+    for (const side of [server, client]) {
+      spawnSync('ip', ['netns', 'del', side.ns]);
+      made.delete(side.ns);
+    }
+    throw e;
   }
   const peers: ChildProcess[] = [];
   let rules = 0;
+
+  /** Starts argv in a side's namespace; resolves once it printed a line matching `ready` (group 1: its PID, 2: comm). */
+  async function startIn(side: 'server' | 'client', argv: string[], ready: RegExp): Promise<Peer> {
+    const ns = side === 'server' ? server.ns : client.ns;
+    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    peers.push(child);
+    let out = '';
+    let err = '';
+    const waiters: (() => void)[] = [];
+    child.stdout!.on('data', d => {
+      out += d;
+      for (const w of waiters.slice()) w();
+    });
+    child.stderr!.on('data', d => (err += d));
+    const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
+    const lines = () => out.split('\n').filter(Boolean);
+    const waitLines = (re: RegExp, count: number, ms = 20000) => new Promise<RegExpMatchArray[]>((resolve, reject) => {
+      const check = () => {
+        const hits = lines().map(l => re.exec(l)).filter((m): m is RegExpExecArray => m !== null);
+        if (hits.length < count) return false;
+        waiters.splice(waiters.indexOf(check), 1);
+        clearTimeout(timer);
+        resolve(hits.slice(0, count));
+        return true;
+      };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(check), 1);
+        reject(new Error(`${side} peer: no ${count} lines matching ${re} in ${ms} ms; stdout:\n${out}\nstderr:\n${err}`));
+      }, ms);
+      waiters.push(check);
+      check();
+    });
+    const [m] = await waitLines(ready, 1);
+    return { child, pid: Number(m[1]), comm: m[2] ?? commOf(Number(m[1])), lines, waitLines, exited };
+  }
 
   return {
     server,
@@ -84,40 +153,12 @@ export function createTestNetwork(addrs: { v4: string; v6: string } = { v4: '10.
       if (r.status !== 0) throw new Error(`${argv.join(' ')} in ${ns}: ${r.stderr}`);
       return r.stdout;
     },
-    async peer(side, addr, port, sessions = 1, holdMs = 0, mode = side) {
-      const ns = side === 'server' ? server.ns : client.ns;
+    peer(side, addr, port, sessions = 1, holdMs = 0, mode = side) {
       // ip netns exec execs node itself: the child's PID is the peer's
-      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, fixture, mode, addr, String(port), String(sessions), String(holdMs)],
-        { stdio: ['ignore', 'pipe', 'pipe'] });
-      peers.push(child);
-      let out = '';
-      let err = '';
-      const waiters: (() => void)[] = [];
-      child.stdout!.on('data', d => {
-        out += d;
-        for (const w of waiters.slice()) w();
-      });
-      child.stderr!.on('data', d => (err += d));
-      const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)));
-      const lines = () => out.split('\n').filter(Boolean);
-      const waitLines = (re: RegExp, count: number, ms = 20000) => new Promise<RegExpMatchArray[]>((resolve, reject) => {
-        const check = () => {
-          const hits = lines().map(l => re.exec(l)).filter((m): m is RegExpExecArray => m !== null);
-          if (hits.length < count) return false;
-          waiters.splice(waiters.indexOf(check), 1);
-          clearTimeout(timer);
-          resolve(hits.slice(0, count));
-          return true;
-        };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(check), 1);
-          reject(new Error(`${side} peer: no ${count} lines matching ${re} in ${ms} ms; stdout:\n${out}\nstderr:\n${err}`));
-        }, ms);
-        waiters.push(check);
-        check();
-      });
-      const [m] = await waitLines(/^(?:listening|client) pid (\d+) comm (\S+)/, 1);
-      return { child, pid: Number(m[1]), comm: m[2], lines, waitLines, exited };
+      return startIn(side, [process.execPath, fixture, mode, addr, String(port), String(sessions), String(holdMs)], /^(?:listening|client) pid (\d+) comm (\S+)/);
+    },
+    run(side, argv, ready) {
+      return startIn(side, argv, ready);
     },
     nftRule(ns, hook, rule) {
       const table = `bpfkit${++rules}`;
@@ -145,9 +186,10 @@ export function createTestNetwork(addrs: { v4: string; v6: string } = { v4: '10.
 /**
  * What the catalogue runs (catalogue-runs.ts) give the network tools that a plain loopback session does
  * not, until stop(): in a namespace of its own, a Python session that sends 10 bytes every 100 ms through
- * an nftables rule dropping every other data segment (retransmits, NETFILTER_DROP drops), and overflows a
- * ping socket's receive queue as often (sock:sock_rcvqueue_full); and every
- * `round()`: a bind() and listen() on loopback, a getaddrinfo("localhost") (/etc/hosts), and curl
+ * an nftables rule dropping every other data segment (retransmits, NETFILTER_DROP drops), passing an fd
+ * over a Unix socket pair each time, and overflowing a ping socket's receive queue as often
+ * (sock:sock_rcvqueue_full); and every
+ * `round()`: a bind() and listen() on loopback, a getaddrinfo("localhost") (/etc/hosts), a UDP connect(), and curl
  * fetching a page over TLS from `openssl s_server` (OpenSSL's SSL_write/SSL_read).
  */
 export function startNetWorkload(dir: string): { round(): Promise<void>; stop(): void } {
@@ -167,7 +209,7 @@ export function startNetWorkload(dir: string): { round(): Promise<void>; stop():
     input: `table inet lossy {\n chain output {\n  type filter hook output priority 0;\n  tcp dport ${lossyPort} tcp flags & psh == psh numgen inc mod 4 0 drop\n }\n` +
       ` chain input {\n  type filter hook input priority 0;\n  tcp dport ${lossyPort} tcp flags & psh == psh numgen inc mod 2 0 drop\n }\n}\n` });
   if (nft.status !== 0) throw new Error(`nft in ${ns}: ${nft.stderr}`);
-  const lossy = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', `import socket, time
+  const lossy = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', `import os, socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", ${lossyPort})); s.listen(16)
 p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP); p.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1); p.setblocking(False)
 while True:
@@ -184,7 +226,10 @@ while True:
     c = socket.create_connection(("127.0.0.1", ${lossyPort})); a, _ = s.accept()
     for i in range(2):
         c.sendall(b"x" * 10); a.recv(100)
-    c.close(); a.close(); time.sleep(0.1)`], { stdio: 'ignore' });
+    # and an fd passed over a Unix socket pair (SCM_RIGHTS: sofdsnoop)
+    x, y = socket.socketpair(); socket.send_fds(x, [b"f"], [c.fileno()])
+    for fd in socket.recv_fds(y, 1, 1)[1]: os.close(fd)
+    x.close(); y.close(); c.close(); a.close(); time.sleep(0.1)`], { stdio: 'ignore' });
   const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
   spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
     '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
@@ -196,6 +241,10 @@ while True:
       const listener = net.createServer();
       await new Promise<void>(resolve => listener.on('error', () => resolve()).listen(0, '127.0.0.1', () => listener.close(() => resolve())));
       await new Promise<void>(resolve => dns.lookup('localhost', () => resolve()));
+      // a UDP connect() (udpconnect)
+      const udp = dgram.createSocket('udp4');
+      await new Promise<void>(resolve => udp.on('error', () => resolve()).connect(9, '127.0.0.1', () => resolve()));
+      udp.close();
       await done(spawn('curl', ['-sk', '--max-time', '5', '-o', '/dev/null', `https://127.0.0.1:${tlsPort}/`], { stdio: 'ignore' }));
     },
     stop() {

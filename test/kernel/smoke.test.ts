@@ -13,7 +13,8 @@ beforeAll(async () => {
 }, 600_000);
 
 test('every tool declares at least one basic invocation', () => {
-  expect(specs.length).toBeGreaterThanOrEqual(9);
+  // (BPFKIT_TOOLS=a,b: a helper's own few)
+  expect(specs.length).toBeGreaterThanOrEqual(process.env.BPFKIT_TOOLS ? 1 : 9);
   expect(specs.filter(s => s.invocations.length === 0).map(s => s.name)).toEqual([]);
 });
 

@@ -1,6 +1,6 @@
 // tcpaccept on the real kernel: a server in one network namespace of the test accepts N connects from the
 // other (netns.ts); each accept is seen with the server's PID and comm and the client's address and port.
-import { createTestNetwork, type TestNetwork } from './netns.js';
+import { createTestNetwork, sessionsTo, type TestNetwork } from './netns.js';
 import { attached, expectUsageErrors, startTool, waitUntil } from './helpers.js';
 
 const PORT = 9003;
@@ -9,13 +9,7 @@ let net: TestNetwork;
 beforeAll(() => (net = createTestNetwork()));
 afterAll(() => net.remove());
 
-async function accepts(addr: string) {
-  const server = await net.peer('server', addr, PORT, N);
-  const client = await net.peer('client', addr, PORT, N);
-  const ports = (await client.waitLines(/^connected (\d+)/, N)).map(m => Number(m[1]));
-  await Promise.all([server.exited, client.exited]);
-  return { server, ports };
-}
+const accepts = (addr: string) => sessionsTo(net, addr, PORT, N);
 
 test('N accepts by the server PID, with the client address and port; the substitute is named', async () => {
   const t = startTool('tcpaccept', []);
