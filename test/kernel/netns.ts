@@ -5,7 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dns from 'node:dns';
 import net from 'node:net';
 import path from 'node:path';
-import { root } from './helpers.js';
+import { findToolFile, root, track, type Running } from './helpers.js';
 
 const fixture = path.join(root, 'test', 'fixtures', 'tcp-peer.mjs');
 
@@ -187,4 +187,44 @@ while True:
       made.delete(ns);
     },
   };
+}
+
+/** Starts a tool inside a network namespace (ip netns exec): a tool naming an interface sees that namespace's. */
+export function startToolIn(ns: string, tool: string, args: string[] = []): Running {
+  const launcher = path.join(root, 'bin', 'bpfkit-node.mjs');
+  return track(spawn('ip', ['netns', 'exec', ns, process.execPath, launcher, findToolFile(tool), ...args],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }), `${tool} in ${ns}`);
+}
+
+/**
+ * Sends `count` UDP datagrams of `size` bytes of payload from the client to a receiver on the server
+ * (port 9300 by default), with IP_TOS `tos` (ECN bits included) on IPv4 or the traffic class on IPv6;
+ * resolves once the receiver got them all. A receiver, so no ICMP port-unreachable comes back.
+ */
+export async function udpBurst(net: TestNetwork, o: { count: number; size: number; tos?: number; ipv6?: boolean; port?: number; gapMs?: number }): Promise<void> {
+  const port = o.port ?? 9300;
+  const [family, dst] = o.ipv6 ? ['AF_INET6', net.server.v6] : ['AF_INET', net.server.v4];
+  const receiver = spawn('ip', ['netns', 'exec', net.server.ns, 'python3', '-c', `import socket, sys
+s = socket.socket(socket.${family}, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+s.bind(("${dst}", ${port})); s.settimeout(30); print("ready", flush=True)
+for i in range(${o.count}):
+    s.recv(65536)
+print("received", flush=True)`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let said = '';
+  let err = '';
+  receiver.stderr!.on('data', d => (err += d));
+  const saw = (word: string) => new Promise<void>((resolve, reject) => {
+    const check = () => said.includes(word) && resolve();
+    receiver.stdout!.on('data', d => { said += d; check(); });
+    receiver.on('exit', code => (said.includes(word) ? resolve() : reject(new Error(`UDP receiver exited ${code} before '${word}': ${err}`))));
+    check();
+  });
+  await saw('ready');
+  const tos = o.tos === undefined ? '' : o.ipv6 ? `c.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, ${o.tos})` : `c.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, ${o.tos})`;
+  net.exec(net.client.ns, ['python3', '-c', `import socket, time
+c = socket.socket(socket.${family}, socket.SOCK_DGRAM)
+${tos}
+for i in range(${o.count}):
+    c.sendto(b"x" * ${o.size}, ("${dst}", ${port})); time.sleep(${(o.gapMs ?? 0) / 1000})`]);
+  await saw('received');
 }
