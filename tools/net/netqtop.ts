@@ -79,7 +79,6 @@ const SIZE_RANGES = ['[0, 64)', '[64, 512)', '[512, 2K)', '[2K, 16K)', '[16K, 64
 /** The --json names of the size ranges (bytes, upper bound excluded). */
 const SIZE_FIELDS = ['size_0_64', 'size_64_512', 'size_512_2k', 'size_2k_16k', 'size_16k_64k'];
 const ROW_FIELDS = ['direction', 'queue', 'packets', 'bytes', 'avg_size', ...SIZE_FIELDS];
-const IFNAMSIZ = 16;
 
 /** BCC's to_str: K and M of 1024 above a thousand and a million, two decimals at most. */
 function toStr(n: number): string {
@@ -91,7 +90,6 @@ function toStr(n: number): string {
 
 /** The number of RX and TX queues of an interface of this network namespace (sysfs), or a usage error. */
 function queueCounts(dev: string): { rx: number; tx: number } {
-  if (Buffer.byteLength(dev) > IFNAMSIZ - 1) throw new UsageError(`invalid NIC: '${dev}' (an interface name has at most ${IFNAMSIZ - 1} characters)`);
   let entries: string[];
   try {
     entries = fs.readdirSync(`/sys/class/net/${dev}/queues`);
@@ -129,7 +127,7 @@ defineTool<Options>({
   records: () => ({ fields: ROW_FIELDS }),
   program,
   options: {
-    name: opt.str('n', 'the network interface to trace (required)'),
+    name: opt.nic('the network interface to trace (required)'),
     interval: opt.interval('print interval, in seconds (default 1)'),
     throughput: opt.flag('t', 'also print bytes and packets per second (BPS, PPS)'),
   },
