@@ -1,5 +1,6 @@
 // Network addresses as tools print them (BCC's inet_ntop).
 import { isIP } from 'node:net';
+import { Btf } from '../btf/index.js';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -61,4 +62,10 @@ export function parseIp(text: string): { family: number; bytes: number[] } | und
   const h = groups(head), tl = groups(tail);
   const all = tail === undefined ? h : [...h, ...Array(8 - h.length - tl.length).fill(0), ...tl];
   return { family: AF_INET6, bytes: all.flatMap(g => [g >> 8, g & 0xff]) };
+}
+
+/** The kernel's own names of its sk_buff drop reasons (enum skb_drop_reason in its BTF), without the SKB_DROP_REASON_ prefix. */
+export function dropReasonNames(): Map<number, string> {
+  const values = Btf.vmlinux().find('skb_drop_reason', 'enum')?.values ?? [];
+  return new Map(values.map(v => [Number(v.value), v.name.replace(/^SKB_DROP_REASON_/, '')]));
 }
