@@ -96,9 +96,13 @@ defineTool<Options>({
         { missed_stacks: missed });
       return;
     }
-    // bpftrace prints a count map smallest first
-    rows.sort((a, b) => a.count - b.count);
+    // kstack(8) keys: stacks that differ only below the 8th frame are one key; bpftrace prints smallest first
+    const byKey = new Map<string, number>();
+    for (const r of rows) {
+      const key = bpftraceKey([r.frames ? r.frames.slice(0, FRAMES) : ['[Missed Kernel Stack]'], r.reason]);
+      byKey.set(key, (byKey.get(key) ?? 0) + r.count);
+    }
     out.line('');
-    for (const r of rows) out.line(`@[${bpftraceKey([r.frames ? r.frames.slice(0, FRAMES) : ['[Missed Kernel Stack]'], r.reason])}]: ${r.count}`);
+    for (const [key, count] of [...byKey].sort((a, b) => a[1] - b[1])) out.line(`@[${key}]: ${count}`);
   },
 });
