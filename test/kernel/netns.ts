@@ -228,3 +228,43 @@ for i in range(${o.count}):
     c.sendto(b"x" * ${o.size}, ("${dst}", ${port})); time.sleep(${(o.gapMs ?? 0) / 1000})`]);
   await saw('received');
 }
+
+/**
+ * Sends `count` ICMP echo requests from the client to the server's IPv4 address, one at a time, each
+ * waiting for its reply (a raw socket: this machine has no ping); returns each round trip in µs, as
+ * ping measures it (send to reply read).
+ */
+export function echoRequests(net: TestNetwork, count: number, ident = 0x4242): number[] {
+  const out = net.exec(net.client.ns, ['python3', '-c', `import socket, struct, time
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.settimeout(10)
+for seq in range(1, ${count} + 1):
+    body = struct.pack("!BBHHH", 8, 0, 0, ${ident}, seq) + b"bpfkit-echo-0123456789abcdefghij"
+    pkt = body[:2] + struct.pack("!H", csum(body)) + body[4:]
+    t0 = time.monotonic(); s.sendto(pkt, ("${net.server.v4}", 0))
+    while True:
+        data = s.recv(2048); ihl = (data[0] & 15) * 4
+        typ, _, _, i, q = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+        if typ == 0 and i == ${ident} and q == seq:
+            break
+    print(round((time.monotonic() - t0) * 1e6))`]);
+  return out.trim().split('\n').map(Number);
+}
+
+/**
+ * Makes the veth pair carry the test's packets only: IPv6 off on both ends (no router solicitations
+ * or MLD reports, which a new link sends for a while) and each end's IPv4 neighbour permanent (no ARP).
+ * For tests that count every packet on the link; IPv6 is gone from the pair afterwards.
+ */
+export function quietLink(net: TestNetwork): void {
+  const tag = `bk${process.pid}`;
+  const sides = [[net.server, `${tag}s`, net.client], [net.client, `${tag}c`, net.server]] as const;
+  for (const [side, dev] of sides) net.exec(side.ns, ['sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`]);
+  for (const [side, dev, peer] of sides) {
+    const peerDev = dev === `${tag}s` ? `${tag}c` : `${tag}s`;
+    const mac = /link\/ether (\S+)/.exec(net.exec(peer.ns, ['ip', 'link', 'show', peerDev]))![1]!;
+    net.exec(side.ns, ['ip', 'neigh', 'replace', peer.v4, 'lladdr', mac, 'dev', dev, 'nud', 'permanent']);
+  }
+}
