@@ -141,7 +141,8 @@ export function createTestNetwork(): TestNetwork {
 /**
  * What the catalogue runs (catalogue-runs.ts) give the network tools that a plain loopback session does
  * not, until stop(): in a namespace of its own, a Python session that sends 10 bytes every 100 ms through
- * an nftables rule dropping every other data segment (retransmits, NETFILTER_DROP drops); and every
+ * an nftables rule dropping every other data segment (retransmits, NETFILTER_DROP drops) and a UDP
+ * datagram marked ECN CE (ipecn) each time; and every
  * `round()`: a bind() and listen() on loopback, a getaddrinfo("localhost") (/etc/hosts), and curl
  * fetching a page over TLS from `openssl s_server` (OpenSSL's SSL_write/SSL_read).
  */
@@ -162,7 +163,15 @@ export function startNetWorkload(dir: string): { round(): Promise<void>; stop():
   if (nft.status !== 0) throw new Error(`nft in ${ns}: ${nft.stderr}`);
   const lossy = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', `import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", ${lossyPort})); s.listen(16)
+# and a UDP datagram marked ECN Congestion Encountered (TOS 3) each time, to a socket of its own (ipecn)
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", ${lossyPort})); r.setblocking(False)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 3)
 while True:
+    u.sendto(b"ce", ("127.0.0.1", ${lossyPort}))
+    try:
+        r.recv(16)
+    except BlockingIOError:
+        pass
     # a new session each time: one that lost segments backs its retransmit timer off (Karn), for minutes
     c = socket.create_connection(("127.0.0.1", ${lossyPort})); a, _ = s.accept()
     for i in range(2):
