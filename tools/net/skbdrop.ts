@@ -21,7 +21,13 @@ struct drop_key {
 	u32 reason;
 };
 
-BPF_STACK_TRACE(stack_traces, 2048);
+/* The book's kstack(8): the kernel walks no deeper than the map's frames (and distinct keys are distinct 8-frame stacks) */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 2048);
+	__uint(key_size, sizeof(u32));
+	__uint(value_size, 8 * sizeof(u64));
+} stack_traces SEC(".maps");
 BPF_HASH(drops, struct drop_key, u64, 2048);
 
 /* The network namespace an skb is in: its device's (a received or sent packet), else its socket's. */
@@ -52,9 +58,6 @@ interface Options {
 }
 
 interface DropKey { stack_id: number; reason: number }
-
-/** The book's kstack(8): the innermost 8 frames. */
-const FRAMES = 8;
 
 defineTool<Options>({
   name: 'skbdrop',
@@ -96,13 +99,9 @@ defineTool<Options>({
         { missed_stacks: missed });
       return;
     }
-    // kstack(8) keys: stacks that differ only below the 8th frame are one key; bpftrace prints smallest first
-    const byKey = new Map<string, number>();
-    for (const r of rows) {
-      const key = bpftraceKey([r.frames ? r.frames.slice(0, FRAMES) : ['[Missed Kernel Stack]'], r.reason]);
-      byKey.set(key, (byKey.get(key) ?? 0) + r.count);
-    }
+    // bpftrace prints a count map smallest first
+    rows.sort((a, b) => a.count - b.count);
     out.line('');
-    for (const [key, count] of [...byKey].sort((a, b) => a[1] - b[1])) out.line(`@[${key}]: ${count}`);
+    for (const r of rows) out.line(`@[${bpftraceKey([r.frames ?? ['[Missed Kernel Stack]'], r.reason])}]: ${r.count}`);
   },
 });
