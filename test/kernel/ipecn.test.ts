@@ -10,18 +10,16 @@ jest.setTimeout(120_000);
 
 const N = 12;
 let net: TestNetwork;
-let serverDev: string;
 
 beforeAll(() => {
   net = createTestNetwork();
-  serverDev = `bk${process.pid}s`;
 });
 afterAll(() => net.remove());
 
 describe('ipecn', () => {
   test('N datagrams marked CE among unmarked and ECT(0) ones: N lines from the client', async () => {
-    const text = startTool('ipecn', ['-n', serverDev]);
-    const json = startTool('ipecn', ['-n', serverDev, '--json']);
+    const text = startTool('ipecn', ['-n', net.server.dev]);
+    const json = startTool('ipecn', ['-n', net.server.dev, '--json']);
     await Promise.all([text, json].map(printed('Hit Ctrl-C')));
     await udpBurst(net, { count: N, size: 100, tos: 0 });
     await udpBurst(net, { count: N, size: 100, tos: 2 });

@@ -23,8 +23,9 @@ export interface Peer {
 export type PeerMode = 'server' | 'client' | 'echo' | 'sink' | 'pinger' | 'sender';
 
 export interface TestNetwork {
-  server: { ns: string; v4: string; v6: string };
-  client: { ns: string; v4: string; v6: string };
+  /** Each side's namespace, addresses and its end of the veth pair (`dev`, a name unique to this process). */
+  server: { ns: string; v4: string; v6: string; dev: string };
+  client: { ns: string; v4: string; v6: string; dev: string };
   /**
    * Starts tcp-peer.mjs in a namespace; resolves once it printed its PID (a server: once listening).
    * `mode` is the fixture's shape (default: the side's own): echo or sink servers, pinger or sender clients.
@@ -56,15 +57,15 @@ function ip(args: string[]) {
 /** Makes the two namespaces, unique to this process (parallel test runs do not share names). */
 export function createTestNetwork(): TestNetwork {
   const tag = `bk${process.pid}`;
-  const server = { ns: `${tag}-srv`, v4: '10.201.0.1', v6: 'fd00:201::1' };
-  const client = { ns: `${tag}-cli`, v4: '10.201.0.2', v6: 'fd00:201::2' };
+  const server = { ns: `${tag}-srv`, v4: '10.201.0.1', v6: 'fd00:201::1', dev: `${tag}s` };
+  const client = { ns: `${tag}-cli`, v4: '10.201.0.2', v6: 'fd00:201::2', dev: `${tag}c` };
   for (const side of [server, client]) {
     ip(['netns', 'add', side.ns]);
     made.add(side.ns);
     ip(['-n', side.ns, 'link', 'set', 'lo', 'up']);
   }
-  ip(['link', 'add', `${tag}s`, 'netns', server.ns, 'type', 'veth', 'peer', 'name', `${tag}c`, 'netns', client.ns]);
-  for (const [side, dev] of [[server, `${tag}s`], [client, `${tag}c`]] as const) {
+  ip(['link', 'add', server.dev, 'netns', server.ns, 'type', 'veth', 'peer', 'name', client.dev, 'netns', client.ns]);
+  for (const [side, dev] of [[server, server.dev], [client, client.dev]] as const) {
     ip(['-n', side.ns, 'addr', 'add', `${side.v4}/24`, 'dev', dev]);
     ip(['-n', side.ns, 'addr', 'add', `${side.v6}/64`, 'dev', dev, 'nodad']); // usable at once, no DAD wait
     ip(['-n', side.ns, 'link', 'set', dev, 'up']);
@@ -268,12 +269,10 @@ for seq in range(1, ${count} + 1):
  * For tests that count every packet on the link; IPv6 is gone from the pair afterwards.
  */
 export function quietLink(net: TestNetwork): void {
-  const tag = `bk${process.pid}`;
-  const sides = [[net.server, `${tag}s`, net.client], [net.client, `${tag}c`, net.server]] as const;
-  for (const [side, dev] of sides) net.exec(side.ns, ['sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`]);
-  for (const [side, dev, peer] of sides) {
-    const peerDev = dev === `${tag}s` ? `${tag}c` : `${tag}s`;
-    const mac = /link\/ether (\S+)/.exec(net.exec(peer.ns, ['ip', 'link', 'show', peerDev]))![1]!;
-    net.exec(side.ns, ['ip', 'neigh', 'replace', peer.v4, 'lladdr', mac, 'dev', dev, 'nud', 'permanent']);
+  const sides = [[net.server, net.client], [net.client, net.server]] as const;
+  for (const [side] of sides) net.exec(side.ns, ['sysctl', '-qw', `net.ipv6.conf.${side.dev}.disable_ipv6=1`]);
+  for (const [side, peer] of sides) {
+    const mac = /link\/ether (\S+)/.exec(net.exec(peer.ns, ['ip', 'link', 'show', peer.dev]))![1]!;
+    net.exec(side.ns, ['ip', 'neigh', 'replace', peer.v4, 'lladdr', mac, 'dev', side.dev, 'nud', 'permanent']);
   }
 }

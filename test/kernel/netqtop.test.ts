@@ -10,13 +10,9 @@ jest.setTimeout(120_000);
 
 const N = 20;
 let net: TestNetwork;
-let clientDev: string;
-let serverDev: string;
 
 beforeAll(() => {
   net = createTestNetwork();
-  clientDev = `bk${process.pid}c`;
-  serverDev = `bk${process.pid}s`;
 });
 afterAll(() => net.remove());
 
@@ -37,8 +33,8 @@ const inRange = (out: string, d: 'TX' | 'RX') => totalColumn(out, d, '[512, 2K)'
 
 describe('netqtop', () => {
   test('N datagrams of 1000 bytes: N in [512, 2K) of the client\'s TX and of the server\'s RX', async () => {
-    const tx = startToolIn(net.client.ns, 'netqtop', ['-n', clientDev, '-i', '0.5']);
-    const rx = startToolIn(net.server.ns, 'netqtop', ['-n', serverDev, '-i', '0.5', '-t']);
+    const tx = startToolIn(net.client.ns, 'netqtop', ['-n', net.client.dev, '-i', '0.5']);
+    const rx = startToolIn(net.server.ns, 'netqtop', ['-n', net.server.dev, '-i', '0.5', '-t']);
     await Promise.all([tx, rx].map(printed('Hit Ctrl-C')));
     await udpBurst(net, { count: N, size: 1000 });
     const counted = (r: Running, d: 'TX' | 'RX') => () => inRange(r.stdout(), d) >= N;
@@ -60,7 +56,7 @@ describe('netqtop', () => {
   });
 
   test('--json: counts records, one row per direction and queue (docs/json.md)', async () => {
-    const t = startToolIn(net.client.ns, 'netqtop', ['-n', clientDev, '-i', '0.5', '--json']);
+    const t = startToolIn(net.client.ns, 'netqtop', ['-n', net.client.dev, '-i', '0.5', '--json']);
     await printed('Hit Ctrl-C')(t);
     await udpBurst(net, { count: N, size: 1000 });
     const records = () => t.stdout().trim().split('\n').filter(Boolean).map(l => JSON.parse(l));
@@ -70,7 +66,7 @@ describe('netqtop', () => {
     expect(sent()).toBe(N);
     const all = records();
     expect(all.map(validateRecord)).toEqual(all.map(() => []));
-    expect(all[0]).toMatchObject({ tool: 'netqtop', kind: 'counts', interface: clientDev });
+    expect(all[0]).toMatchObject({ tool: 'netqtop', kind: 'counts', interface: net.client.dev });
     expect(all[0].rows.map((r: any) => `${r.direction} ${r.queue}`)).toContain('tx 0');
   });
 

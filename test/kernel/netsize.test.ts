@@ -11,13 +11,9 @@ jest.setTimeout(120_000);
 
 const N = 20;
 let net: TestNetwork;
-let clientDev: string;
-let serverDev: string;
 
 beforeAll(() => {
   net = createTestNetwork();
-  clientDev = `bk${process.pid}c`;
-  serverDev = `bk${process.pid}s`;
 });
 afterAll(() => net.remove());
 
@@ -27,8 +23,8 @@ const total = (out: string, map: string) => [...bpftraceHistRows(out, map).value
 describe('netsize', () => {
   test('N datagrams of 1000 bytes: N in [1K, 2K) of send_bytes and nic_send_bytes (client) and recv_bytes (server)', async () => {
     // interval output: the test waits for the counts, not for a time
-    const client = startTool('netsize', ['-n', clientDev, '1']);
-    const server = startTool('netsize', ['-n', serverDev, '1']);
+    const client = startTool('netsize', ['-n', net.client.dev, '1']);
+    const server = startTool('netsize', ['-n', net.server.dev, '1']);
     await Promise.all([client, server].map(printed('Hit Ctrl-C')));
     await udpBurst(net, { count: N, size: 1000 });
     const counted = (r: Running, map: string) => () => kilo(r.stdout(), map) >= N;
@@ -54,7 +50,7 @@ describe('netsize', () => {
   });
 
   test('--json: histogram records sectioned by histogram (docs/json.md)', async () => {
-    const t = startTool('netsize', ['-n', clientDev, '--json', '1']);
+    const t = startTool('netsize', ['-n', net.client.dev, '--json', '1']);
     await printed('Hit Ctrl-C')(t);
     await udpBurst(net, { count: N, size: 1000 });
     const records = () => t.stdout().trim().split('\n').filter(Boolean).map(l => JSON.parse(l));

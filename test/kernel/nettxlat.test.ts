@@ -11,11 +11,9 @@ jest.setTimeout(120_000);
 
 const N = 10;
 let net: TestNetwork;
-let clientDev: string;
 
 beforeAll(() => {
   net = createTestNetwork();
-  clientDev = `bk${process.pid}c`;
   quietLink(net); // the test's packets only: no ARP, no IPv6 multicast
 });
 afterAll(() => net.remove());
@@ -24,14 +22,14 @@ const total = (rows: Map<string, number>) => [...rows.values()].reduce((a, b) =>
 
 describe('nettxlat', () => {
   test('N echo requests over the veth: N latencies under the client\'s interface (-d -n)', async () => {
-    const t = startTool('nettxlat', ['-d', '-n', clientDev, '1']);
+    const t = startTool('nettxlat', ['-d', '-n', net.client.dev, '1']);
     await printed('Hit Ctrl-C')(t);
     const started = Date.now();
     echoRequests(net, N);
     const runUs = (Date.now() - started) * 1000;
-    await waitUntil(() => total(bpftraceHistRows(t.stdout(), `us[${clientDev}]`)) >= N, 'the requests to be counted');
+    await waitUntil(() => total(bpftraceHistRows(t.stdout(), `us[${net.client.dev}]`)) >= N, 'the requests to be counted');
     expect(await t.stop('SIGINT')).toBe(0);
-    const rows = bpftraceHistRows(t.stdout(), `us[${clientDev}]`);
+    const rows = bpftraceHistRows(t.stdout(), `us[${net.client.dev}]`);
     expect(total(rows)).toBe(N);
     // each latency is below the run's own length (the highest bucket's low end is)
     const lows = [...rows.keys()].map(l => /^\[(\d+)([KM]?)/.exec(l)!).map(m => Number(m[1]) * (m[2] === 'K' ? 1024 : m[2] === 'M' ? 1 << 20 : 1));
@@ -40,11 +38,11 @@ describe('nettxlat', () => {
   });
 
   test('--json -d: histogram records sectioned by device', async () => {
-    const t = startTool('nettxlat', ['-d', '-n', clientDev, '--json', '1']);
+    const t = startTool('nettxlat', ['-d', '-n', net.client.dev, '--json', '1']);
     await printed('Hit Ctrl-C')(t);
     echoRequests(net, N);
     const records = () => t.stdout().trim().split('\n').filter(Boolean).map(l => JSON.parse(l));
-    const counted = () => records().flatMap(r => r.sections).filter((s: any) => s.key === clientDev).reduce((a: number, s: any) => a + s.total, 0);
+    const counted = () => records().flatMap(r => r.sections).filter((s: any) => s.key === net.client.dev).reduce((a: number, s: any) => a + s.total, 0);
     await waitUntil(() => counted() >= N, 'the requests in a record');
     expect(await t.stop('SIGINT')).toBe(0);
     expect(counted()).toBe(N);

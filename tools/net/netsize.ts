@@ -7,7 +7,7 @@
 // Probes, as BTF tracepoints (or raw tracepoints), given the `struct sk_buff *`: the tracepoints' own
 // len field is skb->len, and net_dev_xmit's the skb_len argument (the skb may be freed by then).
 import { defineTool, intervalCount, opt } from '../../lib/cli/index.js';
-import { bpftraceLog2ToBcc, formatBpftraceLog2, log2HistJson, strftimeHMS } from '../../lib/output/index.js';
+import { bpftraceLog2SectionsJson, formatBpftraceLog2, strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit_netdev.h>   /* targ_ifname, netdev_wanted() */
@@ -77,10 +77,7 @@ defineTool<Options>({
       const byName = new Map(hist.read(true).sections.map(s => [HISTOGRAMS[Number(s.key)]!, s.slots]));
       const present = HISTOGRAMS.filter(name => byName.has(name));
       if (json) {
-        emit.histogram({ val_type: 'bytes', scale: 'log2', section_by: 'histogram', sections: present.map(name => {
-          const { buckets, total } = log2HistJson(bpftraceLog2ToBcc(byName.get(name)!), 'bytes');
-          return { key: name, total, buckets };
-        }) });
+        emit.histogram(bpftraceLog2SectionsJson(present.map(name => ({ key: name, slots: byName.get(name)! })), 'bytes', 'histogram'));
         return;
       }
       out.line('');

@@ -9,7 +9,7 @@
 // its address is reused). A device that hands its packets on rather than freeing them (veth: to its
 // peer) stops the clock where the peer's stack consumes the packet.
 import { defineTool, intervalCount, opt } from '../../lib/cli/index.js';
-import { bpftraceLog2ToBcc, formatBpftraceLog2, log2HistJson, strftimeHMS } from '../../lib/output/index.js';
+import { bpftraceLog2SectionsJson, bpftraceLog2ToBcc, formatBpftraceLog2, log2HistJson, strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
 #include <bpfkit_netdev.h>   /* targ_ifname, netdev_wanted(), IFNAMSIZ */
@@ -102,15 +102,8 @@ defineTool<Options>({
       const sections = hist.read(true).sections.map(s => ({ dev: String(s.key), slots: s.slots }));
       sections.sort((a, b) => a.dev.localeCompare(b.dev));
       if (json) {
-        const body = (slots: number[]) => log2HistJson(bpftraceLog2ToBcc(slots), 'usecs');
-        if (!opts.devices) {
-          emit.histogram(body(sections[0]?.slots ?? []));
-          return;
-        }
-        emit.histogram({ val_type: 'usecs', scale: 'log2', section_by: 'device', sections: sections.map(s => {
-          const { buckets, total } = body(s.slots);
-          return { key: s.dev, total, buckets };
-        }) });
+        if (opts.devices) emit.histogram(bpftraceLog2SectionsJson(sections.map(s => ({ key: s.dev, slots: s.slots })), 'usecs', 'device'));
+        else emit.histogram(log2HistJson(bpftraceLog2ToBcc(sections[0]?.slots ?? []), 'usecs'));
         return;
       }
       out.line('');
