@@ -34,6 +34,17 @@ function bounds(label: string): [number, number] {
 
 const total = (rows: Map<string, number>) => [...rows.values()].reduce((a, b) => a + b, 0);
 
+/** Waits for the fragments to be counted; on a timeout, says what the tool printed and what the qdisc's own counters say. */
+async function counted(t: Running, cond: () => boolean): Promise<void> {
+  try {
+    await waitUntil(cond, 'the fragments to be dequeued');
+  } catch (e) {
+    await t.stop('SIGINT');
+    const stats = net.exec(net.client.ns, ['tc', '-s', 'qdisc', 'show', 'dev', net.client.dev]);
+    throw new Error(`${(e as Error).message}\nstdout:\n${t.stdout()}\nstderr:\n${t.stderr()}\ntc -s:\n${stats}`);
+  }
+}
+
 async function burst(t: Running): Promise<number> {
   await printed('Hit Ctrl-C')(t);
   const started = Date.now();
@@ -45,7 +56,7 @@ describe('qdisc-*', () => {
   test('qdisc-tbf: N fragments at once through a 1 Mbit/s tbf: N waits, the longest (N - 3) packet times or more', async () => {
     const t = startTool('qdisc-tbf', ['-n', net.client.dev, '1']);
     const burstUs = await burst(t);
-    await waitUntil(() => total(bpftraceHistRows(t.stdout(), 'us')) >= N, 'the fragments to be dequeued');
+    await counted(t, () => total(bpftraceHistRows(t.stdout(), 'us')) >= N);
     expect(await t.stop('SIGINT')).toBe(0);
     const rows = bpftraceHistRows(t.stdout(), 'us');
     expect(total(rows)).toBe(N);
@@ -60,10 +71,10 @@ describe('qdisc-*', () => {
     const t = startTool('qdisc-tbf', ['-n', net.client.dev, '--json', '1']);
     await burst(t);
     const records = () => t.stdout().trim().split('\n').filter(Boolean).map(l => JSON.parse(l));
-    const counted = () => records().reduce((a, r) => a + r.total, 0);
-    await waitUntil(() => counted() >= N, 'the fragments in a record');
+    const waits = () => records().reduce((a, r) => a + r.total, 0);
+    await counted(t, () => waits() >= N);
     expect(await t.stop('SIGINT')).toBe(0);
-    expect(counted()).toBe(N);
+    expect(waits()).toBe(N);
     const all = records();
     expect(all.map(validateRecord)).toEqual(all.map(() => []));
     expect(all[0]).toMatchObject({ tool: 'qdisc-tbf', kind: 'histogram', val_type: 'usecs', scale: 'log2' });
