@@ -240,24 +240,28 @@ for i in range(${o.count}):
 }
 
 /**
- * Sends `count` ICMP echo requests from the client to the server's IPv4 address, one at a time, each
- * waiting for its reply (a raw socket: this machine has no ping); returns each round trip in µs, as
- * ping measures it (send to reply read).
+ * Sends `count` ICMP echo requests (ICMPv6 with `ipv6`) from the client to the server, one at a time,
+ * each waiting for its reply (a raw socket: this machine has no ping); returns each round trip in µs,
+ * as ping measures it (request sent to reply read), by sequence number 1..count.
  */
-export function echoRequests(net: TestNetwork, count: number, ident = 0x4242): number[] {
+export function echoRequests(net: TestNetwork, count: number, o: { ident?: number; ipv6?: boolean } = {}): number[] {
+  const ident = o.ident ?? 0x4242;
+  const v6 = o.ipv6 ?? false;
   const out = net.exec(net.client.ns, ['python3', '-c', `import socket, struct, time
 def csum(b):
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
     return ~s & 0xffff
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.settimeout(10)
+v6 = ${v6 ? 'True' : 'False'}
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) if v6 else socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.settimeout(10)
 for seq in range(1, ${count} + 1):
-    body = struct.pack("!BBHHH", 8, 0, 0, ${ident}, seq) + b"bpfkit-echo-0123456789abcdefghij"
-    pkt = body[:2] + struct.pack("!H", csum(body)) + body[4:]
-    t0 = time.monotonic(); s.sendto(pkt, ("${net.server.v4}", 0))
+    body = struct.pack("!BBHHH", 128 if v6 else 8, 0, 0, ${ident}, seq) + b"bpfkit-echo-0123456789abcdefghij"
+    pkt = body if v6 else body[:2] + struct.pack("!H", csum(body)) + body[4:]   # the kernel sums ICMPv6
+    t0 = time.monotonic(); s.sendto(pkt, ("${v6 ? net.server.v6 : net.server.v4}", 0))
     while True:
-        data = s.recv(2048); ihl = (data[0] & 15) * 4
-        typ, _, _, i, q = struct.unpack("!BBHHH", data[ihl:ihl + 8])
-        if typ == 0 and i == ${ident} and q == seq:
+        data = s.recv(2048); at = 0 if v6 else (data[0] & 15) * 4
+        typ, _, _, i, q = struct.unpack("!BBHHH", data[at:at + 8])
+        if typ == (129 if v6 else 0) and i == ${ident} and q == seq:
             break
     print(round((time.monotonic() - t0) * 1e6))`]);
   return out.trim().split('\n').map(Number);
