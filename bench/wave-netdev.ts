@@ -3,7 +3,8 @@
 // 200 bytes to a receiver (and, for skbdrop, 5,000 to a port nothing listens on: NO_SOCKET drops). Where
 // the book's tool is a bpftrace script whose probes load here (netsize, nettxlat, skbdrop), it runs side
 // by side with ours on the same packets, as bpftrace text written after the book's, and the ratio is
-// ours / bpftrace's. netqtop (BCC's: Python, not here), ipecn and qdisc-tbf (the book's use kprobes) run alone.
+// ours / bpftrace's. netqtop (BCC's: Python, not here), ipecn, qdisc-tbf, skblife and superping (the
+// book's use kprobes) run alone; superping on 2,000 echo requests over lo from a raw socket.
 import { spawnSync } from 'node:child_process';
 import { bpftrace, measure, ours, withBpfStats } from './lib/bpf-stats.js';
 
@@ -22,6 +23,16 @@ for i in range(${count}):
         r.recv(512)
     except BlockingIOError:
         pass`], { stdio: 'ignore' });
+}
+
+/** `count` ICMP echo requests to 127.0.0.1 in the namespace from a raw socket, each answered by the kernel. */
+function pings(count: number): () => void {
+  return () => void spawnSync('ip', ['netns', 'exec', NS, 'python3', '-c', `import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.settimeout(5)
+for seq in range(${count}):
+    body = struct.pack("!BBHHH", 8, 0, 0, 7, seq) + b"x" * 56
+    t = sum(struct.unpack("!%dH" % (len(body) // 2), body)); t = (t >> 16) + (t & 0xffff); t += t >> 16
+    s.sendto(body[:2] + struct.pack("!H", ~t & 0xffff) + body[4:], ("127.0.0.1", 0)); s.recv(2048); s.recv(2048)`], { stdio: 'ignore' });
 }
 
 const NETSIZE_BT = `BEGIN { printf("Tracing net device send/receive. Hit Ctrl-C to end.\\n"); }
@@ -48,6 +59,8 @@ try {
     await measure('skbdrop (skb:kfree_skb with a stack; NO_SOCKET drops)', [ours('skbdrop'), bpftrace('skbdrop.bt', ['-e', SKBDROP_BT])], datagrams(5000, { closedPort: true })),
     await measure('netqtop -n lo (net_dev_start_xmit, netif_receive_skb; BCC\'s is Python: not here)', [ours('netqtop', ['-n', 'lo'])], datagrams(20000), /Hit Ctrl-C/),
     await measure('ipecn (netif_receive_skb, every datagram CE-marked; the book\'s needs a kprobe)', [ours('ipecn')], datagrams(20000)),
+    await measure('skblife (kmem_cache_alloc, kmem_cache_free: every slab object of the machine; the book\'s needs kprobes)', [ours('skblife')], datagrams(5000, { closedPort: true })),
+    await measure('superping (net_dev_queue, netif_receive_skb; the book\'s needs kprobes)', [ours('superping')], pings(2000)),
   ]);
   // a tbf on the namespace's lo, fast enough to hold nothing for long: every datagram enqueued and dequeued
   ip('netns', 'exec', NS, 'tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'tbf', 'rate', '10gbit', 'burst', '1mb', 'limit', '10mb');
