@@ -5,7 +5,7 @@
 // and qdisc:qdisc_dequeue tracepoints (as BTF tracepoints, or raw tracepoints), keyed by the skb and
 // kept to the root qdiscs whose ops->id is that kind. A tool gives the kind and its kernel function.
 import { defineTool, intervalCount, opt, type ToolSpec } from './index.js';
-import { bpftraceLog2ToBcc, formatBpftraceLog2, log2HistJson, strftimeHMS } from '../output/index.js';
+import { bpftraceLog2Tick } from './bpftrace-hist.js';
 
 const program = `
 #include <bpfkit_netdev.h>   /* targ_ifname, netdev_wanted(), IFNAMSIZ */
@@ -113,16 +113,7 @@ export function defineQdiscLatencyTool(t: QdiscLatencyTool): ToolSpec<QdiscLaten
       const hist = bpf.histogram('us');
       process.stderr.write(`${name}: timed at qdisc:qdisc_enqueue and qdisc:qdisc_dequeue (root qdiscs): this kernel has no kprobes for ${t.enqueueFunction}()\n`);
       banner(`Tracing qdisc ${t.title} latency. Hit Ctrl-C to end.`);
-      await intervals(interval, count, () => {
-        const { slots } = hist.read(true);
-        if (json) {
-          emit.histogram(log2HistJson(bpftraceLog2ToBcc(slots), 'usecs'));
-          return;
-        }
-        out.line('');
-        if (opts.timestamp) out.line(strftimeHMS());
-        if (slots.some(n => n > 0)) out.write(formatBpftraceLog2(slots, 'us'));
-      });
+      await intervals(interval, count, bpftraceLog2Tick(hist, 'us', 'usecs', { out, json, emit, timestamp: opts.timestamp }));
     },
   });
 }

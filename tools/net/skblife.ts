@@ -11,7 +11,7 @@
 // and hands out again are taken and given back in bulk, which these tracepoints do not show one by one;
 // a dropped packet's sk_buff, or one freed outside softirq, goes back to the slab and is counted.
 import { defineTool, intervalCount, opt } from '../../lib/cli/index.js';
-import { bpftraceLog2ToBcc, formatBpftraceLog2, log2HistJson, strftimeHMS } from '../../lib/output/index.js';
+import { bpftraceLog2Tick } from '../../lib/cli/bpftrace-hist.js';
 
 const program = `
 #include <bpfkit.h>
@@ -99,15 +99,6 @@ defineTool<Options>({
     const hist = bpf.histogram('nsecs_hist');
     process.stderr.write('skblife: counted at kmem:kmem_cache_alloc and kmem:kmem_cache_free: this kernel has no kprobes for kmem_cache_alloc()\n');
     banner('Tracing sk_buff lifespans. Hit Ctrl-C to end.');
-    await intervals(interval, count, () => {
-      const { slots } = hist.read(true);
-      if (json) {
-        emit.histogram(log2HistJson(bpftraceLog2ToBcc(slots), 'nsecs'));
-        return;
-      }
-      out.line('');
-      if (opts.timestamp) out.line(strftimeHMS());
-      if (slots.some(n => n > 0)) out.write(formatBpftraceLog2(slots, 'skb_residency_nsecs'));
-    });
+    await intervals(interval, count, bpftraceLog2Tick(hist, 'skb_residency_nsecs', 'nsecs', { out, json, emit, timestamp: opts.timestamp }));
   },
 });
