@@ -174,6 +174,17 @@ function onlineCpu(v: unknown): number | undefined {
   return cpu;
 }
 
+/** IFNAMSIZ less the NUL: the longest network interface name. */
+const IFNAME_MAX = 15;
+
+/** A network interface name (-n NIC, -d DEVICE): 1 to 15 bytes; not looked up (it may be in another network namespace). */
+function interfaceName(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  const s = lastValue(v);
+  if (s === '' || Buffer.byteLength(s) > IFNAME_MAX || /[/\s]/.test(s)) throw new UsageError(`invalid interface name: '${s}' (1 to ${IFNAME_MAX} characters, no '/' or spaces)`);
+  return s;
+}
+
 /** A [duration] positional's seconds (defineTool has checked it), or undefined: until Ctrl-C. */
 export const durationSeconds = (v: unknown): number | undefined => positionalChecks.duration(v);
 
@@ -206,6 +217,9 @@ export const opt = {
   /** -c COMM: a process name (bitesize, seeksize: a prefix of it, as libbpf-tools' comm filter). */
   comm: (describe = 'trace this comm only', alias = 'c'): ToolOption =>
     ({ alias, type: 'string', describe, coerce: processName }),
+  /** -n NIC: a network interface's name (netqtop, netsize); bpf-c/include/bpfkit_netdev.h filters by it. */
+  nic: (describe = 'trace this network interface only', alias = 'n'): ToolOption =>
+    ({ alias, type: 'string', describe, coerce: interfaceName }),
   flag: (alias: string, describe: string): ToolOption => ({ alias, type: 'boolean', describe, default: false }),
   int: (alias: string | undefined, describe: string, what: string, def?: number): ToolOption =>
     ({ ...withAlias(alias), type: 'string', describe, coerce: nonNegativeInt(what), meaning: 'integer',

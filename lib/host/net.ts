@@ -1,5 +1,6 @@
 // Network addresses as tools print them (BCC's inet_ntop).
 import { isIP } from 'node:net';
+import { Btf } from '../btf/index.js';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -78,3 +79,9 @@ const ipProtocols: Record<number, string> = {
 };
 /** A transport protocol's name, "IPPROTO_TCP"; '' for one not named here. */
 export const ipProtocolName = (protocol: number): string => ipProtocols[protocol] ?? '';
+
+/** The kernel's own names of its sk_buff drop reasons (enum skb_drop_reason in its BTF), without the SKB_DROP_REASON_ prefix. */
+export function dropReasonNames(): Map<number, string> {
+  const values = Btf.vmlinux().find('skb_drop_reason', 'enum')?.values ?? [];
+  return new Map(values.map(v => [Number(v.value), v.name.replace(/^SKB_DROP_REASON_/, '')]));
+}

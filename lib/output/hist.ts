@@ -372,6 +372,17 @@ export function bpftraceLog2ToBcc(slots: number[]): number[] {
   return bcc;
 }
 
+/** bpftrace hist() maps (formatBpftraceLog2's slots), one per key, as a sectioned `histogram` record's body (docs/json.md). */
+export function bpftraceLog2SectionsJson(sections: { key: string | number; slots: number[] }[], valType: string, sectionBy: string) {
+  return {
+    val_type: valType, scale: 'log2' as const, section_by: sectionBy,
+    sections: sections.map(s => {
+      const { buckets, total } = log2HistJson(bpftraceLog2ToBcc(s.slots), valType);
+      return { key: s.key, total, buckets };
+    }),
+  };
+}
+
 /**
  * A bpftrace map key of several parts as bpftrace prints it: parts joined by ", ", a kstack part as
  * its frames, each on a line of its own 8 spaces in, after a newline ("@x[\n        f1\n, comm]").

@@ -8,6 +8,7 @@ export {
   formatLinearSections,
   formatBpftraceLinear,
   formatBpftraceLog2,
+  bpftraceLog2SectionsJson,
   bpftraceLog2ToBcc,
   bpftraceKey,
   log2HistJson,

@@ -89,6 +89,8 @@ export function recordEmitter(tool: string, out: { json(value: unknown): void })
 // ------------------------------------------------------------------ the schema, as a validator
 
 const SNAKE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+/** A tool's name: lower case words joined by _ or - (the book's qdisc-fq_codel). */
+const TOOL_NAME = /^[a-z][a-z0-9]*([_-][a-z0-9]+)*$/;
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 /** "sections[0]" + "buckets" -> "sections[0].buckets"; "" + "total" -> "total". */
@@ -209,7 +211,7 @@ export function validateRecord(value: unknown): string[] {
   if (typeof value.time !== 'string' || !ISO_UTC.test(value.time) || Number.isNaN(Date.parse(value.time))) {
     problems.push('time: must be an ISO 8601 UTC time with milliseconds (2026-01-31T23:59:59.123Z)');
   }
-  if (typeof value.tool !== 'string' || !SNAKE.test(value.tool)) problems.push('tool: must be the tool\'s name');
+  if (typeof value.tool !== 'string' || !TOOL_NAME.test(value.tool)) problems.push('tool: must be the tool\'s name');
   if (!OUTPUT_KINDS.includes(value.kind as OutputKind)) problems.push(`kind: must be one of ${OUTPUT_KINDS.join(', ')}`);
   checkKeys(value, '', problems);
   switch (value.kind) {

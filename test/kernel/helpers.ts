@@ -310,6 +310,15 @@ export function histogramRows(text: string): [string, number][] {
   return [...text.matchAll(/^ *(\d+) -> (\d+) *: (\d+) /gm)].map((m): [string, number] => [`${m[1]}-${m[2]}`, Number(m[3])]).filter(([, n]) => n > 0);
 }
 
+/** The rows of one map of bpftrace's hist()/lhist() print ("@name: " then "[1K, 2K)  count |@@@|"), summed over every print of it: label -> count. */
+export function bpftraceHistRows(text: string, mapName: string): Map<string, number> {
+  const rows = new Map<string, number>();
+  for (const block of text.split(`\n@${mapName}: \n`).slice(1)) {
+    for (const m of block.split('\n\n')[0]!.matchAll(/^(\[[^\]\n]*?[\])]) +(\d+) \|/gm)) rows.set(m[1]!, (rows.get(m[1]!) ?? 0) + Number(m[2]));
+  }
+  return rows;
+}
+
 /**
  * Runs a tool while a held program does its work: starts it, waits until it has attached (and the
  * `others` too), releases the program, waits for its work, Ctrl-C; the tool and its exit code.

@@ -7,7 +7,7 @@ import dns from 'node:dns';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { root } from './helpers.js';
+import { findToolFile, root, track, type Running } from './helpers.js';
 
 const fixture = path.join(root, 'test', 'fixtures', 'tcp-peer.mjs');
 
@@ -25,8 +25,9 @@ export interface Peer {
 export type PeerMode = 'server' | 'client' | 'echo' | 'sink' | 'pinger' | 'sender';
 
 export interface TestNetwork {
-  server: { ns: string; v4: string; v6: string };
-  client: { ns: string; v4: string; v6: string };
+  /** Each side's namespace, addresses and its end of the veth pair (`dev`, a name unique to this process). */
+  server: { ns: string; v4: string; v6: string; dev: string };
+  client: { ns: string; v4: string; v6: string; dev: string };
   /**
    * Starts tcp-peer.mjs in a namespace; resolves once it printed its PID (a server: once listening).
    * `mode` is the fixture's shape (default: the side's own): echo or sink servers, pinger or sender clients.
@@ -85,16 +86,16 @@ function ip(args: string[]) {
  */
 export function createTestNetwork(addrs: { v4: string; v6: string } = { v4: '10.201.0', v6: 'fd00:201' }): TestNetwork {
   const tag = `bk${process.pid}`;
-  const server = { ns: `${tag}-srv`, v4: `${addrs.v4}.1`, v6: `${addrs.v6}::1` };
-  const client = { ns: `${tag}-cli`, v4: `${addrs.v4}.2`, v6: `${addrs.v6}::2` };
+  const server = { ns: `${tag}-srv`, v4: `${addrs.v4}.1`, v6: `${addrs.v6}::1`, dev: `${tag}s` };
+  const client = { ns: `${tag}-cli`, v4: `${addrs.v4}.2`, v6: `${addrs.v6}::2`, dev: `${tag}c` };
   try {
     for (const side of [server, client]) {
       ip(['netns', 'add', side.ns]);
       made.add(side.ns);
       ip(['-n', side.ns, 'link', 'set', 'lo', 'up']);
     }
-    ip(['link', 'add', `${tag}s`, 'netns', server.ns, 'type', 'veth', 'peer', 'name', `${tag}c`, 'netns', client.ns]);
-    for (const [side, dev] of [[server, `${tag}s`], [client, `${tag}c`]] as const) {
+    ip(['link', 'add', server.dev, 'netns', server.ns, 'type', 'veth', 'peer', 'name', client.dev, 'netns', client.ns]);
+    for (const [side, dev] of [[server, server.dev], [client, client.dev]] as const) {
       ip(['-n', side.ns, 'addr', 'add', `${side.v4}/24`, 'dev', dev]);
       ip(['-n', side.ns, 'addr', 'add', `${side.v6}/64`, 'dev', dev, 'nodad']); // usable at once, no DAD wait
       ip(['-n', side.ns, 'link', 'set', dev, 'up']);
@@ -187,8 +188,8 @@ export function createTestNetwork(addrs: { v4: string; v6: string } = { v4: '10.
  * What the catalogue runs (catalogue-runs.ts) give the network tools that a plain loopback session does
  * not, until stop(): in a namespace of its own, a Python session that sends 10 bytes every 100 ms through
  * an nftables rule dropping every other data segment (retransmits, NETFILTER_DROP drops), passing an fd
- * over a Unix socket pair each time, and overflowing a ping socket's receive queue as often
- * (sock:sock_rcvqueue_full); and every
+ * over a Unix socket pair each time, overflowing a ping socket's receive queue as often
+ * (sock:sock_rcvqueue_full) and sending a UDP datagram marked ECN CE (ipecn); and every
  * `round()`: a bind() and listen() on loopback, a getaddrinfo("localhost") (/etc/hosts), a UDP connect(), and curl
  * fetching a page over TLS from `openssl s_server` (OpenSSL's SSL_write/SSL_read).
  */
@@ -212,7 +213,15 @@ export function startNetWorkload(dir: string): { round(): Promise<void>; stop():
   const lossy = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', `import os, socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", ${lossyPort})); s.listen(16)
 p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP); p.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1); p.setblocking(False)
+# and a UDP datagram marked ECN Congestion Encountered (TOS 3) each time, to a socket of its own (ipecn)
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(("127.0.0.1", ${lossyPort})); r.setblocking(False)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 3)
 while True:
+    u.sendto(b"ce", ("127.0.0.1", ${lossyPort}))
+    try:
+        r.recv(16)
+    except BlockingIOError:
+        pass
     # 4 echo replies for a ping socket of the smallest receive buffer: its queue takes 2 and drops the
     # rest (sock:sock_rcvqueue_full), then is read empty
     for i in range(4):
@@ -253,4 +262,86 @@ while True:
       made.delete(ns);
     },
   };
+}
+
+/** Starts a tool inside a network namespace (ip netns exec): a tool naming an interface sees that namespace's. */
+export function startToolIn(ns: string, tool: string, args: string[] = []): Running {
+  const launcher = path.join(root, 'bin', 'bpfkit-node.mjs');
+  return track(spawn('ip', ['netns', 'exec', ns, process.execPath, launcher, findToolFile(tool), ...args],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }), `${tool} in ${ns}`);
+}
+
+/**
+ * Sends `count` UDP datagrams of `size` bytes of payload from the client to a receiver on the server
+ * (port 9300 by default), with IP_TOS `tos` (ECN bits included) on IPv4 or the traffic class on IPv6;
+ * resolves once the receiver got them all. A receiver, so no ICMP port-unreachable comes back.
+ */
+export async function udpBurst(net: TestNetwork, o: { count: number; size: number; tos?: number; ipv6?: boolean; port?: number; gapMs?: number }): Promise<void> {
+  const port = o.port ?? 9300;
+  const [family, dst] = o.ipv6 ? ['AF_INET6', net.server.v6] : ['AF_INET', net.server.v4];
+  const receiver = spawn('ip', ['netns', 'exec', net.server.ns, 'python3', '-c', `import socket, sys
+s = socket.socket(socket.${family}, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+s.bind(("${dst}", ${port})); s.settimeout(30); print("ready", flush=True)
+for i in range(${o.count}):
+    s.recv(65536)
+print("received", flush=True)`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let said = '';
+  let err = '';
+  receiver.stderr!.on('data', d => (err += d));
+  const saw = (word: string) => new Promise<void>((resolve, reject) => {
+    const check = () => said.includes(word) && resolve();
+    receiver.stdout!.on('data', d => { said += d; check(); });
+    receiver.on('exit', code => (said.includes(word) ? resolve() : reject(new Error(`UDP receiver exited ${code} before '${word}': ${err}`))));
+    check();
+  });
+  await saw('ready');
+  const tos = o.tos === undefined ? '' : o.ipv6 ? `c.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, ${o.tos})` : `c.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, ${o.tos})`;
+  net.exec(net.client.ns, ['python3', '-c', `import socket, time
+c = socket.socket(socket.${family}, socket.SOCK_DGRAM)
+${tos}
+for i in range(${o.count}):
+    c.sendto(b"x" * ${o.size}, ("${dst}", ${port})); time.sleep(${(o.gapMs ?? 0) / 1000})`]);
+  await saw('received');
+}
+
+/**
+ * Sends `count` ICMP echo requests (ICMPv6 with `ipv6`) from the client to the server, one at a time,
+ * each waiting for its reply (a raw socket: this machine has no ping); returns each round trip in µs,
+ * as ping measures it (request sent to reply read), by sequence number 1..count.
+ */
+export function echoRequests(net: TestNetwork, count: number, o: { ident?: number; ipv6?: boolean } = {}): number[] {
+  const ident = o.ident ?? 0x4242;
+  const v6 = o.ipv6 ?? false;
+  const out = net.exec(net.client.ns, ['python3', '-c', `import socket, struct, time
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+v6 = ${v6 ? 'True' : 'False'}
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) if v6 else socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.settimeout(10)
+for seq in range(1, ${count} + 1):
+    body = struct.pack("!BBHHH", 128 if v6 else 8, 0, 0, ${ident}, seq) + b"bpfkit-echo-0123456789abcdefghij"
+    pkt = body if v6 else body[:2] + struct.pack("!H", csum(body)) + body[4:]   # the kernel sums ICMPv6
+    t0 = time.monotonic(); s.sendto(pkt, ("${v6 ? net.server.v6 : net.server.v4}", 0))
+    while True:
+        data = s.recv(2048); at = 0 if v6 else (data[0] & 15) * 4
+        typ, _, _, i, q = struct.unpack("!BBHHH", data[at:at + 8])
+        if typ == (129 if v6 else 0) and i == ${ident} and q == seq:
+            break
+    print(round((time.monotonic() - t0) * 1e6))`]);
+  return out.trim().split('\n').map(Number);
+}
+
+/**
+ * Makes the veth pair carry the test's packets only: IPv6 off on both ends (no router solicitations
+ * or MLD reports, which a new link sends for a while) and each end's IPv4 neighbour permanent (no ARP).
+ * For tests that count every packet on the link; IPv6 is gone from the pair afterwards.
+ */
+export function quietLink(net: TestNetwork): void {
+  const sides = [[net.server, net.client], [net.client, net.server]] as const;
+  for (const [side] of sides) net.exec(side.ns, ['sysctl', '-qw', `net.ipv6.conf.${side.dev}.disable_ipv6=1`]);
+  for (const [side, peer] of sides) {
+    const mac = /link\/ether (\S+)/.exec(net.exec(peer.ns, ['ip', 'link', 'show', peer.dev]))![1]!;
+    net.exec(side.ns, ['ip', 'neigh', 'replace', peer.v4, 'lladdr', mac, 'dev', side.dev, 'nud', 'permanent']);
+  }
 }

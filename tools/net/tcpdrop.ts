@@ -4,10 +4,9 @@
 // reason above NOT_SPECIFIED, for packets that belong to a TCP socket (the skb's, or the receiving socket
 // the 6.x tracepoint names); the addresses and ports are the packet's own headers.
 import fs from 'node:fs';
-import { Btf } from '../../lib/btf/index.js';
 import { defineTool, opt } from '../../lib/cli/index.js';
 import { UsageError } from '../../lib/cli/options.js';
-import { familyFilter, sessionAddrs, tcpStateName } from '../../lib/host/net.js';
+import { dropReasonNames, familyFilter, sessionAddrs, tcpStateName } from '../../lib/host/net.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 import { StackReader } from '../../lib/stacks/index.js';
 
@@ -96,12 +95,6 @@ interface DropEvent {
 /** BCC's tcp.flags2str: the TCP header's flag names, joined by "|". */
 const FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'];
 const tcpFlags = (flags: number) => FLAG_NAMES.filter((_, i) => flags & (1 << i)).join('|');
-
-/** The kernel's own names of its drop reasons (enum skb_drop_reason in its BTF), without the prefix. */
-function dropReasonNames(): Map<number, string> {
-  const values = Btf.vmlinux().find('skb_drop_reason', 'enum')?.values ?? [];
-  return new Map(values.map(v => [Number(v.value), v.name.replace(/^SKB_DROP_REASON_/, '')]));
-}
 
 /** --pid-netns: the network namespace of a process, as BCC (the inode of /proc/PID/ns/net). */
 function netnsOfPid(pid: number): number {
