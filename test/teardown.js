@@ -7,13 +7,30 @@ import { baselineFile, loadedPrograms } from './global-setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-function heldByAnotherCheckout(p) {
-  if (!p.pids?.length) return false;
-  return p.pids.every(({ pid }) => {
+/** Which processes hold each BPF program (a program or link fd's fdinfo names it): bpftool may not say. */
+function holders() {
+  const by = new Map();
+  for (const pid of fs.readdirSync('/proc').filter(d => /^\d+$/.test(d))) {
+    let fds = [];
+    try { fds = fs.readdirSync(`/proc/${pid}/fdinfo`); } catch { continue; }
+    for (const fd of fds) {
+      let info = '';
+      try { info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'); } catch { continue; }
+      const id = /^prog_id:\s+(\d+)$/m.exec(info)?.[1];
+      if (id) by.set(Number(id), [...(by.get(Number(id)) ?? []), Number(pid)]);
+    }
+  }
+  return by;
+}
+
+function heldByAnotherCheckout(p, held) {
+  const pids = p.pids?.length ? p.pids.map(({ pid }) => pid) : held.get(p.id) ?? [];
+  if (!pids.length) return false;
+  return pids.every(pid => {
     try {
       return !fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(root + path.sep);
     } catch {
-      return false; // gone since bpftool looked: judge again
+      return false; // gone since we looked: judge again
     }
   });
 }
@@ -24,7 +41,11 @@ export default async function teardown() {
   let before = [];
   try { before = JSON.parse(fs.readFileSync(baselineFile, 'utf8')); } catch { /* no baseline */ }
   const old = new Set(before.map(p => p.id));
-  const leftOver = () => loadedPrograms().filter(p => !old.has(p.id) && !heldByAnotherCheckout(p));
+  const leftOver = () => {
+    const fresh = loadedPrograms().filter(p => !old.has(p.id));
+    const held = fresh.length ? holders() : new Map();
+    return fresh.filter(p => !heldByAnotherCheckout(p, held));
+  };
   // Give the kernel a moment to free programs of processes that just exited.
   for (let i = 0; i < 20; i++) {
     if (leftOver().length === 0) {

@@ -11,6 +11,7 @@
 // JavaScript runs ~13x slower under software emulation: the checks share one process and few loads.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { BPF } from '../../lib/bpf.js';
@@ -624,6 +625,32 @@ await check('stackcount -K -p PID shmem_file_read_iter counts each of dd\'s read
     const [at, from] = [s.kernel_stack.indexOf('shmem_file_read_iter'), s.kernel_stack.indexOf('vfs_read')];
     expectTrue(at >= 0 && at < from && s.kernel_stack.slice(from).some(f => /sys_read$/.test(f)), `a stack from shmem_file_read_iter through vfs_read and the read syscall: ${frames}`);
   }
+});
+
+// tcpnagle: tcp_write_xmit has no tracepoint, so only a kernel with kprobes runs it. Each of a loopback
+// session's SENDS writes (10 ms apart, each one sendmsg once the last has reached the kernel) pushes its
+// data out through tcp_write_xmit at least once.
+await check('tcpnagle (kprobe tcp_write_xmit): each of a loopback session\'s writes is a transmit call', async () => {
+  const SENDS = 20;
+  const running = await backgroundTool('net/tcpnagle', ['--json'], /Hit Ctrl-C/);
+  const server = net.createServer(s => s.on('data', () => {}).on('end', () => s.end()));
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1', async () => {
+      for (let i = 0; i < SENDS; i++) {
+        await new Promise<void>(written => c.write(Buffer.alloc(100, 0x61), () => written()));
+        await sleep(10);
+      }
+      c.end();
+    });
+    c.on('data', () => {}).on('close', () => resolve()).on('error', reject);
+  });
+  server.close();
+  const { stdout } = await running.interrupt();
+  const [h] = jsonRecords('tcpnagle', stdout) as { nagle?: Record<string, number> }[];
+  const calls = Object.values(h?.nagle ?? {}).reduce((a, b) => a + b, 0);
+  expectTrue(calls >= SENDS, `tcp_write_xmit calls ${calls} for ${SENDS} writes:\n${stdout}`);
 });
 
 await check('nothing of the lane stays loaded or attached', () => {
