@@ -35,10 +35,11 @@ test('a bulk transfer: the CSV rows of each end carry that session\'s ports, cwn
     expect(Number(cwnd)).toBeGreaterThanOrEqual(1);
     expect(Number(cwnd)).toBeLessThan(100000);
     expect(Number(sndbuf)).toBeGreaterThan(0);
-    expect(Number(sndWnd)).toBeGreaterThan(0);
+    expect(Number(sndWnd)).toBeGreaterThanOrEqual(0); // 0 while the sink's window is full (a slow reader)
     expect(Number(timeUs)).toBeGreaterThan(0);
     socks.add(sock);
   }
+  expect(lines.some(l => Number(l.split(',')[7]) > 0)).toBe(true);
   expect([...socks]).toHaveLength(1); // one socket, the sender's
   const received = jsonRows(receiving.stdout());
   expect(received.length).toBeGreaterThan(0);
