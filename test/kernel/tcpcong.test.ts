@@ -32,7 +32,11 @@ test('drops during a transfer: recovery or loss, then open again; without drops 
   const lossy = await transfer(PORT);
   expect(rule.packets()).toBeGreaterThan(0);
   rule.remove();
+  // the client namespace's own count of resent segments: a loaded machine can drop on the veth by itself
+  const retransmitted = () => Number(/^Tcp: (?:\S+ ){11}(\d+)/m.exec(net.exec(net.client.ns, ['cat', '/proc/net/snmp']).split('\n').filter(l => l.startsWith('Tcp:'))[1] ?? '')?.[1]);
+  const resentBefore = retransmitted();
   const clean = await transfer(PORT + 1);
+  const resentClean = retransmitted() - resentBefore;
   expect(await t.stop()).toBe(0);
   expect(await text.stop()).toBe(0);
   expect(await dist.stop()).toBe(0);
@@ -44,7 +48,8 @@ test('drops during a transfer: recovery or loss, then open again; without drops 
   const lossySum = l.open_us + l.disorder_us + l.cwr_us + l.recovery_us + l.loss_us;
   expect(lossySum).toBeLessThanOrEqual(lossy.wallUs);
   const c = rowOf(t.stdout(), clean.lport);
-  expect(c).toMatchObject({ rport: PORT + 1, disorder_us: 0, cwr_us: 0, recovery_us: 0, loss_us: 0, changes: 0 });
+  if (resentClean === 0) expect(c).toMatchObject({ rport: PORT + 1, disorder_us: 0, cwr_us: 0, recovery_us: 0, loss_us: 0, changes: 0 });
+  else expect(c.changes).toBeGreaterThanOrEqual(2); // it did lose some: in a state and out again
   expect(c.open_us).toBeGreaterThan(0);
   expect(c.open_us).toBeLessThanOrEqual(clean.wallUs);
   // the text table: the lossy session's row, BCC's columns, -R leaving the other session out
