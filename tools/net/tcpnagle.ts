@@ -87,7 +87,8 @@ defineTool<Record<string, never>>({
     const calls = bpf.map<number, bigint>('nagle').entries().map(([flags, n]) => ({ flags: FLAG_NAMES[flags] ?? String(flags), calls: Number(n) }))
       .sort((a, b) => a.calls - b.calls); // bpftrace: smallest first
     if (json) {
-      emit.histogram(log2HistJson(bpftraceLog2ToBcc(slots), 'usecs'), { nagle: Object.fromEntries(calls.map(c => [c.flags, c.calls])) });
+      // keys snake_case as docs/json.md wants: "off_cork" for bpftrace's OFF|CORK
+      emit.histogram(log2HistJson(bpftraceLog2ToBcc(slots), 'usecs'), { nagle: Object.fromEntries(calls.map(c => [c.flags.toLowerCase().replace('|', '_'), c.calls])) });
       return;
     }
     out.line('');
