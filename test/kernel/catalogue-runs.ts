@@ -102,8 +102,8 @@ async function runAll(list: ReturnType<typeof invocations>, parallel = 4): Promi
  * Something for every tool to see, every 300 ms until stopped: execs and exits (sh, cat, dd), opens,
  * direct-I/O writes to the disk, kill(2) calls, a System V shared memory segment made and removed (shmsnoop), and a
  * loopback TCP session; and, in a loop of its own, memory reclaim: a dd reading 12 MiB (not cached) through the
- * page cache of an 8 MiB memory cgroup (drsnoop --memcg), then a dd whose 32 MiB buffer that cgroup's OOM killer
- * ends (oomkill), then a manual compaction of every zone (compactsnoop).
+ * page cache of an 8 MiB memory cgroup (drsnoop --memcg), then (every third round) a manual compaction of
+ * every zone (compactsnoop); and in another, a dd whose 32 MiB buffer that cgroup's OOM killer ends (oomkill).
  */
 function startWorkload(): { stop(): Promise<void> } {
   const dir = fs.mkdtempSync('/var/tmp/bpfkit-catalogue-'); // on the disk (/tmp may be tmpfs)
@@ -126,9 +126,16 @@ function startWorkload(): { stop(): Promise<void> } {
     while (!stopped && cg) {
       dropFromCache(cached);
       await run(`echo $$ > ${cg.dir}/cgroup.procs && exec dd if=${cached} of=/dev/null bs=1M status=none`); // reclaim (drsnoop --memcg, vmscan)
-      await run(`echo $$ > ${cg.dir}/cgroup.procs && exec dd if=/dev/zero of=/dev/null bs=32M count=1 status=none`); // an OOM kill (oomkill)
       if (round++ % 3 === 0) await run('echo 1 > /proc/sys/vm/compact_memory'); // a manual compaction (compactsnoop)
       await sleep(300);
+    }
+  })();
+  // an OOM kill (oomkill) in a loop of its own, every ~0.7 s: a slow reclaim or compaction round (the first
+  // on a fresh machine) must not leave a short oomkill run without one
+  const oom = (async () => {
+    while (!stopped && cg) {
+      await run(`echo $$ > ${cg.dir}/cgroup.procs && exec dd if=/dev/zero of=/dev/null bs=32M count=1 status=none`);
+      await sleep(700);
     }
   })();
   const trace = process.env.BPFKIT_WORKLOAD_LOG ? (what: string, t0: number) => process.stderr.write(`workload: ${what} ${Date.now() - t0} ms\n`) : () => {};
@@ -160,7 +167,7 @@ function startWorkload(): { stop(): Promise<void> } {
   return {
     async stop() {
       stopped = true;
-      await Promise.all([loop, memory, network]);
+      await Promise.all([loop, memory, oom, network]);
       netWork.stop();
       server.close();
       fs.rmSync(dir, { recursive: true, force: true });
