@@ -166,6 +166,11 @@ export class BPF {
     const bpf = BPF.open(opts);
     try {
       bpf.choosePrograms(new Set(opts.disable ?? []), new Set(opts.optional ?? []), opts.substitutes ?? []);
+    } catch (e) {
+      bpf.close();
+      throw e; // nothing this kernel can run: the BTF the relocations use does not change that
+    }
+    try {
       bpf.loadObject();
     } catch (e) {
       bpf.close();
