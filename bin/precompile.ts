@@ -3,6 +3,7 @@
 import { loadSpecs } from '../lib/cli/catalogue.js';
 import os from 'node:os';
 import { prepareCoreBtf } from '../lib/compile/core-btf.js';
+import { eachInParallel } from '../lib/util/parallel.js';
 import { cacheDir, compileMany, type CompileRequest, type CompileResult } from '../lib/compile/index.js';
 
 const specs = await loadSpecs();
@@ -21,11 +22,5 @@ results.forEach((r, i) => {
 });
 // and each object's cut of this kernel's BTF, which a first run would otherwise make (lib/compile/core-btf)
 const objects = results.filter((r): r is CompileResult => !(r instanceof Error));
-let next = 0;
-await Promise.all(Array.from({ length: parallel ?? os.availableParallelism() }, async () => {
-  while (next < objects.length) {
-    const r = objects[next++]!;
-    await prepareCoreBtf(cacheDir(), r.key, r.elf);
-  }
-}));
+await eachInParallel(objects, parallel ?? os.availableParallelism(), r => prepareCoreBtf(cacheDir(), r.key, r.elf));
 process.stdout.write(`precompiled ${specs.length} tools (${built} compiled, ${specs.length - built} cached)\n`);

@@ -12,6 +12,7 @@ import { discardPch, isPchTrouble, readyPch, startPchBuild, startsWithBpfkitIncl
 import { driveAsync, driveSync, runSync, type Steps } from './run.js';
 import { contentKey } from './hash.js';
 import { tracepointStructs } from './tracepoints.js';
+import { eachInParallel } from '../util/parallel.js';
 
 export { CompileError };
 
@@ -274,21 +275,15 @@ export interface CompileManyOptions {
 
 /** Compiles many programs, `parallel` at a time; each entry is the program's result or its error. */
 export async function compileMany(reqs: CompileRequest[], opts: CompileManyOptions = {}): Promise<(CompileResult | Error)[]> {
-  const parallel = Math.max(1, opts.parallel ?? os.availableParallelism());
   const results: (CompileResult | Error)[] = new Array(reqs.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < reqs.length) {
-      const i = next++;
-      opts.onStart?.(reqs[i]);
-      try {
-        results[i] = await compileAsync(reqs[i], opts.compiler);
-      } catch (e) {
-        results[i] = e as Error;
-      }
-      opts.onEnd?.(reqs[i], results[i]);
+  await eachInParallel(reqs, opts.parallel ?? os.availableParallelism(), async (req, i) => {
+    opts.onStart?.(req);
+    try {
+      results[i] = await compileAsync(req, opts.compiler);
+    } catch (e) {
+      results[i] = e as Error;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, reqs.length) }, worker));
+    opts.onEnd?.(req, results[i]!);
+  });
   return results;
 }

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { eachInParallel } from '../util/parallel.js';
 
 type Koffi = typeof import('koffi').default;
 const require = createRequire(import.meta.url);
@@ -325,15 +326,7 @@ export function unregisterCallback(p: Ptr): void {
 export async function destroyLinksConcurrently(links: Ptr[]): Promise<void> {
   const destroyAsync = (f.link_destroy as unknown as { async(link: Ptr, cb: (err: unknown) => void): void }).async;
   // koffi refuses more than a few hundred asynchronous calls in flight: a bounded number at a time
-  const inFlight = 32;
-  let next = 0;
-  const worker = async () => {
-    while (next < links.length) {
-      const l = links[next++];
-      await new Promise<void>(resolve => destroyAsync(l, () => resolve()));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, links.length) }, worker));
+  await eachInParallel(links, 32, l => new Promise<void>(resolve => destroyAsync(l, () => resolve())));
 }
 
 /** Ends the process at once, as _exit(2): no atexit handlers, no node teardown (see lib/cli/exit.ts). */
