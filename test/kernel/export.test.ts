@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { bpfFdsOf, root, sleep, tmpDir, track, unloaded, waitUntil, type Running } from './helpers.js';
+import { allProgramsLinked, bpfFdsOf, root, sleep, tmpDir, track, unloaded, waitUntil, type Running } from './helpers.js';
 import { diskWorkspace, diskWrites, directIo, loopDevice, type DiskWorkspace, type LoopDevice } from './disk-workload.js';
 
 jest.setTimeout(180_000);
@@ -61,11 +61,11 @@ function sample(text: string, series: string): number | undefined {
 }
 
 /** A process's BPF programs and links, or none once it is gone (a child may exit between pgrep and this). */
-function fdsOf(pid: number): { programs: number[]; links: number } {
+function fdsOf(pid: number): { programs: number[] } {
   try {
     return bpfFdsOf(pid);
   } catch {
-    return { programs: [], links: 0 };
+    return { programs: [] };
   }
 }
 
@@ -104,12 +104,15 @@ tools:
     try {
       await waitUntil(() => /serving http:/.test(exporter.stderr()) || exporter.child.exitCode !== null, 'the exporter to listen');
       expect(exporter.stderr()).toContain(`serving http://127.0.0.1:${exportPort}/metrics for runqlat, biolatency -D, execsnoop`);
-      // both tools attached (they hold a link per program) before the workload
+      // the tools attached (each program has a link) before the workload
       await waitUntil(() => ['runqlat', 'biolatency', 'execsnoop'].every(t => {
         const pid = childRunning(exporter.child.pid!, t);
         if (!pid) return false;
-        const fds = fdsOf(pid);
-        return fds.programs.length > 0 && fds.links >= fds.programs.length;
+        try {
+          return allProgramsLinked(pid);
+        } catch {
+          return false; // it exited between pgrep and this
+        }
       }), 'the tools to attach', 60_000);
 
       const promDir = path.join(dir, 'prometheus');

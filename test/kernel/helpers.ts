@@ -231,10 +231,14 @@ export async function unloaded(programs: number[]): Promise<void> {
 export async function attached(r: Running): Promise<void> {
   await waitUntil(() => {
     if (r.child.exitCode !== null) throw new Error(`the tool exited (${r.child.exitCode}) before attaching:\n${r.stderr()}`);
-    // every program has a link: a count of links alone is reached early by a program attached many times
-    const { programs, linked } = bpfFdsOf(r.child.pid!);
-    return programs.length > 0 && programs.every(id => linked.has(id));
+    return allProgramsLinked(r.child.pid!);
   }, 'the tool to attach its programs');
+}
+
+/** Whether every program the process loaded has a link: a count of links alone is reached early by a program attached many times. */
+export function allProgramsLinked(pid: number): boolean {
+  const { programs, linked } = bpfFdsOf(pid);
+  return programs.length > 0 && programs.every(id => linked.has(id));
 }
 
 /** Waits until the tool has printed `banner` (on stdout, or on stderr with --json): tools print it once all is attached. */
