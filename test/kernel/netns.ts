@@ -184,6 +184,12 @@ export function createTestNetwork(addrs: { v4: string; v6: string } = { v4: '10.
   };
 }
 
+/** A namespace's kernel counters by nstat's names ("TcpRetransSegs"), absolute, zeros included. */
+export function nstat(net: TestNetwork, ns: string, names: string[]): Record<string, number> {
+  const text = net.exec(ns, ['nstat', '-saz', ...names]);
+  return Object.fromEntries(names.map(n => [n, Number(new RegExp(`^${n}\\s+(\\d+)`, 'm').exec(text)![1])]));
+}
+
 /**
  * What the catalogue runs (catalogue-runs.ts) give the network tools that a plain loopback session does
  * not, until stop(): in a namespace of its own, a Python session that sends 10 bytes every 100 ms through

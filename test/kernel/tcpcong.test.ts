@@ -2,7 +2,7 @@
 // an nftables rule dropping every 5th data segment on its way into the server, the sender's session goes
 // through recovery or loss and back (changes counted); without it the session stays open: all its time is
 // open time. Either way the states' times add up to no more than the session's length as the test saw it.
-import { createTestNetwork, type TestNetwork } from './netns.js';
+import { createTestNetwork, nstat, type TestNetwork } from './netns.js';
 import { attached, expectUsageErrors, startTool } from './helpers.js';
 
 const PORT = 9051;
@@ -33,7 +33,7 @@ test('drops during a transfer: recovery or loss, then open again; without drops 
   expect(rule.packets()).toBeGreaterThan(0);
   rule.remove();
   // the client namespace's own count of resent segments: a loaded machine can drop on the veth by itself
-  const retransmitted = () => Number(/^Tcp: (?:\S+ ){11}(\d+)/m.exec(net.exec(net.client.ns, ['cat', '/proc/net/snmp']).split('\n').filter(l => l.startsWith('Tcp:'))[1] ?? '')?.[1]);
+  const retransmitted = () => nstat(net, net.client.ns, ['TcpRetransSegs']).TcpRetransSegs!;
   const resentBefore = retransmitted();
   const clean = await transfer(PORT + 1);
   const resentClean = retransmitted() - resentBefore;

@@ -4,7 +4,7 @@
 // number), as many as the server namespace's TcpRetransSegs (nstat) grew by, less at most the tail loss
 // probes it sent (TcpExtTCPLossProbes): the kernel counts a probe's resend in TcpRetransSegs, but it does
 // not always pass the tracepoint (BCC's -l takes them from a kprobe). IPv4 and IPv6.
-import { createTestNetwork, type TestNetwork } from './netns.js';
+import { createTestNetwork, nstat, type TestNetwork } from './netns.js';
 import { attached, expectUsageErrors, runTool, startTool, waitUntil, type Running } from './helpers.js';
 
 const PORT = 9011;
@@ -14,8 +14,8 @@ afterAll(() => net.remove());
 
 /** The server namespace's TcpRetransSegs and TcpExtTCPLossProbes. */
 function counters() {
-  const text = net.exec(net.server.ns, ['nstat', '-saz', 'TcpRetransSegs', 'TcpExtTCPLossProbes']);
-  return { segs: Number(/TcpRetransSegs\s+(\d+)/.exec(text)![1]), probes: Number(/TcpExtTCPLossProbes\s+(\d+)/.exec(text)![1]) };
+  const c = nstat(net, net.server.ns, ['TcpRetransSegs', 'TcpExtTCPLossProbes']);
+  return { segs: c.TcpRetransSegs!, probes: c.TcpExtTCPLossProbes! };
 }
 
 /** A session whose server's data is dropped until `tool` printed `retransmits` rows for it; returns its ports and the counters' growth. */
