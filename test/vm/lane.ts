@@ -156,11 +156,18 @@ function kernelAddresses(names: string[]): Map<string, bigint> {
 }
 
 /** The kernel's BPF links, as their types (bpftool link show), in id order. */
-function kernelLinks(): string[] {
+function kernelLinksById(): { id: number; type: string }[] {
   const r = spawnSync('bpftool', ['link', 'show', '--json'], { encoding: 'utf8' });
   expectEqual(r.status, 0, `bpftool link show (${r.stderr})`);
-  return (JSON.parse(r.stdout || '[]') as { id: number; type: string }[]).sort((a, b) => a.id - b.id).map(l => l.type);
+  return (JSON.parse(r.stdout || '[]') as { id: number; type: string }[]).sort((a, b) => a.id - b.id);
 }
+function kernelLinks(): string[] {
+  return kernelLinksById().map(l => l.type);
+}
+/** The newest link's id: links made after it have larger ids (ids only grow). */
+const newestLinkId = () => kernelLinksById().at(-1)?.id ?? 0;
+/** The types of the links made since newestLinkId() said `id` (another tool's links, closed meanwhile, do not shift them). */
+const linksMadeSince = (id: number) => kernelLinksById().filter(l => l.id > id).map(l => l.type);
 
 /** A tool run through the launcher (run.sh built its bundle on the host), and a run of it to completion. */
 const toolCommand = (tool: string, args: string[]) => [path.join(root, 'bin', 'bpfkit-node.mjs'), path.join(root, 'tools', `${tool}.ts`), ...args];
@@ -531,7 +538,7 @@ await check('runqlen (cfs_rq->nr_running, before 6.14) sees the queued busy task
 for (const [pattern, link] of [['shmem_file_read*', kernel.kprobeMulti ? 'kprobe_multi' : 'perf_event'], ['shmem_file_read_iter', 'tracing']]) {
   await check(`funccount -p PID '${pattern}' (${link === 'tracing' ? 'fentry' : link === 'kprobe_multi' ? 'kprobe.multi' : 'kprobe'}) counts each of dd's reads of a tmpfs file once`, async () => {
     const dd = heldDd();
-    const linksBefore = kernelLinks().length;
+    const newestBefore = newestLinkId();
     const tool = spawn(process.execPath, toolCommand('kernel/funccount', ['--json', '-p', String(dd.pid), pattern]),
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -545,7 +552,7 @@ for (const [pattern, link] of [['shmem_file_read*', kernel.kprobeMulti ? 'kprobe
       await dd.release();
       throw new Error(`funccount did not start: ${stderr.trim()}`);
     }
-    const links = kernelLinks().slice(linksBefore);
+    const links = linksMadeSince(newestBefore);
     await dd.release(); // dd has read the file and exited: every call is counted
     tool.kill('SIGINT');
     expectEqual(await exited, 0, `funccount exit status (stderr: ${stderr.trim()})`);
