@@ -201,8 +201,8 @@ describe('biolatency', () => {
     expect(Math.abs(a - b)).toBeLessThanOrEqual(Math.max(10, 0.05 * b));
   });
 
-  test('the raw tracepoint fallback (kernels refusing tp_btf) counts the same I/O', () => {
-    // The tool's program loaded with its tp_btf programs disabled, in a child process (lib/libbpf's
+  test('the tp_btf twins (taken where the kernel has module BTF) count the same I/O', () => {
+    // The tool's program loaded with its raw_tp programs disabled (here raw_tp is taken: lib/bpf.ts rank()), in a child process (lib/libbpf's
     // koffi types are per process, and Jest gives each test file fresh modules in one process).
     const r = runScript(`
       (globalThis as { __bpfkitCatalogue?: boolean }).__bpfkitCatalogue = true; // define the tool, don't run it
@@ -212,10 +212,10 @@ describe('biolatency', () => {
       const { blockDeviceByName } = await import('${root}/lib/host/disks.ts');
       await import('${root}/tools/disk/biolatency.ts');
       const spec = definedTools().find(t => t.name === 'biolatency')!;
-      const btfProgs = [...spec.program.matchAll(/BTF_TRACEPOINT_PROBE\\(\\w+, (\\w+),/g)].map(m => m[1] + '_btf');
+      const rawProgs = [...spec.program.matchAll(/BTF_TRACEPOINT_PROBE\\(\\w+, (\\w+),/g)].map(m => m[1] + '_raw');
       const bpf = BPF.load({
         text: spec.program, name: 'biolatency', rodata: { targ_per_disk: true },
-        disable: [...btfProgs, 'io_start_raw', 'rq_insert_raw'],
+        disable: [...rawProgs, 'io_start_btf', 'rq_insert_btf'],
       });
       bpf.attachAll();
       let count = -1;
@@ -230,7 +230,7 @@ describe('biolatency', () => {
     `);
     if (r.status !== 0) throw new Error(`the script failed (${r.status}):\n${r.stderr}`);
     const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    expect(res.sections).toEqual(['raw_tp/block_rq_complete', 'raw_tp/block_rq_issue']);
+    expect(res.sections).toEqual(['tp_btf/block_rq_complete', 'tp_btf/block_rq_issue']);
     expect(res.vda).toBeGreaterThanOrEqual(N);
   });
 });

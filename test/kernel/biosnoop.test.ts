@@ -182,8 +182,8 @@ describe('biosnoop', () => {
     }
   });
 
-  test('the raw tracepoint fallback (kernels refusing tp_btf) sees the same I/O', () => {
-    // The tool's program loaded with its tp_btf programs disabled, in a child process (lib/libbpf's
+  test('the tp_btf twins (taken where the kernel has module BTF) see the same I/O', () => {
+    // The tool's program loaded with its raw_tp programs disabled (here raw_tp is taken: lib/bpf.ts rank()), in a child process (lib/libbpf's
     // koffi types are per process, and Jest gives each test file fresh modules in one process).
     const r = runScript(`
       (globalThis as { __bpfkitCatalogue?: boolean }).__bpfkitCatalogue = true; // define the tool, don't run it
@@ -192,8 +192,8 @@ describe('biosnoop', () => {
       const { definedTools } = await import('${root}/lib/cli/index.ts');
       await import('${root}/tools/disk/biosnoop.ts');
       const spec = definedTools().find(t => t.name === 'biosnoop')!;
-      const btfProgs = [...spec.program.matchAll(/BTF_TRACEPOINT_PROBE\\(\\w+, (\\w+),/g)].map(m => m[1] + '_btf');
-      const bpf = BPF.load({ text: spec.program, name: 'biosnoop', disable: [...btfProgs, 'rq_insert_raw'] });
+      const rawProgs = [...spec.program.matchAll(/BTF_TRACEPOINT_PROBE\\(\\w+, (\\w+),/g)].map(m => m[1] + '_raw');
+      const bpf = BPF.load({ text: spec.program, name: 'biosnoop', disable: [...rawProgs, 'rq_insert_btf'] });
       bpf.attachAll();
       let seen: { pid: number; comm: string; len: number }[] = [];
       bpf.events<{ pid: number; comm: string; len: number }>('events', 'event', e => seen.push({ pid: e.pid, comm: e.comm, len: e.len }));
@@ -210,7 +210,7 @@ describe('biosnoop', () => {
     `);
     if (r.status !== 0) throw new Error(`the script failed (${r.status}):\n${r.stderr}`);
     const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    expect(res.sections).toEqual(['raw_tp/block_io_start', 'raw_tp/block_rq_complete', 'raw_tp/block_rq_issue']);
+    expect(res.sections).toEqual(['tp_btf/block_io_start', 'tp_btf/block_rq_complete', 'tp_btf/block_rq_issue']);
     expect(res.ours.length).toBe(N);
     expect(res.ours.every((e: { comm: string; len: number }) => e.comm === 'dd' && e.len === 4096)).toBe(true);
   });

@@ -1,4 +1,6 @@
-// Fallback chains on this kernel: tp_btf is kept over raw_tp; fentry/kprobe both missing -> one clear error.
+// Fallback chains on this kernel: raw_tp is kept over its tp_btf twin where the object's cut of the kernel
+// BTF serves (lib/bpf.ts rank()), tp_btf over raw_tp where the whole BTF is read anyway; fentry/kprobe both
+// missing -> one clear error.
 import { spawn } from 'node:child_process';
 import { BPF } from '../../lib/bpf.js';
 
@@ -11,28 +13,33 @@ SEC("raw_tp/sched_switch") int BPF_PROG(switch_raw) {
 	u32 k = 1; map_increment(hits, k); return 0;
 }`;
 
-test('tp_btf and raw_tp alternatives: the best kind this kernel has is loaded', async () => {
-  const bpf = BPF.load({ text: chain, name: 'chain' });
-  try {
-    expect(bpf.programs.get('switch_btf')!.loaded).toBe(true);
-    expect(bpf.programs.get('switch_raw')!.loaded).toBe(false);
-    expect(bpf.programs.get('switch_raw')!.skipped).toBe('replaced by tp_btf/sched_switch');
-    expect(bpf.attachAll()).toBe(1);
-    await new Promise(r => setTimeout(r, 200));
-    expect(Number(bpf.map('hits').get(0))).toBeGreaterThan(0);
-    expect(bpf.map('hits').get(1)).toBe(0n);
-  } finally {
-    bpf.close();
+test('tp_btf and raw_tp alternatives: raw_tp where the object\'s cut of the kernel BTF serves, else tp_btf', async () => {
+  // the cut: libbpf need not read the whole kernel BTF, which a tp_btf program would make it do
+  for (const [opts, kept, replaced] of [[{}, 'switch_raw', 'switch_btf'], [{ fullKernelBtf: true }, 'switch_btf', 'switch_raw']] as const) {
+    const bpf = BPF.load({ text: chain, name: 'chain', ...opts });
+    try {
+      expect(bpf.coreBtf !== undefined).toBe(!('fullKernelBtf' in opts));
+      expect(bpf.programs.get(kept)!.loaded).toBe(true);
+      expect(bpf.programs.get(replaced)!.loaded).toBe(false);
+      expect(bpf.programs.get(replaced)!.skipped).toBe(`replaced by ${bpf.programs.get(kept)!.section}`);
+      expect(bpf.attachAll()).toBe(1);
+      const slot = kept === 'switch_btf' ? 0 : 1;
+      await new Promise(r => setTimeout(r, 200));
+      expect(Number(bpf.map('hits').get(slot))).toBeGreaterThan(0);
+      expect(bpf.map('hits').get(1 - slot)).toBe(0n);
+    } finally {
+      bpf.close();
+    }
   }
 });
 
 test('the next kind in the chain is used when the first is unavailable', async () => {
-  const bpf = BPF.load({ text: chain, name: 'chain', disable: ['switch_btf'] });
+  const bpf = BPF.load({ text: chain, name: 'chain', disable: ['switch_raw'] });
   try {
-    expect(bpf.programs.get('switch_raw')!.loaded).toBe(true);
+    expect(bpf.programs.get('switch_btf')!.loaded).toBe(true);
     bpf.attachAll();
     await new Promise(r => setTimeout(r, 200));
-    expect(Number(bpf.map('hits').get(1))).toBeGreaterThan(0);
+    expect(Number(bpf.map('hits').get(0))).toBeGreaterThan(0);
   } finally {
     bpf.close();
   }
@@ -108,7 +115,7 @@ SEC("tracepoint/sched/sched_switch") int substitute_switch(void *ctx) { return 0
     try {
       expect(bpf.substituted).toBeUndefined();
       expect(bpf.programs.get('substitute_switch')!.skipped).toBe('substitute not needed');
-      expect(bpf.programs.get('switch_btf')!.loaded).toBe(true);
+      expect(bpf.programs.get('switch_raw')!.loaded).toBe(true);
     } finally {
       bpf.close();
     }

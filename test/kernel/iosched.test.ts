@@ -78,12 +78,12 @@ describe('iosched', () => {
     expect(r.stdout.match(/^\n\d\d:\d\d:\d\d$/gm)?.length).toBe(2);
   });
 
-  test('the raw tracepoint fallback (kernels refusing tp_btf) reads the scheduler\'s name too', () => {
+  test('the tp_btf twins (taken where the kernel has module BTF) read the scheduler\'s name too', () => {
     // each of N reads is inserted and issued once; a run the kernel skipped tracepoints in is repeated (see tracedIo)
     const r = withToolSpec('iosched', `
       const { spawnSync } = await import('node:child_process');
-      const btf = [...spec.program.matchAll(/BTF_TRACEPOINT_PROBE\\(\\w+, (\\w+),/g)].map(m => m[1] + '_btf');
-      const bpf = BPF.load({ text: spec.program, name: 'iosched', disable: btf });
+      const raw = [...spec.program.matchAll(/BTF_TRACEPOINT_PROBE\\(\\w+, (\\w+),/g)].map(m => m[1] + '_raw');
+      const bpf = BPF.load({ text: spec.program, name: 'iosched', disable: raw });
       bpf.attachAll();
       let bfq = -1;
       for (let attempt = 0; attempt < 3 && bfq < ${N}; attempt++) {
@@ -95,7 +95,7 @@ describe('iosched', () => {
       bpf.close();
       console.log(JSON.stringify({ sections, bfq }));
     `);
-    expect(r).toEqual({ sections: ['raw_tp/block_rq_insert', 'raw_tp/block_rq_issue'], bfq: N });
+    expect(r).toEqual({ sections: ['tp_btf/block_rq_insert', 'tp_btf/block_rq_issue'], bfq: N });
   });
 
   test('bad input: one line, exit 2', () => {

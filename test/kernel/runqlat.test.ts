@@ -110,8 +110,8 @@ test('-p filters one process; --json prints histogram objects', () => {
   expect(sec.sections.map((s: { key: number }) => s.key)).toEqual([target]); // -p: nobody else
 });
 
-test('the raw tracepoint fallback (kernels refusing tp_btf) measures the same latencies', () => {
-  // The tool's program loaded with its tp_btf programs disabled, in a child process (the koffi
+test('the tp_btf twins (taken where the kernel has module BTF) measure the same latencies', () => {
+  // The tool's program loaded with its raw_tp programs disabled (here raw_tp is taken: lib/bpf.ts rank()), in a child process (the koffi
   // bindings are per process and Jest gives each test file fresh modules).
   const hogs = hog();
   const dir = tmpDir();
@@ -122,7 +122,7 @@ test('the raw tracepoint fallback (kernels refusing tp_btf) measures the same la
     const { definedTools } = await import('${root}/lib/cli/index.ts');
     await import('${root}/tools/cpu/runqlat.ts');
     const spec = definedTools().find(t => t.name === 'runqlat')!;
-    const bpf = BPF.load({ text: spec.program, name: 'runqlat', rodata: { targ_per: 1 }, disable: ['wakeup_btf', 'wakeup_new_btf', 'switch_btf'] });
+    const bpf = BPF.load({ text: spec.program, name: 'runqlat', rodata: { targ_per: 1 }, disable: ['wakeup_raw', 'wakeup_new_raw', 'switch_raw'] });
     bpf.attachAll();
     // until each hog was switched in twice more (a latency each), however long this machine takes
     const fs = await import('node:fs');
@@ -140,7 +140,7 @@ test('the raw tracepoint fallback (kernels refusing tp_btf) measures the same la
   fs.rmSync(dir, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`the script failed (${r.status}):\n${r.stderr}`);
   const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { loaded: string[]; sections: { pid: number; n: number }[] };
-  expect(res.loaded).toEqual(['raw_tp/sched_switch', 'raw_tp/sched_wakeup', 'raw_tp/sched_wakeup_new']);
+  expect(res.loaded).toEqual(['tp_btf/sched_switch', 'tp_btf/sched_wakeup', 'tp_btf/sched_wakeup_new']);
   for (const h of hogs) expect(res.sections.find(s => s.pid === h.pid)?.n).toBeGreaterThan(0);
 });
 

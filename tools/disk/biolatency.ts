@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // biolatency: summarize block device I/O latency as a histogram. Port of BCC's biolatency.
 //
 // Probes: block_rq_issue and block_rq_complete, and with -Q the moment the request was queued:
@@ -92,7 +92,7 @@ static __always_inline int rq_done(struct request___lean *rq)
 	return 0;
 }
 
-/* One program per probe kind and event: the library keeps tp_btf where the kernel allows it. */
+/* One program per probe kind and event: the library keeps one of each pair (lib/bpf.ts rank()). */
 BTF_TRACEPOINT_PROBE(block_io_start, io_start, rq_start(rq, false), struct request___lean *rq)
 BTF_TRACEPOINT_PROBE(block_rq_insert, rq_insert, rq_start(rq, false), struct request___lean *rq)
 BTF_TRACEPOINT_PROBE(block_rq_issue, rq_issue, rq_start(rq, true), struct request___lean *rq)

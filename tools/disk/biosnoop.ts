@@ -151,7 +151,7 @@ cleanup:
 	return 0;
 }
 
-/* One program per probe kind and event: the library keeps tp_btf where the kernel allows it. */
+/* One program per probe kind and event: the library keeps one of each pair (lib/bpf.ts rank()). */
 BTF_TRACEPOINT_PROBE(block_io_start, io_start, remember_who(rq, BPF_ANY), struct request___lean *rq)
 BTF_TRACEPOINT_PROBE(block_rq_insert, rq_insert, remember_who(rq, BPF_NOEXIST), struct request___lean *rq)
 BTF_TRACEPOINT_PROBE(block_rq_issue, rq_issue, rq_issue(rq), struct request___lean *rq)
