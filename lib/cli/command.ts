@@ -1,6 +1,7 @@
 // What bpfkit's long-running commands (export, serve) share: their few flags, the ADDR:PORT they
 // listen on, and catalogue tools run as children with --json, their records read line by line.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../compile/index.js';
 
@@ -48,6 +49,19 @@ export function listeningAt(address: string | { address: string; family: string;
 
 const launcher = path.join(projectRoot, 'bin', 'bpfkit-node.mjs');
 
+/**
+ * The node command line that runs a tool file as its shebang does (bin/bpfkit-node): the node options
+ * the shebang gives (--lite-mode for the tools whose JS runs once an interval), the launcher, the file.
+ */
+export function toolCommandLine(file: string): string[] {
+  const fd = fs.openSync(file, 'r');
+  const head = Buffer.alloc(200);
+  const n = fs.readSync(fd, head, 0, head.length, 0);
+  fs.closeSync(fd);
+  const shebang = head.subarray(0, n).toString('utf8').split('\n')[0]!;
+  return [...(/bpfkit-node" --lite-mode /.test(shebang) ? ['--lite-mode'] : []), launcher, file];
+}
+
 export interface ToolChild {
   child: ChildProcess;
   /** Events the tool said it lost ("lost N events" on stderr). */
@@ -58,7 +72,7 @@ export interface ToolChild {
 
 /** Runs a catalogue tool's file as a child (as its shebang would), calling onLine for each stdout line. */
 export function spawnTool(file: string, argv: string[], onLine: (line: string) => void): ToolChild {
-  const child = spawn(process.execPath, [launcher, file, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...toolCommandLine(file), ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let pending = '';
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (chunk: string) => {

@@ -101,6 +101,18 @@ test('every tool: unprivileged, one line naming root or CAP_BPF+CAP_PERFMON (exi
   }
 }, 300_000);
 
+// V8's --lite-mode (no optimizing compilers) saves ~4.5 MiB of a start; it suits the tools whose JS runs
+// once an interval, and would slow the ones that decode and print every event (bin/bpfkit-node).
+test('a tool\'s shebang gives --lite-mode exactly when its output is histograms, counts or top screens', async () => {
+  const wrong: string[] = [];
+  for (const spec of await loadSpecs()) {
+    const aggregates = [spec.output].flat().every(o => o === 'histogram' || o === 'counts' || o === 'top');
+    const lite = /bpfkit-node" --lite-mode "\$0"/.test(fs.readFileSync(spec.file, 'utf8').split('\n')[0]!);
+    if (lite !== aggregates) wrong.push(`${spec.name} (${[spec.output].flat().join(', ')}): ${lite ? 'has' : 'lacks'} --lite-mode`);
+  }
+  expect(wrong).toEqual([]);
+});
+
 test('every tool\'s declared probes (ToolSpec.probes) are its program\'s SEC()s, kind by kind', async () => {
   for (const spec of await loadSpecs()) {
     const elf = ElfFile.fromBuffer(compile({ text: spec.program, name: `${spec.name}.bpf.c` }).elf);

@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { toolCommandLine } from '../../lib/cli/command.js';
 
 export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const launcher = path.join(root, 'bin', 'bpfkit-node.mjs');
@@ -39,7 +40,7 @@ export function whereStuck(pid: number): string {
 
 /** Starts tools/<sub>/<tool>.ts with args, the way a user does (through the launcher). */
 export function startTool(tool: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(process.execPath, [launcher, findToolFile(tool), ...args], {
+  const child = spawn(process.execPath, [...toolCommandLine(findToolFile(tool)), ...args], {
     cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   return track(child, tool);
@@ -128,7 +129,7 @@ export function track(child: ChildProcess, label: string): Running {
 
 /** Runs a tool to completion (for interval/count runs and bad input). */
 export function runTool(tool: string, args: string[], opts: { timeoutMs?: number; uid?: number } = {}) {
-  const r = spawnSync(process.execPath, [launcher, findToolFile(tool), ...args], {
+  const r = spawnSync(process.execPath, [...toolCommandLine(findToolFile(tool)), ...args], {
     cwd: root, encoding: 'utf8', timeout: opts.timeoutMs ?? 30000, uid: opts.uid, gid: opts.uid,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

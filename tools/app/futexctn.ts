@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // futexctn: futex contention, as the time threads wait in futex(FUTEX_WAIT) calls, a log2 histogram
 // per thread, futex address and user stack (or per process and address with -s). Port of
 // libbpf-tools' futexctn, at the futex syscall's tracepoints; FUTEX_WAIT_BITSET waits count too

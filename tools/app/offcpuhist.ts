@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // offcpuhist: off-CPU time as a log2 histogram per stack trace and thread: the book's offcpuhist.bt
 // (chapter 13), which offcputime sums instead. The book probes finish_task_switch (a kprobe); here the
 // sched_switch tracepoint, as offcputime, whose program this is (lib/stacks/tasks.ts OFF_CPU_SWITCH_C)

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // pmheld: time a mutex is held: from pthread_mutex_lock()'s (or a successful pthread_mutex_trylock()'s) return to pthread_mutex_unlock(), as log2 histograms per mutex, process and user stack (the book's pmheld.bt,
 // chapter 13). Uprobes on libc (glibc 2.34+ has the pthread functions; libpthread is a stub); the
 // probes, the run and the printing are lib/probes/mutex.ts, shared with pmlock.

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // signals: signals counted by signal and receiving process, as the kernel generates them
 // (signal:signal_generate: from kill(2) and its kin, faults, timers, the kernel itself), printed at
 // the end as the book's signals.bt prints its map: @[SIGNAL, PID, COMM]: COUNT, smallest count first.

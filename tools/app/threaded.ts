@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // threaded: which threads are on CPU, sampled at 99 Hertz (cpu-clock on every CPU) and counted per
 // thread each interval: the book's threaded.bt (chapter 13), with BCC's [interval] [count]. The book
 // takes the PID as its argument; here it is -p, and without it every process is sampled.

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // cpudist: on-CPU time (or, with -O, off-CPU time) per task as a histogram. Port of BCC's cpudist on
 // the sched_switch tracepoint (BCC uses a kprobe on finish_task_switch: the same moment). As BCC, and
 // unlike libbpf-tools (which counts only tasks that were preempted), every stretch on the CPU counts,

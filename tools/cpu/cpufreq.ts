@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // cpufreq: sample the CPUs' clock frequencies, system-wide and by process, as linear histograms in
 // 200 MHz steps (libbpf-tools' cpufreq, after the book's cpufreq.bt: -d, -f, its output). Each
 // CPU's frequency starts from cpufreq's scaling_cur_freq and follows power:cpu_frequency; a

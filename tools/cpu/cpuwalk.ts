@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // cpuwalk: which CPUs processes run on, as a linear histogram of CPU numbers (bpftrace's cpuwalk.bt,
 // from the book). Every CPU is sampled at 99 Hz (perf_event cpu-clock: bpftrace's profile:hz:99) and a
 // sample counts when a task other than the idle one (PID 0) was running. bpfkit adds -p PID (samples

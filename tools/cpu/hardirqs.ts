@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // hardirqs: time spent in hard IRQ handlers (or, with -C, how many ran), per handler name, as totals
 // or histograms (-d). Port of BCC's hardirqs on the irq_handler_entry/exit tracepoints (tp_btf, with
 // raw_tp below it). As BCC, a handler that returned IRQ_NONE (not its device's interrupt, on a shared

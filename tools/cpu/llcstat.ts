@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // llcstat: last-level cache references and misses per process (or thread, -t) and CPU, and the hit
 // rate, from sampling the hardware cache-references and cache-misses events every -c events. Port of
 // BCC's llcstat. It needs a hardware PMU: where perf_event_open of those events fails (a VM without

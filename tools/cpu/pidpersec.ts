@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // pidpersec: new processes (and threads: every task the kernel forks) per second. Port of BCC's
 // pidpersec, at the sched:sched_process_fork tracepoint as bpftrace's and libbpf-tools' (BCC's
 // kprobe on sched_fork counts the same forks). bpfkit adds -p PID (forks made by that process only)

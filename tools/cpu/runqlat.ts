@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // runqlat: run queue (scheduler) latency as a histogram — the time from a task being woken (or
 // preempted while runnable) to it running on a CPU. Port of BCC's runqlat on sched tracepoints.
 import { defineTool, intervalCount, opt } from '../../lib/cli/index.js';

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // runqlen: scheduler run queue length as a histogram, sampled on every CPU at 99 Hz (BCC's runqlen).
 // Each sample reads the run queue of the task on the CPU: task->se.cfs_rq, the CFS queue of its task
 // group (BCC's semantics; -H reads the whole CPU's rq->nr_running instead, as libbpf-tools' -H).

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // smpcalls: cross-CPU function calls (smp_call_function_single/many, IPIs that run a function on
 // another CPU) as a histogram of their latency per function. The book's smpcalls.bt times the
 // caller's smp_call_function_*() with kprobes; this kernel has none, so the time is taken from the

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // softirqs: time spent in soft IRQ handlers (or, with -C, how many ran), per softirq vector, as totals
 // or histograms (-d). Port of BCC's softirqs on the softirq_entry/exit tracepoints (tp_btf, with
 // raw_tp below it). The sums are per-CPU slots by vector: no event pays for an atomic operation or a

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // syscount: count system calls (and, with -L, their total latency) by syscall or by process (-P).
 // Port of BCC's syscount on the raw_syscalls tracepoints. Without -L only sys_exit is attached: the
 // enter probe would cost every syscall for a start time nobody reads.

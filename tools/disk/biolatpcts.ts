@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // biolatpcts: latency percentiles of one block device's reads, writes, discards and flushes, every
 // interval. Port of BCC's biolatpcts (Tejun Heo's): its DEV, -i, -w, -p, -j, and SIGUSR1/SIGUSR2.
 //

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // biopattern: random vs sequential block I/O, per disk. Port of libbpf-tools' biopattern (its -T,
 // -d DISK, interval and count, its header and columns) and of BCC's biopattern.py.
 //

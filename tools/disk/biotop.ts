@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // biotop: block device I/O by process, top-style: I/O count, Kbytes and average latency per PID,
 // direction and disk, refreshed every interval. Port of BCC's biotop (with libbpf-tools' -s).
 //

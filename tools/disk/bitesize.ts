@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // bitesize: block device I/O size as a log2 histogram of Kbytes, one per process name. Port of BCC's
 // bitesize (the histograms) with libbpf-tools' options (-c COMM, -d DISK, -T, interval and count).
 //

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // iosched: time block requests spend queued in the I/O scheduler, as a log2 histogram of usecs per
 // scheduler name (mq-deadline, bfq, kyber). Port of the BPF Performance Tools book's iosched.bt, in
 // BCC's histogram format (the kit's one format), with -d DISK, -T and [interval] [count].

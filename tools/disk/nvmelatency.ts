@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // nvmelatency: NVMe command latency as a log2 histogram of usecs per disk and command (read, write,
 // flush...). Port of the BPF Performance Tools book's nvmelatency.bt, in BCC's histogram format,
 // with -d DISK, -T and [interval] [count].

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // scsilatency: SCSI command latency as a log2 histogram of usecs per command opcode (READ_10,
 // WRITE_10, SYNCHRONIZE_CACHE...). Port of the BPF Performance Tools book's scsilatency.bt, in
 // BCC's histogram format, with -T and [interval] [count].

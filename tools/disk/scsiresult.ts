@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // scsiresult: SCSI command results counted by their host byte, driver byte and status, as the BPF
 // Performance Tools book's scsiresult.bt prints them ("DID_OK, DRIVER_OK, SAM_STAT_GOOD"), at
 // Ctrl-C or every interval.

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // seeksize: requested I/O seek distances, in sectors, as a log2 histogram per process name. Port of
 // the BPF Performance Tools book's seeksize.bt, printed as BCC prints histograms (the kit's one
 // format), with bitesize's -c/-d/-T and [interval] [count].

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // vfsstat: count some VFS calls per second (BCC's vfsstat). The VFS functions have no tracepoints,
 // so each counter is a fentry program with a kprobe alternative: bpfkit loads whichever this kernel
 // supports. Where it has neither, the syscall tracepoints that lead to those functions stand in (the

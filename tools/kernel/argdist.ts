@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // argdist: histograms (-H) and frequency counts (-C) of function arguments, return values, tracepoint
 // fields and USDT arguments (BCC's argdist). A specifier is
 //   {p,r,t,u}:{[library],category}:function(signature)[:type[,type...]:expr[,expr...][:filter]][#label]

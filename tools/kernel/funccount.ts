@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // funccount: count kernel functions, tracepoints, user functions and USDT probes matching a pattern
 // (BCC's funccount). The pattern is a probe specification (lib/probes): `vfs_*`, `t:sched:sched_*`,
 // `c:malloc`, `/path/bin:func*`, `u:/usr/bin/python3.11:function__*`. The BPF program is generated

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // funcinterval: the time between successive calls of a kernel function, a user function or a
 // tracepoint, as a histogram (BCC's funcinterval). The pattern is a probe specification
 // (lib/probes): `vfs_read`, `t:sched:sched_switch`, `c:malloc`, `/path/bin:func`. As BCC's, one

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // funclatency: time kernel or user functions and print their latency as a histogram (BCC's
 // funclatency). The pattern is a probe specification (lib/probes): `vfs_read`, `'vfs_fstat*'`,
 // `c:read`, `/path/bin:func`. Each entry pushes its start on a per-thread stack of calls in flight

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // klockstat: kernel mutex and semaphore contention: how long threads waited for each lock, by the
 // kernel stack that waited (or by thread, -P). Port of libbpf-tools' klockstat (its options, columns
 // and time format) on the lock:contention_begin/contention_end tracepoints: this kernel has no

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // loads: the kernel's load averages, read from its avenrun[] array once a second (the book's and
 // bpftrace's loads.bt). A perf_event timer (cpu-clock, one CPU, a 1 s period: bpftrace's interval:s:1)
 // reads the three fixed-point values (11 fractional bits, FSHIFT) and sends them to user space.

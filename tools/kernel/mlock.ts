@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // mlock: kernel mutex lock latency as bpftrace histograms in nanoseconds, by lock, the caller's
 // kernel stack (5 frames) and process name (the book's mlock.bt). The book times mutex_lock() with a
 // kprobe and a kretprobe; this kernel has neither, so it times the waits that lock:contention_begin

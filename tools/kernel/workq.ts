@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // workq: how long kernel work items run, by work function, as bpftrace log2 histograms in
 // microseconds (the book's workq.bt): workqueue_execute_start to workqueue_execute_end on the same
 // worker thread. bpfkit adds -f FUNCTION (that work function only) and [interval] [count].

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // wqlat: kernel workqueue latency, from a work item's queueing to the start of its execution, as a
 // log2 histogram (BCC's wqlat: -T, -N, -W per workqueue, -w WQNAME, interval and count), at the
 // workqueue:workqueue_queue_work and workqueue_execute_start tracepoints, the work item's address

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // ffaults: page faults counted by the file they fault in: the book's ffaults.bt (chapter 7), which
 // reads the faulting area's file at a kprobe on handle_mm_fault. This kernel has no kprobes: at the
 // x86 exceptions:page_fault_user and page_fault_kernel tracepoints the faulting address's area is

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // hfaults: huge page faults counted by process: the book's hfaults.bt (chapter 7), a kprobe on
 // hugetlb_fault(). This kernel has no kprobes: at the x86 exceptions:page_fault_user and
 // page_fault_kernel tracepoints the faulting address's area is looked up (bpf_find_vma) and the fault

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // numamove: NUMA page migrations per second and the time spent in them: libbpf-tools' numamove and the
 // book's numamove.bt, which put a kprobe (fentry) on migrate_misplaced_folio(). This kernel has neither:
 // the migrate:mm_migrate_pages_start and mm_migrate_pages tracepoints bracket the same migrate_pages()

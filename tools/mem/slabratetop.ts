@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // slabratetop: kernel slab allocations (kmem_cache_alloc) by cache, top-style: BCC's slabratetop and
 // libbpf-tools' (its -p and -s). BCC puts a kprobe on kmem_cache_alloc(); here the kmem:kmem_cache_alloc
 // tracepoint (as a BTF tracepoint) sees the same calls with the cache itself, whose object size is what

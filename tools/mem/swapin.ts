@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // swapin: swap-ins counted by process, every interval: BCC's swapin (and the book's swapin.bt), a kprobe
 // on swap_read_folio() (swap_readpage() before 6.5). Swap-in has no tracepoint and this kernel has no
 // kprobes or fentry, so this counts what comes closest: major page faults (the software perf event, every

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // vmscan: the VM scanner's time each interval: slab shrinking, direct reclaim, memory cgroup reclaim
 // (each summed in ms, a start-to-end time per task), kswapd wakeups and pages written by reclaim: the
 // book's vmscan.bt (chapter 7), its columns, at the same vmscan tracepoints (as BTF tracepoints).

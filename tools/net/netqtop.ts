@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // netqtop: packets and bytes per queue of one network interface, transmit and receive, each interval:
 // average size and counts by size range, with -t the bytes and packets per second. Port of BCC's netqtop.
 //

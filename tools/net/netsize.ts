@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // netsize: net device I/O sizes as power-of-2 histograms of bytes: what the stack receives
 // (netif_receive_skb) and queues to send (net_dev_queue), and what the NIC hands over (napi_gro_receive_entry)
 // and transmits (net_dev_xmit). Port of the book's netsize.bt (BPF Performance Tools, chapter 10), in

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // nettxlat: net device transmit latency as a power-of-2 histogram of microseconds: from the stack
 // handing a packet to the driver (net_dev_start_xmit) to the packet being freed as sent (consume_skb).
 // Port of the book's nettxlat.bt and, with -d, nettxlat-dev.bt (a histogram per device) (BPF Performance

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // qdisc-tbf: the time packets wait in tbf qdiscs (the book's qdisc-tbf.bt; lib/cli/qdisc-latency.ts).
 import { defineQdiscLatencyTool } from '../../lib/cli/qdisc-latency.js';
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // skblife: the lifespan of sk_buffs, from allocation to free, as a power-of-2 histogram of nanoseconds.
 // Port of the book's skblife.bt (BPF Performance Tools, chapter 10), in its format; bpfkit adds -p PID
 // (sk_buffs allocated by that process) and [interval] [count].

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // so1stbyte: IP socket first-byte latency, from connect() to the first read of that socket returning
 // data, as a log2 histogram per process (the book's so1stbyte.bt, chapter 10), at the syscall
 // tracepoints. A connect that succeeds or is in progress starts a socket's clock, keyed by (process, fd)

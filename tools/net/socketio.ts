@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // socketio: socket I/O calls and bytes by process, direction, protocol and remote port: the book's
 // socketio.bt (chapter 10), which counts at kprobes on sock_recvmsg and sock_sendmsg. This kernel has no
 // kprobes: the sock:sock_recv_length and sock:sock_send_length tracepoints fire in those functions once a

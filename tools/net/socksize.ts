@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // socksize: socket I/O sizes as power-of-2 histograms per process name, reads and writes apart: the
 // book's socksize.bt (chapter 10), which takes the size from kretprobes on sock_recvmsg and
 // sock_sendmsg. This kernel has no kprobes: the sock:sock_recv_length and sock:sock_send_length

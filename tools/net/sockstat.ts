@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // sockstat: socket calls per interval, the book's sockstat.bt (chapter 10): accept, connect, bind and
 // socket syscalls from their tracepoints, and the socket layer's sendmsg/recvmsg calls. The book counts
 // those at kprobes on sock_sendmsg and sock_recvmsg; this kernel has no kprobes, and the

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // soconnlat: IP socket connect() latency as a log2 histogram per process, or with -s per user stack and
 // process (the book's soconnlat.bt, chapter 10). A blocking connect is timed from sys_enter_connect to
 // its exit; a non-blocking one (EINPROGRESS) until a poll/ppoll/epoll_wait/epoll_pwait(2)/select/pselect6

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // sofamily: address families of new sockets by process, connect() and accept() apart: the book's
 // sofamily.bt (chapter 10). As the book's, connect() is counted at its entry by the family of the
 // address it is given; a successful accept() is counted by the family of the socket it returns (the

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // soprotocol: transport protocols of new sockets by process, connect() and accept() apart: the book's
 // soprotocol.bt (chapter 10), which reads sk_protocol and the kernel's protocol name (struct proto:
 // "TCP", "UDPv6") of the socket at kprobes on security_socket_connect and security_socket_accept. This

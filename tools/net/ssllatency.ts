@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // ssllatency: the latency of OpenSSL's handshake, read and write calls and the crypto work under them, as
 // linear histograms by function (bpftrace's ssllatency.bt): @hist/@stat for the calls that succeeded
 // (returned 1 or more), @histF/@statF for the failed ones (a non-blocking handshake that must wait

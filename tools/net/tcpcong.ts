@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // tcpcong: how long TCP sockets spend in each congestion state (open, disorder, cwr, recovery, loss) and how
 // often they change, per socket as a table or as histograms of the stays by state (BCC's tcpcong). BCC
 // probes the congestion functions with kprobes; here the tcp:tcp_cong_state_set tracepoint (every change of

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // tcpnagle: TCP transmit calls by their Nagle/cork flags, and how long a socket's sends stayed blocked
 // (tcp_write_xmit returning with data held back until it returns with none), as the book's tcpnagle.bt
 // (chapter 10). tcp_write_xmit has no tracepoint: this needs kprobes, and where the kernel has none the

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // tcprtt: the smoothed RTT of TCP sockets as a log2 histogram, one sample per segment received in the
 // established state (BCC's tcprtt). BCC reads tcp_sock's srtt_us at kprobe:tcp_rcv_established; here the
 // tcp:tcp_probe tracepoint, which that function fires first, carries the same srtt (in µs) and the socket's

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // tcpsubnet: TCP bytes sent, summed by the destination's subnet, the first matching subnet of a list in its
 // order (BCC's tcpsubnet). BCC reads the size and sk->skc_daddr at kprobe:tcp_sendmsg; without kprobes here
 // sock:sock_send_length (every sendmsg()/write() on a socket returning, with the bytes it took) filtered to

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // tcpsynbl: how full each listener's accept backlog is when a handshake completes, as a histogram per
 // backlog limit (BCC's tcpsynbl). BCC reads the listener's sk_ack_backlog at kprobe:tcp_v4/v6_syn_recv_sock;
 // without kprobes here, sock:inet_sock_set_state LISTEN -> SYN_RECV fires inside that function for the new

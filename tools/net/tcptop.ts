@@ -1,4 +1,4 @@
-#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
+#!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" --lite-mode "$0" "$@"'
 // tcptop: TCP throughput per connection and process, top-style, refreshed every interval (BCC's tcptop).
 // BCC counts kprobe:tcp_sendmsg's size and kprobe:tcp_cleanup_rbuf's copied bytes; without kprobes here,
 // the sock:sock_send_length and sock:sock_recv_length tracepoints of every sendmsg()/recvmsg() on a TCP
