@@ -1,7 +1,8 @@
 // bench/wave-net: the net wave's TCP tools under a storm of short loopback connections, inside a network
 // namespace of its own (a C program: a server that accepts and closes, a client that connects and closes).
 // 1. Per-event cost (bpf_stats: run_time_ns / run_cnt) of tcpstates and tcplife side by side with
-//    libbpf-tools' on the same connections, and ours / theirs.
+//    libbpf-tools' on the same connections, and ours / theirs; gethostlatency beside libbpf-tools' on the
+//    same getaddrinfo() calls.
 // 2. Keeping up: tcplife and tcptop at the storm's full rate (the bench prints the rate it reached: 20,000
 //    connections a second is the aim, which two shared cores may not give): the sessions tcplife printed
 //    against those made, and the events it says it lost.
@@ -9,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../lib/compile/index.js';
-import { measure, sleep, start, withBpfStats, type Tracer } from './lib/bpf-stats.js';
+import { measure, measureInTurns, sleep, start, withBpfStats, type Tracer } from './lib/bpf-stats.js';
 
 const PORT = 9099;
 const GENERATOR = `
@@ -65,6 +66,13 @@ fs.writeFileSync(`${generator}.c`, GENERATOR);
 const cc = spawnSync('gcc', ['-O2', '-o', generator, `${generator}.c`], { encoding: 'utf8' });
 if (cc.status !== 0) throw new Error(cc.stderr);
 
+// getaddrinfo("localhost") 10,000 times, answered from /etc/hosts: one uprobe and one uretprobe each
+// (2,000 gave too few runs to tell the two tools apart on a loaded machine)
+const resolver = path.join(dir, 'lookups');
+fs.writeFileSync(`${resolver}.c`, '#include <netdb.h>\nint main(void)\n{\n\tfor (int i = 0; i < 10000; i++) {\n\t\tstruct addrinfo *r;\n\t\tif (getaddrinfo("localhost", 0, 0, &r) == 0) freeaddrinfo(r);\n\t}\n\treturn 0;\n}\n');
+const rc = spawnSync('gcc', ['-O2', '-o', resolver, `${resolver}.c`], { encoding: 'utf8' });
+if (rc.status !== 0) throw new Error(rc.stderr);
+const lookups = () => void spawnSync(resolver, { stdio: 'ignore' });
 /**
  * n connections in the namespace (each sending one byte, withByte); the rate reached. Not spawnSync:
  * this process must go on reading the tracers' output meanwhile, or a tracer blocks writing to a full
@@ -104,6 +112,9 @@ try {
     lines.push(await measure('tcplife (inet_sock_set_state, 5,000 connections)', [ours('tcplife', [], header), reference('tcplife', [], header)], async () => void (await storm(5000))));
     lines.push(await measure('tcptracer (inet_sock_set_state + accept exits; libbpf-tools\' needs kprobes)', [ours('tcptracer', [], header)], async () => void (await storm(5000))));
     lines.push(await measure('tcptop (sock_send/recv_length, 5,000 connections of one byte; libbpf-tools\' needs kprobes)', [ours('tcptop', ['-C', '99'], /Tracing/)], async () => void (await storm(5000, true))));
+    // in turns, not side by side: both on one uprobe, whichever runs first pays the cold caches
+    lines.push(await measureInTurns('gethostlatency (uprobe + uretprobe on libc getaddrinfo, 10,000 lookups of localhost)',
+      [() => ours('gethostlatency', [], /TIME|Tracing/), () => reference('gethostlatency', [], /TIME|Tracing/)], lookups));
   });
   // keeping up: tcplife and tcptop at full rate, each session made in the namespace printed once
   const life = ours('tcplife', [], header);

@@ -94,6 +94,28 @@ export async function measure(name: string, tracers: Tracer[], work: () => void 
   return `${name}: ${parts.join(', ')}${ratio}`;
 }
 
+/**
+ * measure() for tracers that run one at a time, in turns (ours, theirs, ours, theirs...), each round on
+ * its own run of `work`, summed: where two tracers share each event (a uprobe's consumers), the one run
+ * first pays the cold caches for both, which side by side makes the order of attaching the result.
+ */
+export async function measureInTurns(name: string, tracers: (() => Tracer)[], work: () => void | Promise<void>, rounds = 3, ready = /Hit Ctrl-C|Tracing|PAGES/): Promise<string> {
+  const totals = tracers.map(() => ({ label: '', ns: 0, runs: 0 }));
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, make] of tracers.entries()) {
+      const t = make();
+      const line = await measure(name, [t], work, ready);
+      const m = /: (.*) (\d+) ns\/run \((\d+) runs, ([\d.]+) ms\)$/.exec(line);
+      if (!m) throw new Error(`unexpected measure() line: ${line}`);
+      totals[i] = { label: m[1]!, ns: totals[i]!.ns + Number(m[4]) * 1e6, runs: totals[i]!.runs + Number(m[3]) };
+    }
+  }
+  const parts = totals.map(t => `${t.label} ${(t.runs ? t.ns / t.runs : 0).toFixed(0)} ns/run (${t.runs} runs in ${rounds} turns)`);
+  const [a, b] = totals.map(t => (t.runs ? t.ns / t.runs : 0));
+  const theirs = totals[1]?.label.split(' ')[0] ?? '';
+  const ratio = totals.length === 2 && b ? `; per event, ours / ${theirs}${theirs.endsWith('s') ? "'" : "'s"} = ${(a! / b).toFixed(2)}` : '';
+  return `${name}: ${parts.join(', ')}${ratio}`;
+}
 
 /** Runs `body` with kernel.bpf_stats_enabled on, restoring its value after. */
 export async function withBpfStats<T>(body: () => Promise<T>): Promise<T> {
