@@ -3,25 +3,15 @@
 // (alternating, medians of BENCH_RUNS). Tracepoint perf events are slow for the kernel to release
 // (BPF.closeForExit hands them to a reaper): opensnoop attaches 6, vfsstat 12.
 import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../lib/compile/index.js';
+import { bpfFdsOf } from '../test/bpf-fds.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 7);
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 /** The BPF program ids a process holds (fdinfo of its bpf-prog fds). */
-function programsOf(pid: number): number[] {
-  const ids: number[] = [];
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:bpf-prog') continue;
-      const m = /prog_id:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.push(Number(m[1]));
-    } catch { /* closed meanwhile */ }
-  }
-  return ids;
-}
+const programsOf = (pid: number): number[] => bpfFdsOf(pid).programs;
 
 function loadedIds(): Set<number> {
   const out = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' }).stdout;

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../lib/compile/index.js';
+import { allProgramsLinked, bpfFdsOf } from '../test/bpf-fds.js';
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 const dir = fs.mkdtempSync('/var/tmp/bpfkit-bench-memleak-');
@@ -39,18 +40,16 @@ int main(void)
 const cc = spawnSync('gcc', ['-O1', '-o', bin, `${bin}.c`], { encoding: 'utf8' });
 if (cc.status !== 0) throw new Error(cc.stderr);
 
-/** Holds the link count of a tracer's fds: attached once it has a link per program. */
-function linked(pid: number): boolean {
-  let programs = 0, links = 0;
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-      if (/^link_id:/m.test(info)) links++;
-      else if (/^prog_id:/m.test(info)) programs++;
-    } catch { /* closed meanwhile */ }
-  }
-  return programs > 0 && links >= programs;
-}
+/** A tracer's command line for the traced pid, and when it has attached (memleak: a link for each program). */
+type Tracer = { command: (pid: number) => [string, string[]]; attached: (pid: number) => boolean };
+/**
+ * bpftrace attaches each probe through a perf event, not a link (their fdinfo names no program): attached
+ * once it holds a perf event per program beside its output buffer's one per CPU.
+ */
+const perfEventPerProgram = (pid: number) => {
+  const { programs, perfEvents } = bpfFdsOf(pid);
+  return programs.length > 0 && perfEvents >= programs.length + os.availableParallelism();
+};
 
 /** BCC memleak's design for malloc/free, as a bpftrace program: the reference's per-call work. */
 const bccDesign = (pid: number) => `
@@ -61,20 +60,21 @@ uretprobe:/lib/x86_64-linux-gnu/libc.so.6:malloc /pid == ${pid} && @size[tid]/ {
 uprobe:/lib/x86_64-linux-gnu/libc.so.6:free /pid == ${pid}/ { delete(@allocs[arg0]); }
 END { clear(@allocs); clear(@size); }`;
 
-type Tracer = (pid: number) => [string, string[]];
-const memleak = (args: string[]): Tracer => pid =>
-  [path.join(projectRoot, 'bin', 'bpfkit-node'), [path.join(projectRoot, 'tools', 'mem', 'memleak.ts'), ...args, '-p', String(pid), '99']];
-const bpftrace: Tracer = pid => ['bpftrace', ['-e', bccDesign(pid)]];
+const memleak = (args: string[]): Tracer => ({
+  command: pid => [path.join(projectRoot, 'bin', 'bpfkit-node'), [path.join(projectRoot, 'tools', 'mem', 'memleak.ts'), ...args, '-p', String(pid), '99']],
+  attached: allProgramsLinked,
+});
+const bpftrace: Tracer = { command: pid => ['bpftrace', ['-e', bccDesign(pid)]], attached: perfEventPerProgram };
 
-async function callsPerSecond(tracerFor?: Tracer): Promise<number> {
+async function callsPerSecond(tracerOf?: Tracer): Promise<number> {
   const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', d => (out += d));
   let tracer: ChildProcess | undefined;
-  if (tracerFor) {
-    const [cmd, args] = tracerFor(child.pid!);
+  if (tracerOf) {
+    const [cmd, args] = tracerOf.command(child.pid!);
     tracer = spawn(cmd, args, { stdio: 'ignore' });
-    for (let i = 0; i < 600 && !linked(tracer.pid!); i++) await sleep(50);
+    for (let i = 0; i < 600 && !tracerOf.attached(tracer.pid!); i++) await sleep(50);
   }
   child.stdin!.end('g');
   await new Promise(r => child.on('exit', r));

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../lib/compile/index.js';
+import { programStatsOf } from '../lib/host/bpfstats.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const STATS_SYSCTL = '/proc/sys/kernel/bpf_stats_enabled';
@@ -17,20 +18,9 @@ const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 interface ProgramStat { id: number; runTimeNs: number; runCount: number }
 
-/** The BPF programs a process holds, with their run-time statistics (fdinfo of its bpf-prog fds). */
-export function programStats(pid: number): ProgramStat[] {
-  const out: ProgramStat[] = [];
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:bpf-prog') continue;
-      const info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-      const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-      const id = field('prog_id');
-      if (id && !out.some(p => p.id === id)) out.push({ id, runTimeNs: field('run_time_ns'), runCount: field('run_cnt') });
-    } catch { /* closed meanwhile */ }
-  }
-  return out;
-}
+/** The BPF programs a process holds, with their run-time statistics (lib/host/bpfstats: its fds' fdinfo). */
+export const programStats = (pid: number): ProgramStat[] =>
+  [...programStatsOf(pid)].map(([id, s]) => ({ id, runTimeNs: s.runTimeNs, runCount: s.runs }));
 
 /** The process's CPU time so far (user + system), in seconds; its threads included. */
 function cpuSeconds(pid: number): number {

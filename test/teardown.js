@@ -3,25 +3,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { programHolders } from './bpf-fds.js';
 import { baselineFile, loadedPrograms } from './global-setup.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Which processes hold each BPF program (a program or link fd's fdinfo names it): bpftool may not say. */
-function holders() {
-  const by = new Map();
-  for (const pid of fs.readdirSync('/proc').filter(d => /^\d+$/.test(d))) {
-    let fds = [];
-    try { fds = fs.readdirSync(`/proc/${pid}/fdinfo`); } catch { continue; }
-    for (const fd of fds) {
-      let info = '';
-      try { info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'); } catch { continue; }
-      const id = /^prog_id:\s+(\d+)$/m.exec(info)?.[1];
-      if (id) by.set(Number(id), [...(by.get(Number(id)) ?? []), Number(pid)]);
-    }
-  }
-  return by;
-}
 
 function heldByAnotherCheckout(p, held) {
   const pids = p.pids?.length ? p.pids.map(({ pid }) => pid) : held.get(p.id) ?? [];
@@ -43,7 +28,7 @@ export default async function teardown() {
   const old = new Set(before.map(p => p.id));
   const leftOver = () => {
     const fresh = loadedPrograms().filter(p => !old.has(p.id));
-    const held = fresh.length ? holders() : new Map();
+    const held = fresh.length ? programHolders() : new Map();
     return fresh.filter(p => !heldByAnotherCheckout(p, held));
   };
   // Give the kernel a moment to free programs of processes that just exited.

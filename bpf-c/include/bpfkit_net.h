@@ -31,6 +31,17 @@
 	}									\
 } while (0)
 
+/* A TCP session as sock:inet_sock_set_state describes it, as an event carries it (tcplife, tcpstates): the
+ * family, the local and remote ports, and both addresses in 16 bytes (user space: sessionAddrs()). */
+struct set_state_session { u16 family; u16 lport; u16 dport; u8 saddr[16]; u8 daddr[16]; };
+
+#define copy_set_state_session(args, session) do {				\
+	(session)->family = (args)->family;					\
+	(session)->lport = (args)->sport;					\
+	(session)->dport = (args)->dport;					\
+	copy_set_state_addrs(args, (session)->saddr, (session)->daddr);		\
+} while (0)
+
 /* The pointers from a task to the sock behind one of its fds, as types of our own (bpfkit_task.h says why) */
 struct file___lean { void *private_data; } __attribute__((preserve_access_index));
 struct fdtable___lean { unsigned int max_fds; struct file___lean **fd; } __attribute__((preserve_access_index));

@@ -23,7 +23,7 @@ export {
 } from './hist.js';
 export type { Count, Slots, HistOptions, HistSection, HistBucket, HistJson, HistStats } from './hist.js';
 export { sprintf, formatFixed } from './format.js';
-export { strftimeHMS, strftime, timestampSeconds, monotonicNs, timeZoneAbbreviation } from './time.js';
+export { strftimeHMS, timeColumns, strftime, timestampSeconds, monotonicNs, timeZoneAbbreviation } from './time.js';
 export { toJson, bigintToJson } from './json.js';
 export { OutputWriter, stdoutWriter } from './writer.js';
 export type { OutputWriterOptions } from './writer.js';

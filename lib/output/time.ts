@@ -2,7 +2,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { formatFixed } from './format.js';
+import { formatFixed, sprintf } from './format.js';
 
 function pad2(n: number): string {
   return n < 10 ? '0' + n : String(n);
@@ -11,6 +11,22 @@ function pad2(n: number): string {
 /** "HH:MM:SS" in local time, like BCC's `strftime("%H:%M:%S")`. */
 export function strftimeHMS(d: Date = new Date()): string {
   return pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + ':' + pad2(d.getSeconds());
+}
+
+/**
+ * BCC's leading time columns: -T the wall clock (HH:MM:SS), -t seconds since the first event printed (from
+ * the event's own kernel time in µs); space-padded, or comma-separated for -s (tcplife, tcpstates).
+ */
+export function timeColumns(o: { time: boolean; timestamp: boolean; csv: boolean }): { header: string; row(tsUs: bigint): string } {
+  let firstUs: bigint | undefined;
+  const sep = o.csv ? ',' : ' ';
+  return {
+    header: (o.time ? (o.csv ? 'TIME,' : sprintf('%-8s ', 'TIME')) : '') + (o.timestamp ? (o.csv ? 'TIME(s),' : sprintf('%-9s ', 'TIME(s)')) : ''),
+    row(tsUs) {
+      firstUs ??= tsUs;
+      return (o.time ? strftimeHMS() + sep : '') + (o.timestamp ? sprintf(o.csv ? '%.6f,' : '%-9.6f ', Number(tsUs - firstUs) / 1e6) : '');
+    },
+  };
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];

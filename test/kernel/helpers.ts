@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { toolCommandLine } from '../../lib/cli/command.js';
+import { allProgramsLinked } from '../bpf-fds.js';
 
 export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const launcher = path.join(root, 'bin', 'bpfkit-node.mjs');
@@ -194,26 +195,8 @@ export async function waitUntil(cond: () => boolean, what: string, ms = 30000): 
   }
 }
 
-/** IDs of the BPF programs a process holds, and how many BPF links (from its fds' fdinfo). */
-export function bpfFdsOf(pid: number): { programs: number[]; links: number; linked: Set<number> } {
-  const programs = new Set<number>();
-  const linked = new Set<number>();
-  let links = 0;
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    let info: string;
-    try {
-      info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue; // closed meanwhile
-    }
-    const prog = /^prog_id:\s+(\d+)$/m.exec(info);
-    if (/^link_id:/m.test(info)) {
-      links++;
-      if (prog) linked.add(Number(prog[1]));
-    } else if (prog) programs.add(Number(prog[1]));
-  }
-  return { programs: [...programs], links, linked };
-}
+// what a process holds of BPF, from its fds' fdinfo: one reader with jest's teardown and the benches
+export { allProgramsLinked, bpfFdsOf } from '../bpf-fds.js';
 
 /**
  * Waits until none of these programs is loaded any more: the kernel frees a program after its last
@@ -234,12 +217,6 @@ export async function attached(r: Running): Promise<void> {
     if (r.child.exitCode !== null) throw new Error(`the tool exited (${r.child.exitCode}) before attaching:\n${r.stderr()}`);
     return allProgramsLinked(r.child.pid!);
   }, 'the tool to attach its programs');
-}
-
-/** Whether every program the process loaded has a link: a count of links alone is reached early by a program attached many times. */
-export function allProgramsLinked(pid: number): boolean {
-  const { programs, linked } = bpfFdsOf(pid);
-  return programs.length > 0 && programs.every(id => linked.has(id));
 }
 
 /** Waits until the tool has printed `banner` (on stdout, or on stderr with --json): tools print it once all is attached. */

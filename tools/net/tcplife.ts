@@ -3,11 +3,11 @@
 // A socket is born at its first state below FIN_WAIT1, the process is remembered at SYN_SENT (client)
 // or LAST_ACK (server closing), and the session is reported at CLOSE with tcp_sock's byte counters.
 import { defineTool, opt } from '../../lib/cli/index.js';
-import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { familyFilter, sessionAddrs } from '../../lib/host/net.js';
+import { sprintf, timeColumns } from '../../lib/output/index.js';
+import { familyFilter, familyOptions, oneFamily, sessionAddrs, sessionOutputOptions, sessionPortOptions, type SessionOptions, type SetStateSession } from '../../lib/host/net.js';
 
 const program = `
-#include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs() */
+#include <bpfkit_net.h>   /* TCP states, struct set_state_session */
 
 const volatile u32 targ_tgid = 0;
 const volatile u16 targ_family = 0;
@@ -19,11 +19,7 @@ struct event {
 	u64 rx_b;
 	u64 tx_b;
 	u32 pid;
-	u16 family;
-	u16 lport;
-	u16 dport;
-	u8 saddr[16];
-	u8 daddr[16];
+	struct set_state_session session;
 	char comm[16];
 };
 
@@ -81,10 +77,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	e->rx_b = BPF_CORE_READ(tp, bytes_received);
 	e->tx_b = BPF_CORE_READ(tp, bytes_acked);
 	e->pid = pid;
-	e->family = args->family;
-	e->lport = args->sport;
-	e->dport = args->dport;
-	copy_set_state_addrs(args, e->saddr, e->daddr);
+	copy_set_state_session(args, &e->session);
 	if (w)
 		__builtin_memcpy(e->comm, w->comm, sizeof(e->comm));
 	else
@@ -96,22 +89,11 @@ cleanup:
 }
 `;
 
-interface Options {
-  time: boolean;
-  timestamp: boolean;
-  wide: boolean;
-  csv: boolean;
+interface Options extends SessionOptions {
   pid?: number;
-  localport?: Set<number>;
-  remoteport?: Set<number>;
-  ipv4: boolean;
-  ipv6: boolean;
 }
 
-interface TcpEvent {
-  ts_us: bigint; span_us: bigint; rx_b: bigint; tx_b: bigint; pid: number; family: number; lport: number; dport: number;
-  saddr: number[]; daddr: number[]; comm: string;
-}
+interface TcpEvent { ts_us: bigint; span_us: bigint; rx_b: bigint; tx_b: bigint; pid: number; session: SetStateSession; comm: string }
 
 defineTool<Options>({
   name: 'tcplife',
@@ -123,17 +105,7 @@ defineTool<Options>({
   invocations: [{ args: [], ends: 'ctrl-c' }],
   records: () => ({ fields: ['pid', 'comm', 'ip', 'laddr', 'lport', 'raddr', 'rport', 'tx_bytes', 'rx_bytes', 'span_ms'] }),
   program,
-  options: {
-    time: opt.flag('T', 'include time column on output (HH:MM:SS)'),
-    timestamp: opt.flag('t', 'include timestamp on output (seconds)'),
-    wide: opt.flag('w', 'wide column output (fits IPv6 addresses)'),
-    csv: opt.flag('s', 'comma separated values output'),
-    pid: opt.pid(),
-    localport: opt.ports('L', 'comma-separated list of local ports to trace', 'local port'),
-    remoteport: opt.ports('D', 'comma-separated list of remote ports to trace', 'remote port'),
-    ipv4: opt.flag('4', 'trace IPv4 family only'),
-    ipv6: opt.flag('6', 'trace IPv6 family only'),
-  },
+  options: { ...sessionOutputOptions, pid: opt.pid(), ...sessionPortOptions, ...familyOptions },
   examples: [
     ['tcplife', 'trace all TCP connect()s'],
     ['tcplife -T', 'include time column (HH:MM:SS)'],
@@ -146,49 +118,33 @@ defineTool<Options>({
     ['tcplife -4', 'only trace IPv4 family'],
     ['tcplife -6', 'only trace IPv6 family'],
   ],
-  validate(o) {
-    if (o.ipv4 && o.ipv6) return 'use only one of -4 and -6';
-    return undefined;
-  },
+  validate: oneFamily,
 
   async run({ opts, load, out, json, emit, untilExit }) {
     const [lports, dports] = [opts.localport, opts.remoteport];
     const bpf = load({ rodata: { targ_tgid: opts.pid ?? 0, targ_family: familyFilter(opts) } });
     bpf.attachAll();
-    // BCC: -t counts from the first session reported, in the kernel's microseconds
-    let startUs: bigint | undefined;
-    const wide = opts.wide;
+    const { wide, csv } = opts;
+    const times = timeColumns(opts); // BCC: -t counts from the first session reported
     if (!json) {
-      if (opts.csv) {
-        out.line((opts.time ? 'TIME,' : '') + (opts.timestamp ? 'TIME(s),' : '') + 'PID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_KB,RX_KB,MS');
-      } else {
-        const hdr = wide ? '%-5s %-16.16s %-2s %-26s %-5s %-26s %-5s %6s %6s %s' : '%-5s %-10.10s %s%-15s %-5s %-15s %-5s %5s %5s %s';
-        out.line((opts.time ? sprintf('%-8s ', 'TIME') : '') + (opts.timestamp ? sprintf('%-9s ', 'TIME(s)') : '') +
-          sprintf(hdr, 'PID', 'COMM', wide ? 'IP' : '', 'LADDR', 'LPORT', 'RADDR', 'RPORT', 'TX_KB', 'RX_KB', 'MS'));
-      }
+      const hdr = csv ? '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s'
+        : wide ? '%-5s %-16.16s %-2s %-26s %-5s %-26s %-5s %6s %6s %s' : '%-5s %-10.10s %s%-15s %-5s %-15s %-5s %5s %5s %s';
+      out.line(times.header + sprintf(hdr, 'PID', 'COMM', wide || csv ? 'IP' : '', 'LADDR', 'LPORT', 'RADDR', 'RPORT', 'TX_KB', 'RX_KB', 'MS'));
     }
+    const row = csv ? '%d,%s,%s,%s,%s,%s,%d,%d,%d,%.2f'
+      : wide ? '%-5d %-16.16s %-2s %-26s %-5d %-26s %-5d %6d %6d %.2f' : '%-5d %-10.10s %s%-15s %-5d %-15s %-5d %5d %5d %.2f';
     bpf.events<TcpEvent>('events', 'event', e => {
-      if (lports && !lports.has(e.lport)) return;
-      if (dports && !dports.has(e.dport)) return;
-      const { ip, saddr: laddr, daddr: raddr } = sessionAddrs(e);
-      const txKb = Math.floor(Number(e.tx_b) / 1024);
-      const rxKb = Math.floor(Number(e.rx_b) / 1024);
+      const { lport, dport } = e.session;
+      if (lports && !lports.has(lport)) return;
+      if (dports && !dports.has(dport)) return;
+      const { ip, saddr: laddr, daddr: raddr } = sessionAddrs(e.session);
       const ms = Number(e.span_us) / 1000;
-      startUs ??= e.ts_us;
-      const secs = Number(e.ts_us - startUs) / 1e6;
       if (json) {
-        emit.event({ pid: e.pid, comm: e.comm, ip, laddr, lport: e.lport, raddr, rport: e.dport,
-          tx_bytes: e.tx_b, rx_bytes: e.rx_b, span_ms: ms });
+        emit.event({ pid: e.pid, comm: e.comm, ip, laddr, lport, raddr, rport: dport, tx_bytes: e.tx_b, rx_bytes: e.rx_b, span_ms: ms });
         return;
       }
-      if (opts.csv) {
-        out.line((opts.time ? `${strftimeHMS()},` : '') + (opts.timestamp ? sprintf('%.6f,', secs) : '') +
-          sprintf('%d,%s,%s,%s,%s,%s,%d,%d,%d,%.2f', e.pid, e.comm, ip, laddr, e.lport, raddr, e.dport, txKb, rxKb, ms));
-        return;
-      }
-      const row = wide ? '%-5d %-16.16s %-2s %-26s %-5d %-26s %-5d %6d %6d %.2f' : '%-5d %-10.10s %s%-15s %-5d %-15s %-5d %5d %5d %.2f';
-      out.line((opts.time ? sprintf('%-8s ', strftimeHMS()) : '') + (opts.timestamp ? sprintf('%-9.6f ', secs) : '') +
-        sprintf(row, e.pid, e.comm, wide ? ip : '', laddr, e.lport, raddr, e.dport, txKb, rxKb, ms));
+      const [txKb, rxKb] = [Math.floor(Number(e.tx_b) / 1024), Math.floor(Number(e.rx_b) / 1024)];
+      out.line(times.row(e.ts_us) + sprintf(row, e.pid, e.comm, wide || csv ? ip : '', laddr, lport, raddr, dport, txKb, rxKb, ms));
     });
     await untilExit();
     const lost = bpf.lost('events');

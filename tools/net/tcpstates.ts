@@ -5,11 +5,12 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { defineTool, opt, ToolError } from '../../lib/cli/index.js';
-import { sprintf, strftimeHMS } from '../../lib/output/index.js';
-import { AF_INET, familyFilter, sessionAddrs, tcpStateName } from '../../lib/host/net.js';
+import { sprintf, timeColumns } from '../../lib/output/index.js';
+import { AF_INET, familyFilter, familyOptions, oneFamily, sessionAddrs, sessionOutputOptions, sessionPortOptions, tcpStateName,
+  type SessionOptions, type SetStateSession } from '../../lib/host/net.js';
 
 const program = `
-#include <bpfkit_net.h>   /* TCP states, copy_set_state_addrs() */
+#include <bpfkit_net.h>   /* TCP states, struct set_state_session */
 
 const volatile u16 targ_family = 0;
 const volatile bool filter_lport = false;
@@ -22,11 +23,7 @@ struct event {
 	u32 pid;
 	int oldstate;
 	int newstate;
-	u16 family;
-	u16 lport;
-	u16 dport;
-	u8 saddr[16];
-	u8 daddr[16];
+	struct set_state_session session;
 	char comm[16];
 };
 
@@ -60,10 +57,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 		e->pid = bpfkit_tgid();
 		e->oldstate = args->oldstate;
 		e->newstate = args->newstate;
-		e->family = args->family;
-		e->lport = lport;
-		e->dport = dport;
-		copy_set_state_addrs(args, e->saddr, e->daddr);
+		copy_set_state_session(args, &e->session);
 		bpf_get_current_comm(&e->comm, sizeof(e->comm));
 		ringbuf_submit(events, e);
 	}
@@ -75,32 +69,24 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 }
 `;
 
-interface Options {
-  time: boolean;
-  timestamp: boolean;
-  wide: boolean;
-  csv: boolean;
+interface Options extends SessionOptions {
   journal: boolean;
-  localport?: Set<number>;
-  remoteport?: Set<number>;
-  ipv4: boolean;
-  ipv6: boolean;
 }
 
 interface StateEvent {
-  skaddr: bigint; ts_us: bigint; delta_us: bigint; pid: number; oldstate: number; newstate: number; family: number;
-  lport: number; dport: number; saddr: number[]; daddr: number[]; comm: string;
+  skaddr: bigint; ts_us: bigint; delta_us: bigint; pid: number; oldstate: number; newstate: number; session: SetStateSession; comm: string;
 }
 
 /** -Y: one journal entry per change, with BCC's fields, through logger(1) (journald's native protocol). */
 function journalEntry(e: StateEvent, laddr: string, raddr: string): void {
-  const pfx = e.family === AF_INET ? 'IPV4' : 'IPV6';
+  const { family, lport, dport } = e.session;
+  const pfx = family === AF_INET ? 'IPV4' : 'IPV6';
   const [old, now] = [tcpStateName(e.oldstate), tcpStateName(e.newstate)];
   const fields = [
-    `MESSAGE=${e.comm} ${laddr} ${e.lport} → ${raddr} ${e.dport} ${old} → ${now}`,
+    `MESSAGE=${e.comm} ${laddr} ${lport} → ${raddr} ${dport} ${old} → ${now}`,
     'SYSLOG_IDENTIFIER=tcpstates', 'PRIORITY=5', `OBJECT_PID=${e.pid}`, `OBJECT_COMM=${e.comm}`,
-    `OBJECT_${pfx}_SOURCE_ADDRESS=${laddr}`, `OBJECT_TCP_SOURCE_PORT=${e.lport}`,
-    `OBJECT_${pfx}_DESTINATION_ADDRESS=${raddr}`, `OBJECT_TCP_DESTINATION_PORT=${e.dport}`,
+    `OBJECT_${pfx}_SOURCE_ADDRESS=${laddr}`, `OBJECT_TCP_SOURCE_PORT=${lport}`,
+    `OBJECT_${pfx}_DESTINATION_ADDRESS=${raddr}`, `OBJECT_TCP_DESTINATION_PORT=${dport}`,
     `OBJECT_TCP_OLD_STATE=${old}`, `OBJECT_TCP_NEW_STATE=${now}`, `OBJECT_TCP_SPAN_TIME=${e.delta_us}`,
   ];
   spawnSync('logger', ['--journald'], { input: fields.join('\n') + '\n' });
@@ -119,15 +105,9 @@ defineTool<Options>({
   records: () => ({ fields: ['skaddr', 'pid', 'comm', 'ip', 'laddr', 'lport', 'raddr', 'rport', 'oldstate', 'newstate', 'span_ms'] }),
   program,
   options: {
-    time: opt.flag('T', 'include time column on output (HH:MM:SS)'),
-    timestamp: opt.flag('t', 'include timestamp on output (seconds)'),
-    wide: opt.flag('w', 'wide column output (fits IPv6 addresses)'),
-    csv: opt.flag('s', 'comma separated values output'),
-    localport: opt.ports('L', 'comma-separated list of local ports to trace', 'local port'),
-    remoteport: opt.ports('D', 'comma-separated list of remote ports to trace', 'remote port'),
+    ...sessionOutputOptions, ...sessionPortOptions,
     journal: opt.flag('Y', 'log session state changes to the systemd journal'),
-    ipv4: opt.flag('4', 'trace IPv4 family only'),
-    ipv6: opt.flag('6', 'trace IPv6 family only'),
+    ...familyOptions,
   },
   examples: [
     ['tcpstates', 'trace all TCP state changes'],
@@ -141,10 +121,7 @@ defineTool<Options>({
     ['tcpstates -D 80', 'only trace remote port 80'],
     ['tcpstates -4', 'only trace IPv4 family'],
   ],
-  validate(o) {
-    if (o.ipv4 && o.ipv6) return 'use only one of -4 and -6';
-    return undefined;
-  },
+  validate: oneFamily,
 
   async run({ opts, load, out, json, emit, untilExit }) {
     if (opts.journal && !fs.existsSync(JOURNAL_SOCKET)) throw new ToolError(`-Y needs systemd-journald (no ${JOURNAL_SOCKET})`);
@@ -157,35 +134,30 @@ defineTool<Options>({
     bpf.attachAll();
     const { wide, csv } = opts;
     const withIp = wide || csv; // BCC: the IP column only when wide or CSV
-    const sep = (w: string) => (csv ? ',' : w);
+    const times = timeColumns(opts); // BCC: -t counts from the first change printed
     if (!json) {
-      const prefix = (opts.time ? (csv ? 'TIME,' : sprintf('%-8s ', 'TIME')) : '') +
-        (opts.timestamp ? (csv ? 'TIME(s),' : sprintf('%-9s ', 'TIME(s)')) : '');
       const hdr = csv ? '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s'
         : wide ? '%-16s %-5s %-16.16s %-2s %-26s %-5s %-26s %-5s %-11s -> %-11s %s'
         : '%-16s %-5s %-10.10s %s%-15s %-5s %-15s %-5s %-11s -> %-11s %s';
-      out.line(prefix + sprintf(hdr, 'SKADDR', 'C-PID', 'C-COMM', withIp ? 'IP' : '', 'LADDR', 'LPORT', 'RADDR', 'RPORT',
+      out.line(times.header + sprintf(hdr, 'SKADDR', 'C-PID', 'C-COMM', withIp ? 'IP' : '', 'LADDR', 'LPORT', 'RADDR', 'RPORT',
         'OLDSTATE', 'NEWSTATE', 'MS'));
     }
     const row = csv ? '%s,%d,%s,%s,%s,%s,%s,%d,%s,%s,%.3f'
       : wide ? '%-16s %-5d %-16.16s %-2s %-26s %-5s %-26s %-5d %-11s -> %-11s %.3f'
       : '%-16s %-5d %-10.10s %s%-15s %-5d %-15s %-5d %-11s -> %-11s %.3f';
-    let startUs: bigint | undefined; // BCC: -t counts from the first change printed
     bpf.events<StateEvent>('events', 'event', e => {
-      const { ip, saddr: laddr, daddr: raddr } = sessionAddrs(e);
+      const { lport, dport } = e.session;
+      const { ip, saddr: laddr, daddr: raddr } = sessionAddrs(e.session);
       const ms = Number(e.delta_us) / 1000;
       const [oldstate, newstate] = [tcpStateName(e.oldstate), tcpStateName(e.newstate)];
       if (opts.journal) journalEntry(e, laddr, raddr);
       if (json) {
         emit.event({ skaddr: `0x${e.skaddr.toString(16)}`, pid: e.pid, comm: e.comm, ip,
-          laddr, lport: e.lport, raddr, rport: e.dport, oldstate, newstate, span_ms: ms });
+          laddr, lport, raddr, rport: dport, oldstate, newstate, span_ms: ms });
         return;
       }
-      startUs ??= e.ts_us;
-      const prefix = (opts.time ? strftimeHMS() + sep(' ') : '') +
-        (opts.timestamp ? sprintf(csv ? '%.6f,' : '%-9.6f ', Number(e.ts_us - startUs) / 1e6) : '');
-      out.line(prefix + sprintf(row, e.skaddr.toString(16), e.pid, e.comm, withIp ? String(ip) : '',
-        laddr, e.lport, raddr, e.dport, oldstate, newstate, ms));
+      out.line(times.row(e.ts_us) + sprintf(row, e.skaddr.toString(16), e.pid, e.comm, withIp ? String(ip) : '',
+        laddr, lport, raddr, dport, oldstate, newstate, ms));
     });
     await untilExit();
     const lost = bpf.lost('events');
