@@ -176,7 +176,7 @@ export class ClangCompiler implements Compiler {
     // the generated structs need only vmlinux's integer types, and their #include <vmlinux.h> is a no-op.
     const src = `${preamble}#line 1 "${req.name}"\n${req.text}`;
     // cflags could change what the headers mean (-D...): those programs are compiled from the headers.
-    const pchSpec: PchSpec | undefined = this.usePch && !req.cflags?.length && startsWithBpfkitInclude(req.text)
+    const pchSpec: PchSpec | undefined = this.usePch && !req.cflags?.length && startsWithBpfkitInclude(req.text, this.includeDir)
       ? { dir: path.join(cacheDir(), 'pch'), key: sha(this.fingerprint(), COMPILE_FLAGS_VERSION, ...flags), clang: this.clang, flags, header: path.join(this.includeDir, 'bpfkit.h') }
       : undefined;
     const pch = pchSpec && readyPch(pchSpec);

@@ -16,10 +16,25 @@ const RETRY_FAILED_MS = 600_000;
 
 const requireBuiltin = createRequire(import.meta.url);
 
-/** Whether `text` starts (after comments) with #include <bpfkit.h>: then the PCH stands for it exactly. */
-export function startsWithBpfkitInclude(text: string): boolean {
+/**
+ * Whether `text` starts (after comments) with #include <bpfkit.h>, or with one of bpfkit's own headers in
+ * `includeDir` that itself starts so (after its include guard; bpfkit_net.h, bpfkit_comm_hist.h...): then
+ * bpfkit.h comes before anything else and the PCH stands for it exactly.
+ */
+export function startsWithBpfkitInclude(text: string, includeDir?: string, depth = 0): boolean {
   const rest = text.replace(/^(\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/)*/, '');
-  return /^#\s*include\s*[<"]bpfkit\.h[>"]/.test(rest);
+  if (/^#\s*include\s*[<"]bpfkit\.h[>"]/.test(rest)) return true;
+  const header = /^#\s*include\s*[<"](bpfkit_\w+\.h)[>"]/.exec(rest)?.[1];
+  if (!header || !includeDir || depth > 2) return false;
+  let own: string;
+  try {
+    own = fs.readFileSync(path.join(includeDir, header), 'utf8');
+  } catch {
+    return false;
+  }
+  // its guard (#ifndef X / #define X) defines nothing bpfkit.h looks at
+  const afterGuard = own.replace(/^(\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/)*#\s*ifndef\s+(\w+)\s*\n\s*#\s*define\s+\2[ \t]*\n/, '');
+  return afterGuard !== own && startsWithBpfkitInclude(afterGuard, includeDir, depth + 1);
 }
 
 /** clang's complaints about the PCH itself (stale, corrupt, other flags), as opposed to the user's code. */
