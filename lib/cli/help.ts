@@ -17,6 +17,7 @@ const positionalHelp: Record<string, string> = {
   duration: 'total duration of trace, in seconds',
   pattern: 'search expression for events',
   functions: 'function(s) to trace',
+  subnets: 'comma separated list of subnets',
 };
 
 /** An option's long name as BCC spells it: printUid -> print-uid. */
@@ -27,7 +28,8 @@ export const optionAliases = (o: Options): string[] => (o.alias === undefined ? 
 
 /** How an option is written: "-p PID, --pid PID" (argparse's layout); the short flags first. */
 function invocation(name: string, o: Options): { usage: string; full: string } {
-  const metavar = o.type === 'boolean' ? '' : ` ${kebabCase(name).toUpperCase().replace(/-/g, '_')}`;
+  // argparse writes an option with choices as {a,b,c}
+  const metavar = o.type === 'boolean' ? '' : o.choices ? ` {${[o.choices].flat().join(',')}}` : ` ${kebabCase(name).toUpperCase().replace(/-/g, '_')}`;
   const aliases = optionAliases(o);
   const flags = [...aliases.filter(a => a.length === 1).map(a => `-${a}`), `--${kebabCase(name)}`, ...aliases.filter(a => a.length > 1).map(a => `--${a}`)];
   return { usage: `[${flags[0]}${metavar}]`, full: flags.map(f => f + metavar).join(', ') };

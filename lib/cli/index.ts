@@ -47,6 +47,8 @@ export interface ToolSpec<O> {
   options: Record<string, ToolOption>;
   /** Positionals after the options, e.g. "[interval] [count]" (interval, count, duration are checked here). */
   positional?: string;
+  /** The reference tool's own short flag for JSON output (tcpsubnet's -J): a second name of --json. */
+  jsonFlag?: string;
   examples?: [string, string][];
   /** Extra validation after parsing: return a usage error message, or nothing. */
   validate?: (opts: O) => string | undefined;
@@ -159,6 +161,10 @@ const commonOptions: Record<string, Options> = {
 
 export { kebabCase, optionAliases };
 
+/** The options every tool has, with the tool's own short flag for --json where it has one. */
+const commonOptionsOf = (spec: ToolSpec<any>): Record<string, Options> =>
+  (spec.jsonFlag ? { ...commonOptions, json: { ...commonOptions.json, alias: spec.jsonFlag } } : commonOptions);
+
 /** yargs' parser settings: repeated options give every value (array options collect them: -f A -f B). */
 const parserConfiguration = { 'duplicate-arguments-array': true, 'camel-case-expansion': true };
 
@@ -189,7 +195,7 @@ function yargsOptions(options: Record<string, ToolOption>): Record<string, Optio
  */
 export function fastParse(spec: ToolSpec<any>, argv: string[]): Record<string, any> | undefined {
   if (argv.some(a => a === '-h' || a === '--help')) return undefined;
-  const options = { ...spec.options, ...commonOptions };
+  const options = { ...spec.options, ...commonOptionsOf(spec) };
   const cfg = { alias: {} as Record<string, string[]>, boolean: [] as string[], string: [] as string[], number: [] as string[],
     array: [] as string[], count: [] as string[], default: {} as Record<string, unknown>, coerce: {} as Record<string, (v: any) => any> };
   const known = new Set<string>(['_', '$0']);
@@ -246,7 +252,7 @@ function integersOnly(cfg: { alias: Record<string, string[]>; default: Record<st
 
 async function parseArgs<O>(spec: ToolSpec<O>, argv: string[]): Promise<O & { json: boolean; debug: boolean }> {
   if (argv.some(a => a === '-h' || a === '--help')) {
-    process.stdout.write(formatHelp(spec, commonOptions, Math.min(100, process.stdout.columns || 80)));
+    process.stdout.write(formatHelp(spec, commonOptionsOf(spec), Math.min(100, process.stdout.columns || 80)));
     process.exit(0);
   }
   const fast = fastParse(spec, argv);
@@ -257,7 +263,7 @@ async function parseArgs<O>(spec: ToolSpec<O>, argv: string[]): Promise<O & { js
     return fast as O & { json: boolean; debug: boolean };
   }
   const { default: yargs } = await import('yargs');
-  const options = { ...spec.options, ...commonOptions };
+  const options = { ...spec.options, ...commonOptionsOf(spec) };
   const y = yargs(argv)
     .scriptName(spec.name)
     .usage(`Usage: ${spec.name} [options]${spec.positional ? ' ' + spec.positional : ''}\n\n${spec.description}`)

@@ -32,8 +32,16 @@ function bounds(label: string): [number, number] {
   return hi === undefined ? [value(lo!), value(lo!) + 1] : [value(lo!), value(hi)];
 }
 
-// OneUnseen: in about one run in five, one of the N fragments' waits is not counted (9 of 10, the qdisc's
-// own counter saying all 10 went through, no runs missed): cause not found yet (session 7's notes).
+// OneUnseen: now and then one of the N fragments' waits is not counted (9 of 10), and the tool is not why.
+// Measured (session 8: 200 bursts of 10 at a time through this tbf, ftrace's qdisc events on beside the
+// tool, counters in the tool's program): ftrace records all 2000 enqueues and 2000 dequeues (packets=1,
+// same skb addresses, no requeues); the enqueue program runs 2000 times with no failed update; the
+// dequeue program sees an skb 1999 times, so the missing wait's skb stays in the start map (or is
+// overwritten by a later skb at its address). No recursion miss is counted and the histogram loses
+// nothing: the kernel did not run the tp_btf program for that qdisc_dequeue hit (a softirq dequeue on
+// irq exit, in whatever task was running). A second program on net:net_dev_start_xmit, where the same
+// skb goes to the driver microseconds later, missed that skb too. About 1 dequeue in 2000 on this loaded
+// 2-CPU VM: a test of N = 10 sees it in about 1 run in 200, so it allows one unseen wait.
 const total = (rows: Map<string, number>) => [...rows.values()].reduce((a, b) => a + b, 0);
 
 /** Waits for the fragments to be counted; on a timeout, says what the tool printed and what the qdisc's own counters say. */

@@ -1,7 +1,9 @@
 // tcpcong on the real kernel: bulk transfers between two network namespaces of the test (netns.ts). With
 // an nftables rule dropping every 5th data segment on its way into the server, the sender's session goes
-// through recovery or loss and back (changes counted); without it the session stays open: all its time is
-// open time. Either way the states' times add up to no more than the session's length as the test saw it.
+// through recovery or loss and back (changes counted); without it the session stays open, and as BCC's
+// tcpcong shows only the sessions whose state changed, it is not shown (or, where a loaded machine's veth
+// dropped by itself, with all but a trace of its time open). The states' times add up to no more than the
+// session's length as the test saw it.
 import { createTestNetwork, nstat, type TestNetwork } from './netns.js';
 import { attached, expectUsageErrors, startTool } from './helpers.js';
 
@@ -48,19 +50,20 @@ test('drops during a transfer: recovery or loss, then open again; without drops 
   const lossySum = l.open_us + l.disorder_us + l.cwr_us + l.recovery_us + l.loss_us;
   expect(lossySum).toBeLessThanOrEqual(lossy.wallUs);
   const c = rowOf(t.stdout(), clean.lport);
-  expect(c).toMatchObject({ rport: PORT + 1 });
-  // all but a trace of it open: a loaded machine's veth has dropped by itself, and a clean session has
-  // once gone into recovery for 39 us with nothing resent (its namespace's RetransSegs unchanged)
-  const cleanOther = c.disorder_us + c.cwr_us + c.recovery_us + c.loss_us;
-  expect(cleanOther).toBeLessThan(c.open_us / 100);
-  expect(cleanOther).toBeLessThan(l.recovery_us + l.loss_us);
-  if (resentClean === 0) expect(c.loss_us).toBe(0);
-  expect(c.open_us).toBeGreaterThan(0);
-  expect(c.open_us).toBeLessThanOrEqual(clean.wallUs);
-  // the text table: the lossy session's row, BCC's columns, -R leaving the other session out
-  expect(text.stdout()).toMatch(/^LAddrPort +RAddrPort +Open_ms +Dod_ms +Rcov_ms +Cwr_ms +Los_ms +Chgs$/m);
-  expect(text.stdout()).toContain(`${net.client.v4}:${lossy.lport} `);
-  expect(text.stdout()).not.toContain(`${net.client.v4}:${clean.lport} `);
+  if (c) {
+    // a loaded machine's veth has dropped by itself, and a clean session has once gone into recovery for
+    // 39 us with nothing resent (its namespace's RetransSegs unchanged): all but a trace of it open
+    expect(c).toMatchObject({ rport: PORT + 1 });
+    const cleanOther = c.disorder_us + c.cwr_us + c.recovery_us + c.loss_us;
+    expect(cleanOther).toBeLessThan(c.open_us / 100);
+    expect(cleanOther).toBeLessThan(l.recovery_us + l.loss_us);
+    if (resentClean === 0) expect(c.loss_us).toBe(0);
+    expect(c.open_us).toBeLessThanOrEqual(clean.wallUs);
+  }
+  // the text table: BCC's columns and address/port, the lossy session's row, -R leaving the other session out
+  expect(text.stdout()).toMatch(/^LAddrPort {12}RAddrPort {13}Open_ms Dod_ms Rcov_ms Cwr_ms  Los_ms Chgs $/m);
+  expect(text.stdout()).toMatch(new RegExp(`^${net.client.v4}/${lossy.lport} +${net.server.v4}/${PORT} +\\d+ +\\d+ +\\d+ +\\d+ +\\d+ +[1-9]\\d* *$`, 'm'));
+  expect(text.stdout()).not.toContain(`${net.client.v4}/${clean.lport} `);
   // -d: the stays of the lossy session by state, open's and recovery's or loss's
   expect(dist.stdout()).toMatch(/^tcp_congest_state = open$/m);
   expect(dist.stdout()).toMatch(/^tcp_congest_state = (recovery|loss)$/m);
@@ -68,5 +71,5 @@ test('drops during a transfer: recovery or loss, then open again; without drops 
 });
 
 test('bad input: one line and exit 2', () => {
-  expectUsageErrors('tcpcong', [['--bogus'], ['-u', '-m'], ['-L', '70000'], ['-R', '9-3'], ['-L', 'x'], ['0'], ['1', '0'], ['1', '2', '3']]);
+  expectUsageErrors('tcpcong', [['--bogus'], ['-m'], ['-L', '70000'], ['-R', '1-2-3'], ['-L', 'x'], ['0'], ['1', '0'], ['1', '2', '3']]);
 });

@@ -60,7 +60,7 @@ defineTool<Options>({
   probes: { perf_event: ['hardware cache-misses and cache-references, every -c events, on every CPU'] },
   output: 'counts',
   invocations: [{ args: ['1'], ends: 'itself', needs: '/sys/bus/event_source/devices/cpu' }], // a hardware PMU
-  records: o => ({ fields: ['pid', ...(o.tid ? ['tid'] : []), 'comm', 'cpu', 'references', 'misses', 'hit_pct'] }),
+  records: o => ({ fields: ['pid', ...(o.tid ? ['tid'] : []), 'comm', 'cpu', 'references', 'misses', 'hit_percent'] }),
   program,
   options: {
     samplePeriod: { alias: 'c', type: 'string', default: '100', describe: 'Sample one in this many number of cache reference / miss events', coerce: positiveInt('sample period') },
@@ -101,7 +101,7 @@ defineTool<Options>({
     const [totalRefs, totalMiss] = rows.reduce(([r, m], x) => [r + x.refs, m + x.miss], [0, 0]);
     const hitRate = totalRefs > totalMiss ? ((totalRefs - totalMiss) / totalRefs) * 100 : 0;
     if (json) {
-      emit.counts(seconds, rows.map(r => ({ pid: r.pid, ...(opts.tid ? { tid: r.tid } : {}), comm: r.name, cpu: r.cpu, references: r.refs, misses: r.miss, hit_pct: Number(r.hit.toFixed(2)) })));
+      emit.counts(seconds, rows.map(r => ({ pid: r.pid, ...(opts.tid ? { tid: r.tid } : {}), comm: r.name, cpu: r.cpu, references: r.refs, misses: r.miss, hit_percent: Number(r.hit.toFixed(2)) })));
       return;
     }
     out.line(opts.tid

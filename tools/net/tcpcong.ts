@@ -3,9 +3,11 @@
 // often they change, per socket as a table or as histograms of the stays by state (BCC's tcpcong). BCC
 // probes the congestion functions with kprobes; here the tcp:tcp_cong_state_set tracepoint (every change of
 // icsk_ca_state) does, with sock:inet_sock_set_state for a session's start (established: open) and end.
+// As BCC, each interval shows the sessions whose state changed in it, with the time each spent in each
+// state during that interval (BCC clears its table every interval), IPv4 and IPv6 in tables of their own.
 import { defineTool, opt } from '../../lib/cli/index.js';
 import { intervalCount, UsageError } from '../../lib/cli/options.js';
-import { formatIp } from '../../lib/host/net.js';
+import { AF_INET, formatIp } from '../../lib/host/net.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 
 const program = `
@@ -97,29 +99,34 @@ TRACEPOINT_PROBE(tcp, tcp_cong_state_set)
 const STATES = ['open', 'disorder', 'cwr', 'recovery', 'loss'];
 const COLUMNS = ['Open', 'Dod', 'Rcov', 'Cwr', 'Los']; // BCC's order: open, disorder, recovery, cwr, loss
 const COLUMN_STATE = [0, 1, 3, 2, 4];
+/** BCC's tables, as its format strings have them (the IPv4 header lacks the space its rows have after the first column). */
+const TABLES = {
+  4: { header: '%-21s%-21s %-7s %-6s %-7s %-7s %-6s %-5s', row: '%-21s %-21s %-7d %-6d %-7d %-7d %-6d %-5d', ends: ['LAddrPort', 'RAddrPort'] },
+  6: { header: '%-32s %-32s %-7s %-6s %-7s %-7s %-6s %-5s', row: '%-32s %-32s %-7d %-7d %-7d %-6d %-6d %-5d', ends: ['LAddrPort6', 'RAddrPort6'] },
+} as const;
 
 interface Options {
   interval?: string;
   outputs?: string;
   timestamp: boolean;
   dist: boolean;
-  lport?: [number, number][];
-  rport?: [number, number][];
+  localport?: [number, number][];
+  remoteport?: [number, number][];
   microseconds: boolean;
-  milliseconds: boolean;
 }
 
 interface Ends { family: number; lport: number; rport: number; laddr: number[]; raddr: number[] }
 
-/** BCC's -L/-R: "80", "8000-8080", comma-separated, at most 8. */
+/** BCC's -L/-R: "80" or "8000-8080" (a reversed range swapped, as BCC does); here also several, comma-separated, at most 8. */
 function portRanges(what: string) {
   return (v: unknown): [number, number][] | undefined => {
     if (v === undefined) return undefined;
     const s = String(Array.isArray(v) ? v[v.length - 1] : v);
     const ranges = s.split(',').map(part => {
       const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-      const [lo, hi] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [NaN, NaN];
-      if (!(lo >= 0 && hi <= 65535 && lo <= hi)) throw new UsageError(`invalid ${what}: '${part}' (a port or a range, e.g. 8000-8080)`);
+      const [a, b] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [NaN, NaN];
+      const [lo, hi] = a <= b ? [a, b] : [b, a];
+      if (!(lo >= 0 && hi <= 65535)) throw new UsageError(`invalid ${what}: '${part}' (a port or a range, e.g. 8000-8080)`);
       return [lo, hi] as [number, number];
     });
     if (ranges.length > 8) throw new UsageError(`too many ${what}s: ${ranges.length} (at most 8)`);
@@ -143,10 +150,9 @@ defineTool<Options>({
   options: {
     timestamp: opt.flag('T', 'include timestamp on output'),
     dist: opt.flag('d', 'show distributions as histograms'),
-    lport: { alias: 'L', type: 'string', describe: 'trace local ports only', coerce: portRanges('local port') },
-    rport: { alias: 'R', type: 'string', describe: 'trace the dest ports only', coerce: portRanges('remote port') },
+    localport: { alias: 'L', type: 'string', describe: 'trace local ports only', coerce: portRanges('local port') },
+    remoteport: { alias: 'R', type: 'string', describe: 'trace the dest ports only', coerce: portRanges('remote port') },
     microseconds: opt.flag('u', 'output in microseconds'),
-    milliseconds: opt.flag('m', 'output in milliseconds'),
   },
   examples: [
     ['tcpcong', 'show tcp congestion status duration'],
@@ -157,7 +163,6 @@ defineTool<Options>({
     ['tcpcong -d', 'show the duration as histograms'],
   ],
   validate(o) {
-    if (o.microseconds && o.milliseconds) return 'use only one of -u and -m';
     intervalCount({ interval: o.interval, count: o.outputs });
     return undefined;
   },
@@ -165,8 +170,9 @@ defineTool<Options>({
   async run({ opts, load, out, json, emit, banner, intervals, monotonicNs }) {
     const ranges = (r: [number, number][] | undefined, i: 0 | 1) => [...(r ?? []).map(x => x[i]), ...Array(8 - (r?.length ?? 0)).fill(0)];
     const bpf = load({ rodata: {
-      n_lranges: opts.lport?.length ?? 0, n_rranges: opts.rport?.length ?? 0,
-      lrange_lo: ranges(opts.lport, 0), lrange_hi: ranges(opts.lport, 1), rrange_lo: ranges(opts.rport, 0), rrange_hi: ranges(opts.rport, 1),
+      n_lranges: opts.localport?.length ?? 0, n_rranges: opts.remoteport?.length ?? 0,
+      lrange_lo: ranges(opts.localport, 0), lrange_hi: ranges(opts.localport, 1),
+      rrange_lo: ranges(opts.remoteport, 0), rrange_hi: ranges(opts.remoteport, 1),
       in_ms: !opts.microseconds,
     } });
     bpf.attachAll();
@@ -178,40 +184,58 @@ defineTool<Options>({
     const per = opts.microseconds ? 1000n : 1000000n;
     const { interval, count } = intervalCount({ interval: opts.interval, count: opts.outputs });
     const addr = (e: Ends, which: 'l' | 'r') => formatIp(e.family, which === 'l' ? e.laddr : e.raddr);
+    const stateOrder = (a: string | number, b: string | number) => STATES.indexOf(String(a)) - STATES.indexOf(String(b));
+    // each session's times and changes since the tool started, at the last interval: an interval shows what they grew by
+    const before = new Map<string, { ns: bigint[]; changes: bigint }>();
     await intervals(interval, count, (_last, seconds) => {
+      if (!json) {
+        out.line('');
+        if (opts.timestamp) out.line(strftimeHMS());
+      }
       if (opts.dist) {
         const data = stays.read(true);
         const label = opts.microseconds ? 'usecs' : 'msecs';
         const stateName = (state: number) => STATES[state] ?? String(state); // the key but its slot: the state
-        if (json) return void emit.histogram(stays.json(label, { sectionHeader: 'state', sectionFormat: stateName }, data));
-        if (opts.timestamp) out.line(strftimeHMS());
-        out.write(stays.format(label, { sectionHeader: 'tcp_congest_state', sectionFormat: stateName }, data));
+        if (json) return void emit.histogram(stays.json(label, { sectionHeader: 'state', sectionFormat: stateName, sectionSort: stateOrder }, data));
+        out.write(stays.format(label, { sectionHeader: 'tcp_congest_state', sectionFormat: stateName, sectionSort: stateOrder }, data));
         return;
       }
       // since the tool started: the stays ended so far, plus each open session's current stay up to now
-      const rows = new Map<string, { who: Ends; ns: bigint[]; changes: bigint }>();
+      const sums = new Map<string, { who: Ends; ns: bigint[]; changes: bigint }>();
       const keyOf = (e: Ends) => `${addr(e, 'l')}/${e.lport}/${addr(e, 'r')}/${e.rport}`;
-      for (const [who, t] of totals.entries()) rows.set(keyOf(who), { who, ns: [...t.ns], changes: t.changes });
+      for (const [who, t] of totals.entries()) sums.set(keyOf(who), { who, ns: [...t.ns], changes: t.changes });
       const now = monotonicNs();
       for (const [, s] of sockets.entries()) {
-        const row = rows.get(keyOf(s.who)) ?? { who: s.who, ns: [0n, 0n, 0n, 0n, 0n], changes: 0n };
-        if (s.state < 5 && now > s.since_ns) row.ns[s.state] += now - s.since_ns;
-        rows.set(keyOf(s.who), row);
+        const sum = sums.get(keyOf(s.who)) ?? { who: s.who, ns: [0n, 0n, 0n, 0n, 0n], changes: 0n };
+        if (s.state < 5 && now > s.since_ns) sum.ns[s.state] += now - s.since_ns;
+        sums.set(keyOf(s.who), sum);
       }
-      const list = [...rows.values()];
+      const rows = [];
+      for (const [key, sum] of sums) {
+        const last = before.get(key);
+        before.set(key, { ns: sum.ns, changes: sum.changes });
+        const grew = (now: bigint, then = 0n) => (now > then ? now - then : 0n); // (a stay read as it ended: caught up next time)
+        const row = { who: sum.who, ns: sum.ns.map((n, i) => grew(n, last?.ns[i])), changes: grew(sum.changes, last?.changes) };
+        if (row.changes > 0n) rows.push(row); // BCC's rows: the sessions that changed state
+      }
+      rows.sort((a, b) => a.who.lport - b.who.lport);
       if (json) {
-        emit.counts(seconds, list.map(r => ({
+        emit.counts(seconds, rows.map(r => ({
           laddr: addr(r.who, 'l'), lport: r.who.lport, raddr: addr(r.who, 'r'), rport: r.who.rport,
           ...Object.fromEntries(STATES.map((s, i) => [`${s}_${unit(opts)}`, Number(r.ns[i] / per)])), changes: Number(r.changes),
         })));
         return;
       }
-      if (opts.timestamp) out.line(strftimeHMS());
       const u = unit(opts);
-      out.line(sprintf('%-21s %-21s %-7s %-7s %-7s %-7s %-7s %s', 'LAddrPort', 'RAddrPort', ...COLUMNS.map(c => `${c}_${u}`), 'Chgs'));
-      for (const r of list) {
-        out.line(sprintf('%-21s %-21s %-7d %-7d %-7d %-7d %-7d %d', `${addr(r.who, 'l')}:${r.who.lport}`, `${addr(r.who, 'r')}:${r.who.rport}`,
-          ...COLUMN_STATE.map(i => Number(r.ns[i] / per)), Number(r.changes)));
+      for (const family of [4, 6] as const) {
+        const mine = rows.filter(r => (r.who.family === AF_INET) === (family === 4));
+        if (!mine.length) continue;
+        const table = TABLES[family];
+        out.line(sprintf(table.header, ...table.ends, ...COLUMNS.map(c => `${c}_${u}`), 'Chgs'));
+        for (const r of mine) {
+          out.line(sprintf(table.row, `${addr(r.who, 'l')}/${r.who.lport}`, `${addr(r.who, 'r')}/${r.who.rport}`,
+            ...COLUMN_STATE.map(i => Number(r.ns[i] / per)), Number(r.changes)));
+        }
       }
     });
   },

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // tcpdrop: TCP packets the kernel drops, with the socket's state, the packet's flags, the drop reason and
 // the kernel stack (BCC's tcpdrop). BCC's own fallback where tcp_drop() is gone: skb:kfree_skb with a
-// reason above NOT_SPECIFIED, for packets that belong to a TCP socket (the skb's, or the receiving socket
+// reason above NOT_SPECIFIED (read from this kernel's BTF, as the reasons' names are), for packets that belong to a TCP socket (the skb's, or the receiving socket
 // the 6.x tracepoint names); the addresses and ports are the packet's own headers.
 import fs from 'node:fs';
 import { defineTool, opt } from '../../lib/cli/index.js';
@@ -35,8 +35,10 @@ BPFKIT_EXPORT_TYPE(struct event);
 
 TRACEPOINT_PROBE(skb, kfree_skb)
 {
-	/* 0: not dropped (consumed), 1: no reason given; BCC reports the others */
-	if (args->reason <= SKB_DROP_REASON_NOT_SPECIFIED)
+	/* BCC reports the reasons above NOT_SPECIFIED: not SKB_NOT_DROPPED_YET, SKB_CONSUMED (6.3+) nor the
+	 * plain kfree_skb() calls that give no reason. The enum's values differ between kernels (6.1 has no
+	 * SKB_CONSUMED: NOT_SPECIFIED is 1 there, 2 here), so the bound is this kernel's, relocated from BTF. */
+	if (args->reason <= bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NOT_SPECIFIED))
 		return 0;
 	struct sk_buff *skb = (struct sk_buff *)args->skbaddr;
 	struct sock *sk = BPF_CORE_READ(skb, sk);

@@ -105,17 +105,18 @@ defineTool<Options>({
   records: o => ({ fields: ['subnet', valueField(o)] }),
   program,
   positional: '[subnets]',
+  jsonFlag: 'J',
   options: {
     verbose: opt.flag('v', 'output debug statements'),
-    format: { alias: 'f', type: 'string', default: 'B', coerce: formatLetter,
-      describe: '[bkmBKM] format to report: bits, Kbits, Mbits, bytes, KBytes, MBytes (default B)' },
-    interval: { ...opt.interval('output interval, in seconds (default 1)'), default: 1 },
+    format: { alias: 'f', type: 'string', default: 'B', choices: Object.keys(FORMATS), coerce: formatLetter,
+      describe: '[bkmBKM] format to report: bits, Kbits, Mbits, bytes, KBytes, MBytes' },
+    interval: { ...opt.interval('output interval, in seconds'), default: 1 },
   },
   examples: [
     ['tcpsubnet', 'Trace TCP sent to the default subnets: ' + DEFAULT_SUBNETS],
     ['tcpsubnet -f K', 'Trace TCP sent to the default subnets aggregated in KBytes'],
     ['tcpsubnet 10.80.0.0/24', 'Trace TCP sent to 10.80.0.0/24 only'],
-    ['tcpsubnet --json', 'Format the output in JSON'],
+    ['tcpsubnet -J', 'Format the output in JSON'],
   ],
   validate(o) {
     subnetList(o.subnets); // throws the usage error
