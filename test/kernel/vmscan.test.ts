@@ -42,8 +42,9 @@ test('memcg reclaim at a cgroup\'s limit: at least the reclaims (and their time)
   const row = record.rows[0];
   console.log(`vmscan: ${row.memcg_reclaims} memcg reclaims, ${row.memcg_reclaim_ms.toFixed(2)} ms; drsnoop: the dd's ${reclaims.length}, ${ddMs.toFixed(2)} ms`);
   expect(row.memcg_reclaims).toBeGreaterThanOrEqual(reclaims.length);
-  // each program stamps its own begin and end: the same reclaim may differ by a few ns between them
-  expect(row.memcg_reclaim_ms).toBeGreaterThanOrEqual(ddMs * 0.99 - 0.01);
+  // each program stamps its own begin and end, one after the other on the same hit: the same reclaim may
+  // differ by the programs run between them (2.3 us a reclaim seen in CI, at load): 10 us a reclaim allowed
+  expect(row.memcg_reclaim_ms).toBeGreaterThanOrEqual(ddMs * 0.99 - 0.01 * reclaims.length);
 
   const lines = text.stdout().trim().split('\n');
   expect(lines[0]).toBe('Tracing VM scanner... Hit Ctrl-C to end.');
