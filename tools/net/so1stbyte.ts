@@ -84,7 +84,9 @@ static __always_inline int read_exit(long ret)
 		return 0;
 	/* the same socket as connect()'s (not another one that took its fd number since) */
 	if (ret > 0 && w->sk == current_fd_sock(k.fd)) {
-		struct hist_key h = { .pid = k.tgid };
+		struct hist_key h;
+		__builtin_memset(&h, 0, sizeof(h)); /* its padding too: a hash key is compared bytewise */
+		h.pid = k.tgid;
 		bpf_get_current_comm(&h.comm, sizeof(h.comm));
 		h.slot = bpf_log2l((bpf_ktime_get_ns() - w->ts) / 1000);
 		map_increment(dist, h);

@@ -53,7 +53,10 @@ static __always_inline void account(struct sock_state *s, u64 now, bool change)
 		if (change)
 			__sync_fetch_and_add(&t->changes, 1);
 	}
-	struct hist_key key = { .state = old, .slot = bpf_log2l(in_ms ? stay / 1000000 : stay / 1000) };
+	struct hist_key key;
+	__builtin_memset(&key, 0, sizeof(key)); /* its padding too: a hash key is compared bytewise */
+	key.state = old;
+	key.slot = bpf_log2l(in_ms ? stay / 1000000 : stay / 1000);
 	map_increment(stays, key);
 	s->since_ns = now;
 }
