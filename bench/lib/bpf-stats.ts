@@ -74,8 +74,10 @@ async function attached(ts: Tracer[], ready: RegExp): Promise<Map<Tracer, number
   return ids;
 }
 
-/** `ready`: what each tracer prints once attached (a banner; bpftrace's "Attaching N probes" comes before it does). */
-export async function measure(name: string, tracers: Tracer[], work: () => void | Promise<void>, ready = /Hit Ctrl-C|Tracing|PAGES/): Promise<string> {
+interface ProgramRuns { label: string; ns: number; runs: number }
+
+/** Each tracer's BPF run time and run count over one run of `work`, the tracers stopped after. */
+async function runsOver(tracers: Tracer[], work: () => void | Promise<void>, ready: RegExp): Promise<ProgramRuns[]> {
   const ids = await attached(tracers, ready);
   const before = new Map(tracers.map(t => [t, stats(t.child.pid!, ids.get(t)!)]));
   await work();
@@ -83,15 +85,21 @@ export async function measure(name: string, tracers: Tracer[], work: () => void 
   const after = new Map(tracers.map(t => [t, stats(t.child.pid!, ids.get(t)!)]));
   for (const t of tracers) t.child.kill('SIGINT');
   await Promise.all(tracers.map(t => new Promise(r => (t.child.exitCode !== null ? r(0) : t.child.on('exit', r)))));
-  const per = tracers.map(t => {
-    const ns = after.get(t)!.ns - before.get(t)!.ns;
-    const runs = after.get(t)!.runs - before.get(t)!.runs;
-    return { label: t.label, ns, runs, perRun: runs ? ns / runs : 0 };
-  });
-  const parts = per.map(p => `${p.label} ${p.perRun.toFixed(0)} ns/run (${p.runs} runs, ${(p.ns / 1e6).toFixed(2)} ms)`);
+  return tracers.map(t => ({ label: t.label, ns: after.get(t)!.ns - before.get(t)!.ns, runs: after.get(t)!.runs - before.get(t)!.runs }));
+}
+
+/** The bench line: each tracer's time per run, and ours / the reference's where there are two. */
+function report(name: string, per: ProgramRuns[], counted: (p: ProgramRuns) => string): string {
+  const perRun = per.map(p => (p.runs ? p.ns / p.runs : 0));
+  const parts = per.map((p, i) => `${p.label} ${perRun[i]!.toFixed(0)} ns/run (${counted(p)})`);
   const theirs = per[1]?.label.split(' ')[0] ?? ''; // "libbpf-tools", "bpftrace"
-  const ratio = per.length === 2 && per[1].perRun > 0 ? `; per event, ours / ${theirs}${theirs.endsWith('s') ? "'" : "'s"} = ${(per[0].perRun / per[1].perRun).toFixed(2)}` : '';
+  const ratio = per.length === 2 && perRun[1]! > 0 ? `; per event, ours / ${theirs}${theirs.endsWith('s') ? "'" : "'s"} = ${(perRun[0]! / perRun[1]!).toFixed(2)}` : '';
   return `${name}: ${parts.join(', ')}${ratio}`;
+}
+
+/** `ready`: what each tracer prints once attached (a banner; bpftrace's "Attaching N probes" comes before it does). */
+export async function measure(name: string, tracers: Tracer[], work: () => void | Promise<void>, ready = /Hit Ctrl-C|Tracing|PAGES/): Promise<string> {
+  return report(name, await runsOver(tracers, work, ready), p => `${p.runs} runs, ${(p.ns / 1e6).toFixed(2)} ms`);
 }
 
 /**
@@ -100,21 +108,14 @@ export async function measure(name: string, tracers: Tracer[], work: () => void 
  * first pays the cold caches for both, which side by side makes the order of attaching the result.
  */
 export async function measureInTurns(name: string, tracers: (() => Tracer)[], work: () => void | Promise<void>, rounds = 3, ready = /Hit Ctrl-C|Tracing|PAGES/): Promise<string> {
-  const totals = tracers.map(() => ({ label: '', ns: 0, runs: 0 }));
+  const totals: ProgramRuns[] = tracers.map(() => ({ label: '', ns: 0, runs: 0 }));
   for (let round = 0; round < rounds; round++) {
     for (const [i, make] of tracers.entries()) {
-      const t = make();
-      const line = await measure(name, [t], work, ready);
-      const m = /: (.*) (\d+) ns\/run \((\d+) runs, ([\d.]+) ms\)$/.exec(line);
-      if (!m) throw new Error(`unexpected measure() line: ${line}`);
-      totals[i] = { label: m[1]!, ns: totals[i]!.ns + Number(m[4]) * 1e6, runs: totals[i]!.runs + Number(m[3]) };
+      const [r] = await runsOver([make()], work, ready);
+      totals[i] = { label: r!.label, ns: totals[i]!.ns + r!.ns, runs: totals[i]!.runs + r!.runs };
     }
   }
-  const parts = totals.map(t => `${t.label} ${(t.runs ? t.ns / t.runs : 0).toFixed(0)} ns/run (${t.runs} runs in ${rounds} turns)`);
-  const [a, b] = totals.map(t => (t.runs ? t.ns / t.runs : 0));
-  const theirs = totals[1]?.label.split(' ')[0] ?? '';
-  const ratio = totals.length === 2 && b ? `; per event, ours / ${theirs}${theirs.endsWith('s') ? "'" : "'s"} = ${(a! / b).toFixed(2)}` : '';
-  return `${name}: ${parts.join(', ')}${ratio}`;
+  return report(name, totals, p => `${p.runs} runs in ${rounds} turns`);
 }
 
 /** Runs `body` with kernel.bpf_stats_enabled on, restoring its value after. */
