@@ -344,8 +344,8 @@ export class BPF {
       groups.set(g, [...(groups.get(g) ?? []), p]);
     }
     const plan: ProgramPlan = { skip: new Map(), failures: [] };
+    const wholeBtfSpared = this.coreBtf !== undefined;
     for (const group of groups.values()) {
-      const wholeBtfSpared = this.coreBtf !== undefined;
       group.sort((a, b) => rank(a, wholeBtfSpared) - rank(b, wholeBtfSpared));
       const reasons: string[] = [];
       let chosen: Program | undefined;

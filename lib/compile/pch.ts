@@ -16,13 +16,15 @@ const RETRY_FAILED_MS = 600_000;
 
 const requireBuiltin = createRequire(import.meta.url);
 
+const leadingComments = /^(\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/)*/;
+
 /**
  * Whether `text` starts (after comments) with #include <bpfkit.h>, or with one of bpfkit's own headers in
  * `includeDir` that itself starts so (after its include guard; bpfkit_net.h, bpfkit_comm_hist.h...): then
  * bpfkit.h comes before anything else and the PCH stands for it exactly.
  */
 export function startsWithBpfkitInclude(text: string, includeDir?: string, depth = 0): boolean {
-  const rest = text.replace(/^(\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/)*/, '');
+  const rest = text.replace(leadingComments, '');
   if (/^#\s*include\s*[<"]bpfkit\.h[>"]/.test(rest)) return true;
   const header = /^#\s*include\s*[<"](bpfkit_\w+\.h)[>"]/.exec(rest)?.[1];
   if (!header || !includeDir || depth > 2) return false;
@@ -33,8 +35,10 @@ export function startsWithBpfkitInclude(text: string, includeDir?: string, depth
     return false;
   }
   // its guard (#ifndef X / #define X) defines nothing bpfkit.h looks at
-  const afterGuard = own.replace(/^(\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/)*#\s*ifndef\s+(\w+)\s*\n\s*#\s*define\s+\2[ \t]*\n/, '');
-  return afterGuard !== own && startsWithBpfkitInclude(afterGuard, includeDir, depth + 1);
+  const body = own.replace(leadingComments, '');
+  const afterGuard = body.replace(/^#\s*ifndef\s+(\w+)\s*\n\s*#\s*define\s+\1[ \t]*\n/, '');
+  if (afterGuard === body) return false; // no guard first
+  return startsWithBpfkitInclude(afterGuard, includeDir, depth + 1);
 }
 
 /** clang's complaints about the PCH itself (stale, corrupt, other flags), as opposed to the user's code. */
