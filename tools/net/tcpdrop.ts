@@ -1,8 +1,9 @@
 #!/usr/bin/env -S sh -c 'exec "$(dirname "$(readlink -f "$0")")/../../bin/bpfkit-node" "$0" "$@"'
 // tcpdrop: TCP packets the kernel drops, with the socket's state, the packet's flags, the drop reason and
 // the kernel stack (BCC's tcpdrop). BCC's own fallback where tcp_drop() is gone: skb:kfree_skb with a
-// reason above NOT_SPECIFIED (read from this kernel's BTF, as the reasons' names are), for packets that belong to a TCP socket (the skb's, or the receiving socket
-// the 6.x tracepoint names); the addresses and ports are the packet's own headers.
+// reason above NOT_SPECIFIED (read from this kernel's BTF, as the reasons' names are), for packets that
+// belong to a TCP socket (the skb's, or the receiving socket the 6.x tracepoint names); the addresses and
+// ports are the packet's own headers.
 import fs from 'node:fs';
 import { defineTool, opt } from '../../lib/cli/index.js';
 import { UsageError } from '../../lib/cli/options.js';
