@@ -25,7 +25,7 @@ import path from 'node:path';
 import { loadSpecs } from '../lib/cli/catalogue.js';
 import { prepareCoreBtf } from '../lib/compile/core-btf.js';
 import { startsWithBpfkitInclude } from '../lib/compile/pch.js';
-import { cacheDir, ClangCompiler, compile, compileMany, type CompileRequest, type CompileResult } from '../lib/compile/index.js';
+import { cacheDir, ClangCompiler, compile, compileMany, includeDir, type CompileRequest, type CompileResult } from '../lib/compile/index.js';
 import { eachInParallel } from '../lib/util/parallel.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
@@ -106,13 +106,13 @@ try {
       }
     }
     for (const m of modes) medians[m].push(median(t[m]));
-    const note = startsWithBpfkitInclude(req.text) ? '' : '   no PCH';
+    const note = startsWithBpfkitInclude(req.text, includeDir) ? '' : '   no PCH';
     out(`${name.padEnd(16)}${String(req.text.split('\n').length).padStart(8)}${modes.map(m => col(median(t[m]).toFixed(0))).join('')}${note}`);
   }
   out(`${'median'.padEnd(24)}${modes.map(m => col(median(medians[m]).toFixed(0))).join('')}`);
   // the bar is for every tool, not for the median one
   out(`${'max'.padEnd(24)}${modes.map(m => col(Math.max(...medians[m]).toFixed(0))).join('')}`);
-  const noPch = specs.filter(s => !startsWithBpfkitInclude(s.program)).length;
+  const noPch = specs.filter(s => !startsWithBpfkitInclude(s.program, includeDir)).length;
   out(`${noPch} of ${specs.length} tools' programs start with another header than <bpfkit.h>: no PCH for them`);
 
   out(`setup's precompile of ${specs.length} tools (objects, then BTF cuts; PCH built), ${load()}:`);

@@ -1,5 +1,5 @@
-// npm run build: the library as JS with .d.ts files (dist/lib: what `import { BPF } from 'bpfkit'` loads;
-// only this with --lib, as npm pack does),
+// npm run build: the library as JS with .d.ts files (dist/lib: what `import { BPF } from 'bpfkit'` loads)
+// and the index of vmlinux.h that compiles cut it with (dist/vmlinux); only these with --lib, as npm pack does;
 // a bundle of every tool and command (in the cache: what they start from), the catalogue manifest, and, unless
 // --no-precompile, every tool's BPF object in the compile cache so that a first run does not wait for clang.
 import { spawnSync } from 'node:child_process';
@@ -18,6 +18,7 @@ const run = (what, args, stdout = 'inherit') => {
 
 fs.rmSync(path.join(root, 'dist', 'lib'), { recursive: true, force: true });
 run('tsc', [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.build.json')]);
+run('the vmlinux.h index', [path.join(root, 'bin', 'bpfkit-node.mjs'), path.join(root, 'bin', 'vmlinux-index.ts')]);
 if (process.argv.includes('--lib')) process.exit(0); // npm pack: the package builds its bundles where it runs
 
 const entries = ['bin/cli.ts', 'bin/precompile.ts', 'bin/docs.ts', 'test/vm/lane.ts'].map(f => path.join(root, f));

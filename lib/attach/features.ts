@@ -8,6 +8,7 @@ import { compile } from '../compile/index.js';
 import { tracefsDir } from '../compile/tracepoints.js';
 import { kprobeMultiOpts, libbpfFns as f, openOpts, takeLog, type Ptr } from '../libbpf/index.js';
 import type { ProbeKind } from './sections.js';
+import { writeAtomic } from '../util/files.js';
 
 const BPF_PROG_TYPE_KPROBE = 2, BPF_PROG_TYPE_TRACEPOINT = 5, BPF_PROG_TYPE_PERF_EVENT = 7, BPF_PROG_TYPE_RAW_TRACEPOINT = 17;
 const BPF_MAP_TYPE_RINGBUF = 27;
@@ -51,11 +52,7 @@ function saveBootCache(key: string, value: Feature): void {
   const file = bootCacheFile();
   if (!file) return;
   try {
-    const all = { ...loadBootCache(), [key]: value };
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(all));
-    fs.renameSync(tmp, file);
+    writeAtomic(file, JSON.stringify({ ...loadBootCache(), [key]: value }));
   } catch { /* not root or read-only /run: detect again next time */ }
 }
 

@@ -9,6 +9,7 @@ import { BPF } from '../bpf.js';
 import { cacheDir, projectRoot } from '../compile/index.js';
 import { definedTools, hasBpfPrivileges, type ToolSpec } from './index.js';
 import { missingDriver } from '../host/drivers.js';
+import { writeAtomic } from '../util/files.js';
 
 const toolsDir = path.join(projectRoot, 'tools');
 
@@ -121,10 +122,7 @@ export async function catalogue(): Promise<CatalogueEntry[]> {
   const entries = (await loadSpecs()).map(({ program, run, validate, ...meta }) => ({ ...meta, programHash: hashOf(program) }));
   const json = JSON.stringify(entries, (k, v) => (typeof v === 'function' ? undefined : v));
   try {
-    fs.mkdirSync(path.dirname(manifestFile), { recursive: true });
-    const tmp = `${manifestFile}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, json);
-    fs.renameSync(tmp, manifestFile);
+    writeAtomic(manifestFile, json);
   } catch { /* read-only install: made again next time */ }
   return JSON.parse(json);
 }
@@ -173,9 +171,7 @@ export async function runsHereCached(entries: CatalogueEntry[]): Promise<string[
     }
     // an unprivileged answer may only reflect what this user cannot see
     if (hasBpfPrivileges()) try {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(known));
-      fs.renameSync(`${file}.${process.pid}.tmp`, file);
+      writeAtomic(file, JSON.stringify(known));
     } catch { /* read-only cache */ }
   }
   return entries.map(e => known[keyOf(e)]!);

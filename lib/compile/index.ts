@@ -1,7 +1,9 @@
 // C text -> BPF ELF. The compiler sits behind a small interface (Debian clang today; a wasm clang with
 // a BPF backend could drop in). Results are cached by content: source + flags + generated tracepoint
 // structs + compiler identity + header contents. Programs that start with #include <bpfkit.h> are
-// compiled against a precompiled bpfkit.h (pch.ts): most of a cold compile was parsing vmlinux.h.
+// compiled against a precompiled bpfkit.h (pch.ts): most of a cold compile was parsing vmlinux.h. Until
+// that PCH is built, and for programs it cannot serve, vmlinux.h is cut to what the program needs
+// (vmlinux-cut.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +14,9 @@ import { discardPch, isPchTrouble, readyPch, startPchBuild, startsWithBpfkitIncl
 import { driveAsync, driveSync, runSync, type Steps } from './run.js';
 import { contentKey } from './hash.js';
 import { tracepointStructs } from './tracepoints.js';
+import { vmlinuxCutFor } from './vmlinux-cut.js';
 import { eachInParallel } from '../util/parallel.js';
+import { statKey, writeAtomic } from '../util/files.js';
 
 export { CompileError };
 
@@ -46,6 +50,8 @@ function findRoot(): string {
 
 export const projectRoot = findRoot();
 export const includeDir = path.join(projectRoot, 'bpf-c', 'include');
+/** The index of bpf-c/include/vmlinux.h that `npm run build` and npm pack make (vmlinux-cut.ts). */
+export const shippedIndexDir = path.join(projectRoot, 'dist', 'vmlinux');
 
 /** The text of a tool's long BPF C kept beside the headers, bpf-c/<file> (e.g. "memleak.bpf.c"). */
 export function bpfSource(file: string): string {
@@ -62,16 +68,6 @@ export function cacheDir(): string {
 const COMPILE_FLAGS_VERSION = 'flags-3';
 
 const targetArch = process.arch === 'arm64' ? 'arm64' : process.arch === 'x64' ? 'x86' : process.arch;
-
-/** File identity for memoisation: changes when the file is replaced or edited. */
-function statKey(p: string): string {
-  try {
-    const st = fs.statSync(p);
-    return `${p}:${st.size}:${st.mtimeMs}:${st.ino}`;
-  } catch {
-    return `${p}:absent`;
-  }
-}
 
 function which(cmd: string): string {
   for (const dir of (process.env.PATH || '/usr/bin').split(':')) {
@@ -99,13 +95,6 @@ function memoFingerprint(name: string, statPaths: string[], compute: () => strin
   return value;
 }
 
-function writeAtomic(file: string, data: Buffer): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
-
 function headerFiles(dirs: string[]): string[] {
   const files: string[] = [];
   for (const dir of dirs) {
@@ -130,14 +119,18 @@ export interface ClangOptions {
   usePch?: boolean;
   /** Where bpfkit.h and vmlinux.h are; default bpf-c/include of this package. */
   includeDir?: string;
+  /** false: without a PCH, the whole vmlinux.h is parsed, not the cut of it a program needs. Default true. */
+  useCut?: boolean;
 }
 
 export class ClangCompiler implements Compiler {
   private fp?: string;
   readonly usePch: boolean;
+  readonly useCut: boolean;
   readonly includeDir: string;
   constructor(readonly clang = 'clang', opts: ClangOptions = {}) {
     this.usePch = opts.usePch ?? true;
+    this.useCut = opts.useCut ?? true;
     this.includeDir = opts.includeDir ?? includeDir;
   }
 
@@ -162,7 +155,8 @@ export class ClangCompiler implements Compiler {
     return driveAsync(this.steps(req, preamble));
   }
 
-  private flags(cflags: string[]): string[] {
+  /** clang's arguments for a program with these cflags, before its input and output. */
+  flags(cflags: string[] = []): string[] {
     return ['-O2', '-g', '-target', 'bpf', `-D__TARGET_ARCH_${targetArch}`, '-I', this.includeDir, ...multiarchIncludes(),
       '-Wall', '-Wno-unused-variable', '-Wno-unused-function', '-Wno-unused-but-set-variable',
       '-Werror=implicit-int', '-Werror=implicit-function-declaration',
@@ -187,7 +181,11 @@ export class ClangCompiler implements Compiler {
       if (!isPchTrouble(r.stderr, pch)) throw compileError(req, r.stderr);
       discardPch(pch);
     }
-    const r = yield { cmd: this.clang, args: [...flags, ...out], input: src };
+    // No PCH (yet): vmlinux.h cut to the types this program reaches stands for the whole header. A cut
+    // that missed a type fails to compile; the whole header then decides, and words any error.
+    const cut = this.useCut ? vmlinuxCutFor({ source: src, cflags: req.cflags ?? [], includeDir: this.includeDir, cacheDir: cacheDir(), shippedIndexDir }) : undefined;
+    const viaCut = cut === undefined ? undefined : yield { cmd: this.clang, args: [...flags, ...out], input: cut + src };
+    const r = viaCut?.status === 0 ? viaCut : yield { cmd: this.clang, args: [...flags, ...out], input: src };
     if (r.status !== 0) throw compileError(req, r.stderr);
     if (pchSpec) startPchBuild(pchSpec);
     // libbpf needs .BTF/.BTF.ext, not DWARF: dropping it makes objects ~15x smaller.

