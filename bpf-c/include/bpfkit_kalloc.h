@@ -7,7 +7,7 @@
 
 const volatile u32 filter_pid = 0;   /* -p */
 
-struct alloc_key { s64 stack_id; u32 pid; char comm[TASK_COMM_LEN]; };
+struct alloc_key { s64 stack_id; u32 pid; char comm[TASK_COMM_LEN]; u32 __pad; }; /* no unnamed padding in a hash key */
 struct alloc_val { u64 count; u64 total; };
 BPF_HASH(allocs, struct alloc_key, struct alloc_val, 16384);
 BPF_STACK_TRACE(alloc_stacks, 16384);
@@ -17,10 +17,7 @@ static __always_inline int count_alloc(void *ctx, u64 amount)
 	u32 pid = bpfkit_tgid();
 	if (filter_pid && pid != filter_pid)
 		return 0;
-	struct alloc_key key;
-	__builtin_memset(&key, 0, sizeof(key)); /* its padding too: a hash key is compared bytewise */
-	key.stack_id = bpf_get_stackid(ctx, &alloc_stacks, 0);
-	key.pid = pid;
+	struct alloc_key key = { .stack_id = bpf_get_stackid(ctx, &alloc_stacks, 0), .pid = pid };
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 	static const struct alloc_val zero;
 	struct alloc_val *v = map_lookup_or_try_init(allocs, &key, &zero);

@@ -1,7 +1,6 @@
 // Network addresses as tools print them (BCC's inet_ntop).
 import { isIP } from 'node:net';
 import { Btf } from '../btf/index.js';
-import { opt, type ToolOption } from '../cli/options.js';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -52,35 +51,6 @@ export const familyFilter = (o: { ipv4?: boolean; ipv6?: boolean }): number => (
  * the columns tcplife and tcpstates print from it, and their -L/-D port filters.
  */
 export interface SetStateSession { family: number; lport: number; dport: number; saddr: number[]; daddr: number[] }
-
-/** BCC tcplife's and tcpstates' output and filter flags: -T -t -w -s, -L/-D port lists, -4/-6. */
-export interface SessionOptions {
-  time: boolean;
-  timestamp: boolean;
-  wide: boolean;
-  csv: boolean;
-  localport?: Set<number>;
-  remoteport?: Set<number>;
-  ipv4: boolean;
-  ipv6: boolean;
-}
-export const sessionOutputOptions: Record<'time' | 'timestamp' | 'wide' | 'csv', ToolOption> = {
-  time: opt.flag('T', 'include time column on output (HH:MM:SS)'),
-  timestamp: opt.flag('t', 'include timestamp on output (seconds)'),
-  wide: opt.flag('w', 'wide column output (fits IPv6 addresses)'),
-  csv: opt.flag('s', 'comma separated values output'),
-};
-export const sessionPortOptions: Record<'localport' | 'remoteport', ToolOption> = {
-  localport: opt.ports('L', 'comma-separated list of local ports to trace', 'local port'),
-  remoteport: opt.ports('D', 'comma-separated list of remote ports to trace', 'remote port'),
-};
-export const familyOptions: Record<'ipv4' | 'ipv6', ToolOption> = {
-  ipv4: opt.flag('4', 'trace IPv4 family only'),
-  ipv6: opt.flag('6', 'trace IPv6 family only'),
-};
-/** validate() of -4 with -6. */
-export const oneFamily = (o: { ipv4?: boolean; ipv6?: boolean }): string | undefined =>
-  (o.ipv4 && o.ipv6 ? 'use only one of -4 and -6' : undefined);
 
 /** inet_pton: an IPv4 or IPv6 address's family and bytes (16, IPv4 in the first 4), or undefined if it is neither. */
 export function parseIp(text: string): { family: number; bytes: number[] } | undefined {

@@ -33,6 +33,7 @@ struct stack_count_key {
 	u32 tgid;
 	int user_stack_id;
 	int kernel_stack_id;
+	u32 __pad;   /* a hash key has no unnamed padding: its bytes are compared */
 	u64 caller_ip;
 	char name[16];
 };

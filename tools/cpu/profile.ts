@@ -18,6 +18,7 @@ const volatile bool targ_kernel = true;         /* not -U */
 
 struct key_t {
 	u32 pid;
+	u32 __pad;   /* a hash key has no unnamed padding: its bytes are compared */
 	u64 kernel_ip;
 	int user_stack_id;
 	int kernel_stack_id;

@@ -22,6 +22,7 @@ struct queued {
 struct func_slot_key {
 	u64 func;
 	u32 slot;
+	u32 __pad;   /* a hash key has no unnamed padding: its bytes are compared */
 };
 
 BPF_LRU_HASH(inflight, u64, struct queued, 4096);     /* by csd address */
@@ -45,10 +46,7 @@ static __always_inline int on_function_exit(void *csd)
 		return 0;
 	u64 now = bpf_ktime_get_ns();
 	/* zeroed whole: the padding after slot is part of the map key */
-	struct func_slot_key hk;
-	__builtin_memset(&hk, 0, sizeof(hk));
-	hk.func = q->func;
-	hk.slot = bpfkit_log2_slot(now >= q->ts ? now - q->ts : 0);
+	struct func_slot_key hk = { .func = q->func, .slot = bpfkit_log2_slot(now >= q->ts ? now - q->ts : 0) };
 	bpf_map_delete_elem(&inflight, &key);
 	map_increment(dist, hk);
 	return 0;

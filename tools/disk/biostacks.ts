@@ -38,6 +38,7 @@ struct start {
 
 struct hist_key {
 	struct info info;
+	u32 __pad;   /* a hash key has no unnamed padding: its bytes are compared */
 	u64 slot;
 };
 

@@ -23,7 +23,7 @@ const volatile u32 targ_tgid = 0;
 struct sock_fd { u32 tgid; int fd; };
 struct connect_call { u64 ts; int fd; };
 struct first_byte_wait { u64 ts; u64 sk; };
-struct hist_key { u32 pid; char comm[16]; u64 slot; };
+struct hist_key { u32 pid; char comm[16]; u32 __pad; u64 slot; }; /* a hash key has no unnamed padding: its bytes are compared */
 
 BPF_HASH(connects, u32, struct connect_call, 10240);            /* by thread, during connect() */
 BPF_LRU_HASH(waiting, struct sock_fd, struct first_byte_wait, 10240);   /* connected, no data read yet */
@@ -84,11 +84,8 @@ static __always_inline int read_exit(long ret)
 		return 0;
 	/* the same socket as connect()'s (not another one that took its fd number since) */
 	if (ret > 0 && w->sk == current_fd_sock(k.fd)) {
-		struct hist_key h;
-		__builtin_memset(&h, 0, sizeof(h)); /* its padding too: a hash key is compared bytewise */
-		h.pid = k.tgid;
+		struct hist_key h = { .pid = k.tgid, .slot = bpf_log2l((bpf_ktime_get_ns() - w->ts) / 1000) };
 		bpf_get_current_comm(&h.comm, sizeof(h.comm));
-		h.slot = bpf_log2l((bpf_ktime_get_ns() - w->ts) / 1000);
 		map_increment(dist, h);
 	}
 	bpf_map_delete_elem(&waiting, &k);

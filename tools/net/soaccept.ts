@@ -5,6 +5,7 @@
 // so it is shown also when the caller passed no sockaddr (as libuv and Go do), which the book's
 // reading of the user's sockaddr misses. A failed call shows the listener's family and no address.
 import { defineTool, opt } from '../../lib/cli/index.js';
+import { familyOptions, oneFamily } from '../../lib/cli/net-options.js';
 import { familyFilter, formatIp } from '../../lib/host/net.js';
 import { errnoName } from '../../lib/host/errno.js';
 import { sprintf } from '../../lib/output/index.js';
@@ -108,8 +109,7 @@ defineTool<Options>({
   options: {
     timestamp: opt.flag('t', 'include timestamp on output'),
     pid: opt.pid(),
-    ipv4: opt.flag('4', 'trace IPv4 family only'),
-    ipv6: opt.flag('6', 'trace IPv6 family only'),
+    ...familyOptions,
     failed: opt.flag('x', 'only show failed accept() calls'),
     duration: opt.duration(),
   },
@@ -119,10 +119,7 @@ defineTool<Options>({
     ['soaccept -p 181', 'only trace PID 181'],
     ['soaccept -x', 'only show failed accepts (EAGAIN: none to accept, ...)'],
   ],
-  validate(o) {
-    if (o.ipv4 && o.ipv6) return 'use only one of -4 and -6';
-    return undefined;
-  },
+  validate: oneFamily,
 
   async run({ opts, load, out, json, emit, banner, untilExit }) {
     const bpf = load({ rodata: { targ_tgid: opts.pid ?? 0, targ_family: familyFilter(opts), targ_failed: opts.failed } });

@@ -4,6 +4,7 @@
 // sockaddr is read from user memory, at sys_exit_connect the result is added (lib/host/connect-calls.ts,
 // shared with udpconnect). A non-blocking connect returns at once with "In progress" (EINPROGRESS).
 import { defineTool, opt } from '../../lib/cli/index.js';
+import { familyOptions, oneFamily } from '../../lib/cli/net-options.js';
 import { connectProgram, connectRodata, connectTarget, type ConnectEvent } from '../../lib/host/connect-calls.js';
 import { familyFilter } from '../../lib/host/net.js';
 import { errnoName } from '../../lib/host/errno.js';
@@ -36,8 +37,7 @@ defineTool<Options>({
   options: {
     timestamp: opt.flag('t', 'include timestamp on output'),
     pid: opt.pid(),
-    ipv4: opt.flag('4', 'trace IPv4 family only'),
-    ipv6: opt.flag('6', 'trace IPv6 family only'),
+    ...familyOptions,
     failed: opt.flag('x', 'only show failed connect() calls (EINPROGRESS included)'),
     duration: opt.duration(),
   },
@@ -48,10 +48,7 @@ defineTool<Options>({
     ['soconnect -6', 'only trace IPv6 connects'],
     ['soconnect -x', 'only show failed connects'],
   ],
-  validate(o) {
-    if (o.ipv4 && o.ipv6) return 'use only one of -4 and -6';
-    return undefined;
-  },
+  validate: oneFamily,
 
   async run({ opts, load, out, json, emit, banner, untilExit }) {
     const bpf = load({ rodata: connectRodata(opts, familyFilter(opts)) });

@@ -4,6 +4,7 @@
 // socket (in softirq context, so no process), and the accept()/accept4() that returns it, found through
 // the caller's fd table, gives the PID and comm.
 import { defineTool, opt } from '../../lib/cli/index.js';
+import { familyOptions, oneFamily } from '../../lib/cli/net-options.js';
 import { sprintf, strftimeHMS } from '../../lib/output/index.js';
 import { familyFilter, sessionAddrs } from '../../lib/host/net.js';
 
@@ -90,8 +91,7 @@ defineTool<Options>({
     timestamp: opt.flag('t', 'include timestamp on output'),
     pid: opt.pid(),
     port: opt.ports('P', 'comma-separated list of local ports to trace', 'port'),
-    ipv4: opt.flag('4', 'trace IPv4 family only'),
-    ipv6: opt.flag('6', 'trace IPv6 family only'),
+    ...familyOptions,
   },
   examples: [
     ['tcpaccept', 'trace all TCP accept()s'],
@@ -101,10 +101,7 @@ defineTool<Options>({
     ['tcpaccept -4', 'trace IPv4 family only'],
     ['tcpaccept -6', 'trace IPv6 family only'],
   ],
-  validate(o) {
-    if (o.ipv4 && o.ipv6) return 'use only one of -4 and -6';
-    return undefined;
-  },
+  validate: oneFamily,
 
   async run({ opts, load, out, json, emit, untilExit }) {
     const bpf = load({ rodata: {

@@ -25,7 +25,7 @@ const volatile bool in_ms = false;
 struct ends { u16 family; u16 lport; u16 rport; u8 laddr[16]; u8 raddr[16]; };
 struct sock_state { struct ends who; u64 since_ns; u32 state; };
 struct times { u64 ns[5]; u64 changes; };
-struct hist_key { u32 state; u64 slot; };
+struct hist_key { u32 state; u32 __pad; u64 slot; }; /* a hash key has no unnamed padding: its bytes are compared */
 
 BPF_HASH(sockets, u64, struct sock_state, 10240);
 BPF_HASH(totals, struct ends, struct times, 10240);
@@ -53,10 +53,7 @@ static __always_inline void account(struct sock_state *s, u64 now, bool change)
 		if (change)
 			__sync_fetch_and_add(&t->changes, 1);
 	}
-	struct hist_key key;
-	__builtin_memset(&key, 0, sizeof(key)); /* its padding too: a hash key is compared bytewise */
-	key.state = old;
-	key.slot = bpf_log2l(in_ms ? stay / 1000000 : stay / 1000);
+	struct hist_key key = { .state = old, .slot = bpf_log2l(in_ms ? stay / 1000000 : stay / 1000) };
 	map_increment(stays, key);
 	s->since_ns = now;
 }

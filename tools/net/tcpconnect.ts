@@ -4,6 +4,7 @@
 // which fires inside connect() (the caller's PID, UID, comm). The local port is chosen after that
 // change, so -L reports at the socket's next change (ESTABLISHED, or CLOSE when refused).
 import { defineTool, opt, ToolError } from '../../lib/cli/index.js';
+import { familyOptions, oneFamily } from '../../lib/cli/net-options.js';
 import { sprintf } from '../../lib/output/index.js';
 import { familyFilter, sessionAddrs } from '../../lib/host/net.js';
 
@@ -110,8 +111,7 @@ defineTool<Options>({
     pid: opt.pid(),
     port: opt.ports('P', 'comma-separated list of destination ports to trace', 'port'),
     lport: opt.flag('L', 'include LPORT on output'),
-    ipv4: opt.flag('4', 'trace IPv4 family only'),
-    ipv6: opt.flag('6', 'trace IPv6 family only'),
+    ...familyOptions,
     printUid: { ...opt.flag('U', 'include UID on output'), alias: ['U', 'print-uid'] },
     uid: opt.uid('trace this UID only'),
     count: opt.flag('c', 'count connects per src ip and dest ip/port'),
@@ -131,10 +131,7 @@ defineTool<Options>({
     ['tcpconnect -c', 'count connects per src ip and dest ip/port'],
     ['tcpconnect -L', 'include LPORT while printing outputs'],
   ],
-  validate(o) {
-    if (o.ipv4 && o.ipv6) return 'use only one of -4 and -6';
-    return undefined;
-  },
+  validate: oneFamily,
 
   async run({ opts, load, out, json, emit, banner, untilExit }) {
     // BCC reads DNS answers at kprobe:udp_recvmsg; the syscall tracepoints do not give the payload's socket

@@ -4,7 +4,8 @@
 // or LAST_ACK (server closing), and the session is reported at CLOSE with tcp_sock's byte counters.
 import { defineTool, opt } from '../../lib/cli/index.js';
 import { sprintf, timeColumns } from '../../lib/output/index.js';
-import { familyFilter, familyOptions, oneFamily, sessionAddrs, sessionOutputOptions, sessionPortOptions, type SessionOptions, type SetStateSession } from '../../lib/host/net.js';
+import { familyFilter, sessionAddrs, type SetStateSession } from '../../lib/host/net.js';
+import { familyOptions, oneFamily, sessionOutputOptions, sessionPortOptions, type SessionOptions } from '../../lib/cli/net-options.js';
 
 const program = `
 #include <bpfkit_net.h>   /* TCP states, struct set_state_session */

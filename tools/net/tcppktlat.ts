@@ -21,7 +21,7 @@ const volatile u64 targ_min_us = 0;
 
 /* pad named: an initializer zeroes it, where clang may leave unnamed padding as stack garbage and the
  * lookup at the read then misses the arrival's key */
-struct segment_key { u64 sk; u32 end_seq; u32 pad; };
+struct segment_key { u64 sk; u32 end_seq; u32 __pad; };
 struct event {
 	u64 ts_ns;
 	u64 delta_us;

@@ -28,6 +28,7 @@ struct addr_key {
 };
 struct hist_key {
 	struct addr_key who;
+	u16 __pad[3];   /* a hash key has no unnamed padding: its bytes are compared */
 	u64 slot;
 };
 struct latency_sum { u64 latency; u64 count; };

@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { defineTool, opt, ToolError } from '../../lib/cli/index.js';
 import { sprintf, timeColumns } from '../../lib/output/index.js';
-import { AF_INET, familyFilter, familyOptions, oneFamily, sessionAddrs, sessionOutputOptions, sessionPortOptions, tcpStateName,
-  type SessionOptions, type SetStateSession } from '../../lib/host/net.js';
+import { AF_INET, familyFilter, sessionAddrs, tcpStateName, type SetStateSession } from '../../lib/host/net.js';
+import { familyOptions, oneFamily, sessionOutputOptions, sessionPortOptions, type SessionOptions } from '../../lib/cli/net-options.js';
 
 const program = `
 #include <bpfkit_net.h>   /* TCP states, struct set_state_session */

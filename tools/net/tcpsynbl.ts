@@ -15,6 +15,7 @@ const volatile u16 targ_family = 0;
 
 struct backlog_key {
 	u32 backlog;
+	u32 __pad;   /* a hash key has no unnamed padding: its bytes are compared */
 	u64 slot;
 };
 

@@ -25,6 +25,7 @@ struct flow {
 	u8 saddr[16];
 	u8 daddr[16];
 	char comm[16];
+	u16 __pad;   /* a hash key has no unnamed padding: its bytes are compared */
 };
 struct bytes { u64 sent; u64 received; };
 
