@@ -81,7 +81,9 @@ static __always_inline void update_statistics_del(u64 stack_id, u64 sz)
 	}
 }
 
-static __always_inline int gen_alloc_enter(void *ctx, u64 size, u32 type_index)
+/* The three steps below are BPF subprograms, called by each of the 30 programs, not inlined into each:
+ * clang then generates them once (a cold compile 260 -> 95 ms), at the cost of a call per event. */
+static __noinline int gen_alloc_enter(void *ctx, u64 size, u32 type_index)
 {
 	if (size < min_size || size > max_size)
 		return 0;
@@ -99,7 +101,7 @@ static __always_inline int gen_alloc_enter(void *ctx, u64 size, u32 type_index)
 	return 0;
 }
 
-static __always_inline int gen_alloc_exit2(void *ctx, u64 address, u32 type_index)
+static __noinline int gen_alloc_exit2(void *ctx, u64 address, u32 type_index)
 {
 	u64 key = (u64)type_index << 32 | bpfkit_tid();
 	u64 *size = bpf_map_lookup_elem(&sizes, &key);
@@ -120,7 +122,7 @@ static __always_inline int gen_alloc_exit2(void *ctx, u64 address, u32 type_inde
 	return 0;
 }
 
-static __always_inline int gen_free_enter(void *ctx, u64 address)
+static __noinline int gen_free_enter(void *ctx, u64 address)
 {
 	struct alloc_info_t *info = bpf_map_lookup_elem(&allocs, &address);
 	if (!info)

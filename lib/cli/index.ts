@@ -9,6 +9,7 @@ import type { ProbeKind } from '../attach/sections.js';
 import { positionalChecks, UsageError, type ToolOption } from './options.js';
 import { OutputWriter, recordEmitter, type OutputKind, type RecordEmitter } from '../output/index.js';
 import { setDebugLog } from '../libbpf/index.js';
+import { drainOpenRings } from '../events/ringbuf.js';
 import { formatHelp, kebabCase, optionAliases } from './help.js';
 import { exitProcess } from './exit.js';
 import { missingDriver, type DriverCheck } from '../host/drivers.js';
@@ -128,6 +129,7 @@ export interface ToolContext<O> {
 let exitRequested = false;
 const exitWaiters: (() => void)[] = [];
 function requestExit() {
+  if (!exitRequested) drainOpenRings(); // records the consumer has not looked at yet: before the summary
   exitRequested = true;
   for (const w of exitWaiters.splice(0)) w();
 }

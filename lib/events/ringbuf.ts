@@ -1,8 +1,9 @@
 // BPF ring buffer consumed in JS over an mmap of the map: no FFI call per event (~30 ns/record for
-// the ring walk against 0.2-1.8 µs through libbpf's callback). Woken by a libuv poll on the map fd;
-// drains are budgeted so the event loop never stalls, and a busy drain backs off a few ms (never
-// longer than a quarter of the ring takes to fill at the rate just seen) so that records are
-// batched and the traced workload is not slowed by a wakeup per record.
+// the ring walk against 0.2-1.8 µs through libbpf's callback). Woken by a libuv poll on the map fd,
+// and looked at every 10 ms: bpfkit.h's producers wake the consumer only once an eighth of the ring
+// waits (a wakeup costs a probe ~3 µs). Drains are budgeted so the event loop never stalls, and a busy
+// drain backs off a few ms (never longer than a quarter of the ring takes to fill at the rate just
+// seen) so that records are batched and the traced workload is not slowed by a wakeup per record.
 import { mmapFd, munmap, pollFd, PROT_READ, PROT_WRITE, view, type Ptr } from '../libbpf/index.js';
 
 const BUSY = 0x80000000;
@@ -14,6 +15,15 @@ const PAGE = 4096;
 const orderedLoads = process.arch === 'x64' || process.arch === 'ia32';
 // a module constant, not the global: a global lookup costs ~0.5 µs inside a vm context (jest)
 const atomicLoad = Atomics.load;
+/** How often the consumer looks without being woken: the longest a record waits when records are few. */
+const LOOK_MS = 10;
+/** Rings being consumed, for drainOpenRings(). */
+const open = new Set<RingBuffer>();
+
+/** Delivers what every open ring holds now: at exit, the records not yet looked at. */
+export function drainOpenRings(): void {
+  for (const r of open) r.drain();
+}
 
 export type RecordHandler = (dv: DataView, offset: number, length: number) => void;
 
@@ -36,6 +46,7 @@ export class RingBuffer {
   private readonly mask: number;
   private readonly prodLen: number;
   private poll?: ReturnType<typeof pollFd>;
+  private look?: NodeJS.Timeout;
   private timer?: NodeJS.Timeout;
   private immediate?: NodeJS.Immediate;
   private closed = false;
@@ -63,7 +74,14 @@ export class RingBuffer {
   start(): this {
     if (this.closed || this.poll) return this;
     this.poll = pollFd(this.fd, () => this.onReadable());
-    if (this.unrefd) this.poll.unref();
+    this.look = setInterval(() => {
+      if (this.pending()) this.onReadable();
+    }, LOOK_MS);
+    if (this.unrefd) {
+      this.poll.unref();
+      this.look.unref();
+    }
+    open.add(this);
     return this;
   }
 
@@ -71,6 +89,7 @@ export class RingBuffer {
   unref(): this {
     this.unrefd = true;
     this.poll?.unref();
+    this.look?.unref();
     this.timer?.unref();
     return this;
   }
@@ -139,6 +158,8 @@ export class RingBuffer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    open.delete(this);
+    if (this.look) clearInterval(this.look);
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.poll?.close(); // before unmapping: never leave a poll on a closing fd

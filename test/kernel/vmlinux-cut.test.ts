@@ -1,7 +1,7 @@
 // vmlinux.h cut to what a program names (lib/compile/vmlinux-cut.ts): what a cut keeps and what it only
-// declares, and, for every tool of the catalogue, that its cut compiles on the first try to the object the
-// whole header gives (the same instructions and relocations, the same kernel types for CO-RE to find;
-// the BTF itself differs: a type only pointed at is a forward declaration there).
+// declares, and, for every tool of the catalogue, that its cut compiles on the first try; for a sample, to
+// the object the whole header gives (the same instructions and relocations, the same kernel types for
+// CO-RE to find; the BTF itself differs: a type only pointed at is a forward declaration there).
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadSpecs } from '../../lib/cli/catalogue.js';
@@ -55,7 +55,12 @@ test('the index npm run build ships is the one a compile would make', () => {
   expect(saved).toEqual(JSON.parse(JSON.stringify({ ...made, tags: [...made.tags], names: [...made.names] })));
 });
 
-test('every tool\'s program: its cut compiles at once, to the object the whole header (through the PCH) gives', async () => {
+// Compared in full (objects and CO-RE types) on a sample that spans the catalogue's headers and probe
+// kinds; every other program is compiled through its cut once, which must succeed at the first try.
+const compared = new Set(['kpages', 'cpuwalk', 'bitesize', 'criticalstat', 'gethostlatency', 'runqlat', 'execsnoop', 'tcplife',
+  'funccount', 'trace', 'biosnoop', 'memleak', 'tcpdrop', 'profile', 'offcputime', 'sslsniff', 'netqtop', 'tcprtt']);
+
+test('every tool\'s program: its cut compiles at once; for a sample, to the object the whole header (through the PCH) gives', async () => {
   const cache = tmpDir('bpfkit-cut-');
   const saved = process.env.BPFKIT_CACHE;
   process.env.BPFKIT_CACHE = cache;
@@ -82,14 +87,16 @@ test('every tool\'s program: its cut compiles at once, to the object the whole h
       const cut = cutOf(source);
       if (cut === undefined) return; // no vmlinux.h
       const [whole, viaCut] = [path.join(cache, `${spec.name}.whole.o`), path.join(cache, `${spec.name}.cut.o`)];
-      const a = await runAsync({ cmd: 'clang', args: [...flags, ...wholeHeader(spec.program), '-c', '-x', 'c', '-', '-o', whole], input: source });
       const b = await runAsync({ cmd: 'clang', args: [...flags, '-c', '-x', 'c', '-', '-o', viaCut], input: cut + source });
-      if (a.status !== 0) return void problems.push(`${spec.name}: does not compile with the whole header`);
       if (b.status !== 0) return void problems.push(`${spec.name}: ${b.stderr.split('\n').find(l => /error/.test(l))}`);
+      if (!compared.has(spec.name)) return;
+      const a = await runAsync({ cmd: 'clang', args: [...flags, ...wholeHeader(spec.program), '-c', '-x', 'c', '-', '-o', whole], input: source });
+      if (a.status !== 0) return void problems.push(`${spec.name}: does not compile with the whole header`);
       if (await objects(whole) !== await objects(viaCut)) problems.push(`${spec.name}: other instructions or relocations`);
       else if (await coreTypes(whole) !== await coreTypes(viaCut)) problems.push(`${spec.name}: other CO-RE types`);
     });
     expect(problems).toEqual([]);
+    expect(specs.filter(s => compared.has(s.name))).toHaveLength(compared.size);
   } finally {
     if (saved === undefined) delete process.env.BPFKIT_CACHE;
     else process.env.BPFKIT_CACHE = saved;

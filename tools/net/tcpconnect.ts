@@ -74,7 +74,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state)
 	if (want_lport)
 		bpf_map_update_elem(&pending, &sk, &e, BPF_ANY);
 	else
-		bpf_ringbuf_output(&events, &e, sizeof(e), 0);
+		ringbuf_output(events, &e, sizeof(e));
 	return 0;
 }
 `;
