@@ -1,11 +1,12 @@
 // vmlinux.h cut to what one program names. Parsing the whole header (135k lines) is ~250 ms of every
-// compile that has no precompiled header; most programs use a few hundred of its 40k declarations.
+// compile that has no precompiled header; a program reaches a few hundred of its 15,000 declarations.
 // The header is bpftool's dump: top-level declarations separated by blank lines, in an order where a
 // type is defined before anything holds it by value. A cut keeps that order and the declarations a
 // program reaches: the types, typedefs and enum constants its text (and the headers it includes) name,
-// then what those hold by value, transitively. Types reached only through a pointer are declared, not
-// defined. The cut is a prefix of the program's text with vmlinux.h's include guard, so the program's
-// own #include <vmlinux.h> is then a no-op.
+// then what those hold by value, and the targets of pointer members the program's text names,
+// transitively. Other types reached through a pointer are declared, not defined. The cut is a prefix of
+// the program's text with vmlinux.h's include guard, so the program's own #include <vmlinux.h> is then
+// a no-op.
 import fs from 'node:fs';
 import path from 'node:path';
 import { contentKey } from './hash.js';
