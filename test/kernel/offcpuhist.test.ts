@@ -1,6 +1,8 @@
 // offcpuhist on the real kernel: a thread sleeping 10 ms N times (under SCHED_FIFO, so a loaded
-// machine wakes it on time) has its nanosleep stack's histogram with exactly N in 8192 -> 16383 usecs;
-// -U; --json; bad input.
+// machine wakes it on time) has its nanosleep stack's histogram with exactly N sleeps, each in a row
+// from 8192 usecs up to the run's own length (mostly 8192 -> 16383, but a vCPU the hypervisor holds
+// back wakes it later: these are VMs with steal time; once 7 of 8 there under a full npm test); -U;
+// --json; bad input.
 import path from 'node:path';
 import { expectUsageErrors, heldProgram, histogramRows, tmpDir, traceHeld } from './helpers.js';
 
@@ -17,30 +19,42 @@ const blocks = (out: string): Block[] => out.split(/\n\n/).flatMap(b => {
   return m ? [{ frames: m[1].split('\n').filter(Boolean).map(l => l.trim()), comm: m[2], pid: Number(m[3]), rows: histogramRows(b) }] : [];
 });
 
-test(`-p PID: ${N} sleeps of 10 ms, all in the 8192 -> 16383 usecs row of the nanosleep stack`, async () => {
+test(`-p PID: ${N} sleeps of 10 ms, each in a row from 8192 usecs up, in the nanosleep stack`, async () => {
   const p = napper();
   await p.started();
+  const started = performance.now();
   const { tool, code } = await traceHeld('offcpuhist', ['-p', String(p.pid)], p);
+  const runUs = (performance.now() - started) * 1000;
   expect(code).toBe(0);
   expect(tool.stdout().split('\n')[0]).toBe(`Tracing off-CPU time (us) of PIDs ${p.pid} by user + kernel stack... Hit Ctrl-C to end.`);
   const naps = blocks(tool.stdout()).filter(b => b.pid === p.pid && b.frames.some(f => /nanosleep/.test(f)));
-  expect(naps.map(b => [b.comm, b.rows])).toEqual([['napper', [['8192-16383', N]]]]);
+  expect(naps.map(b => b.comm)).toEqual(['napper']);
+  expectTenMsSleeps(naps[0]!.rows.map(([range, count]) => ({ start: Number(range.split('-')[0]), count })), runUs);
   expect(naps[0].frames[0]).toBe('__schedule');
 });
 
 test('-U --json: user stacks only, one histogram record sectioned by stack', async () => {
   const p = napper();
   await p.started();
+  const started = performance.now();
   const { tool, code } = await traceHeld('offcpuhist', ['-U', '--json', '-p', String(p.pid)], p);
+  const runUs = (performance.now() - started) * 1000;
   expect(code).toBe(0);
   const records = tool.stdout().trim().split('\n').map(l => JSON.parse(l));
   expect(records).toHaveLength(1);
   expect(records[0]).toMatchObject({ tool: 'offcpuhist', kind: 'histogram', val_type: 'usecs', section_by: 'stack' });
   const sections = records[0].sections;
   expect(sections.every((s: { kernel_stack?: unknown; pid: number }) => s.kernel_stack === undefined && s.pid === p.pid)).toBe(true);
-  const tenMs = sections.flatMap((s: { buckets: { start: number; count: number }[] }) => s.buckets.filter(b => b.start === 8192)).reduce((n: number, b: { count: number }) => n + b.count, 0);
-  expect(tenMs).toBe(N);
+  const naps = sections.filter((s: { user_stack: string[] }) => s.user_stack.some(f => /nanosleep/.test(f)));
+  expect(naps).toHaveLength(1);
+  expectTenMsSleeps(naps[0].buckets, runUs);
 });
+
+/** N sleeps of 10 ms: N counted, each in a row from 8192 us up to one that starts within the run's length. */
+function expectTenMsSleeps(rows: { start: number; count: number }[], runUs: number): void {
+  const count = (keep: (start: number) => boolean) => rows.filter(r => keep(r.start)).reduce((n, r) => n + r.count, 0);
+  expect({ all: count(() => true), inRange: count(start => start >= 8192 && start <= runUs) }).toEqual({ all: N, inRange: N });
+}
 
 test('bad input: one line and exit 2', () => {
   expectUsageErrors('offcpuhist', [['--bogus'], ['-p', 'abc'], ['-p', '999999999'], ['-U', '-K'], ['-f'], ['0'], ['1', '2']]);
