@@ -1,6 +1,7 @@
 // futexctn on the real kernel: a thread waiting 5 ms for a held pthread mutex MUTEX_ROUNDS times
-// (mutex-work.ts) shows as that mutex's address contended exactly that many times, all in the
-// 4 -> 7 msecs row; -s per process; -l one lock; --json; bad input.
+// (mutex-work.ts) shows as that mutex's address contended exactly that many times, each wait from the
+// 4 -> 7 msecs row up (a vCPU held back by the hypervisor stretches one now and then: steal time);
+// -s per process; -l one lock; --json; bad input.
 import { expectUsageErrors, histogramRows, traceHeld } from './helpers.js';
 import { contendedMutex, MUTEX_ROUNDS, rowsFrom } from './mutex-work.js';
 
@@ -11,7 +12,7 @@ const contentions = (out: string): Contention[] => out.split(/\n\n\n/).flatMap(b
   return m ? [{ comm: m[1], id: Number(m[2]), lock: m[3], times: Number(m[4]), text: block }] : [];
 });
 
-test(`-m -p PID: the mutex contended ${MUTEX_ROUNDS} times by one thread, every wait in 4 -> 7 msecs, with its stack`, async () => {
+test(`-m -p PID: the mutex contended ${MUTEX_ROUNDS} times by one thread, every wait 4 msecs or more, with its stack`, async () => {
   const p = contendedMutex();
   await p.started();
   const { tool, code } = await traceHeld('futexctn', ['-m', '-p', String(p.pid)], p);
@@ -21,7 +22,9 @@ test(`-m -p PID: the mutex contended ${MUTEX_ROUNDS} times by one thread, every 
   expect(ours.map(c => [c.comm, c.times, rowsFrom(Object.fromEntries(histogramRows(c.text)), 4)])).toEqual([['mutexer', MUTEX_ROUNDS, { '4+': MUTEX_ROUNDS }]]);
   expect(ours[0].id).not.toBe(p.pid); // the waiting thread's TID, not the main thread
   expect(ours[0].text).toMatch(/\n    -\n    \S+[^]*\n    -\n     msecs +: count +distribution\n/);
-  expect(ours[0].text).toMatch(/avg msecs \[max: [4-7] msecs, min [4-7] msecs\]/);
+  const [, max, min] = /avg msecs \[max: (\d+) msecs, min (\d+) msecs\]/.exec(ours[0].text)!.map(Number);
+  expect(min).toBeGreaterThanOrEqual(4);
+  expect(max).toBeGreaterThanOrEqual(min);
 });
 
 test('-s -l LOCK --json: that lock only, per process, as a histogram record', async () => {
@@ -35,7 +38,10 @@ test('-s -l LOCK --json: that lock only, per process, as a histogram record', as
   // -s: keyed by process (its PID in the title); -l: nothing but that address (another process may have one like it)
   expect(records[0].sections.every((s: { key: string }) => s.key.includes(`] lock ${p.address()} contended`))).toBe(true);
   const ours = records[0].sections.filter((s: { key: string }) => s.key.startsWith(`mutexer[${p.pid}] `));
-  expect(ours).toEqual([expect.objectContaining({ total: MUTEX_ROUNDS, buckets: expect.arrayContaining([{ start: 4, end: 7, count: MUTEX_ROUNDS }]) })]);
+  expect(ours).toEqual([expect.objectContaining({ total: MUTEX_ROUNDS })]);
+  const counted = ours[0].buckets.filter((b: { count: number }) => b.count > 0);
+  expect(counted.every((b: { start: number }) => b.start >= 4)).toBe(true);
+  expect(counted.reduce((n: number, b: { count: number }) => n + b.count, 0)).toBe(MUTEX_ROUNDS);
 });
 
 test('bad input: one line and exit 2', () => {
