@@ -10,14 +10,14 @@ import { toolCommandLine } from '../../lib/cli/command.js';
 import { compile } from '../../lib/compile/index.js';
 import { Btf } from '../../lib/btf/index.js';
 import { ElfFile } from '../../lib/syms/elf.js';
-import { expectRefusedUnprivileged, findToolFile, root, runTool, tmpDir } from './helpers.js';
+import { findToolFile, NOBODY, root, runTools, tmpDir, unprivilegedRefusal, type ToolRun } from './helpers.js';
 
 /** Every tool of the catalogue, by name (tools/<subsystem>/<tool>.ts). */
 const allTools = fs.readdirSync(path.join(root, 'tools'), { withFileTypes: true }).filter(d => d.isDirectory())
   .flatMap(d => fs.readdirSync(path.join(root, 'tools', d.name)).filter(f => f.endsWith('.ts')).map(f => f.replace(/\.ts$/, '')));
 
 const bpfkit = (...args: string[]) => spawnSync(path.join(root, 'bin', 'bpfkit'), args, { encoding: 'utf8', timeout: 60000 });
-const bpfkitAsNobody = (...args: string[]) => spawnSync(path.join(root, 'bin', 'bpfkit'), args, { encoding: 'utf8', timeout: 60000, uid: 65534, gid: 65534 });
+const bpfkitAsNobody = (...args: string[]) => spawnSync(path.join(root, 'bin', 'bpfkit'), args, { encoding: 'utf8', timeout: 60000, uid: NOBODY, gid: NOBODY });
 
 test('list shows tools by subsystem: what each ports, its probe kinds, output kind, and whether it runs here', () => {
   const r = bpfkit('list');
@@ -92,15 +92,20 @@ test('runs a tool by name; unknown names exit 2', () => {
   expect(bad.stderr).toContain("no tool or command named 'nosuchtool'");
 });
 
-test('every tool: unprivileged, one line naming root or CAP_BPF+CAP_PERFMON (exit 1); an unknown flag, one line (exit 2)', () => {
+test('every tool: unprivileged, one line naming root or CAP_BPF+CAP_PERFMON (exit 1); an unknown flag, one line (exit 2)', async () => {
   expect(allTools.length).toBeGreaterThanOrEqual(9);
   // a tool with a required positional (deadlock's <pid>) gets one, so that privileges are what it refuses on
   const positional = (tool: string) => /positional: '<\w+>'/.exec(fs.readFileSync(findToolFile(tool), 'utf8')) ? [String(process.pid)] : [];
-  for (const tool of allTools) {
-    expectRefusedUnprivileged(tool, positional(tool));
-    const bad = runTool(tool, [...positional(tool), '--bogus-flag']);
+  const results = await runTools(allTools.flatMap((tool): ToolRun[] => [
+    [tool, positional(tool), { uid: NOBODY }],
+    [tool, [...positional(tool), '--bogus-flag']],
+  ]));
+  allTools.forEach((tool, i) => {
+    const [unprivileged, bad] = [results[2 * i]!, results[2 * i + 1]!];
+    expect({ tool, code: unprivileged.code, stderr: unprivileged.stderr })
+      .toEqual({ tool, code: 1, stderr: unprivilegedRefusal(tool) });
     expect({ tool, code: bad.code, stderr: bad.stderr }).toEqual({ tool, code: 2, stderr: `${tool}: Unknown argument: bogus-flag\n` });
-  }
+  });
 }, 300_000);
 
 // V8's --lite-mode (no optimizing compilers) saves ~4.5 MiB of a start; it suits the tools whose JS runs

@@ -136,6 +136,36 @@ export function runTool(tool: string, args: string[], opts: { timeoutMs?: number
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+export type ToolResult = ReturnType<typeof runTool>;
+
+export type ToolRun = [tool: string, args: string[], opts?: { uid?: number }];
+
+/**
+ * runTool for many runs, `parallel` at a time (a run that ends at once is mostly start-up, CPU-bound:
+ * about as many as there are CPUs); the results in the runs' order.
+ */
+export async function runTools(runs: ToolRun[], parallel = os.cpus().length + 1): Promise<ToolResult[]> {
+  return inTurns(runs, parallel, ([tool, args, opts = {}]) => new Promise<ToolResult>(resolve => {
+    const child = spawn(process.execPath, [...toolCommandLine(findToolFile(tool)), ...args], { cwd: root, timeout: 30000, uid: opts.uid, gid: opts.uid });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('close', code => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+  }));
+}
+
+/** fn over every item, at most `parallel` at a time, in the items' order; the results in that order. */
+export async function inTurns<T, R>(items: T[], parallel: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
+  return results;
+}
+
 /** Each argument list is a usage error: exit 2 and exactly one line, "<tool>: ..." (so no stack trace). */
 export function expectUsageErrors(tool: string, argLists: string[][]): void {
   for (const args of argLists) {
@@ -147,10 +177,13 @@ export function expectUsageErrors(tool: string, argLists: string[][]): void {
 
 /** Run as nobody (with arguments it accepts, for a tool that requires some): exactly the one line saying root or CAP_BPF+CAP_PERFMON is needed, exit 1. */
 export function expectRefusedUnprivileged(tool: string, args: string[] = []): void {
-  const r = runTool(tool, args, { uid: 65534 });
-  expect({ tool, code: r.code, stderr: r.stderr })
-    .toEqual({ tool, code: 1, stderr: `${tool}: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs\n` });
+  const r = runTool(tool, args, { uid: NOBODY });
+  expect({ tool, code: r.code, stderr: r.stderr }).toEqual({ tool, code: 1, stderr: unprivilegedRefusal(tool) });
 }
+
+export const NOBODY = 65534;
+/** What a tool run without privileges prints: all of its stderr. */
+export const unprivilegedRefusal = (tool: string) => `${tool}: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs\n`;
 
 export function findToolFile(tool: string): string {
   for (const sub of fs.readdirSync(path.join(root, 'tools'))) {

@@ -3,16 +3,21 @@
 import { expectRefusedUnprivileged, expectUsageErrors, startReference, startTool, untilAttached, type Running } from './helpers.js';
 import { kill, killsnoopRows, NO_SUCH_PID, sleeper, type SignalRow } from './signals-work.js';
 
-/** Sends the two signals once every tracer is attached; returns what each row must be. */
-async function signals(ours: Running[], references: Running[] = []): Promise<{ delivered: SignalRow; failed: SignalRow }> {
+/**
+ * Sends the two signals once every tracer is attached, then a failed kill -TERM as a marker; returns what
+ * each row must be. A tracer is done once it showed its last row: the marker for those that show it
+ * (`marked`), the failed kill for the others (-s USR1).
+ */
+async function signals(ours: Running[], references: Running[] = [], marked: Running[] = []): Promise<{ delivered: SignalRow; failed: SignalRow }> {
   const s = sleeper();
   await Promise.all([...ours, ...references].map(t => t.waitFor(/^TIME +PID/m)));
   await untilAttached(ours);
   const exited = new Promise(r => s.once('exit', r));
   const delivered = { pid: kill('USR1', s.pid!), comm: 'kill', sig: '10', tpid: s.pid!, result: 0 };
   const failed = { pid: kill('USR1', NO_SUCH_PID), comm: 'kill', sig: '10', tpid: NO_SUCH_PID, result: -3 };
+  const marker = kill('TERM', NO_SUCH_PID);
   await exited; // USR1 ends a sleep
-  for (const t of [...ours, ...references]) await t.waitFor(new RegExp(`^\\S+ +${failed.pid} `, 'm')).catch(() => undefined);
+  for (const t of [...ours, ...references]) await t.waitFor(new RegExp(`^\\S+ +${marked.includes(t) ? marker : failed.pid} `, 'm'));
   expect(await Promise.all([...ours, ...references].map(t => t.stop()))).toEqual([...ours, ...references].map(() => 0));
   return { delivered, failed };
 }
@@ -24,7 +29,7 @@ test('a kill -USR1 of a sleeper, and of a PID nobody has, shown exactly; -x, -T,
   const failedOnly = startTool('killsnoop', ['-x']);
   const nine = startTool('killsnoop', ['-s', '9,15']);
   const usr1 = startTool('killsnoop', ['-s', 'USR1']);
-  const { delivered, failed } = await signals([all, failedOnly, nine, usr1]);
+  const { delivered, failed } = await signals([all, failedOnly, nine, usr1], [], [all, failedOnly, nine]);
   expect(all.stdout().split('\n')[0]).toMatch(/^TIME +PID +COMM +SIG +TPID +RESULT$/);
   expect(ofKill(killsnoopRows(all.stdout()), delivered.pid, failed.pid)).toEqual([delivered, failed]);
   expect(ofKill(killsnoopRows(failedOnly.stdout()), delivered.pid, failed.pid)).toEqual([failed]);

@@ -40,7 +40,7 @@ export interface TestNetwork {
   /**
    * Adds an nftables rule to a hook of a namespace ("tcp dport 9010 drop"): drops that make retransmits,
    * since this kernel has no sch_netem. remove() takes the rule away; packets() reads its counter (a
-   * rule written with `counter`).
+   * rule written with `counter`), after remove() the count it ended with.
    */
   nftRule(ns: string, hook: 'input' | 'output', rule: string): { remove(): void; packets(): number };
   remove(): void;
@@ -168,10 +168,19 @@ export function createTestNetwork(addrs: { v4: string; v6: string } = { v4: '10.
         if (r.status !== 0) throw new Error(`nft ${args.join(' ')} ('${rule}' in ${ns}): ${r.stderr}`);
         return r.stdout;
       };
-      nft(['-f', '-'], `table inet ${table} {\n chain ${hook} {\n  type filter hook ${hook} priority 0;\n  ${rule}\n }\n}\n`);
+      // the rule's `counter` is a named one, which outlives the rule: remove() takes the rule away first and
+      // reads the count after, so no packet the rule acted on is missing from it
+      const counted = rule.replace(/\bcounter\b/, 'counter name "hits"');
+      nft(['-f', '-'], `table inet ${table} {\n counter hits {}\n chain ${hook} {\n  type filter hook ${hook} priority 0;\n  ${counted}\n }\n}\n`);
+      const read = () => Number(/packets (\d+)/.exec(nft(['list', 'counter', 'inet', table, 'hits']))?.[1] ?? NaN);
+      let final: number | undefined;
       return {
-        remove: () => void nft(['delete', 'table', 'inet', table]),
-        packets: () => Number(/counter packets (\d+)/.exec(nft(['list', 'table', 'inet', table]))?.[1] ?? NaN),
+        remove: () => {
+          nft(['flush', 'chain', 'inet', table, hook]);
+          final = read();
+          nft(['delete', 'table', 'inet', table]);
+        },
+        packets: () => final ?? read(),
       };
     },
     remove() {

@@ -4,15 +4,21 @@
 import { expectRefusedUnprivileged, expectUsageErrors, startReference, startTool, untilAttached, type Running } from './helpers.js';
 import { kill, killsnoopRows, NO_SUCH_PID, sigsnoopRows, sleeper, type SignalRow } from './signals-work.js';
 
-async function signals(ours: Running[], references: Running[] = []): Promise<{ usr1: number; failed: number; sleeperPid: number }> {
-  const s = sleeper();
+/**
+ * Sends the signals once every tracer is attached, then two markers: a kill -USR1 of a second sleeper
+ * (a signal generated) and one of a PID nobody has (a kill syscall, -k). A tracer is done once it showed
+ * its last row: the second marker for -k tracers (`syscalls`), the first for the others.
+ */
+async function signals(ours: Running[], references: Running[] = [], syscalls: Running[] = []): Promise<{ usr1: number; failed: number; sleeperPid: number }> {
+  const [s, s2] = [sleeper(), sleeper()];
   await Promise.all([...ours, ...references].map(t => t.waitFor(/^TIME +PID/m)));
   await untilAttached(ours);
-  const exited = new Promise(r => s.once('exit', r));
+  const exited = Promise.all([s, s2].map(p => new Promise(r => p.once('exit', r))));
   const usr1 = kill('USR1', s.pid!);
   const failed = kill('USR1', NO_SUCH_PID);
+  const markers = [kill('USR1', s2.pid!), kill('USR1', NO_SUCH_PID)];
   await exited;
-  for (const t of [...ours, ...references]) await t.waitFor(new RegExp(`^\\S+ +${usr1} `, 'm')).catch(() => undefined);
+  for (const t of [...ours, ...references]) await t.waitFor(new RegExp(`^\\S+ +${markers[syscalls.includes(t) ? 1 : 0]} `, 'm'));
   expect(await Promise.all([...ours, ...references].map(t => t.stop()))).toEqual([...ours, ...references].map(() => 0));
   return { usr1, failed, sleeperPid: s.pid! };
 }
@@ -24,7 +30,7 @@ test('the generated USR1 with the sleeper as receiver; -n names it; -k shows the
   const named = startTool('sigsnoop', ['-n', '-s', 'USR1']);
   const syscalls = startTool('sigsnoop', ['-k']);
   const failedKills = startTool('sigsnoop', ['-k', '-x']);
-  const { usr1, failed, sleeperPid } = await signals([generated, named, syscalls, failedKills]);
+  const { usr1, failed, sleeperPid } = await signals([generated, named, syscalls, failedKills], [], [syscalls, failedKills]);
   expect(generated.stdout().split('\n')[0]).toBe('TIME     PID     COMM             SIG          TPID    TCOMM            RESULT');
   const shown = { pid: usr1, comm: 'kill', sig: '10', tpid: sleeperPid, tcomm: 'sleep', result: 0 };
   expect(from(sigsnoopRows(generated.stdout()), usr1, failed)).toEqual([shown]);
@@ -48,7 +54,7 @@ test('-p PID and --json: signals from this process only', async () => {
 test('conformance: the same signals as libbpf-tools sigsnoop, generated and (-k) sent', async () => {
   const [ours, oursK] = [startTool('sigsnoop', ['-s', '10']), startTool('sigsnoop', ['-k', '-s', '10'])];
   const [theirs, theirsK] = [startReference('sigsnoop', ['-s', '10']), startReference('sigsnoop', ['-k', '-s', '10'])];
-  const { usr1, failed } = await signals([ours, oursK], [theirs, theirsK]);
+  const { usr1, failed } = await signals([ours, oursK], [theirs, theirsK], [oursK, theirsK]);
   // Debian's libbpf-tools 0.26 has no TCOMM column yet: compare the others
   const key = (r: SignalRow) => ({ pid: r.pid, comm: r.comm, sig: r.sig, tpid: r.tpid, result: r.result });
   expect(from(sigsnoopRows(ours.stdout()), usr1, failed).map(key)).toEqual(from(killsnoopRows(theirs.stdout()), usr1, failed));

@@ -19,8 +19,8 @@ async function droppedSession(addr: string, seen: () => number) {
   const [m] = await client.waitLines(/^connected (\d+)/, 1);
   let dropped = 0;
   await waitUntil(() => seen() >= 2, 'drops reported').finally(() => {
-    dropped = rule.packets();
     rule.remove();
+    dropped = rule.packets();
   });
   await Promise.all([server.exited, client.exited]);
   return { clientPort: Number(m[1]), dropped };
@@ -39,23 +39,30 @@ test('every drop of the rule, with its reason, state, flags and kernel stack', a
   const to4 = `${net.client.v4}:${v4.clientPort}`;
   const events = () => json6.stdout().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).filter(e => e.sport === PORT);
   const v6 = await droppedSession(net.server.v6, () => events().length);
-  await waitUntil(() => rowsOf(t, from, to4).length >= v4.dropped && events().length >= v6.dropped, 'every drop reported');
+  await waitUntil(() => rowsOf(t, from, to4).length >= v4.dropped && events().length >= v6.dropped, 'every drop reported', 10_000)
+    .catch(() => undefined); // what is missing must be counted as missed at exit (below)
   await Promise.all([t.stop(), json6.stop(), otherNs.stop()]);
+  // every drop is shown, or counted at exit among the events the kernel did not run the program for
+  // (a drop in a softirq that interrupted a tracing program on that CPU)
+  const missed = (r: Running) => Number(/^tcpdrop: (\d+) events missed/m.exec(r.stderr())?.[1] ?? 0);
   const rows = rowsOf(t, from, to4);
-  expect(rows).toHaveLength(v4.dropped);
-  expect(rows).toEqual(Array(v4.dropped).fill(
+  for (const [shown, tool, dropped] of [[rows.length, t, v4.dropped], [events().length, json6, v6.dropped]] as const) {
+    expect(shown).toBeLessThanOrEqual(dropped);
+    expect(shown + missed(tool)).toBeGreaterThanOrEqual(dropped);
+  }
+  expect(rows).toEqual(Array(rows.length).fill(
     expect.stringMatching(new RegExp(`^\\d\\d:\\d\\d:\\d\\d +\\d+ +4 +${from.replace(/\./g, '\\.')} +> ${to4.replace(/\./g, '\\.')} +ESTABLISHED \\(PSH\\|ACK\\) NETFILTER_DROP \\(\\d+\\)$`))));
   // each row is followed by its stack, a tab before each frame
   const text = t.stdout();
   const stack = text.slice(text.indexOf(rows[0]) + rows[0].length + 1).split('\n\n')[0].split('\n');
   expect(stack.every(f => /^\t\S+\+0x[0-9a-f]+$/.test(f))).toBe(true);
   expect(stack.some(f => f.startsWith('\tnf_hook_slow+'))).toBe(true);
-  expect(events()).toHaveLength(v6.dropped);
   expect(events()[0]).toMatchObject({ ip: 6, saddr: net.server.v6, sport: PORT, daddr: net.client.v6, dport: v6.clientPort,
     state: 'ESTABLISHED', tcpflags: 'PSH|ACK', reason: 'NETFILTER_DROP' });
   expect(events()[0].kernel_stack).toContainEqual(expect.stringMatching(/^nf_hook_slow\+/));
   expect(otherNs.stdout()).not.toContain(`${net.server.v4}:${PORT}`);
-  expect(t.stderr()).toBe('tcpdrop: no kprobes here (tcp_drop): tracing skb:kfree_skb with its drop reason\n');
+  expect(t.stderr().split('\n')[0]).toBe('tcpdrop: no kprobes here (tcp_drop): tracing skb:kfree_skb with its drop reason');
+  expect(t.stderr()).not.toMatch(/lost/);
 });
 
 test('bad input: one line and exit 2', () => {
