@@ -325,6 +325,29 @@ export function histogramRows(text: string): [string, number][] {
   return [...text.matchAll(/^ *(\d+) -> (\d+) *: (\d+) /gm)].map((m): [string, number] => [`${m[1]}-${m[2]}`, Number(m[3])]).filter(([, n]) => n > 0);
 }
 
+/**
+ * How many of a histogram's timings (histogramRows) are at least `low`: its row and those above, up to
+ * `ceiling` (2^20 units: past it, a unit mistake). A timing with a known floor (a 10 ms sleep is never
+ * shorter) lands in its row or, stretched, above it: on a VM a vCPU that is not running (steal time)
+ * delays a wakeup by milliseconds.
+ */
+export function countFrom(rows: [string, number][], low: number, ceiling = 2 ** 20): number {
+  return rows.filter(([range]) => Number(range.split('-')[0]) >= low && Number(range.split('-')[0]) <= ceiling).reduce((a, [, n]) => a + n, 0);
+}
+
+/** A histogram's count and how many from `low` up (countFrom), to compare with { count: N, from: N }. */
+export const timingsFrom = (rows: [string, number][], low: number) => ({ count: rows.reduce((a, [, n]) => a + n, 0), from: countFrom(rows, low) });
+
+/**
+ * Steal time from now on, per CPU, in seconds (/proc/stat's 8th column, in USER_HZ): how long a vCPU
+ * wanted to run while the hypervisor ran something else. A vCPU that is not running takes no samples.
+ */
+export function stealSince(): () => number[] {
+  const read = () => fs.readFileSync('/proc/stat', 'utf8').split('\n').filter(l => /^cpu\d+ /.test(l)).map(l => Number(l.split(/\s+/)[8]));
+  const before = read();
+  return () => read().map((ticks, i) => (ticks - before[i]!) / 100);
+}
+
 /** The rows of one map of bpftrace's hist()/lhist() print ("@name: " then "[1K, 2K)  count |@@@|"), summed over every print of it: label -> count. */
 export function bpftraceHistRows(text: string, mapName: string): Map<string, number> {
   const rows = new Map<string, number>();
