@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { loadSpecs } from '../../lib/cli/catalogue.js';
+import { loadSpecs, outputKinds } from '../../lib/cli/catalogue.js';
 import type { Invocation, ToolSpec } from '../../lib/cli/index.js';
 import { inTurns, startTool, whereStuck, type Running } from './helpers.js';
 import { cleanFile, dropFromCache, memoryCgroup } from './memcg.js';
@@ -45,7 +45,7 @@ export const refusal = (tool: string) => new RegExp(`^${tool}: this (machine|ker
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 
-async function runOne(tool: string, args: string[], ends: Invocation['ends'], quiet: boolean): Promise<Run> {
+async function runOne(tool: string, args: string[], ends: Invocation['ends'], printsAsItGoes: boolean): Promise<Run> {
   const started = Date.now();
   const t: Running = startTool(tool, args);
   let stillRunning: boolean | undefined;
@@ -58,9 +58,10 @@ async function runOne(tool: string, args: string[], ends: Invocation['ends'], qu
     const deadline = started + 60_000;
     while (!t.stdout() && !t.stderr() && running() && Date.now() < deadline) await sleep(100);
     await sleep(Math.max(3000, started + 4000 - Date.now()));
-    // the workload gives every tool but a quiet one something to print (on stdout): on a busy machine
-    // a slow round (an OOM kill after reclaim) can come later than the 3 s, so wait for it
-    while (!quiet && !t.stdout() && running() && Date.now() < deadline) await sleep(100);
+    // the workload gives every tool but a quiet one something to print: on a busy machine a slow round
+    // (an OOM kill after reclaim) can come later than the 3 s, so a tool that prints its events as they
+    // come (not a summary at Ctrl-C) is given until it printed one
+    while (printsAsItGoes && !t.stdout() && running() && Date.now() < deadline) await sleep(100);
     stillRunning = running();
     await t.stop('SIGINT');
   } else {
@@ -91,7 +92,8 @@ export async function runUnderWorkload(list: ReturnType<typeof invocations>): Pr
  */
 async function runAll(list: ReturnType<typeof invocations>, parallel = 3 * os.cpus().length): Promise<Run[]> {
   // a refusing run ends by itself whatever its kind
-  return inTurns(list, parallel, inv => runOne(inv.spec.name, inv.args, inv.refuses ? 'itself' : inv.ends, inv.quiet !== undefined));
+  return inTurns(list, parallel, inv => runOne(inv.spec.name, inv.args, inv.refuses ? 'itself' : inv.ends,
+    inv.quiet === undefined && outputKinds(inv.spec).every(k => k === 'event')));
 }
 
 /**
