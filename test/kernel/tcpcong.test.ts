@@ -52,10 +52,10 @@ test('drops during a transfer: recovery or loss, then open again; without drops 
   const c = rowOf(t.stdout(), clean.lport);
   if (c) {
     // a loaded machine's veth has dropped by itself, and a clean session has once gone into recovery for
-    // 39 us with nothing resent (its namespace's RetransSegs unchanged): all but a trace of it open
+    // 39 us with nothing resent (its namespace's RetransSegs unchanged), once 21 us out of a 2 ms
+    // transfer: no share of its time holds on any machine, only that it is less than the lossy one's
     expect(c).toMatchObject({ rport: PORT + 1 });
     const cleanOther = c.disorder_us + c.cwr_us + c.recovery_us + c.loss_us;
-    expect(cleanOther).toBeLessThan(c.open_us / 100);
     expect(cleanOther).toBeLessThan(l.recovery_us + l.loss_us);
     if (resentClean === 0) expect(c.loss_us).toBe(0);
     expect(c.open_us).toBeLessThanOrEqual(clean.wallUs);
