@@ -1,11 +1,11 @@
 // funclatency on the real kernel: test programs whose functions sleep known times, held until the tool
 // has attached (-p), run under SCHED_FIFO so that a busy machine does not stretch their sleeps:
-// every call in its bucket (or above it: steal time still can, see countFrom), the count exact; nested and recursive calls each timed; the same
+// every call in its bucket (or above it: steal time still can, see rowsFrom), the count exact; nested and recursive calls each timed; the same
 // histogram as libbpf-tools funclatency on the same calls.
 import fs from 'node:fs';
 import path from 'node:path';
 import { validateRecord } from '../../lib/output/index.js';
-import { attached, countFrom, expectUsageErrors, heldProgram, histogramRows, runTool, startReference, startTool, timingsFrom, tmpDir, traceHeld } from './helpers.js';
+import { attached, countFrom, expectUsageErrors, heldProgram, histogramRows, rowsFrom, runTool, startReference, startTool, tmpDir, traceHeld } from './helpers.js';
 
 const dir = tmpDir();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +29,7 @@ test('a function that sleeps 10 ms, called 20 times: -u puts all 20 in 8192 -> 1
   expect(code).toBe(0);
   const out = tool.stdout();
   const rows = histogramRows(out);
-  expect(timingsFrom(rows, 8192)).toEqual({ count: 20, from: 20 });
+  expect(rowsFrom(rows, 8192)).toEqual({ '8192+': 20 });
   expect(out).toMatch(new RegExp(`^Tracing 1 functions for "${bin}:bpfkit_work10"\\.\\.\\. Hit Ctrl-C to end\\.\\n\\n {5}usecs {15}: count {5}distribution\\n`));
   const avg = /\navg = (\d+) usecs, total: (\d+) usecs, count: 20\n\nDetaching\.\.\.\n$/.exec(out);
   expect(avg).not.toBeNull();
@@ -47,7 +47,7 @@ __attribute__((noinline)) int bpfkit_rec(int n) { bpfkit_nap(n ? 4 << (n - 1) : 
   expect(code).toBe(0);
   // 24 calls: 8 of at least 16 ms, 16 of at least 8, all of at least 4
   const rows = histogramRows(tool.stdout());
-  expect([timingsFrom(rows, 4), countFrom(rows, 8) >= 16, countFrom(rows, 16) >= 8]).toEqual([{ count: 24, from: 24 }, true, true]);
+  expect([rowsFrom(rows, 4), countFrom(rows, 8) >= 16, countFrom(rows, 16) >= 8]).toEqual([{ '4+': 24 }, true, true]);
   expect(tool.stdout()).toMatch(/\navg = \d+ msecs, total: \d+ msecs, count: 24\n/);
 });
 
@@ -56,7 +56,7 @@ test('-l 1 times only the outermost of nested calls (the deeper ones are counted
 __attribute__((noinline)) int bpfkit_rec1(int n) { bpfkit_nap(6); int r = n > 0 ? bpfkit_rec1(n - 1) : 0; asm volatile("" ::: "memory"); return r + 1; }`;
   const p = heldProgram(path.join(dir, 'rec1'), functions, 'for (int i = 0; i < 5; i++) bpfkit_rec1(2);', { realtime: true });
   const { tool } = await traceHeld('funclatency', ['-m', '-l', '1', '-p', String(p.pid), `${path.join(dir, 'rec1')}:bpfkit_rec1`], p);
-  expect(timingsFrom(histogramRows(tool.stdout()), 16)).toEqual({ count: 5, from: 5 });
+  expect(rowsFrom(histogramRows(tool.stdout()), 16)).toEqual({ '16+': 5 });
 });
 
 test('-F: one histogram per function, as "Function = name [PID]"; a traced function inside another timed too', async () => {
@@ -68,8 +68,8 @@ test('-F: one histogram per function, as "Function = name [PID]"; a traced funct
   const sections = new Map(out.split(/\nFunction = /).slice(1).map(s => [s.split('\n')[0]!, histogramRows(s)]));
   expect([...sections.keys()]).toEqual([`bpfkit_nap [${p.pid}]`, `bpfkit_quick [${p.pid}]`, `bpfkit_work10 [${p.pid}]`]);
   // work10 calls nap: both last 10 ms
-  expect(timingsFrom(sections.get(`bpfkit_nap [${p.pid}]`)!, 8192)).toEqual({ count: 6, from: 6 });
-  expect(timingsFrom(sections.get(`bpfkit_work10 [${p.pid}]`)!, 8192)).toEqual({ count: 6, from: 6 });
+  expect(rowsFrom(sections.get(`bpfkit_nap [${p.pid}]`)!, 8192)).toEqual({ '8192+': 6 });
+  expect(rowsFrom(sections.get(`bpfkit_work10 [${p.pid}]`)!, 8192)).toEqual({ '8192+': 6 });
   expect(sections.get(`bpfkit_quick [${p.pid}]`)!.reduce((a, [, n]) => a + n, 0)).toBe(300);
   expect(out).toMatch(/\navg = \d+ usecs, total: \d+ usecs, count: 312\n/);
 });
@@ -89,7 +89,7 @@ test('user functions without -p: a histogram per function and process, as BCC (t
   }
   const sections = new Map(tool.stdout().split(/\nFunction = /).slice(1).map(s => [s.split('\n')[0]!, histogramRows(s)]));
   expect([...sections.keys()]).toEqual([`bpfkit_work10 [${a.pid}]`, `bpfkit_work10 [${b.pid}]`]);
-  for (const rows of sections.values()) expect(timingsFrom(rows, 8192)).toEqual({ count: 20, from: 20 });
+  for (const rows of sections.values()) expect(rowsFrom(rows, 8192)).toEqual({ '8192+': 20 });
 });
 
 test('the same histogram as libbpf-tools funclatency on the same calls', async () => {
@@ -101,7 +101,7 @@ test('the same histogram as libbpf-tools funclatency on the same calls', async (
   const { tool } = await traceHeld('funclatency', ['-u', '-p', String(p.pid), `${bin}:bpfkit_work10`], p);
   await reference.stop();
   const theirs = histogramRows(reference.stdout());
-  expect(timingsFrom(theirs, 8192)).toEqual({ count: 15, from: 15 });
+  expect(rowsFrom(theirs, 8192)).toEqual({ '8192+': 15 });
   expect(histogramRows(tool.stdout())).toEqual(theirs);
 });
 

@@ -41,7 +41,7 @@ export function whereStuck(pid: number): string {
 
 /** Starts tools/<sub>/<tool>.ts with args, the way a user does (through the launcher). */
 export function startTool(tool: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(process.execPath, [...toolCommandLine(findToolFile(tool)), ...args], {
+  const child = spawn(process.execPath, toolArgv(tool, args), {
     cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   return track(child, tool);
@@ -130,7 +130,7 @@ export function track(child: ChildProcess, label: string): Running {
 
 /** Runs a tool to completion (for interval/count runs and bad input). */
 export function runTool(tool: string, args: string[], opts: { timeoutMs?: number; uid?: number } = {}) {
-  const r = spawnSync(process.execPath, [...toolCommandLine(findToolFile(tool)), ...args], {
+  const r = spawnSync(process.execPath, toolArgv(tool, args), {
     cwd: root, encoding: 'utf8', timeout: opts.timeoutMs ?? 30000, uid: opts.uid, gid: opts.uid,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -146,7 +146,7 @@ export type ToolRun = [tool: string, args: string[], opts?: { uid?: number }];
  */
 export async function runTools(runs: ToolRun[], parallel = os.cpus().length + 1): Promise<ToolResult[]> {
   return inTurns(runs, parallel, ([tool, args, opts = {}]) => new Promise<ToolResult>(resolve => {
-    const child = spawn(process.execPath, [...toolCommandLine(findToolFile(tool)), ...args], { cwd: root, timeout: 30000, uid: opts.uid, gid: opts.uid });
+    const child = spawn(process.execPath, toolArgv(tool, args), { cwd: root, timeout: 30000, uid: opts.uid, gid: opts.uid });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -184,6 +184,9 @@ export function expectRefusedUnprivileged(tool: string, args: string[] = []): vo
 export const NOBODY = 65534;
 /** What a tool run without privileges prints: all of its stderr. */
 export const unprivilegedRefusal = (tool: string) => `${tool}: needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs\n`;
+
+/** node's arguments that run a tool as its shebang does, then the tool's own. */
+const toolArgv = (tool: string, args: string[]) => [...toolCommandLine(findToolFile(tool)), ...args];
 
 export function findToolFile(tool: string): string {
   for (const sub of fs.readdirSync(path.join(root, 'tools'))) {
@@ -325,18 +328,28 @@ export function histogramRows(text: string): [string, number][] {
   return [...text.matchAll(/^ *(\d+) -> (\d+) *: (\d+) /gm)].map((m): [string, number] => [`${m[1]}-${m[2]}`, Number(m[3])]).filter(([, n]) => n > 0);
 }
 
+/** A --json histogram's buckets as histogramRows' rows ("start-end" -> count), the counted ones. */
+export const bucketRows = (buckets: { start: number; end: number; count: number }[]): Record<string, number> =>
+  Object.fromEntries(buckets.filter(b => b.count > 0).map(b => [`${b.start}-${b.end}`, b.count]));
+
 /**
- * How many of a histogram's timings (histogramRows) are at least `low`: its row and those above, up to
- * `ceiling` (2^20 units: past it, a unit mistake). A timing with a known floor (a 10 ms sleep is never
- * shorter) lands in its row or, stretched, above it: on a VM a vCPU that is not running (steal time)
- * delays a wakeup by milliseconds.
+ * Histogram rows ("low-high" -> count) with those from `from` up to `ceiling` added up in `${from}+`.
+ * A timing with a known floor (a 10 ms sleep is never shorter) lands in its row or, stretched, above it:
+ * on a VM a vCPU that is not running (steal time) delays a wakeup by milliseconds. Rows past `ceiling`
+ * (2^20 units unless the run's own length is known) stay apart: a unit mistake.
  */
-export function countFrom(rows: [string, number][], low: number, ceiling = 2 ** 20): number {
-  return rows.filter(([range]) => Number(range.split('-')[0]) >= low && Number(range.split('-')[0]) <= ceiling).reduce((a, [, n]) => a + n, 0);
+export function rowsFrom(rows: Record<string, number> | [string, number][], from: number, ceiling = 2 ** 20): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [range, n] of Array.isArray(rows) ? rows : Object.entries(rows)) {
+    const low = Number(range.split('-')[0]);
+    const key = low >= from && low <= ceiling ? `${from}+` : range;
+    out[key] = (out[key] ?? 0) + n;
+  }
+  return out;
 }
 
-/** A histogram's count and how many from `low` up (countFrom), to compare with { count: N, from: N }. */
-export const timingsFrom = (rows: [string, number][], low: number) => ({ count: rows.reduce((a, [, n]) => a + n, 0), from: countFrom(rows, low) });
+/** How many timings rowsFrom puts in `${from}+`. */
+export const countFrom = (rows: Record<string, number> | [string, number][], from: number): number => rowsFrom(rows, from)[`${from}+`] ?? 0;
 
 /**
  * Steal time from now on, per CPU, in seconds (/proc/stat's 8th column, in USER_HZ): how long a vCPU

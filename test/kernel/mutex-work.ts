@@ -110,16 +110,6 @@ export function mutexSections(text: string): MutexSection[] {
 }
 
 /** The rows of every section of one mutex in one process, added up. */
-/** Rows as mutexRows gives them, those of ms at or above `fromMs` added up in `${fromMs}+` (a loaded machine may stretch a 5 ms hold). */
-export function rowsFrom(rows: Record<string, number>, fromMs: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [range, n] of Object.entries(rows)) {
-    const key = Number(range.split('-')[0]) >= fromMs ? `${fromMs}+` : range;
-    out[key] = (out[key] ?? 0) + n;
-  }
-  return out;
-}
-
 export function mutexRows(sections: MutexSection[], pid: number, address: string): Record<string, number> {
   const rows: Record<string, number> = {};
   for (const s of sections.filter(x => x.pid === pid && x.address === address)) for (const [range, n] of s.rows) rows[range] = (rows[range] ?? 0) + n;

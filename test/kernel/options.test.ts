@@ -35,7 +35,7 @@ function unusedPid(): number {
 type UsageCase = [tool: string, args: string[], line: string | RegExp];
 
 /** Each case: exactly one line on stderr (this one), exit 2, nothing on stdout. The runs go a few at a time. */
-async function expectUsageErrors(cases: UsageCase[]): Promise<void> {
+async function expectUsageCases(cases: UsageCase[]): Promise<void> {
   const results = await runTools(cases.map(([tool, args]) => [tool, args]));
   cases.forEach(([tool, args, line], i) => {
     const r = results[i]!;
@@ -54,7 +54,7 @@ test('the catalogue declares the shared options', () => {
 
 test('every PID option: a PID that names no process is one line and exit 2; so is a PID that is not a number', async () => {
   const pid = unusedPid();
-  await expectUsageErrors(withMeaning('pid').flatMap(([tool, flag]): UsageCase[] => [
+  await expectUsageCases(withMeaning('pid').flatMap(([tool, flag]): UsageCase[] => [
     [tool, [flag, String(pid)], `no process with PID ${pid}`],
     [tool, [flag, 'x'], "invalid PID: 'x' (must be a positive integer)"],
     [tool, [flag, '0'], "invalid PID: '0' (must be a positive integer)"],
@@ -63,7 +63,7 @@ test('every PID option: a PID that names no process is one line and exit 2; so i
 
 test('every TID option: a TID that names no thread is one line and exit 2', async () => {
   const tid = unusedPid();
-  await expectUsageErrors(withMeaning('tid').flatMap(([tool, flag]): UsageCase[] => [
+  await expectUsageCases(withMeaning('tid').flatMap(([tool, flag]): UsageCase[] => [
     [tool, [flag, String(tid)], `no thread with TID ${tid}`],
     [tool, [flag, '-3'], "invalid TID: '-3' (must be a positive integer)"],
   ]));
@@ -74,17 +74,17 @@ test('a thread given as a PID: names the process it belongs to', async () => {
   const thread = fs.readdirSync(`/proc/${process.pid}/task`).map(Number).find(t => t !== process.pid);
   expect(thread).toBeDefined();
   const [tool, flag] = withMeaning('pid')[0]!;
-  await expectUsageErrors([[tool, [flag, String(thread)], `no process with PID ${thread} (${thread} is a thread of PID ${process.pid})`]]);
+  await expectUsageCases([[tool, [flag, String(thread)], `no process with PID ${thread} (${thread} is a thread of PID ${process.pid})`]]);
 });
 
 test('every UID option: an unknown user is one line and exit 2', async () => {
-  await expectUsageErrors(withMeaning('uid').map(([tool, flag]): UsageCase =>
+  await expectUsageCases(withMeaning('uid').map(([tool, flag]): UsageCase =>
     [tool, [flag, 'no-such-user-bpfkit'], "invalid UID: 'no-such-user-bpfkit' (must be a non-negative integer or a user name)"]));
 }, 60_000);
 
 test('every duration, option or positional: 0, -1 and x all get the same wording', async () => {
   const wording = (bad: string) => `invalid duration: '${bad}' (must be a positive number of seconds)`;
-  await expectUsageErrors([
+  await expectUsageCases([
     ...withMeaning('duration').flatMap(([tool, flag]): UsageCase[] => [
       ...['0', '-1', 'x'].map((bad): UsageCase => [tool, [flag, bad], wording(bad)]),
       [tool, [flag, '5', flag, '0'], wording('0')], // repeated, the last one counts (argparse)
@@ -96,7 +96,7 @@ test('every duration, option or positional: 0, -1 and x all get the same wording
 test('every interval/count tool: interval and count must be positive', async () => {
   const intervalTools = tools.filter(t => positionals(t).includes('interval'));
   expect(intervalTools.length).toBeGreaterThanOrEqual(4);
-  await expectUsageErrors(intervalTools.flatMap((t): UsageCase[] => [
+  await expectUsageCases(intervalTools.flatMap((t): UsageCase[] => [
     [t.name, ['0'], "invalid interval: '0' (must be a positive number of seconds)"],
     [t.name, ['x'], "invalid interval: 'x' (must be a positive number of seconds)"],
     ...(positionals(t).includes('count') ? [
@@ -107,13 +107,13 @@ test('every interval/count tool: interval and count must be positive', async () 
 }, 120_000);
 
 test('every cgroup option: a directory that is not cgroup v2, or none, is one line and exit 2', async () => {
-  await expectUsageErrors(withMeaning('cgroup').flatMap(([tool, flag]): UsageCase[] => [
+  await expectUsageCases(withMeaning('cgroup').flatMap(([tool, flag]): UsageCase[] => [
     [tool, [flag, '/tmp'], "invalid cgroup: '/tmp' (not a cgroup v2 directory, e.g. /sys/fs/cgroup/system.slice)"],
     [tool, [flag, '/nonexistent/cg'], "invalid cgroup: '/nonexistent/cg' (no such directory)"],
   ]));
 }, 60_000);
 
 test('every disk option: an unknown disk is one line and exit 2, naming the disks there are', async () => {
-  await expectUsageErrors(withMeaning('disk').map(([tool, flag]): UsageCase =>
+  await expectUsageCases(withMeaning('disk').map(([tool, flag]): UsageCase =>
     [tool, [flag, 'nosuchdisk0'], /^[a-z]+: no such disk 'nosuchdisk0' \(disks: [^)]+\)\n$/]));
 }, 60_000);

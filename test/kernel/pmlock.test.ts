@@ -1,8 +1,8 @@
 // pmlock on the real kernel: a thread waiting 5 ms for a held mutex MUTEX_ROUNDS times (mutex-work.ts) shows
 // exactly that many waits in the 4 -> 7 msecs row of its address, and as many uncontended locks;
 // --json; bad input.
-import { expectUsageErrors, printed, traceHeld } from './helpers.js';
-import { contendedMutex, MUTEX_ROUNDS, mutexRows, mutexSections, rowsFrom } from './mutex-work.js';
+import { expectUsageErrors, printed, rowsFrom, traceHeld } from './helpers.js';
+import { contendedMutex, MUTEX_ROUNDS, mutexRows, mutexSections } from './mutex-work.js';
 
 // uprobes on several functions: ready once the banner is out (after the last attach)
 const tracing = printed('Tracing libpthread');
