@@ -7,7 +7,7 @@ say() { echo "setup: $*"; }
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (sudo ./setup.sh)" >&2; exit 1; }
 
 APT_PACKAGES="clang llvm rustc libbpf-dev libbpf1 bpftool libbpf-tools bpftrace gcc make systemtap-sdt-dev \
-  qemu-system-x86 busybox-static xz-utils cpio chromium prometheus libfuse3-dev nftables"
+  qemu-system-x86 busybox-static xz-utils cpio chromium prometheus libfuse3-dev nftables e2fsprogs"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -103,14 +103,24 @@ describe('biolatpcts', () => {
     const buckets = histRows(ref.stdout());
     const total = buckets.reduce((a, b) => a + b.count, 0);
     expect(total).toBeGreaterThanOrEqual(540);
+    // The two tools attach and detach at different moments and the kernel now and then skips a
+    // program's run (see biosnoop.test's traced()), so they may disagree by a request or two: at
+    // the 100th percentile that one request is the answer. A percentile therefore may fall in any
+    // bucket the count from the top passes through within SLACK requests of where it reaches it.
+    const SLACK = 2;
     pcts.forEach((pct, i) => {
-      // the bucket where the count from the top reaches (100 - pct) %, as biolatpcts reads its slots
+      const target = ((100 - pct) / 100) * total; // requests above the percentile, as biolatpcts reads its slots
       let counted = 0;
-      const bucket = [...buckets].reverse().find(b => b.count > 0 && ((counted += b.count) / total) * 100 >= 100 - pct)!;
-      // our value is a slot's middle: that slot overlaps the bucket
+      const near = [...buckets].reverse().filter(b => {
+        const above = counted;
+        counted += b.count;
+        return b.count > 0 && counted >= target - SLACK && above <= target + SLACK;
+      });
+      // our value is a slot's middle: that slot overlaps one of those buckets
       const half = slotHalf(reads[i]);
-      expect({ pct, us: reads[i], overlaps: reads[i] + half > bucket.low && reads[i] - half <= bucket.high + 1 })
-        .toEqual({ pct, us: reads[i], overlaps: true });
+      const overlaps = near.some(b => reads[i] + half > b.low && reads[i] - half <= b.high + 1);
+      expect({ pct, us: reads[i], overlaps, near: near.map(b => `${b.low}-${b.high}`) })
+        .toEqual({ pct, us: reads[i], overlaps: true, near: expect.anything() });
     });
   });
 
