@@ -105,9 +105,9 @@ describe('biolatpcts', () => {
     expect(total).toBeGreaterThanOrEqual(540);
     // The two tools attach and detach at different moments, and the kernel now and then fires no
     // block tracepoint for a burst of completions (see biosnoop.test's traced()), so they may
-    // disagree by a request or two: at
-    // the 100th percentile that one request is the answer. A percentile therefore may fall in any
-    // bucket the count from the top passes through within SLACK requests of where it reaches it.
+    // disagree by a request or two: at the 100th percentile that one request is the answer. A
+    // percentile therefore may fall in any bucket the count from the top passes through within
+    // SLACK requests of where it reaches it.
     const SLACK = 2;
     pcts.forEach((pct, i) => {
       const target = ((100 - pct) / 100) * total; // requests above the percentile, as biolatpcts reads its slots
