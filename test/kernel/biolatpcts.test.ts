@@ -102,13 +102,13 @@ describe('biolatpcts', () => {
     const reads = lastReport(out, fast.name).rows.get('read')!.map(usOf);
     const buckets = histRows(ref.stdout());
     const total = buckets.reduce((a, b) => a + b.count, 0);
-    expect(total).toBeGreaterThanOrEqual(540);
     // The two tools attach and detach at different moments, and the kernel now and then fires no
-    // block tracepoint for a burst of completions (see biosnoop.test's traced()), so they may
-    // disagree by a request or two: at the 100th percentile that one request is the answer. A
-    // percentile therefore may fall in any bucket the count from the top passes through within
-    // SLACK requests of where it reaches it.
+    // block tracepoint for a completion (see biosnoop.test's traced(); a CI run's biolatency saw 539
+    // of these 540 reads), so they may disagree by a request or two: at the 100th percentile that
+    // one request is the answer. A percentile therefore may fall in any bucket the count from the
+    // top passes through within SLACK requests of where it reaches it.
     const SLACK = 2;
+    expect(total).toBeGreaterThanOrEqual(540 - SLACK); // 540 reads, the larger ones maybe split
     pcts.forEach((pct, i) => {
       const target = ((100 - pct) / 100) * total; // requests above the percentile, as biolatpcts reads its slots
       let counted = 0;
