@@ -103,7 +103,7 @@ describe('biolatpcts', () => {
     const buckets = histRows(ref.stdout());
     const total = buckets.reduce((a, b) => a + b.count, 0);
     // The two tools attach and detach at different moments, and the kernel now and then fires no
-    // block tracepoint for a completion (see biosnoop.test's traced(); a CI run's biolatency saw 539
+    // block tracepoint for a completion (see biosnoop.test's traced(); a run of npm test's biolatency saw 539
     // of these 540 reads), so they may disagree by a request or two: at the 100th percentile that
     // one request is the answer. A percentile therefore may fall in any bucket the count from the
     // top passes through within SLACK requests of where it reaches it.
