@@ -103,10 +103,10 @@ describe('biolatpcts', () => {
     const buckets = histRows(ref.stdout());
     const total = buckets.reduce((a, b) => a + b.count, 0);
     // The two tools attach and detach at different moments, and the kernel now and then fires no
-    // block tracepoint for a completion (see biosnoop.test's traced(); a run of npm test's biolatency saw 539
-    // of these 540 reads), so they may disagree by a request or two: at the 100th percentile that
-    // one request is the answer. A percentile therefore may fall in any bucket the count from the
-    // top passes through within SLACK requests of where it reaches it.
+    // block tracepoint for a completion (see biosnoop.test's traced(); in one npm test run biolatency
+    // saw 539 of these 540 reads), so they may disagree by a request or two: at the 100th percentile
+    // that one request is the answer. A percentile therefore may fall in any bucket the count from
+    // the top passes through within SLACK requests of where it reaches it.
     const SLACK = 2;
     expect(total).toBeGreaterThanOrEqual(540 - SLACK); // 540 reads, the larger ones maybe split
     pcts.forEach((pct, i) => {

@@ -31,8 +31,11 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 function fileExtents(f: string): [number, number][] {
   const r = spawnSync('filefrag', ['-v', '-b512', f], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`filefrag: ${r.stderr}`);
-  const st = fs.statSync(f);
-  const partition = `/sys/dev/block/${Math.floor(st.dev / 256)}:${st.dev % 256}/start`; // absent for a whole disk
+  // st_dev as glibc encodes it (gnu_dev_major/minor): major in bits 8-19 and 44-63, minor in 0-7 and 20-43
+  const dev = fs.statSync(f, { bigint: true }).dev;
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & 0xffffff00n);
+  const partition = `/sys/dev/block/${major}:${minor}/start`; // absent for a whole disk
   const start = fs.existsSync(partition) ? Number(fs.readFileSync(partition, 'utf8')) : 0;
   return [...r.stdout.matchAll(/^\s*\d+:\s+\d+\.\.\s*\d+:\s+(\d+)\.\.\s*(\d+):/gm)].map(m => [start + Number(m[1]), start + Number(m[2]) + 1]);
 }

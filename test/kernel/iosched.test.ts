@@ -30,7 +30,8 @@ function schedulersOf(disk: string): { offered: string[]; current?: string } {
 beforeAll(() => {
   dir = fs.mkdtempSync('/var/tmp/bpfkit-iosched-');
   const probe = loopDevice(dir, 16);
-  schedulers = ['bfq', 'kyber', 'mq-deadline'].filter(s => schedulersOf(probe.name).offered.includes(s));
+  const { offered } = schedulersOf(probe.name);
+  schedulers = ['bfq', 'kyber', 'mq-deadline'].filter(s => offered.includes(s));
   for (const s of schedulers) {
     const d = s === schedulers[0] ? probe : loopDevice(dir, 16);
     fs.writeFileSync(`/sys/block/${d.name}/queue/scheduler`, s);
